@@ -1,0 +1,491 @@
+"""The scikit-learn facing estimators; ``fit`` is the whole flow of the product.
+
+table -> validation -> meta-features -> knowledge-base retrieval -> warm-started search ->
+ensemble -> (persistence on ``save``) -> write-back to the knowledge base.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import numbers
+import time
+import uuid
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+
+from . import data as data_mod
+from .deadline import Deadline
+from .exceptions import AutoMLError, InputError
+from .metrics import TASKS, get_metric
+from .versions import __version__, library_versions
+
+log = logging.getLogger("automl")
+
+STRATEGIES = ("warm", "bo", "hyperband", "random")
+
+
+def _reserve_seconds(budget: float) -> float:
+    """Time kept back from the search for write-back and saving."""
+    return min(3.0, 0.3 + 0.03 * budget)
+
+
+def _check_params(est: "AutoMLBase") -> None:
+    """Parameter checks from a table, at the start of fit (never ``assert`` on user input)."""
+    def real(name, value, low, strict=True, allow_none=False):
+        if value is None and allow_none:
+            return
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or \
+                (value <= low if strict else value < low):
+            bound = f"> {low}" if strict else f">= {low}"
+            raise InputError(f"the {name!r} parameter of {type(est).__name__} must be a number {bound}; "
+                             f"got {value!r}")
+
+    def integer(name, value, low, allow_none=False):
+        if value is None and allow_none:
+            return
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise InputError(f"the {name!r} parameter of {type(est).__name__} must be an integer >= {low}; "
+                             f"got {value!r}")
+
+    real("time_budget", est.time_budget, 0)
+    integer("n_jobs", est.n_jobs, -1)
+    if est.n_jobs == 0:
+        raise InputError(f"the 'n_jobs' parameter of {type(est).__name__} must be -1 or >= 1; got 0")
+    integer("seed", est.seed, 0)
+    integer("max_trials", est.max_trials, 1, allow_none=True)
+    if est.strategy not in STRATEGIES:
+        raise InputError(f"the 'strategy' parameter must be one of {', '.join(STRATEGIES)}; got {est.strategy!r}")
+    if not isinstance(est.warm_start, (bool, np.bool_)):
+        raise InputError(f"the 'warm_start' parameter must be True or False; got {est.warm_start!r}")
+
+
+def _resolve_n_jobs(n_jobs: int) -> int:
+    import os
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cpus if n_jobs == -1 else max(1, min(int(n_jobs), cpus))
+
+
+def _trial_dict(trial: Any) -> dict:
+    if dataclasses.is_dataclass(trial):
+        return dataclasses.asdict(trial)
+    if isinstance(trial, dict):
+        return dict(trial)
+    return dict(vars(trial))
+
+
+class AutoMLBase(BaseEstimator):
+    """Shared machinery; use AutoMLClassifier, AutoMLRegressor or AutoML."""
+
+    _estimator_type_tasks: tuple[str, ...] = TASKS
+
+    def __init__(self, *, time_budget: float = 60.0, metric: str | None = None, n_jobs: int = 1,
+                 seed: int = 0, warm_start: bool = True, knowledge_base: str | None = None,
+                 strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
+                 callback: Callable[[dict], None] | None = None) -> None:
+        self.time_budget = time_budget
+        self.metric = metric
+        self.n_jobs = n_jobs
+        self.seed = seed
+        self.warm_start = warm_start
+        self.knowledge_base = knowledge_base
+        self.strategy = strategy
+        self.max_trials = max_trials
+        self.write_back = write_back
+        self.callback = callback
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = self.max_trials is None
+        return tags
+
+    # ------------------------------------------------------------------ input conversion
+    def _as_frame(self, X, *, fitting: bool) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame):
+            if X.shape[0] == 0:
+                raise InputError("no rows in the feature table (0 samples)")
+            if X.shape[1] == 0:
+                raise InputError("no columns in the feature table (0 features)")
+            frame = X
+            if fitting:
+                names = [str(c) for c in X.columns]
+                if all(isinstance(c, str) for c in X.columns):
+                    self.feature_names_in_ = np.asarray(names, dtype=object)
+                elif hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+                self.n_features_in_ = X.shape[1]
+                self._positional_ = not all(isinstance(c, str) for c in X.columns)
+            elif not getattr(self, "_positional_", False) and not all(isinstance(c, str) for c in X.columns):
+                return self._positional_frame(X.to_numpy(), fitting=False)
+            return frame.rename(columns=str) if not all(isinstance(c, str) for c in X.columns) else frame
+        return self._positional_frame(X, fitting=fitting)
+
+    def _positional_frame(self, X, *, fitting: bool) -> pd.DataFrame:
+        arr = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
+        if arr.dtype.kind == "c":
+            raise InputError("complex numbers are not supported as features")
+        if fitting:
+            self.n_features_in_ = arr.shape[1]
+            self._positional_ = True
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            columns = [str(i) for i in range(arr.shape[1])]
+        else:
+            if arr.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
+                                 f"{self.n_features_in_} features as input")
+            if not self._positional_:
+                warnings.warn(f"X does not have valid feature names, but {type(self).__name__} was fitted with "
+                              f"feature names", UserWarning)
+            columns = self.encoder_.input_columns_
+        frame = pd.DataFrame(arr, columns=columns)
+        if arr.dtype == object:
+            frame = frame.infer_objects()
+        return frame
+
+    def _target_series(self, y) -> pd.Series:
+        if y is None:
+            raise InputError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        if isinstance(y, pd.DataFrame):
+            if y.shape[1] != 1:
+                raise InputError("y must be one column")
+            y = y.iloc[:, 0]
+        if isinstance(y, pd.Series):
+            return y.reset_index(drop=True).rename(y.name if y.name is not None else "target")
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the shape "
+                          "of y to (n_samples, ), for example using ravel().", DataConversionWarning)
+            arr = arr.ravel()
+        arr = column_or_1d(arr, warn=False) if arr.ndim != 1 else arr
+        return pd.Series(arr, name="target")
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y):
+        """Search for the best pipeline within ``time_budget`` seconds; returns self."""
+        return self._fit(X, y, task=self._requested_task(), deadline=None)
+
+    def _requested_task(self) -> str | None:
+        return None
+
+    def _fit(self, X, y, *, task: str | None, deadline: Deadline | None):
+        _check_params(self)
+        started_at = datetime.now(timezone.utc)
+        deadline = deadline or Deadline(float(self.time_budget))
+        X = self._as_frame(X, fitting=True)
+        y = self._target_series(y)
+        if len(y) != len(X):
+            raise InputError(f"X has {len(X)} rows but y has {len(y)}; they must match")
+        X = X.reset_index(drop=True)
+        self._check_task_kind(y)
+        X, y, self.n_rows_dropped_ = data_mod.drop_missing_target(X, y)
+        target = data_mod.encode_target(y, task)
+        data_mod.check_rows(len(target.y), target.task)
+        self.task_ = target.task
+        if self.task_ not in self._estimator_type_tasks:
+            raise InputError(f"{type(self).__name__} cannot fit a {self.task_} task")
+        if target.classes is not None:
+            self.classes_ = target.classes
+        self.metric_ = get_metric(self.metric, self.task_).name
+        metric = get_metric(self.metric_, self.task_)
+        self.encoder_ = data_mod.TableEncoder().fit(X)
+        Xc = self.encoder_.transform(X)
+        Xc.index = pd.RangeIndex(len(Xc))
+
+        warm = self._warm_start_material(Xc, target.y)
+        from .search import SearchProblem, optimize  # the search imports heavy modules; keep fit's import cheap
+        n_jobs = _resolve_n_jobs(self.n_jobs)
+        problem = SearchProblem(X=Xc, y=target.y, task=self.task_, metric=metric, seed=int(self.seed),
+                                n_jobs=n_jobs)
+        search_deadline = Deadline(max(0.05, deadline.remaining() - _reserve_seconds(float(self.time_budget))))
+        strategy = self.strategy if (self.warm_start or self.strategy != "warm") else "bo"
+        result = optimize(problem, search_deadline, strategy=strategy, suggestions=warm["suggestions"],
+                          prior=warm["prior"], max_trials=self.max_trials, callback=self.callback)
+        self.model_ = result.model
+        self.trials_ = [_trial_dict(t) for t in result.trials]
+        self.best_config_ = dict(result.best_config)
+        self.best_score_ = float(result.best_score)
+        self.ensemble_ = list(getattr(result, "ensemble", []) or [])
+        self.validation_ = getattr(result, "protocol", None)
+        self.leaderboard_ = _leaderboard(self.trials_)
+        self.neighbours_ = warm["neighbours"]
+        self.warm_start_configs_ = warm["suggestions"]
+        self.run_id_ = uuid.uuid4().hex
+        self.fit_info_ = {
+            "started_at": started_at.isoformat(),
+            "fit_seconds": round(deadline.elapsed(), 3),
+            "time_budget": float(self.time_budget),
+            "n_rows": int(len(target.y)),
+            "n_features": int(Xc.shape[1]),
+            "strategy": strategy,
+            "seed": int(self.seed),
+            "n_jobs": n_jobs,
+            "versions": library_versions(),
+            "warm_start_note": warm["note"],
+        }
+        self.n_evaluations_written_ = self._write_back(warm, started_at) if self.write_back else 0
+        return self
+
+    def _check_task_kind(self, y: pd.Series) -> None:
+        """Hook for the classifier: refuse continuous targets the way scikit-learn does."""
+
+    # ------------------------------------------------------------------ knowledge base
+    def _open_kb(self):
+        import knowledge_base as kb
+        return kb.open_store(self.knowledge_base)
+
+    def _warm_start_material(self, Xc: pd.DataFrame, y: np.ndarray) -> dict:
+        material = {"suggestions": [], "prior": [], "neighbours": [], "metafeatures": None,
+                    "fingerprint": None, "note": "knowledge base not used"}
+        needs_kb = self.write_back or (self.warm_start and self.strategy == "warm")
+        if not needs_kb:
+            return material
+        import knowledge_base as kb
+        import metafeatures
+        try:
+            material["fingerprint"] = kb.fingerprint(Xc, y)
+            material["metafeatures"] = metafeatures.compute(Xc, y, self.task_)
+        except Exception as exc:  # meta-features never stop a fit
+            log.warning("meta-features failed (%s); fitting without the knowledge base", exc)
+            return material
+        if not (self.warm_start and self.strategy == "warm"):
+            return material
+        try:
+            store = self._open_kb()
+            mf = material["metafeatures"]
+            neighbours = store.similar(mf, self.task_, k=5, exclude_fingerprint=None)
+            suggestions = store.suggest(mf, self.task_, self.metric_, n=10)
+            prior = store.prior_observations(mf, self.task_, self.metric_, k=10)
+        except kb.KnowledgeBaseError as exc:
+            material["note"] = f"knowledge base unavailable: {exc}"
+            log.warning("knowledge base unavailable (%s); starting from the default portfolio", exc)
+            return material
+        material["neighbours"] = [_plain(n) for n in neighbours]
+        material["suggestions"] = [{"config": s.config, "origin": "kb", "explanation": s.explanation}
+                                   for s in suggestions]
+        material["prior"] = [{"config": p.config, "fidelity": p.fidelity, "normalised_score": p.normalised_score,
+                              "weight": p.weight} for p in prior]
+        material["note"] = (f"{len(suggestions)} warm-start configuration(s) from {len(neighbours)} similar "
+                            f"dataset(s)" if suggestions else "no similar past dataset; static portfolio")
+        if not suggestions:
+            log.warning("the knowledge base has no similar past dataset; starting from the static portfolio")
+        return material
+
+    def _write_back(self, warm: dict, started_at: datetime) -> int:
+        if warm["metafeatures"] is None or not self.trials_:
+            return 0
+        import knowledge_base as kb
+        import metafeatures
+        from .space import SPACE_VERSION
+        versions = self.fit_info_["versions"]
+        dataset = kb.records.DatasetRecord(
+            fingerprint=warm["fingerprint"], name=None, source="local", task=self.task_,
+            n_rows=self.fit_info_["n_rows"], n_features=self.fit_info_["n_features"],
+            metafeatures=warm["metafeatures"], metafeatures_version=metafeatures.METAFEATURES_VERSION)
+        evaluations = []
+        for t in self.trials_:
+            status = t.get("status", "ok")
+            evaluations.append(kb.records.EvaluationRecord(
+                config=t["config"], family=t.get("family") or t["config"].get("family", "unknown"),
+                space_version=SPACE_VERSION, fidelity=float(t.get("fidelity", 1.0)),
+                protocol=str(self.validation_ or "unknown"), metric=self.metric_,
+                score=_finite_or_none(t.get("score")), loss=_finite_or_none(t.get("loss")),
+                fit_seconds=float(t.get("fit_seconds") or 0.0), status=status, error=t.get("error"),
+                seed=int(self.seed), library_version=__version__, created_at=None, origin=t.get("origin")))
+        run = kb.records.RunRecord(
+            run_id=self.run_id_, kind="fit", started_at=started_at, finished_at=datetime.now(timezone.utc),
+            budget_seconds=float(self.time_budget),
+            settings={"metric": self.metric_, "task": self.task_, "strategy": self.fit_info_["strategy"],
+                      "seed": int(self.seed), "max_trials": self.max_trials, "n_jobs": self.fit_info_["n_jobs"]},
+            versions=versions)
+        try:
+            return int(self._open_kb().record_run(run, dataset, evaluations))
+        except kb.KnowledgeBaseError as exc:
+            log.warning("could not write the evaluations back to the knowledge base: %s", exc)
+            return 0
+
+    # ------------------------------------------------------------------ predict
+    def _transform(self, X) -> pd.DataFrame:
+        check_is_fitted(self, "model_")
+        frame = self._as_frame(X, fitting=False)
+        Xc = self.encoder_.transform(frame)
+        Xc.index = pd.RangeIndex(len(Xc))
+        return Xc
+
+    def _predict_raw(self, X) -> np.ndarray:
+        return np.asarray(self.model_.predict(self._transform(X)))
+
+    # ------------------------------------------------------------------ persistence
+    def manifest(self) -> dict:
+        check_is_fitted(self, "model_")
+        return {
+            "estimator": type(self).__name__,
+            "task": self.task_,
+            "metric": self.metric_,
+            "classes": [_plain(c) for c in self.classes_] if hasattr(self, "classes_") else None,
+            "input_schema": self.encoder_.schema,
+            "seed": int(self.seed),
+            "time_budget": float(self.time_budget),
+            "strategy": self.fit_info_["strategy"],
+            "params": {k: _plain(v) for k, v in self.get_params().items() if k != "callback"},
+            "best_config": self.best_config_,
+            "best_score": self.best_score_,
+            "validation": self.validation_,
+            "ensemble": [_plain(e) for e in self.ensemble_],
+            "leaderboard": json.loads(self.leaderboard_.to_json(orient="records")),
+            "fit": self.fit_info_,
+            "kb_run_id": self.run_id_,
+            "n_evaluations_written": self.n_evaluations_written_,
+            "neighbours": self.neighbours_,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted model and its manifest into directory ``path`` (atomically)."""
+        from .persistence import save_model
+        manifest = self.manifest()
+        callback, self.callback = self.callback, None  # callbacks are often closures: never pickle them
+        try:
+            return save_model(self, path, manifest)
+        finally:
+            self.callback = callback
+
+    @classmethod
+    def load(cls, path: str | Path) -> "AutoMLBase":
+        from .exceptions import ModelLoadError
+        from .persistence import load_model
+        obj, _ = load_model(path)
+        if not isinstance(obj, AutoMLBase):
+            raise ModelLoadError(f"{str(path)!r} does not hold an AutoML model")
+        if cls is not AutoML and not isinstance(obj, cls):
+            raise ModelLoadError(f"{str(path)!r} holds a {type(obj).__name__}, not a {cls.__name__}")
+        return obj
+
+
+class AutoMLClassifier(ClassifierMixin, AutoMLBase):
+    """Classification within a time budget: ``AutoMLClassifier(time_budget=60).fit(X, y)``."""
+
+    _estimator_type_tasks = ("binary", "multiclass")
+
+    def _check_task_kind(self, y: pd.Series) -> None:
+        check_classification_targets(y.dropna().to_numpy())
+
+    def _requested_task(self) -> str | None:
+        return None  # binary or multiclass from the labels
+
+    def predict(self, X) -> np.ndarray:
+        codes = self._predict_raw(X).astype(int)
+        return self.classes_[codes]
+
+    def predict_proba(self, X) -> np.ndarray:
+        proba = np.asarray(self.model_.predict_proba(self._transform(X)), dtype=float)
+        return proba
+
+
+class AutoMLRegressor(RegressorMixin, AutoMLBase):
+    """Regression within a time budget: ``AutoMLRegressor(time_budget=60).fit(X, y)``."""
+
+    _estimator_type_tasks = ("regression",)
+
+    def _requested_task(self) -> str | None:
+        return "regression"
+
+    def predict(self, X) -> np.ndarray:
+        return self._predict_raw(X).astype(float)
+
+
+class AutoML(AutoMLBase):
+    """Task-inferring front used by the CLI: ``AutoML(task=None)`` decides binary/multiclass/regression."""
+
+    def __init__(self, *, task: str | None = None, time_budget: float = 60.0, metric: str | None = None,
+                 n_jobs: int = 1, seed: int = 0, warm_start: bool = True, knowledge_base: str | None = None,
+                 strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
+                 callback: Callable[[dict], None] | None = None) -> None:
+        super().__init__(time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed, warm_start=warm_start,
+                         knowledge_base=knowledge_base, strategy=strategy, max_trials=max_trials,
+                         write_back=write_back, callback=callback)
+        self.task = task
+
+    def _requested_task(self) -> str | None:
+        if self.task is not None and self.task not in TASKS:
+            raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        return self.task
+
+    def fit(self, X, y, *, deadline: Deadline | None = None):
+        return self._fit(X, y, task=self._requested_task(), deadline=deadline)
+
+    def predict(self, X) -> np.ndarray:
+        raw = self._predict_raw(X)
+        if self.task_ == "regression":
+            return raw.astype(float)
+        return self.classes_[raw.astype(int)]
+
+    def predict_proba(self, X) -> np.ndarray:
+        if self.task_ == "regression":
+            raise InputError("predict_proba is only available for classification models")
+        return np.asarray(self.model_.predict_proba(self._transform(X)), dtype=float)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy for classification, R^2 for regression (as scikit-learn's mixins)."""
+        from sklearn.metrics import accuracy_score, r2_score
+        pred = self.predict(X)
+        if self.task_ == "regression":
+            return float(r2_score(y, pred, sample_weight=sample_weight))
+        return float(accuracy_score(y, pred, sample_weight=sample_weight))
+
+
+def _finite_or_none(value) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
+def _plain(value):
+    """JSON-friendly copy of numpy scalars, dataclasses and tuples."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+_LEADERBOARD_COLUMNS = ["config_id", "family", "fidelity", "score", "loss", "fit_seconds", "status", "origin",
+                        "error", "config"]
+
+
+def _leaderboard(trials: list[dict]) -> pd.DataFrame:
+    """Every trial, best first: finished trials by fidelity (highest first) then loss."""
+    rows = []
+    for t in trials:
+        row = {c: t.get(c) for c in _LEADERBOARD_COLUMNS}
+        row["config"] = json.dumps(t.get("config"), sort_keys=True)
+        rows.append(row)
+    board = pd.DataFrame(rows, columns=_LEADERBOARD_COLUMNS)
+    if board.empty:
+        return board
+    board["_ok"] = board["status"].eq("ok")
+    board["_loss"] = pd.to_numeric(board["loss"], errors="coerce").fillna(np.inf)
+    board = board.sort_values(["_ok", "fidelity", "_loss"], ascending=[False, False, True], kind="stable")
+    board = board.drop(columns=["_ok", "_loss"]).reset_index(drop=True)
+    board.index.name = "rank"
+    board.index = board.index + 1
+    return board

@@ -1,0 +1,110 @@
+"""Metrics: name -> how to score, which direction, which tasks, what predictions it needs.
+
+Scores are reported in the metric's own units (``score``); the search minimises
+``loss`` (``-score`` when greater is better), so every component compares losses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from sklearn import metrics as skm
+
+from .exceptions import InputError
+
+TASKS = ("binary", "multiclass", "regression")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    greater_is_better: bool
+    needs_proba: bool
+    tasks: tuple[str, ...]
+    fn: Callable[..., float]
+
+    def score(self, y_true, prediction, sample_weight=None) -> float:
+        """``prediction``: probabilities (n, K) when ``needs_proba``, else labels / values."""
+        return float(self.fn(y_true, prediction, sample_weight=sample_weight))
+
+    def loss(self, y_true, prediction, sample_weight=None) -> float:
+        s = self.score(y_true, prediction, sample_weight=sample_weight)
+        return -s if self.greater_is_better else s
+
+    def to_loss(self, score: float) -> float:
+        return -score if self.greater_is_better else score
+
+    def to_score(self, loss: float) -> float:
+        return -loss if self.greater_is_better else loss
+
+    @property
+    def worst_loss(self) -> float:
+        return float("inf")
+
+
+def _roc_auc(y, p, sample_weight=None):
+    p = np.asarray(p)
+    if p.ndim == 2:
+        if p.shape[1] == 2:
+            p = p[:, 1]
+        else:
+            return skm.roc_auc_score(y, p, multi_class="ovr", average="macro", sample_weight=sample_weight,
+                                     labels=np.arange(p.shape[1]))
+    return skm.roc_auc_score(y, p, sample_weight=sample_weight)
+
+
+def _log_loss(y, p, sample_weight=None):
+    p = np.asarray(p)
+    if p.ndim == 1:
+        p = np.column_stack([1 - p, p])
+    p = np.clip(p, 1e-15, 1.0)
+    p = p / p.sum(axis=1, keepdims=True)
+    return skm.log_loss(y, p, sample_weight=sample_weight, labels=np.arange(p.shape[1]))
+
+
+def _rmse(y, p, sample_weight=None):
+    return float(np.sqrt(skm.mean_squared_error(y, p, sample_weight=sample_weight)))
+
+
+def _f1_binary(y, p, sample_weight=None):
+    return skm.f1_score(y, p, average="binary", sample_weight=sample_weight, zero_division=0)
+
+
+def _f1_macro(y, p, sample_weight=None):
+    return skm.f1_score(y, p, average="macro", sample_weight=sample_weight, zero_division=0)
+
+
+_CLS = ("binary", "multiclass")
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("roc_auc", True, True, _CLS, _roc_auc),
+        Metric("log_loss", False, True, _CLS, _log_loss),
+        Metric("accuracy", True, False, _CLS, skm.accuracy_score),
+        Metric("balanced_accuracy", True, False, _CLS, skm.balanced_accuracy_score),
+        Metric("f1", True, False, ("binary",), _f1_binary),
+        Metric("f1_macro", True, False, _CLS, _f1_macro),
+        Metric("rmse", False, False, ("regression",), _rmse),
+        Metric("mae", False, False, ("regression",), skm.mean_absolute_error),
+        Metric("r2", True, False, ("regression",), skm.r2_score),
+    ]
+}
+
+DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
+
+
+def get_metric(name: str | None, task: str) -> Metric:
+    """The metric called ``name`` for ``task`` (the AutoML Benchmark default when ``name`` is None)."""
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if name is None:
+        return METRICS[DEFAULT_METRIC[task]]
+    key = str(name).strip().lower()
+    if key not in METRICS:
+        raise InputError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")
+    metric = METRICS[key]
+    if task not in metric.tasks:
+        fitting = [m.name for m in METRICS.values() if task in m.tasks]
+        raise InputError(f"metric {metric.name!r} does not apply to a {task} task; use one of {', '.join(fitting)}")
+    return metric

@@ -1,0 +1,115 @@
+"""Model directories: ``model.joblib`` plus ``manifest.json`` (schema, versions, checksum).
+
+Writes are atomic: everything goes to a temporary sibling directory that replaces the
+target in one rename, so an interrupted save never leaves a half-written model behind.
+Loading verifies the manifest, the format version and the checksum before unpickling.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from .exceptions import ModelLoadError
+from .versions import MODEL_FORMAT_VERSION, library_versions
+
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "manifest.json"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(obj: Any, directory: str | Path, manifest: dict) -> Path:
+    """Save ``obj`` and ``manifest`` into ``directory`` atomically; returns the directory."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ModelLoadError(f"cannot save the model: {str(directory)!r} exists and is not a directory")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    try:
+        model_path = staging / MODEL_FILE
+        joblib.dump(obj, model_path, compress=3)
+        full = dict(manifest)
+        full["format_version"] = MODEL_FORMAT_VERSION
+        full["versions"] = library_versions()
+        full["model_file"] = MODEL_FILE
+        full["model_sha256"] = _sha256(model_path)
+        (staging / MANIFEST_FILE).write_text(json.dumps(full, indent=2, default=str), encoding="utf-8")
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+            os.replace(directory, old)
+            os.replace(staging, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def read_manifest(directory: str | Path) -> dict:
+    directory = Path(directory)
+    if not directory.exists():
+        raise ModelLoadError(f"model directory {str(directory)!r} does not exist")
+    if not directory.is_dir():
+        raise ModelLoadError(f"{str(directory)!r} is not a model directory")
+    path = directory / MANIFEST_FILE
+    if not path.exists():
+        raise ModelLoadError(f"{str(directory)!r} is not a model directory: {MANIFEST_FILE} is missing")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"model manifest {str(path)!r} is damaged: {exc}") from None
+    if not isinstance(manifest, dict) or "format_version" not in manifest:
+        raise ModelLoadError(f"model manifest {str(path)!r} is damaged: no format_version")
+    return manifest
+
+
+def load_model(directory: str | Path) -> tuple[Any, dict]:
+    """Verify and load a model directory; returns (object, manifest)."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    saved = str(manifest["format_version"])
+    if saved.split(".")[0] != MODEL_FORMAT_VERSION.split(".")[0]:
+        raise ModelLoadError(f"model in {str(directory)!r} was saved in format {saved}, this version reads "
+                             f"{MODEL_FORMAT_VERSION.split('.')[0]}.x; refit it with this version")
+    model_path = directory / manifest.get("model_file", MODEL_FILE)
+    if not model_path.exists():
+        raise ModelLoadError(f"model file {str(model_path)!r} is missing")
+    if _sha256(model_path) != manifest.get("model_sha256"):
+        raise ModelLoadError(f"model file {str(model_path)!r} does not match its checksum; it was changed or "
+                             f"damaged, refit the model")
+    try:
+        obj = joblib.load(model_path)
+    except Exception as exc:  # unpickling can raise nearly anything
+        raise ModelLoadError(f"cannot load {str(model_path)!r}: {type(exc).__name__}: {exc}") from None
+    return obj, manifest

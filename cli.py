@@ -1,0 +1,239 @@
+"""Command line: ``automl fit``, ``automl predict`` and ``automl kb ...``.
+
+Only this module prints. Errors of the project's family become one line ``error: ...`` on
+stderr with exit code 2 for bad input and 1 otherwise; ``--debug`` shows the traceback.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+EXIT_BAD_INPUT = 2
+
+
+class _ErrorHandlingGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # the single place where errors become exit codes
+            debug = (ctx.obj or {}).get("debug", False)
+            if debug:
+                traceback.print_exc()
+            code = getattr(exc, "exit_code", None)
+            if _is_project_error(exc) and isinstance(code, int):
+                message = str(exc).strip().replace("\n", " ")
+                click.echo(f"error: {message}", err=True)
+                ctx.exit(code)
+            click.echo(f"error: unexpected {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                       f" (run with --debug for the traceback)", err=True)
+            ctx.exit(1)
+
+
+def _is_project_error(exc: Exception) -> bool:
+    from automl.exceptions import AutoMLError
+    if isinstance(exc, AutoMLError):
+        return True
+    try:
+        from knowledge_base import KnowledgeBaseError
+    except ImportError:  # pragma: no cover - the package is part of this distribution
+        return False
+    return isinstance(exc, KnowledgeBaseError)
+
+
+class _StderrFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _configure_logging(quiet: bool, debug: bool) -> None:
+    logger = logging.getLogger("automl")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_automl_cli", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._automl_cli = True  # type: ignore[attr-defined]
+    handler.setFormatter(_StderrFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else (logging.ERROR if quiet else logging.WARNING))
+    logger.propagate = False
+
+
+@click.group(cls=_ErrorHandlingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.version_option(package_name="automl-meta", prog_name="automl")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Meta-learning AutoML: fit a model within a time budget, predict with it, grow the knowledge base."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+class _Progress:
+    """A one-line live display on stderr: elapsed / budget, trials done, best score so far."""
+
+    def __init__(self, budget: float, enabled: bool) -> None:
+        self.budget = budget
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, event: dict) -> None:
+        if not self.enabled:
+            return
+        best = event.get("best_score")
+        best_text = f"{best:.5g}" if isinstance(best, (int, float)) else "-"
+        line = (f"\r[{event.get('elapsed', 0.0):6.1f}s / {self.budget:.0f}s] trials {event.get('n_trials', 0):4d}"
+                f"  best {best_text}")
+        sys.stderr.write(line.ljust(60))
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _parse_budget(value: float) -> float:
+    from automl.exceptions import InputError
+    if not (value > 0) or value != value or value == float("inf"):
+        raise InputError(f"--time-budget must be a positive number of seconds; got {value!r}")
+    return float(value)
+
+
+@main.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--target", "-y", required=True, help="Name of the target column.")
+@click.option("--time-budget", "-t", type=float, default=60.0, show_default=True,
+              help="Seconds for the whole fit, loading and saving included.")
+@click.option("--metric", default=None, help="roc_auc, log_loss, accuracy, balanced_accuracy, f1, f1_macro, "
+                                             "rmse, mae, r2 (default: by task).")
+@click.option("--task", type=str, default=None, help="binary, multiclass or regression (default: inferred).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Model directory to write (default: models/<data name>).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-jobs", type=int, default=1, show_default=True, help="Parallel trials (-1: all cores).")
+@click.option("--kb", "kb_path", type=click.Path(path_type=Path), default=None,
+              help="Knowledge base file (default: $AUTOML_KB or the per-user store).")
+@click.option("--no-warm-start", is_flag=True, help="Do not start from the knowledge base.")
+@click.option("--strategy", type=str, default="warm", show_default=True, help="warm, bo, hyperband or random.")
+@click.option("--max-trials", type=int, default=None, help="Stop after N trials (deterministic mode).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display and no warnings.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.pass_context
+def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_path, no_warm_start, strategy,
+        max_trials, quiet, as_json):
+    """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
+    from automl.deadline import Deadline
+    deadline = Deadline(_parse_budget(time_budget))
+    _configure_logging(quiet, ctx.obj["debug"])
+    from automl import AutoML
+    from automl.data import load_table, split_target
+    from automl.exceptions import InputError
+    from automl.metrics import TASKS
+    if task is not None and task not in TASKS:
+        raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    out_dir = out_dir or Path("models") / Path(data).name.split(".")[0]
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {str(out_dir)!r} exists and is not a directory")
+    table = load_table(data)
+    X, y = split_target(table, target)
+    progress = _Progress(time_budget, enabled=sys.stderr.isatty() and not quiet and not as_json)
+    model = AutoML(task=task, time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed,
+                   warm_start=not no_warm_start, knowledge_base=str(kb_path) if kb_path else None,
+                   strategy=strategy, max_trials=max_trials, callback=progress)
+    try:
+        model.fit(X, y, deadline=deadline)
+    finally:
+        progress.close()
+    model.save(out_dir)
+    summary = _fit_summary(model, out_dir, deadline.elapsed())
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_leaderboard(model, summary)
+
+
+def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
+    board = model.leaderboard_
+    n_ok = int((board["status"] == "ok").sum()) if len(board) else 0
+    return {
+        "task": model.task_,
+        "metric": model.metric_,
+        "best_score": model.best_score_,
+        "best_config": model.best_config_,
+        "validation": model.validation_,
+        "ensemble": model.ensemble_,
+        "n_trials": len(model.trials_),
+        "n_trials_ok": n_ok,
+        "n_evaluations_written": model.n_evaluations_written_,
+        "warm_start": model.fit_info_["warm_start_note"],
+        "dropped_columns": model.encoder_.schema["dropped"],
+        "rows_dropped_missing_target": model.n_rows_dropped_,
+        "model_dir": str(out_dir),
+        "elapsed_seconds": round(seconds, 3),
+        "time_budget": model.time_budget,
+        "leaderboard": json.loads(board.head(20).to_json(orient="records")),
+    }
+
+
+def _print_leaderboard(model, summary: dict) -> None:
+    board = model.leaderboard_.head(15)
+    cols = ["family", "fidelity", "score", "fit_seconds", "status", "origin", "config_id"]
+    click.echo(f"task {summary['task']}, metric {summary['metric']}, validation {summary['validation']}, "
+               f"{summary['n_trials']} trials in {summary['elapsed_seconds']:.1f}s")
+    if len(board):
+        shown = board[cols].copy()
+        shown["score"] = shown["score"].map(lambda v: f"{v:.5g}" if isinstance(v, (int, float)) and v == v else "-")
+        shown["fit_seconds"] = shown["fit_seconds"].map(lambda v: f"{v:.2f}" if v == v and v is not None else "-")
+        click.echo(shown.to_string())
+    click.echo(f"best {summary['metric']}: {summary['best_score']:.5g}  ({summary['best_config'].get('family')})")
+    click.echo(f"model saved to {summary['model_dir']}; {summary['n_evaluations_written']} evaluation(s) written "
+               f"to the knowledge base")
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=None,
+              help="CSV file for the predictions (default: stdout).")
+@click.option("--proba", is_flag=True, help="Write class probabilities (classification).")
+@click.option("--quiet", "-q", is_flag=True, help="No warnings.")
+@click.pass_context
+def predict(ctx, model_dir, data, out_path, proba, quiet):
+    """Predict DATA with the model saved in MODEL_DIR."""
+    _configure_logging(quiet, ctx.obj["debug"])
+    import pandas as pd
+    from automl import AutoML
+    from automl.data import load_table
+    from automl.exceptions import InputError
+    from automl.persistence import atomic_write_text
+    model = AutoML.load(model_dir)
+    table = load_table(data)
+    if proba:
+        if model.task_ == "regression":
+            raise InputError("--proba needs a classification model; this one is regression")
+        p = model.predict_proba(table)
+        frame = pd.DataFrame(p, columns=[f"proba_{c}" for c in model.classes_])
+    else:
+        frame = pd.DataFrame({"prediction": model.predict(table)})
+    text = frame.to_csv(index=False)
+    if out_path is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(out_path, text)
+        click.echo(f"{len(frame)} prediction(s) written to {out_path}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

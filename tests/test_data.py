@@ -1,0 +1,114 @@
+"""Loading, validation, task inference and column cleaning (automl.data)."""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.data import TableEncoder, encode_target, infer_task, load_table, split_target
+from automl.exceptions import InputError
+from tests.fixtures.tables import make_dataset
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_delimiter_is_sniffed(tmp_path, sep):
+    frame = make_dataset(n=50)
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, sep=sep, index=False)
+    loaded = load_table(path)
+    assert list(loaded.columns) == list(frame.columns)
+    assert len(loaded) == 50
+
+
+def test_gzip_bom_latin1_tsv_parquet(tmp_path):
+    frame = pd.DataFrame({"naïve": ["é", "à", "ü", "o"] * 5, "x": range(20), "y": [0, 1] * 10})
+    text = frame.to_csv(index=False)
+    (tmp_path / "bom.csv").write_bytes("\ufeff".encode() + text.encode("utf-8"))
+    (tmp_path / "latin.csv").write_bytes(text.encode("latin-1"))
+    (tmp_path / "z.csv.gz").write_bytes(gzip.compress(text.encode()))
+    frame.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    frame.to_parquet(tmp_path / "p.parquet")
+    for name in ["bom.csv", "latin.csv", "z.csv.gz", "t.tsv", "p.parquet"]:
+        loaded = load_table(tmp_path / name)
+        assert list(loaded.columns) == ["naïve", "x", "y"], name
+        assert loaded["naïve"].tolist()[:3] == ["é", "à", "ü"], name
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "empty"),
+    (b"a,b,y\n", "no rows"),
+    (b"a,a,y\n1,2,3\n", "duplicate column"),
+    (b"\x00\x01\x02\x03binary", "binary"),
+])
+def test_bad_files(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        load_table(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_table(tmp_path / "nope.csv")
+
+
+def test_target_not_found_suggests_closest():
+    frame = pd.DataFrame({"income": [1, 2], "Target": [0, 1]})
+    with pytest.raises(InputError, match="did you mean 'Target'"):
+        split_target(frame, "target")
+
+
+@pytest.mark.parametrize("values,task", [
+    (["a", "b", "a"], "binary"), ([0, 1, 1], "binary"), (["x", "y", "z"], "multiclass"),
+    ([1, 2, 3, 4, 1, 2], "multiclass"), ([0.5, 1.25, 3.0, 7.5], "regression"), (list(range(100)), "regression"),
+])
+def test_infer_task(values, task):
+    assert infer_task(pd.Series(values, name="t")) == task
+
+
+def test_encode_target_errors():
+    with pytest.raises(InputError, match="only one"):
+        encode_target(pd.Series(["a"] * 10, name="t"), None)
+    with pytest.raises(InputError, match="not numeric"):
+        encode_target(pd.Series(["a", "b"] * 10, name="t"), "regression")
+    with pytest.raises(InputError, match="not 2"):
+        encode_target(pd.Series(["a", "b", "c"] * 10, name="t"), "binary")
+    target = encode_target(pd.Series(["no", "yes", "no"] * 4, name="t"), None)
+    assert target.task == "binary" and list(target.classes) == ["no", "yes"]
+    assert target.y.tolist()[:3] == [0, 1, 0]
+
+
+def test_encoder_handles_messy_columns_and_unseen_categories():
+    frame = make_dataset(n=120).drop(columns=["y"])
+    frame["is_new"] = np.tile([True, False], 60)
+    frame["big_cat"] = [f"c{i % 80}" for i in range(120)]
+    enc = TableEncoder(max_categories=50)
+    out = enc.fit_transform(frame)
+    assert enc.dropped_ == {"row_id": "ID-like (a distinct value per row)", "constant": "constant"}
+    assert {"when__year", "when__month", "when__dayofweek"} <= set(out.columns)
+    assert str(out["colour"].dtype) == "category" and str(out["flag"].dtype) == "float64"
+    assert out["is_new"].tolist()[:2] == [1.0, 0.0]
+    assert len(out["big_cat"].cat.categories) == 51  # 50 most frequent + __other__
+    assert all(out[c].dtype == "float64" or str(out[c].dtype) == "category" for c in out.columns)
+    new = frame.iloc[:5].copy()
+    new["colour"] = ["purple", "red", None, "blue", "green"]
+    new = new[list(reversed(new.columns))]  # column order does not matter
+    new["extra"] = 1
+    again = enc.transform(new)
+    assert list(again.columns) == list(out.columns)
+    assert pd.isna(again["colour"].iloc[0]) and again["colour"].iloc[1] == "red"
+
+
+def test_encoder_missing_columns_named():
+    frame = make_dataset(n=40).drop(columns=["y"])
+    enc = TableEncoder().fit(frame)
+    with pytest.raises(InputError, match="'colour'"):
+        enc.transform(frame.drop(columns=["colour"]))
+
+
+def test_no_usable_feature():
+    frame = pd.DataFrame({"id": [f"k{i}" for i in range(30)], "c": [1] * 30, "e": [None] * 30})
+    with pytest.raises(InputError, match="no usable feature"):
+        TableEncoder().fit(frame)
