@@ -116,9 +116,8 @@ def split_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Ser
     """Separate ``target`` from ``frame``; a missing name lists the columns and suggests the closest."""
     if target not in frame.columns:
         cols = [str(c) for c in frame.columns]
-        close = difflib.get_close_matches(str(target), cols, n=1, cutoff=0.5)
-        if not close:
-            close = [c for c in cols if c.lower() == str(target).lower()]
+        lowered = {c.lower(): c for c in cols}
+        close = [lowered[m] for m in difflib.get_close_matches(str(target).lower(), list(lowered), n=1, cutoff=0.5)]
         hint = f"; did you mean {close[0]!r}?" if close else ""
         shown = ", ".join(cols[:30]) + (" ..." if len(cols) > 30 else "")
         raise InputError(f"target column {target!r} not found{hint} columns are: {shown}")
@@ -127,7 +126,7 @@ def split_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Ser
 
 def drop_missing_target(X: pd.DataFrame, y: pd.Series) -> tuple[pd.DataFrame, pd.Series, int]:
     """Drop rows whose target is missing; the caller reports the count."""
-    missing = y.isna().to_numpy()
+    missing = y.isna().to_numpy().copy()
     if isinstance(y.dtype, pd.StringDtype) or y.dtype == object:
         missing |= y.astype("string").str.strip().fillna("").eq("").to_numpy()
     n = int(missing.sum())

@@ -196,8 +196,8 @@ class AutoMLBase(BaseEstimator):
             raise InputError(f"{type(self).__name__} cannot fit a {self.task_} task")
         if target.classes is not None:
             self.classes_ = target.classes
-        self.metric_ = get_metric(self.metric, self.task_).name
-        metric = get_metric(self.metric_, self.task_)
+        metric = get_metric(self.metric, self.task_)
+        self.metric_ = metric.name
         self.encoder_ = data_mod.TableEncoder().fit(X)
         Xc = self.encoder_.transform(X)
         Xc.index = pd.RangeIndex(len(Xc))

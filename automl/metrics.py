@@ -94,12 +94,72 @@ METRICS: dict[str, Metric] = {
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
 
-def get_metric(name: str | None, task: str) -> Metric:
-    """The metric called ``name`` for ``task`` (the AutoML Benchmark default when ``name`` is None)."""
+def make_metric(fn: Callable[..., float], *, greater_is_better: bool, needs_proba: bool = False,
+                name: str | None = None, tasks: tuple[str, ...] = TASKS) -> Metric:
+    """A user metric: ``fn(y_true, prediction, sample_weight=None) -> float`` with a stated direction.
+
+    ``fn`` must be importable (a module-level function), because trials run in worker processes.
+    Its evaluations are stored in the knowledge base under ``name`` (default ``custom:<function name>``)
+    so they are never compared with another metric's scores.
+    """
+    if not callable(fn):
+        raise InputError(f"a custom metric must be callable; got {type(fn).__name__}")
+    label = name or f"custom:{getattr(fn, '__module__', 'user')}.{getattr(fn, '__qualname__', 'metric')}"
+    return Metric(label, bool(greater_is_better), bool(needs_proba), tuple(tasks), _WeightTolerant(fn))
+
+
+class _WeightTolerant:
+    """Calls a user function with ``sample_weight`` only when it accepts one (picklable)."""
+
+    def __init__(self, fn: Callable[..., float]) -> None:
+        self.fn = fn
+
+    def __call__(self, y, p, sample_weight=None):
+        if sample_weight is None:
+            return self.fn(y, p)
+        return self.fn(y, p, sample_weight=sample_weight)
+
+
+def _from_scorer(scorer) -> Metric:
+    """A scikit-learn scorer (``make_scorer(...)``): direction from its sign, predictions from its method."""
+    method = getattr(scorer, "_response_method", "predict")
+    methods = method if isinstance(method, (list, tuple)) else (method,)
+    needs_proba = any(m in ("predict_proba", "decision_function") for m in methods)
+    kwargs = dict(getattr(scorer, "_kwargs", {}) or {})
+    fn = scorer._score_func
+    label = f"scorer:{getattr(fn, '__name__', 'metric')}"
+    return Metric(label, getattr(scorer, "_sign", 1) > 0, needs_proba, TASKS, _ScorerFunction(fn, kwargs))
+
+
+class _ScorerFunction:
+    def __init__(self, fn, kwargs) -> None:
+        self.fn, self.kwargs = fn, kwargs
+
+    def __call__(self, y, p, sample_weight=None):
+        p = np.asarray(p)
+        if p.ndim == 2 and p.shape[1] == 2:
+            p = p[:, 1]
+        extra = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return self.fn(y, p, **self.kwargs, **extra)
+
+
+def get_metric(name, task: str) -> Metric:
+    """The metric called ``name`` for ``task`` (the AutoML Benchmark default when ``name`` is None).
+
+    ``name`` may also be a :class:`Metric` (see :func:`make_metric`) or a scikit-learn scorer.
+    """
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     if name is None:
         return METRICS[DEFAULT_METRIC[task]]
+    if isinstance(name, Metric) or hasattr(name, "_score_func"):
+        metric = name if isinstance(name, Metric) else _from_scorer(name)
+        if task not in metric.tasks:
+            raise InputError(f"metric {metric.name!r} does not apply to a {task} task")
+        return metric
+    if not isinstance(name, str):
+        raise InputError(f"metric must be a name, a Metric from automl.metrics.make_metric or a scikit-learn "
+                         f"scorer; got {type(name).__name__}")
     key = str(name).strip().lower()
     if key not in METRICS:
         raise InputError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")

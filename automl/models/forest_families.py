@@ -1,0 +1,39 @@
+"""Random forests and extremely randomised trees (scikit-learn; NaN handled natively)."""
+from __future__ import annotations
+
+from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
+from sklearn.pipeline import make_pipeline
+
+from ..space import Categorical, Float, Int
+from .preprocessing import for_trees
+from .registry import Family
+
+PARAMS = (
+    Int("n_estimators", 50, 500, 200, log=True),
+    Float("max_features", 0.05, 1.0, 0.5, log=True),
+    Int("min_samples_leaf", 1, 20, 1, log=True),
+    Categorical("bootstrap", (True, False), True),
+    Categorical("class_weight", ("none", "balanced"), "none"),
+)
+
+
+def _builder(classifier, regressor):
+    def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
+        kwargs = dict(n_estimators=config["n_estimators"], max_features=config["max_features"],
+                      min_samples_leaf=config["min_samples_leaf"], bootstrap=config["bootstrap"],
+                      random_state=seed, n_jobs=1)
+        if task == "regression":
+            model = regressor(**kwargs)
+        else:
+            weight = None if config.get("class_weight", "none") == "none" else "balanced"
+            model = classifier(class_weight=weight, **kwargs)
+        return make_pipeline(for_trees(), model)
+    return build
+
+
+RANDOM_FOREST = Family("random_forest", ("binary", "multiclass", "regression"), PARAMS,
+                       _builder(RandomForestClassifier, RandomForestRegressor), cost=1.5)
+EXTRA_TREES = Family("extra_trees", ("binary", "multiclass", "regression"),
+                     tuple(p if p.name != "bootstrap" else Categorical("bootstrap", (False, True), False)
+                           for p in PARAMS),
+                     _builder(ExtraTreesClassifier, ExtraTreesRegressor), cost=1.0)

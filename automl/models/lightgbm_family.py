@@ -1,0 +1,41 @@
+"""LightGBM, the workhorse: native categorical handling, early stopping on the validation fold."""
+from __future__ import annotations
+
+import lightgbm as lgb
+
+from ..space import Categorical, Float, Int
+from .registry import Family
+
+PARAMS = (
+    Float("learning_rate", 0.01, 0.3, 0.08, log=True),
+    Int("num_leaves", 4, 256, 31, log=True),
+    Int("min_child_samples", 2, 100, 20, log=True),
+    Float("subsample", 0.5, 1.0, 1.0),
+    Float("colsample_bytree", 0.3, 1.0, 1.0),
+    Float("reg_lambda", 1e-3, 10.0, 1e-3, log=True),
+    Float("reg_alpha", 1e-3, 10.0, 1e-3, log=True),
+    Int("max_bin", 31, 255, 255, log=True),
+    Categorical("class_weight", ("none", "balanced"), "none"),
+)
+MAX_ROUNDS = 2000
+
+
+def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
+    kwargs = dict(
+        n_estimators=MAX_ROUNDS, learning_rate=config["learning_rate"], num_leaves=config["num_leaves"],
+        min_child_samples=min(config["min_child_samples"], max(2, n_rows // 10)),
+        subsample=config["subsample"], subsample_freq=1 if config["subsample"] < 1.0 else 0,
+        colsample_bytree=config["colsample_bytree"], reg_lambda=config["reg_lambda"],
+        reg_alpha=config["reg_alpha"], max_bin=config["max_bin"], random_state=seed, n_jobs=1, verbose=-1,
+    )
+    if task == "regression":
+        return lgb.LGBMRegressor(**kwargs)
+    weight = None if config.get("class_weight", "none") == "none" else "balanced"
+    return lgb.LGBMClassifier(class_weight=weight, **kwargs)
+
+
+FAMILY = Family("lightgbm", ("binary", "multiclass", "regression"), PARAMS, build, cost=1.0,
+                defaults=({"family": "lightgbm", "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 10,
+                           "colsample_bytree": 0.7, "subsample": 0.8},
+                          {"family": "lightgbm", "learning_rate": 0.03, "num_leaves": 63, "min_child_samples": 5,
+                           "colsample_bytree": 0.5, "reg_lambda": 1.0}))

@@ -1,0 +1,193 @@
+"""Isolated trial execution: a small executor interface and the local process-pool runner.
+
+Each worker is its own process holding the data (loaded once from a file). A trial that raises
+becomes a failed status inside the worker; a trial that hangs past its deadline or whose worker
+dies (memory limit, crash) is recorded by the driver, the worker is replaced, the search goes on.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import sys
+import time
+from abc import ABC, abstractmethod
+from multiprocessing.connection import wait
+
+import joblib
+
+log = logging.getLogger("automl")
+
+KILL_GRACE_SECONDS = 1.0
+
+
+class Executor(ABC):
+    """Submit a trial, collect results as they complete. The optimiser only sees this."""
+
+    @abstractmethod
+    def free_slots(self) -> int: ...
+
+    @abstractmethod
+    def submit(self, trial_id: int, request: dict, timeout: float) -> None: ...
+
+    @abstractmethod
+    def collect(self, wait_seconds: float) -> list[tuple[int, dict]]: ...
+
+    @abstractmethod
+    def running(self) -> list[int]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def default_memory_limit(n_workers: int) -> int:
+    """70 % of the machine's memory shared among the workers (bytes)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return int(total * 0.7 / max(1, n_workers))
+
+
+def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if memory_limit:
+        try:
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+        except (ImportError, ValueError, OSError):  # not available on every platform
+            pass
+    import warnings
+    warnings.filterwarnings("ignore")
+    from .trial import run_trial
+    data = joblib.load(data_path)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if message is None:
+            return
+        trial_id, request = message
+        result = run_trial(request, data)
+        try:
+            conn.send((trial_id, result))
+        except (BrokenPipeError, OSError):
+            return
+
+
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Workers need only this package: keep multiprocessing from re-running the user's script in them
+    (a script without an ``if __name__ == "__main__"`` guard would otherwise start a search per worker)."""
+    main = sys.modules.get("__main__")
+    saved = main.__dict__.pop("__file__", None) if main is not None and getattr(main, "__spec__", None) is None \
+        else None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            main.__file__ = saved
+
+
+class _Worker:
+    def __init__(self, ctx, data_path: str, memory_limit: int | None) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, data_path, memory_limit), daemon=True)
+        with _main_module_hidden():
+            self.process.start()
+        child.close()
+        self.trial_id: int | None = None
+        self.kill_at = 0.0
+        self.timeout = 0.0
+
+    def kill(self) -> None:
+        try:
+            self.process.kill()
+            self.process.join(timeout=2)
+        except (OSError, ValueError):
+            pass
+        self.conn.close()
+
+
+class LocalRunner(Executor):
+    """``n_workers`` processes from a forkserver (modules preloaded, so replacing a worker is cheap)."""
+
+    def __init__(self, data: dict, n_workers: int, workdir: str, memory_limit: int | None = None) -> None:
+        self.data_path = os.path.join(workdir, "data.joblib")
+        joblib.dump(data, self.data_path)
+        self.memory_limit = memory_limit if memory_limit is not None else default_memory_limit(n_workers)
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        self.ctx = mp.get_context(method)
+        if method == "forkserver":
+            self.ctx.set_forkserver_preload(["automl.search.trial"])
+        self.workers = [_Worker(self.ctx, self.data_path, self.memory_limit) for _ in range(n_workers)]
+
+    def free_slots(self) -> int:
+        return sum(1 for w in self.workers if w.trial_id is None)
+
+    def running(self) -> list[int]:
+        return [w.trial_id for w in self.workers if w.trial_id is not None]
+
+    def submit(self, trial_id: int, request: dict, timeout: float) -> None:
+        worker = next(w for w in self.workers if w.trial_id is None)
+        if not worker.process.is_alive():
+            worker = self._replace(worker)
+        worker.trial_id = trial_id
+        worker.timeout = timeout
+        worker.kill_at = time.monotonic() + timeout + KILL_GRACE_SECONDS
+        worker.conn.send((trial_id, request))
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.kill()
+        fresh = _Worker(self.ctx, self.data_path, self.memory_limit)
+        self.workers[self.workers.index(worker)] = fresh
+        return fresh
+
+    def collect(self, wait_seconds: float) -> list[tuple[int, dict]]:
+        busy = [w for w in self.workers if w.trial_id is not None]
+        if not busy:
+            return []
+        now = time.monotonic()
+        horizon = min([wait_seconds] + [max(0.0, w.kill_at - now) for w in busy])
+        ready = wait([w.conn for w in busy], timeout=max(0.0, horizon))
+        out = []
+        for w in busy:
+            if w.conn in ready:
+                try:
+                    trial_id, result = w.conn.recv()
+                    w.trial_id = None
+                    out.append((trial_id, result))
+                    continue
+                except (EOFError, OSError):
+                    code = w.process.exitcode
+                    reason = "worker died (probably out of memory)" if code in (-9, None) else \
+                        f"worker died with exit code {code}"
+                    out.append((w.trial_id, {"status": "failed", "error": reason, "fit_seconds": w.timeout}))
+                    self._replace(w)
+                    continue
+            if time.monotonic() >= w.kill_at:
+                out.append((w.trial_id, {"status": "timeout", "error": f"trial exceeded its {w.timeout:.1f}s limit "
+                                                                        f"and was stopped", "fit_seconds": w.timeout}))
+                self._replace(w)
+        return out
+
+    def close(self) -> None:
+        for w in self.workers:
+            if w.trial_id is None and w.process.is_alive():
+                try:
+                    w.conn.send(None)
+                except (BrokenPipeError, OSError):
+                    pass
+        deadline = time.monotonic() + 0.5
+        for w in self.workers:
+            if w.trial_id is not None:
+                w.kill()
+                continue
+            w.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if w.process.is_alive():
+                w.kill()
+            else:
+                w.conn.close()

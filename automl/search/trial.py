@@ -1,0 +1,117 @@
+"""One trial: fit a configuration on every training fold (at a fidelity), score the validation rows.
+
+Runs inside a worker process. Returns plain data; at full fidelity it also keeps the
+out-of-fold predictions (for the ensemble) and saves the fold models to disk (for the final
+model, which is the bag of fold models: no refit needed).
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from ..metrics import Metric
+from ..models import REGISTRY
+from .validation import subsample
+
+
+class TrialTimeout(Exception):
+    """The trial's own deadline passed."""
+
+
+def _lgb_deadline_callback(end: float):
+    def callback(env):
+        if time.monotonic() > end:
+            raise TrialTimeout("trial deadline reached while boosting")
+    callback.order = 100
+    return callback
+
+
+def _as_full_proba(model, proba: np.ndarray, n_classes: int) -> np.ndarray:
+    classes = np.asarray(getattr(model, "classes_", np.arange(proba.shape[1])), dtype=int)
+    if proba.shape[1] == n_classes and np.array_equal(classes, np.arange(n_classes)):
+        return proba
+    full = np.zeros((proba.shape[0], n_classes))
+    full[:, classes] = proba
+    return full
+
+
+def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: int, seed: int,
+            eval_set: tuple | None = None, end: float | None = None):
+    """Build and fit one pipeline; LightGBM early-stops on ``eval_set`` and honours ``end``."""
+    family = REGISTRY.get(config["family"])
+    model = family.build(family.complete(config), task, len(y), n_classes, seed)
+    if config["family"] == "lightgbm":
+        import lightgbm as lgb
+        callbacks = [_lgb_deadline_callback(end)] if end is not None else []
+        kwargs = {}
+        if eval_set is not None:
+            callbacks.append(lgb.early_stopping(50, verbose=False))
+            kwargs["eval_set"] = [eval_set]
+        model.fit(X, y, callbacks=callbacks, **kwargs)
+    else:
+        model.fit(X, y)
+    return model
+
+
+def predict_one(model, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    return _as_full_proba(model, np.asarray(model.predict_proba(X), dtype=float), n_classes)
+
+
+def score_predictions(metric: Metric, y: np.ndarray, pred: np.ndarray, task: str) -> float:
+    """Metric score of probabilities (classification) or values (regression)."""
+    if task != "regression" and not metric.needs_proba:
+        return metric.score(y, pred.argmax(axis=1))
+    return metric.score(y, pred)
+
+
+def run_trial(request: dict, data: dict) -> dict:
+    """``request``: trial_id, config, fidelity, seconds, keep_models_dir. ``data``: X, y, task, metric, splits, seed."""
+    start = time.monotonic()
+    end = start + float(request["seconds"])
+    X, y, task, metric = data["X"], data["y"], data["task"], data["metric"]
+    n_classes = int(y.max()) + 1 if task != "regression" else 0
+    config, fidelity = request["config"], float(request["fidelity"])
+    seed = int(data["seed"])
+    shape = (len(y), n_classes) if task != "regression" else (len(y),)
+    oof = np.full(shape, np.nan)
+    models = []
+    valid_rows = []
+    try:
+        for fold, (tr, va) in enumerate(data["splits"]):
+            if time.monotonic() > end:
+                raise TrialTimeout(f"trial deadline reached after {fold} fold(s)")
+            tr = subsample(tr, fidelity, seed + fold, y if task != "regression" else None)
+            Xtr, ytr, Xva, yva = X.iloc[tr], y[tr], X.iloc[va], y[va]
+            model = fit_one(config, Xtr, ytr, task, n_classes, seed + fold, eval_set=(Xva, yva), end=end)
+            oof[va] = predict_one(model, Xva, task, n_classes)
+            models.append(model)
+            valid_rows.append(va)
+        rows = np.concatenate(valid_rows)
+        score = score_predictions(metric, y[rows], oof[rows], task)
+        loss = metric.to_loss(score)
+        if not np.isfinite(loss):
+            raise ValueError(f"metric is not finite ({score})")
+        result = {"status": "ok", "score": float(score), "loss": float(loss), "error": None}
+        if fidelity >= 1.0:
+            result["oof"] = oof
+            if request.get("keep_models_dir"):
+                path = Path(request["keep_models_dir"]) / f"trial-{request['trial_id']}.joblib"
+                joblib.dump(models, path)
+                result["models_path"] = str(path)
+    except TrialTimeout as exc:
+        result = {"status": "timeout", "score": None, "loss": None, "error": str(exc)}
+    except MemoryError:
+        result = {"status": "failed", "score": None, "loss": None, "error": "out of memory (trial memory limit)"}
+    except Exception as exc:  # a trial never kills the search: the error becomes a status
+        tb = traceback.format_exc(limit=3)
+        result = {"status": "failed", "score": None, "loss": None, "error": f"{type(exc).__name__}: {exc}",
+                  "traceback": tb}
+    result["fit_seconds"] = time.monotonic() - start
+    return result

@@ -1,0 +1,21 @@
+"""The public estimators pass scikit-learn's own estimator checks (with a tiny budget)."""
+from __future__ import annotations
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from automl import AutoMLClassifier, AutoMLRegressor
+
+# By design, a fitted model accepts the same columns in any order (the product promise for
+# `automl predict`), so scikit-learn's "same order as in fit" check does not apply.
+_EXPECTED = {
+    "check_dataframe_column_names_consistency":
+        "column order does not matter by design; columns are matched by name",
+}
+
+FAST = dict(time_budget=20, max_trials=3, seed=0, warm_start=False, write_back=False, n_jobs=1)
+
+
+@parametrize_with_checks([AutoMLClassifier(**FAST), AutoMLRegressor(**FAST)],
+                         expected_failed_checks=lambda est: _EXPECTED)
+def test_sklearn_contract(estimator, check):
+    check(estimator)
