@@ -144,7 +144,7 @@ def infer_task(y: pd.Series) -> str:
     values = y.dropna()
     n_unique = values.nunique()
     if n_unique <= 1:
-        raise InputError(f"target {y.name!r} has only one distinct value ({values.iloc[0]!r}); nothing to learn")
+        raise InputError(f"target {y.name!r} has only one distinct value/class ({values.iloc[0]!r}); nothing to learn")
     if n_unique == 2:
         return "binary"
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
@@ -197,9 +197,9 @@ def encode_target(y: pd.Series, task: str | None) -> Target:
     return Target(codes.astype(np.int64), task, classes)
 
 
-def check_rows(n_rows: int, task: str, min_rows: int = MIN_ROWS) -> None:
+def check_rows(n_rows: int, min_rows: int = MIN_ROWS) -> None:
     if n_rows < min_rows:
-        raise InputError(f"only {n_rows} row(s) with a target; validation needs at least {min_rows}")
+        raise InputError(f"only {n_rows} sample(s) (rows with a target); validation needs at least {min_rows}")
 
 
 # --------------------------------------------------------------------------- features

@@ -134,6 +134,11 @@ class AutoMLBase(BaseEstimator):
         arr = check_array(X, dtype=None, ensure_all_finite=False, accept_sparse=False)
         if arr.dtype.kind == "c":
             raise InputError("complex numbers are not supported as features")
+        if arr.dtype == object:
+            for value in arr.ravel():
+                if value is not None and not isinstance(value, (str, numbers.Number, bool, np.generic)):
+                    raise TypeError(f"argument must be a string or a number: every feature value must be; got a "
+                                    f"{type(value).__name__}")
         if fitting:
             self.n_features_in_ = arr.shape[1]
             self._positional_ = True
@@ -189,8 +194,8 @@ class AutoMLBase(BaseEstimator):
         X = X.reset_index(drop=True)
         self._check_task_kind(y)
         X, y, self.n_rows_dropped_ = data_mod.drop_missing_target(X, y)
+        data_mod.check_rows(len(y))
         target = data_mod.encode_target(y, task)
-        data_mod.check_rows(len(target.y), target.task)
         self.task_ = target.task
         if self.task_ not in self._estimator_type_tasks:
             raise InputError(f"{type(self).__name__} cannot fit a {self.task_} task")
@@ -323,7 +328,8 @@ class AutoMLBase(BaseEstimator):
         return Xc
 
     def _predict_raw(self, X) -> np.ndarray:
-        return np.asarray(self.model_.predict(self._transform(X)))
+        Xc = self._transform(X)
+        return np.asarray(self.model_.predict(Xc))
 
     # ------------------------------------------------------------------ persistence
     def manifest(self) -> dict:
@@ -387,8 +393,8 @@ class AutoMLClassifier(ClassifierMixin, AutoMLBase):
         return self.classes_[codes]
 
     def predict_proba(self, X) -> np.ndarray:
-        proba = np.asarray(self.model_.predict_proba(self._transform(X)), dtype=float)
-        return proba
+        Xc = self._transform(X)
+        return np.asarray(self.model_.predict_proba(Xc), dtype=float)
 
 
 class AutoMLRegressor(RegressorMixin, AutoMLBase):
@@ -430,9 +436,11 @@ class AutoML(AutoMLBase):
         return self.classes_[raw.astype(int)]
 
     def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
         if self.task_ == "regression":
             raise InputError("predict_proba is only available for classification models")
-        return np.asarray(self.model_.predict_proba(self._transform(X)), dtype=float)
+        Xc = self._transform(X)
+        return np.asarray(self.model_.predict_proba(Xc), dtype=float)
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy for classification, R^2 for regression (as scikit-learn's mixins)."""

@@ -12,7 +12,7 @@ _EXPECTED = {
         "column order does not matter by design; columns are matched by name",
 }
 
-FAST = dict(time_budget=20, max_trials=3, seed=0, warm_start=False, write_back=False, n_jobs=1)
+FAST = dict(time_budget=20, max_trials=2, seed=0, warm_start=False, write_back=False, n_jobs=1)
 
 
 @parametrize_with_checks([AutoMLClassifier(**FAST), AutoMLRegressor(**FAST)],

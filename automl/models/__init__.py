@@ -2,8 +2,8 @@
 from . import forest_families, knn_family, lightgbm_family, linear_family, mlp_family
 from .registry import REGISTRY, Family, Registry
 
-for _family in (lightgbm_family.FAMILY, forest_families.EXTRA_TREES, forest_families.RANDOM_FOREST,
-                linear_family.FAMILY, knn_family.FAMILY, mlp_family.FAMILY):
+for _family in (lightgbm_family.FAMILY, linear_family.FAMILY, forest_families.EXTRA_TREES,
+                forest_families.RANDOM_FOREST, knn_family.FAMILY, mlp_family.FAMILY):
     REGISTRY.register(_family)
 
 __all__ = ["REGISTRY", "Family", "Registry"]

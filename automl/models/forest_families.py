@@ -9,7 +9,7 @@ from .preprocessing import for_trees
 from .registry import Family
 
 PARAMS = (
-    Int("n_estimators", 50, 500, 200, log=True),
+    Int("n_estimators", 50, 500, 100, log=True),
     Float("max_features", 0.05, 1.0, 0.5, log=True),
     Int("min_samples_leaf", 1, 20, 1, log=True),
     Categorical("bootstrap", (True, False), True),

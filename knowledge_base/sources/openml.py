@@ -164,7 +164,7 @@ class OpenMLSource:
             task = "regression"
         else:
             task = "binary" if pd.Series(y).nunique(dropna=True) == 2 else "multiclass"
-        params = t.estimation_parameters or {}
+        params = (t.estimation_procedure or {}).get("parameters") or {}
         est = f"{t.estimation_procedure.get('type', '')}(" + ",".join(
             f"{k}={v}" for k, v in sorted(params.items()) if v not in (None, "")) + ")"
         measure = t.evaluation_measure if isinstance(t.evaluation_measure, str) else None
