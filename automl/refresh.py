@@ -305,8 +305,8 @@ def prepare(frame: pd.DataFrame, target: str, task: str | None, name: str) -> Pr
                 keep = ~y.astype(str).isin(lonely).to_numpy()
                 notes.append(f"dropped {int((~keep).sum())} row(s) of {len(lonely)} single-row class(es)")
                 X, y = X.loc[keep], y.loc[keep]
+    data_mod.check_rows(len(y))
     encoded = data_mod.encode_target(y, task)
-    data_mod.check_rows(len(encoded.y), encoded.task)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         Xc = data_mod.TableEncoder().fit_transform(X)

@@ -5,5 +5,6 @@ from .registry import REGISTRY, Family, Registry
 for _family in (lightgbm_family.FAMILY, linear_family.FAMILY, forest_families.EXTRA_TREES,
                 forest_families.RANDOM_FOREST, knn_family.FAMILY, mlp_family.FAMILY):
     REGISTRY.register(_family)
+REGISTRY.mark_builtin()
 
 __all__ = ["REGISTRY", "Family", "Registry"]

@@ -46,6 +46,19 @@ class Family:
 class Registry:
     def __init__(self) -> None:
         self._families: dict[str, Family] = {}
+        self._builtin: set[str] = set()
+
+    def mark_builtin(self) -> None:
+        self._builtin = set(self._families)
+
+    def user_families(self) -> list[Family]:
+        """Families registered by the user (shipped to worker processes with the data)."""
+        return [f for k, f in self._families.items() if k not in self._builtin]
+
+    def ensure(self, families: list[Family]) -> None:
+        for family in families:
+            if family.key not in self._families:
+                self._families[family.key] = family
 
     def register(self, family: Family) -> Family:
         if family.key in self._families:

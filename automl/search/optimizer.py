@@ -189,7 +189,7 @@ class _Search:
     # ------------------------------------------------------------------ loop
     def run(self) -> SearchResult:
         data = {"X": self.p.X, "y": self.p.y, "task": self.p.task, "metric": self.p.metric,
-                "splits": self.splits, "seed": self.p.seed}
+                "splits": self.splits, "seed": self.p.seed, "user_families": REGISTRY.user_families()}
         n_workers = max(1, int(self.p.n_jobs))
         executor: Executor = (self.executor_factory or LocalRunner)(data, n_workers, self.workdir)
         try:

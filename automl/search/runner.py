@@ -61,8 +61,10 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
             pass
     import warnings
     warnings.filterwarnings("ignore")
+    from ..models import REGISTRY
     from .trial import run_trial
     data = joblib.load(data_path)
+    REGISTRY.ensure(data.get("user_families", []))
     while True:
         try:
             message = conn.recv()
