@@ -124,11 +124,11 @@ def anytime_curve(trials: Iterable[Any] | None, greater_is_better: bool | None =
     full = float(ok["fidelity"].max())
     out["full_fidelity"] = full
     top = ok[np.isclose(ok["fidelity"], full)].copy()
-    top["_loss"] = _loss_of(top, greater_is_better)
+    top["loss_"] = _loss_of(top, greater_is_better)
     best_loss = math.inf
     for r in top.itertuples():
-        if r._loss < best_loss - 1e-12:
-            best_loss = r._loss
+        if r.loss_ < best_loss - 1e-12:
+            best_loss = r.loss_
             out["best"].append({"time": float(r.time), "score": float(r.score), "config_id": r.config_id,
                                 "family": str(r.family), "origin": str(r.origin)})
     out["time_to_best"] = out["best"][-1]["time"]

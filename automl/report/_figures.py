@@ -132,7 +132,8 @@ def draw_neighbours(neighbours: pd.DataFrame, ax):
     return ax
 
 
-def draw_importance(importance: pd.DataFrame, ax, metric: str | None = None, top: int = 20):
+def draw_importance(importance: pd.DataFrame, ax, metric: str | None = None, top: int = 20,
+                    greater_is_better: bool | None = None):
     """Permutation importance (drop in score when a column is shuffled), most important at the top."""
     if importance is None or importance.empty:
         return _empty(ax, "no importance computed")
@@ -143,7 +144,8 @@ def draw_importance(importance: pd.DataFrame, ax, metric: str | None = None, top
     ax.set_yticklabels(data["feature"])
     ax.invert_yaxis()
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel(f"drop in {metric}" if metric else "drop in score")
+    change = "increase" if greater_is_better is False else "drop"
+    ax.set_xlabel(f"{change} in {metric or 'score'} when shuffled (higher = more important)")
     ax.set_title("Permutation feature importance", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return ax
