@@ -450,16 +450,11 @@ def kb_overview(datasets: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _scale_metafeatures(values: pd.DataFrame) -> tuple[np.ndarray, dict]:
-    """Signed log, median imputation and z-scores; returns the matrix and what to apply to a new row."""
-    v = values.apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
-    v = np.sign(v) * np.log1p(v.abs())
-    med = v.median()
-    v = v.fillna(med)
-    mu, sd = v.mean(), v.std(ddof=0)
-    keep = sd[sd > 1e-12].index.tolist()
-    return ((v[keep] - mu[keep]) / sd[keep]).to_numpy(dtype=float), {"columns": keep, "median": med[keep],
-                                                                     "mean": mu[keep], "std": sd[keep]}
+def _robust_scaler(names: Sequence[str], matrix: np.ndarray):
+    """The meta-feature package's robust scaling (the one the store's distances use), so the map agrees
+    with the neighbours."""
+    from metafeatures import RobustScaler
+    return RobustScaler.fit(list(names), matrix)
 
 
 def metafeature_map(datasets: pd.DataFrame, feature_names: Sequence[str], new: dict | None = None,
@@ -478,8 +473,11 @@ def metafeature_map(datasets: pd.DataFrame, feature_names: Sequence[str], new: d
         out["reason"] = (f"a map needs at least 3 datasets with meta-features; the knowledge base has "
                          f"{0 if datasets is None else len(datasets)}")
         return out
-    Z, scaling = _scale_metafeatures(datasets[names])
-    if Z.shape[1] < 2:
+    values = datasets[names].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
+    scaler = _robust_scaler(names, values.to_numpy(dtype=float))
+    Z = scaler.transform(values.to_numpy(dtype=float))
+    varying = Z.std(axis=0) > 1e-12
+    if varying.sum() < 2:
         out["reason"] = "fewer than two meta-features vary between the datasets"
         return out
     centre = Z.mean(axis=0)
@@ -489,20 +487,17 @@ def metafeature_map(datasets: pd.DataFrame, feature_names: Sequence[str], new: d
     coords = (Z - centre) @ comps.T
     var = s ** 2
     out["explained"] = (var[:2] / var.sum()).tolist() if var.sum() > 0 else [0.0, 0.0]
-    cols = scaling["columns"]
+    cols = list(names)
     out["axes"] = [[cols[j] for j in np.argsort(-np.abs(comps[a]))[:3]] for a in range(2)]
     neigh = set(out["neighbours"])
-    for i, row in enumerate(datasets.reset_index(drop=True).itertuples(index=False)):
-        rec = row._asdict()
+    records = datasets.reset_index(drop=True).reindex(columns=["fingerprint", "name", "task", "n_rows"])
+    for i, rec in enumerate(records.astype(object).where(records.notna(), None).to_dict("records")):
         fp = rec.get("fingerprint")
         out["points"].append({"x": float(coords[i, 0]), "y": float(coords[i, 1]), "fingerprint": fp,
                               "name": rec.get("name"), "task": rec.get("task") or "unknown",
                               "n_rows": rec.get("n_rows"), "neighbour": fp in neigh})
     if new is not None:
-        row = pd.DataFrame([{c: new.get(c, np.nan) for c in names}])
-        row = row.apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)[cols]
-        row = (np.sign(row) * np.log1p(row.abs())).fillna(scaling["median"])
-        z = ((row - scaling["mean"]) / scaling["std"]).to_numpy(dtype=float)[0]
+        z = scaler.vector({c: _num(new.get(c)) for c in names})
         xy = (z - centre) @ comps.T
         out["new"] = {"x": float(xy[0]), "y": float(xy[1])}
     return out
@@ -514,7 +509,8 @@ def winning_families(evaluations: pd.DataFrame, datasets: pd.DataFrame | None = 
     Returns one row per (dataset, metric): fingerprint, metric, family, score, task, size.
     """
     columns = ["fingerprint", "metric", "family", "score", "task", "size"]
-    if evaluations is None or evaluations.empty or "family" not in evaluations.columns or not {"fingerprint", "loss"} <= set(evaluations.columns):
+    needed = {"fingerprint", "family", "loss"}
+    if evaluations is None or evaluations.empty or not needed <= set(evaluations.columns):
         return pd.DataFrame(columns=columns)
     ev = evaluations.copy()
     if "status" in ev.columns:

@@ -21,60 +21,49 @@ log = logging.getLogger("automl")
 
 
 def kb_tables(store: Any) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """(datasets, evaluations, meta-feature names) from ``store``.
+    """(datasets, evaluations, meta-feature names) read through the store's public ``export``.
 
-    Uses ``store.datasets()`` / ``store.evaluations()`` when the store has them, else its public
-    ``export`` to Parquet in a temporary folder. Datasets carry one column per meta-feature.
+    ``datasets``: one row per dataset (``fingerprint``, ``name``, ``source``, ``task``, ``n_rows``,
+    ``n_features``, ``metafeatures_version``) plus one column per meta-feature. ``evaluations``: one row
+    per evaluation with ``fingerprint`` and the configuration's ``family``.
     """
-    datasets = evaluations = None
-    if hasattr(store, "datasets") and callable(store.datasets):
-        datasets = pd.DataFrame(store.datasets())
-    if hasattr(store, "evaluations") and callable(store.evaluations):
-        evaluations = pd.DataFrame(store.evaluations())
-    if datasets is None or evaluations is None:
-        with tempfile.TemporaryDirectory(prefix="automl-kb-report-") as tmp:
-            store.export(tmp)
-            files = {p.stem.lower(): p for p in Path(tmp).rglob("*.parquet")}
-            if datasets is None:
-                datasets = _read_named(files, "datasets")
-            if evaluations is None:
-                evaluations = _read_named(files, "evaluations")
+    with tempfile.TemporaryDirectory(prefix="automl-kb-report-") as tmp:
+        store.export(tmp)
+        tables = {name: _read(Path(tmp) / f"{name}.parquet") for name in ("datasets", "evaluations",
+                                                                            "configurations")}
+    datasets, evaluations, configs = tables["datasets"], tables["evaluations"], tables["configurations"]
+    datasets = datasets.rename(columns={"dataset_id": "fingerprint"})
+    evaluations = evaluations.rename(columns={"dataset_id": "fingerprint"})
+    if "family" not in evaluations.columns and {"config_id", "family"} <= set(configs.columns) \
+            and "config_id" in evaluations.columns:
+        families = configs.drop_duplicates("config_id").set_index("config_id")["family"]
+        evaluations["family"] = evaluations["config_id"].map(families)
     datasets, names = _flatten_metafeatures(datasets)
     return datasets, evaluations, names
 
 
-def _read_named(files: dict[str, Path], name: str) -> pd.DataFrame:
-    for stem, path in files.items():
-        if stem == name or stem.startswith(name):
-            return pd.read_parquet(path)
-    return pd.DataFrame()
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
 
 def _flatten_metafeatures(datasets: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Meta-features as columns, whether stored as columns, one dict/JSON column, or a long table."""
+    """The ``metafeatures`` JSON column spread into one column per meta-feature (``FEATURE_NAMES`` first)."""
     if datasets is None or datasets.empty:
         return pd.DataFrame(columns=["fingerprint", "task", "n_rows"]), []
+    import json
     try:
         from metafeatures import FEATURE_NAMES
         known = list(FEATURE_NAMES)
-    except Exception:  # the meta-feature package is optional for reading a store
+    except Exception:  # the map then uses whatever meta-features the store holds
         known = []
     frame = datasets.reset_index(drop=True)
-    if "metafeatures" in frame.columns:
-        import json
-        parsed = frame["metafeatures"].map(lambda v: json.loads(v) if isinstance(v, str) else (v or {}))
-        wide = pd.DataFrame(list(parsed)).add_prefix("")
-        wide = wide[[c for c in wide.columns if c not in frame.columns]]
-        frame = pd.concat([frame.drop(columns="metafeatures"), wide], axis=1)
-        names = list(wide.columns)
-    else:
-        names = [c for c in known if c in frame.columns]
-        if not names:
-            meta = {"fingerprint", "name", "source", "task", "n_rows", "n_features", "metafeatures_version",
-                    "created_at", "updated_at", "id", "dataset_id", "origin", "url"}
-            names = [c for c in frame.columns if c not in meta and pd.api.types.is_numeric_dtype(frame[c])]
-    if known:
-        names = [c for c in known if c in names] + [c for c in names if c not in known]
+    if "metafeatures" not in frame.columns:
+        return frame.drop(columns=["mf_values"], errors="ignore"), []
+    parsed = frame["metafeatures"].map(lambda v: json.loads(v) if isinstance(v, str) else (v or {}))
+    wide = pd.DataFrame(list(parsed), index=frame.index)
+    wide = wide[[c for c in wide.columns if c not in frame.columns]].apply(pd.to_numeric, errors="coerce")
+    frame = pd.concat([frame.drop(columns=["metafeatures", "mf_values"], errors="ignore"), wide], axis=1)
+    names = [c for c in known if c in wide.columns] + [c for c in wide.columns if c not in known]
     return frame, names
 
 
