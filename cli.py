@@ -77,6 +77,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     """Meta-learning AutoML: fit a model within a time budget, predict with it, grow the knowledge base."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _configure_logging(False, debug)
 
 
 class _Progress:
@@ -233,6 +234,116 @@ def predict(ctx, model_dir, data, out_path, proba, quiet):
     else:
         atomic_write_text(out_path, text)
         click.echo(f"{len(frame)} prediction(s) written to {out_path}", err=True)
+
+
+# --------------------------------------------------------------------------- knowledge base
+@main.group()
+def kb() -> None:
+    """Inspect and maintain the knowledge base."""
+
+
+_KB_OPTION = click.option("--kb", "kb_path", type=click.Path(path_type=Path), default=None,
+                          help="Knowledge base file (default: $AUTOML_KB or the per-user store).")
+
+
+@kb.command("info")
+@_KB_OPTION
+@click.option("--json", "as_json", is_flag=True)
+def kb_info(kb_path, as_json):
+    """Path, schema version and counts by task and source."""
+    import knowledge_base
+    info = knowledge_base.open_store(kb_path).info()
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"knowledge base {info['path']} (schema {info['schema_version']})")
+    click.echo(f"  datasets {info['n_datasets']}  configurations {info['n_configurations']}  "
+               f"evaluations {info['n_evaluations']}  runs {info['n_runs']}  staged {info['pending_staged']}")
+    click.echo(f"  datasets by task: {info['by_task']}")
+    click.echo(f"  evaluations by source: {info['by_source']}")
+
+
+@kb.command("similar")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--target", "-y", required=True)
+@click.option("--task", default=None)
+@click.option("--metric", default=None)
+@click.option("--k", "k", type=int, default=5, show_default=True, help="Neighbours to show.")
+@click.option("--n", "n", type=int, default=10, show_default=True, help="Warm-start configurations to show.")
+@_KB_OPTION
+@click.option("--json", "as_json", is_flag=True)
+def kb_similar(data, target, task, metric, k, n, kb_path, as_json):
+    """The past datasets nearest to DATA and the configurations a fit would start from."""
+    import dataclasses
+
+    import knowledge_base
+    import metafeatures
+    from automl.data import TableEncoder, drop_missing_target, encode_target, load_table, split_target
+    from automl.metrics import get_metric
+    X, y = split_target(load_table(data), target)
+    X, y, _ = drop_missing_target(X, y)
+    encoded = encode_target(y, task)
+    Xc = TableEncoder().fit_transform(X)
+    mf = metafeatures.compute(Xc, encoded.y, encoded.task)
+    store = knowledge_base.open_store(kb_path)
+    metric_name = get_metric(metric, encoded.task).name
+    neighbours = store.similar(mf, encoded.task, k=k)
+    suggestions = store.suggest(mf, encoded.task, metric_name, n=n, k=max(k, 10))
+    if as_json:
+        click.echo(json.dumps({"task": encoded.task, "metric": metric_name,
+                               "neighbours": [dataclasses.asdict(nb) for nb in neighbours],
+                               "suggestions": [dataclasses.asdict(s) for s in suggestions]}, indent=2, default=str))
+        return
+    click.echo(f"task {encoded.task}, metric {metric_name}; nearest datasets:")
+    for nb in neighbours:
+        click.echo(f"  {nb.distance:7.3f}  {nb.name or nb.fingerprint[:12]}  ({nb.n_rows} x {nb.n_features}, "
+                   f"{nb.source})")
+    click.echo("warm-start configurations:")
+    for s in suggestions:
+        click.echo(f"  {s.config_id}  {s.family:14s} {s.explanation}")
+
+
+@kb.command("export")
+@click.argument("directory", type=click.Path(path_type=Path))
+@_KB_OPTION
+def kb_export(directory, kb_path):
+    """Write the store as Parquet files into DIRECTORY (lossless)."""
+    import knowledge_base
+    counts = knowledge_base.open_store(kb_path).export(directory)
+    click.echo(", ".join(f"{v} {k}" for k, v in counts.items()) + f" exported to {directory}")
+
+
+@kb.command("import")
+@click.argument("directory", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@_KB_OPTION
+def kb_import(directory, kb_path):
+    """Add the Parquet export in DIRECTORY to the store (existing rows are kept)."""
+    import knowledge_base
+    n = knowledge_base.open_store(kb_path).import_(directory)
+    click.echo(f"{n} new evaluation(s) imported")
+
+
+@kb.command("check")
+@_KB_OPTION
+def kb_check(kb_path):
+    """Integrity check; exit code 1 when a problem is found."""
+    import knowledge_base
+    problems = knowledge_base.open_store(kb_path).check()
+    for p in problems:
+        click.echo(f"problem: {p}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo("ok: no problem found")
+
+
+@kb.command("compact")
+@_KB_OPTION
+def kb_compact(kb_path):
+    """Merge staged writes and rewrite the store compactly."""
+    import knowledge_base
+    store = knowledge_base.open_store(kb_path)
+    store.compact()
+    click.echo(f"compacted {store.path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -220,7 +220,8 @@ class DuckDBStore(KnowledgeBase):
                 if frame is None or len(frame) == 0:
                     continue
                 con.register("incoming", frame)
-                cols = ", ".join(f'"{c}"' for c in frame.columns if c in _COLUMNS[table])
+                names = frame.column_names if isinstance(frame, pa.Table) else list(frame.columns)
+                cols = ", ".join(f'"{c}"' for c in names if c in _COLUMNS[table])
                 con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming ON CONFLICT DO NOTHING").fetchall()
                 con.unregister("incoming")
             after = con.execute("SELECT count(*) FROM evaluations").fetchall()[0][0]
@@ -409,7 +410,7 @@ class DuckDBStore(KnowledgeBase):
         counts = {}
         with self._connect() as con:
             for table in TABLES:
-                arrow = con.execute(f"SELECT * FROM {table} ORDER BY 1").fetch_arrow_table()
+                arrow = con.sql(f"SELECT * FROM {table} ORDER BY 1").to_arrow_table()
                 tmp = directory / f".{table}.parquet.tmp"
                 pq.write_table(arrow, tmp, compression="zstd")
                 os.replace(tmp, directory / f"{table}.parquet")
