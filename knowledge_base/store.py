@@ -123,8 +123,20 @@ class DuckDBStore(KnowledgeBase):
                 raise NotAKnowledgeBaseError(f"{self.path} is not a knowledge base (not a DuckDB file); "
                                              f"it was left untouched")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            created = self._create_or_check()
+        except StoreBusyError:
+            if not self.path.exists():
+                raise
+            # an existing store held by another process: checked at the next open that gets the file
+            log.debug("knowledge base %s busy while opening; checks deferred", self.path)
+            return
+        if created:
+            self._load_seed()
+
+    def _create_or_check(self) -> bool:
         created = False
-        with self._connect() as con:
+        with self._connect(retry_seconds=2 * RETRY_SECONDS) as con:
             tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
             if not tables:
                 con.execute("BEGIN").fetchall()
@@ -156,8 +168,7 @@ class DuckDBStore(KnowledgeBase):
                     raise
                 log.info("knowledge base %s migrated from schema %d to %d", self.path, version, version + 1)
                 version += 1
-        if created:
-            self._load_seed()
+        return created
 
     def _load_seed(self) -> None:
         if self.seed_dir is None or not (Path(self.seed_dir) / "datasets.parquet").exists():
