@@ -268,9 +268,11 @@ class AutoMLBase(BaseEstimator):
         try:
             store = self._open_kb()
             mf = material["metafeatures"]
-            neighbours = store.similar(mf, self.task_, k=5, exclude_fingerprint=None)
-            suggestions = store.suggest(mf, self.task_, self.metric_, n=10)
-            prior = store.prior_observations(mf, self.task_, self.metric_, k=10)
+            # benchmarks measure leave-one-dataset-out: the dataset under test is never retrieved
+            excluded = tuple(getattr(self, "_exclude_datasets", ()))
+            fp = material["fingerprint"] if excluded else None
+            neighbours, suggestions, prior = store.retrieve(mf, self.task_, self.metric_, n=10, k=10,
+                                                            exclude_fingerprint=fp, exclude_names=excluded)
         except kb.KnowledgeBaseError as exc:
             material["note"] = f"knowledge base unavailable: {exc}"
             log.warning("knowledge base unavailable (%s); starting from the default portfolio", exc)

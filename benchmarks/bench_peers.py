@@ -66,7 +66,7 @@ def run_system(system: str, X, y, Xt, task: str, budget: float, n_jobs: int, see
         strategy = system.split("-", 1)[1]
         model = AutoML(task=task, time_budget=budget, n_jobs=n_jobs, seed=seed, strategy=strategy,
                        warm_start=strategy == "warm", write_back=False)
-        model._benchmark_exclude_name = name
+        model._exclude_datasets = (name,)
         model.fit(X, y)
         pred = model.predict_proba(Xt) if task != "regression" else model.predict(Xt)
     elif system == "flaml":
