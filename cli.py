@@ -129,11 +129,14 @@ def _parse_budget(value: float) -> float:
 @click.option("--no-warm-start", is_flag=True, help="Do not start from the knowledge base.")
 @click.option("--strategy", type=str, default="warm", show_default=True, help="warm, bo, hyperband or random.")
 @click.option("--max-trials", type=int, default=None, help="Stop after N trials (deterministic mode).")
+@click.option("--include", default=None, help="Only these model families (comma-separated).")
+@click.option("--exclude", default=None, help="Never these model families (comma-separated).")
+@click.option("--report", "with_report", is_flag=True, help="Also write MODEL_DIR/report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display and no warnings.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.pass_context
 def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_path, no_warm_start, strategy,
-        max_trials, quiet, as_json):
+        max_trials, include, exclude, with_report, quiet, as_json):
     """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
     from automl.deadline import Deadline
     deadline = Deadline(_parse_budget(time_budget))
@@ -152,12 +155,17 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
     progress = _Progress(time_budget, enabled=sys.stderr.isatty() and not quiet and not as_json)
     model = AutoML(task=task, time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed,
                    warm_start=not no_warm_start, knowledge_base=str(kb_path) if kb_path else None,
-                   strategy=strategy, max_trials=max_trials, callback=progress)
+                   strategy=strategy, max_trials=max_trials, callback=progress,
+                   include=tuple(include.split(",")) if include else None,
+                   exclude=tuple(exclude.split(",")) if exclude else None)
     try:
         model.fit(X, y, deadline=deadline)
     finally:
         progress.close()
     model.save(out_dir)
+    if with_report:  # after the save, which replaces the directory
+        from automl.report import write_fit_report
+        write_fit_report(model, out_dir / "report.html")
     summary = _fit_summary(model, out_dir, deadline.elapsed())
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
@@ -344,6 +352,61 @@ def kb_compact(kb_path):
     store = knowledge_base.open_store(kb_path)
     store.compact()
     click.echo(f"compacted {store.path}")
+
+
+# --------------------------------------------------------------------------- reports
+def _evaluation_data(data_path, target):
+    """(X, y) from --data/--target, or (None, None); the two options go together."""
+    from automl.exceptions import InputError
+    if (data_path is None) != (target is None):
+        raise InputError("--data and --target go together: give both, or neither")
+    if data_path is None:
+        return None, None
+    from automl.data import load_table, split_target
+    return split_target(load_table(data_path), target)
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=None,
+              help="HTML file to write (default: MODEL_DIR/report.html).")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
+              help="Evaluation data (CSV, TSV or Parquet): test score, importance, diagnostics.")
+@click.option("--target", "-y", default=None, help="Target column of --data.")
+@click.option("--max-rows", type=click.IntRange(min=10), default=1000, show_default=True,
+              help="Rows sampled for permutation importance.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No warnings.")
+@click.pass_context
+def report(ctx, model_dir, out_path, data_path, target, max_rows, seed, quiet):
+    """Write a self-contained HTML report of the model saved in MODEL_DIR."""
+    _configure_logging(quiet, ctx.obj["debug"])
+    from automl.report import load_for_report, write_fit_report
+    model, manifest = load_for_report(model_dir)
+    X, y = _evaluation_data(data_path, target)
+    out_path = out_path or Path(model_dir) / "report.html"
+    write_fit_report(model, out_path, manifest=manifest, X=X, y=y, max_rows=max_rows, seed=seed,
+                     data_label=Path(data_path).name if data_path else None)
+    click.echo(f"report written to {out_path}", err=True)
+
+
+@kb.command("report")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("kb-report.html"),
+              show_default=True, help="HTML file to write.")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
+              help="A new dataset to place on the map with its nearest past datasets.")
+@click.option("--target", "-y", default=None, help="Target column of --data.")
+@click.option("--task", default=None, help="binary, multiclass or regression (default: inferred).")
+@_KB_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No warnings.")
+@click.pass_context
+def kb_report(ctx, out_path, data_path, target, task, kb_path, quiet):
+    """Write a self-contained HTML map of what the knowledge base knows."""
+    _configure_logging(quiet, ctx.obj["debug"])
+    from automl.report import write_kb_report
+    X, y = _evaluation_data(data_path, target)
+    write_kb_report(out_path, kb_path, X=X, y=y, task=task, data_name=Path(data_path).name if data_path else None)
+    click.echo(f"report written to {out_path}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,6 +69,30 @@ def _check_params(est: "AutoMLBase") -> None:
         raise InputError(f"the 'warm_start' parameter must be True or False; got {est.warm_start!r}")
 
 
+def _allowed_families(include, exclude) -> tuple[str, ...] | None:
+    """Model families the search may use; unknown names are bad input listing the valid ones."""
+    if include is None and exclude is None:
+        return None
+    from .models import REGISTRY
+    valid = REGISTRY.keys()
+
+    def names(value, option):
+        items = [value] if isinstance(value, str) else list(value)
+        items = [str(v).strip() for v in items if str(v).strip()]
+        unknown = [v for v in items if v not in valid]
+        if unknown:
+            raise InputError(f"unknown model family {unknown[0]!r} in {option}; valid: {', '.join(valid)}")
+        return items
+
+    allowed = names(include, "include") if include is not None else list(valid)
+    if exclude is not None:
+        dropped = set(names(exclude, "exclude"))
+        allowed = [f for f in allowed if f not in dropped]
+    if not allowed:
+        raise InputError("include/exclude leave no model family to search")
+    return tuple(allowed)
+
+
 def _resolve_n_jobs(n_jobs: int) -> int:
     import os
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -91,7 +115,8 @@ class AutoMLBase(BaseEstimator):
     def __init__(self, *, time_budget: float = 60.0, metric: str | None = None, n_jobs: int = 1,
                  seed: int = 0, warm_start: bool = True, knowledge_base: str | None = None,
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
-                 callback: Callable[[dict], None] | None = None) -> None:
+                 callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
+                 exclude: tuple[str, ...] | None = None) -> None:
         self.time_budget = time_budget
         self.metric = metric
         self.n_jobs = n_jobs
@@ -102,6 +127,8 @@ class AutoMLBase(BaseEstimator):
         self.max_trials = max_trials
         self.write_back = write_back
         self.callback = callback
+        self.include = include
+        self.exclude = exclude
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -207,11 +234,12 @@ class AutoMLBase(BaseEstimator):
         Xc = self.encoder_.transform(X)
         Xc.index = pd.RangeIndex(len(Xc))
 
+        self.families_ = _allowed_families(self.include, self.exclude)
         warm = self._warm_start_material(Xc, target.y)
         from .search import SearchProblem, optimize  # the search imports heavy modules; keep fit's import cheap
         n_jobs = _resolve_n_jobs(self.n_jobs)
         problem = SearchProblem(X=Xc, y=target.y, task=self.task_, metric=metric, seed=int(self.seed),
-                                n_jobs=n_jobs)
+                                n_jobs=n_jobs, families=self.families_)
         search_deadline = Deadline(max(0.05, deadline.remaining() - _reserve_seconds(float(self.time_budget))))
         strategy = self.strategy if (self.warm_start or self.strategy != "warm") else "bo"
         result = optimize(problem, search_deadline, strategy=strategy, suggestions=warm["suggestions"],
@@ -272,7 +300,8 @@ class AutoMLBase(BaseEstimator):
             excluded = tuple(getattr(self, "_exclude_datasets", ()))
             fp = material["fingerprint"] if excluded else None
             neighbours, suggestions, prior = store.retrieve(mf, self.task_, self.metric_, n=10, k=10,
-                                                            exclude_fingerprint=fp, exclude_names=excluded)
+                                                            families=self.families_, exclude_fingerprint=fp,
+                                                            exclude_names=excluded)
         except kb.KnowledgeBaseError as exc:
             material["note"] = f"knowledge base unavailable: {exc}"
             log.warning("knowledge base unavailable (%s); starting from the default portfolio", exc)
@@ -313,7 +342,8 @@ class AutoMLBase(BaseEstimator):
             run_id=self.run_id_, kind="fit", started_at=started_at, finished_at=datetime.now(timezone.utc),
             budget_seconds=float(self.time_budget),
             settings={"metric": self.metric_, "task": self.task_, "strategy": self.fit_info_["strategy"],
-                      "seed": int(self.seed), "max_trials": self.max_trials, "n_jobs": self.fit_info_["n_jobs"]},
+                      "seed": int(self.seed), "max_trials": self.max_trials, "n_jobs": self.fit_info_["n_jobs"],
+                      "families": list(self.families_) if self.families_ else None},
             versions=versions)
         try:
             return int(self._open_kb().record_run(run, dataset, evaluations))
@@ -332,6 +362,27 @@ class AutoMLBase(BaseEstimator):
     def _predict_raw(self, X) -> np.ndarray:
         Xc = self._transform(X)
         return np.asarray(self.model_.predict(Xc))
+
+    # ------------------------------------------------------------------ figures and report
+    def plot_anytime(self, ax=None):
+        """Best validation score against time, trials coloured by origin."""
+        from .report import plot_anytime
+        return plot_anytime(self, ax=ax)
+
+    def plot_families(self, ax=None):
+        """Score by model family."""
+        from .report import plot_families
+        return plot_families(self, ax=ax)
+
+    def plot_importance(self, X, y, ax=None, **kwargs):
+        """Permutation importance of the final model on (X, y)."""
+        from .report import plot_importance
+        return plot_importance(self, X, y, ax=ax, **kwargs)
+
+    def report(self, path, X=None, y=None, **kwargs):
+        """Write the self-contained HTML fit report to ``path``."""
+        from .report import write_fit_report
+        return write_fit_report(self, path, X=X, y=y, **kwargs)
 
     # ------------------------------------------------------------------ persistence
     def manifest(self) -> dict:
@@ -417,10 +468,11 @@ class AutoML(AutoMLBase):
     def __init__(self, *, task: str | None = None, time_budget: float = 60.0, metric: str | None = None,
                  n_jobs: int = 1, seed: int = 0, warm_start: bool = True, knowledge_base: str | None = None,
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
-                 callback: Callable[[dict], None] | None = None) -> None:
+                 callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
+                 exclude: tuple[str, ...] | None = None) -> None:
         super().__init__(time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed, warm_start=warm_start,
                          knowledge_base=knowledge_base, strategy=strategy, max_trials=max_trials,
-                         write_back=write_back, callback=callback)
+                         write_back=write_back, callback=callback, include=include, exclude=exclude)
         self.task = task
 
     def _requested_task(self) -> str | None:

@@ -547,6 +547,9 @@ def wins_table(wins: pd.DataFrame, by: str = "task") -> pd.DataFrame:
         return pd.DataFrame()
     # one winner per dataset: when a dataset has several metrics, count each metric's winner once
     table = pd.crosstab(wins["family"], wins[by])
+    if by == "size":
+        order = [b[2] for b in SIZE_BUCKETS] + ["unknown size"]
+        table = table.reindex(columns=[c for c in order if c in table.columns])
     table["total"] = table.sum(axis=1)
     table = table.sort_values("total", ascending=False, kind="stable")
     table.index.name = "family"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import math
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,7 +112,7 @@ def draw_families(summary: pd.DataFrame, points: pd.DataFrame, ax, metric: str |
     ax.grid(axis="x", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="best")
+    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 

@@ -50,6 +50,10 @@ class ModelFacts:
 
 
 def model_facts(model: Any, manifest: dict | None = None) -> ModelFacts:
+    """What the report reads from ``model`` (a fitted estimator); raises NotFittedError for an unfitted one."""
+    if hasattr(model, "fit") and hasattr(model, "get_params"):
+        from sklearn.utils.validation import check_is_fitted
+        check_is_fitted(model)
     manifest = manifest or {}
     task = getattr(model, "task_", None) or manifest.get("task")
     metric = getattr(model, "metric_", None) or manifest.get("metric")
@@ -231,7 +235,8 @@ def _summary(f: ModelFacts, ev: Evaluation | None, label: str, in_sample: bool) 
     budget = "-"
     if info.get("time_budget") is not None:
         budget = (f"{fmt(info.get('time_budget'))} s budget, {fmt(info.get('fit_seconds'))} s used, "
-                  f"strategy {info.get('strategy', '-')}, {info.get('n_jobs', '-')} worker(s), seed {info.get('seed', '-')}")
+                  f"strategy {info.get('strategy', '-')}, {info.get('n_jobs', '-')} worker(s), "
+                  f"seed {info.get('seed', '-')}")
     n_trials = len(f.trials)
     n_ok = sum(1 for t in f.trials if t.get("status") == "ok")
     pairs: list[tuple[str, Any]] = [
@@ -329,7 +334,8 @@ def _warm_start(f: ModelFacts) -> str:
     neighbours = D.neighbours_frame(f.neighbours)
     out = ""
     if neighbours.empty:
-        out += note(f"No past dataset was used: {f.fit_info.get('warm_start_note') or 'the knowledge base was not used'}.")
+        why = f.fit_info.get("warm_start_note") or "the knowledge base was not used"
+        out += note(f"No past dataset was used: {why}.")
     else:
         if "distance" in neighbours.columns:
             fig, ax = F.figure(8, 0.9 + 0.4 * len(neighbours))
@@ -349,7 +355,8 @@ def _warm_start(f: ModelFacts) -> str:
         winner = curve["best"][-1] if curve["best"] else None
         if winner:
             out += note(f"The best single configuration ({winner['family']}, {winner['config_id']}) came from: "
-                        f"{D.origin_label(winner['origin'])}. {len(kb_trials)} trial(s) started from the knowledge base.")
+                        f"{D.origin_label(winner['origin'])}. {len(kb_trials)} trial(s) started from the "
+                        f"knowledge base.")
     return out
 
 

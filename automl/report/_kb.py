@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import _data as D
 from . import _figures as F
-from ._page import Page, esc, fmt, img, kv_table, note, table
+from ._page import Page, esc, img, kv_table, note, table
 
 log = logging.getLogger("automl")
 
@@ -146,6 +146,7 @@ def _contents(info: dict, datasets: pd.DataFrame, evaluations: pd.DataFrame) -> 
 
 
 def _map(datasets, names, new_mf, fps, neighbours, new_error, data_name, new_task) -> str:
+    datasets, skipped = _current_version(datasets)
     mapping = D.metafeature_map(datasets, names, new=new_mf, neighbours=fps)
     fig, ax = F.figure(9, 6)
     F.draw_kb_map(mapping, ax)
@@ -153,8 +154,11 @@ def _map(datasets, names, new_mf, fps, neighbours, new_error, data_name, new_tas
     if mapping.get("reason"):
         out += note(mapping["reason"])
     else:
-        out += note(f"Principal components of {len(names)} meta-features (signed log, z-scored); the axes name the "
-                    f"meta-features with the largest loadings. Points are coloured by task.")
+        out += note(f"Principal components of {len(names)} meta-features, scaled as the knowledge base scales them "
+                    f"for its distances (median and IQR, clipped); the axes name the meta-features with the largest "
+                    f"loadings. Points are coloured by task; neighbours are searched within the new dataset's task.")
+    if skipped:
+        out += note(f"{skipped} dataset(s) with meta-features of another version are not on the map.")
     if new_error:
         out += f'<p class="section-error">The new dataset could not be placed: {esc(new_error)}</p>'
     elif new_mf is not None:
@@ -169,6 +173,18 @@ def _map(datasets, names, new_mf, fps, neighbours, new_error, data_name, new_tas
     else:
         out += note("Pass `--data DATA.csv --target COLUMN` to place a new dataset on the map with its neighbours.")
     return out
+
+
+def _current_version(datasets: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Only datasets whose meta-features have this package's version are comparable on one map."""
+    if datasets.empty or "metafeatures_version" not in datasets.columns:
+        return datasets, 0
+    try:
+        from metafeatures import METAFEATURES_VERSION
+    except Exception:  # without the package, keep the most common version
+        METAFEATURES_VERSION = datasets["metafeatures_version"].mode().iloc[0]
+    same = datasets["metafeatures_version"].astype(str) == str(METAFEATURES_VERSION)
+    return datasets[same].reset_index(drop=True), int((~same).sum())
 
 
 def _wins(datasets: pd.DataFrame, evaluations: pd.DataFrame) -> str:

@@ -36,9 +36,13 @@ KB_DATASETS = [(task, n, seed) for seed, (task, n) in enumerate(
     [(t, n) for t in ("binary", "multiclass", "regression") for n in (120, 600, 2500)])]
 
 
-def _evaluation(records, family, loss, *, metric, fidelity=1.0, status="ok"):
+def _evaluation(records, family, loss, *, metric, seed, fidelity=1.0, status="ok"):
+    import numpy as np
+
+    from automl.models import REGISTRY
+    config = REGISTRY.get(family).sample(np.random.default_rng(seed))  # real configurations: the search can run them
     return records.EvaluationRecord(
-        config={"family": family, "alpha": loss}, family=family, space_version="1", fidelity=fidelity,
+        config=config, family=family, space_version="1", fidelity=fidelity,
         protocol="cv5", metric=metric, score=-loss if status == "ok" else None, loss=loss if status == "ok" else None,
         fit_seconds=0.1, status=status, error=None if status == "ok" else "boom", seed=0, library_version="test",
         origin="random")
@@ -65,10 +69,10 @@ def kb_store(tmp_path_factory):
                                    metafeatures=metafeatures.compute(X, target.y, task),
                                    metafeatures_version=metafeatures.METAFEATURES_VERSION)
         small = n < 1000  # linear wins on small data, lightgbm on large: something for the "who wins" figure
-        evaluations = [_evaluation(kb.records, "lightgbm", 0.3 if small else 0.1, metric=metric),
-                       _evaluation(kb.records, "linear", 0.2 if small else 0.4, metric=metric),
-                       _evaluation(kb.records, "knn", -5.0, metric=metric, fidelity=0.25),
-                       _evaluation(kb.records, "mlp", 0.0, metric=metric, status="failed")]
+        evaluations = [_evaluation(kb.records, "lightgbm", 0.3 if small else 0.1, metric=metric, seed=i),
+                       _evaluation(kb.records, "linear", 0.2 if small else 0.4, metric=metric, seed=i),
+                       _evaluation(kb.records, "knn", -5.0, metric=metric, seed=i, fidelity=0.25),
+                       _evaluation(kb.records, "mlp", 0.0, metric=metric, seed=i, status="failed")]
         run = kb.RunRecord(run_id=f"run-{i}", kind="fit", started_at=now, finished_at=now, budget_seconds=1.0,
                            settings={}, versions={})
         store.record_run(run, dataset, evaluations)
@@ -82,3 +86,13 @@ def kb_report_page(kb_store, tmp_path_factory):
     table = make_dataset("binary", n=300, seed=42)
     out = tmp_path_factory.mktemp("kb-report") / "kb.html"
     return write_kb_report(out, kb_store, X=table.drop(columns="y"), y=table["y"], data_name="new.csv")
+
+
+@pytest.fixture(scope="session")
+def warm_model(kb_store, tmp_path_factory):
+    """A model warm-started from ``kb_store`` (its trials come from the knowledge base, its neighbours recorded)."""
+    table = make_dataset("binary", n=260, seed=5)
+    X, y = table.drop(columns="y"), table["y"]
+    model = AutoML(time_budget=10, knowledge_base=str(kb_store.path), write_back=False, max_trials=6)
+    model.fit(X.iloc[:N_TRAIN], y.iloc[:N_TRAIN])
+    return {"model": model, "X": X.iloc[N_TRAIN:], "y": y.iloc[N_TRAIN:]}

@@ -1,10 +1,7 @@
 """The fit report on small real fitted models: sections, embedded figures, older and history-less models."""
 from __future__ import annotations
 
-import base64
-import io
 import json
-import re
 
 import pytest
 
@@ -12,24 +9,7 @@ from automl import AutoML
 from automl.persistence import MANIFEST_FILE, save_model
 from automl.report import fit_report_html, plot_anytime, plot_diagnostics, plot_families, plot_importance, \
     write_fit_report
-
-SECTIONS = ["summary", "leaderboard", "anytime", "families", "warm-start", "importance", "diagnostics"]
-
-
-def images(page: str) -> list[bytes]:
-    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
-
-
-def assert_valid_page(page: str) -> None:
-    assert page.startswith("<!DOCTYPE html>")
-    for anchor in SECTIONS:
-        assert f'<section id="{anchor}">' in page
-    assert "section-error" not in page.replace(".section-error", "")
-    assert not re.search(r'(src|href)="(https?:)?//', page)  # self-contained: nothing fetched
-    from PIL import Image
-    for png in images(page):
-        with Image.open(io.BytesIO(png)) as im:
-            assert im.format == "PNG" and im.size[0] > 300
+from tests.report.pages import assert_valid_page, images
 
 
 def test_binary_report_with_evaluation_data(binary_model, tmp_path):
@@ -129,3 +109,11 @@ def test_report_of_a_non_model_directory_is_an_input_error(tmp_path):
     from automl.exceptions import ModelLoadError
     with pytest.raises(ModelLoadError):
         write_fit_report(tmp_path / "missing", tmp_path / "r.html")
+
+
+def test_an_unfitted_model_is_refused():
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        plot_anytime(AutoML())
+    with pytest.raises(NotFittedError):
+        fit_report_html(AutoML())
