@@ -131,12 +131,14 @@ def _parse_budget(value: float) -> float:
 @click.option("--max-trials", type=int, default=None, help="Stop after N trials (deterministic mode).")
 @click.option("--include", default=None, help="Only these model families (comma-separated).")
 @click.option("--exclude", default=None, help="Never these model families (comma-separated).")
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
+              help="Continue the search saved in this model directory (same data, task and metric).")
 @click.option("--report", "with_report", is_flag=True, help="Also write MODEL_DIR/report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display and no warnings.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.pass_context
 def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_path, no_warm_start, strategy,
-        max_trials, include, exclude, with_report, quiet, as_json):
+        max_trials, include, exclude, resume_dir, with_report, quiet, as_json):
     """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
     from automl.deadline import Deadline
     deadline = Deadline(_parse_budget(time_budget))
@@ -150,6 +152,7 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
     out_dir = out_dir or Path("models") / Path(data).name.split(".")[0]
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {str(out_dir)!r} exists and is not a directory")
+    previous = AutoML.load(resume_dir) if resume_dir is not None else None
     table = load_table(data)
     X, y = split_target(table, target)
     progress = _Progress(time_budget, enabled=sys.stderr.isatty() and not quiet and not as_json)
@@ -159,7 +162,7 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
                    include=tuple(include.split(",")) if include else None,
                    exclude=tuple(exclude.split(",")) if exclude else None)
     try:
-        model.fit(X, y, deadline=deadline)
+        model.fit(X, y, deadline=deadline, resume=previous)
     finally:
         progress.close()
     model.save(out_dir)
@@ -186,6 +189,7 @@ def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
         "n_trials": len(model.trials_),
         "n_trials_ok": n_ok,
         "n_evaluations_written": model.n_evaluations_written_,
+        "resumed_from": model.resumed_from_,
         "warm_start": model.fit_info_["warm_start_note"],
         "dropped_columns": model.encoder_.schema["dropped"],
         "rows_dropped_missing_target": model.n_rows_dropped_,

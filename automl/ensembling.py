@@ -27,11 +27,13 @@ def greedy_selection(predictions: list[np.ndarray], loss_fn, n_iterations: int =
 class BaggedEnsemble:
     """Weighted average of members; each member is the list of its fold models (averaged)."""
 
-    def __init__(self, members: list[list], weights: list[float], task: str, n_classes: int) -> None:
+    def __init__(self, members: list[list], weights: list[float], task: str, n_classes: int,
+                 threshold: float | None = None) -> None:
         self.members = members
         self.weights = weights
         self.task = task
         self.n_classes = n_classes
+        self.threshold = threshold  # binary decision threshold tuned on validation predictions (None: argmax)
 
     def _average(self, X) -> np.ndarray:
         from .search.trial import predict_one
@@ -50,4 +52,23 @@ class BaggedEnsemble:
 
     def predict(self, X) -> np.ndarray:
         avg = self._average(X)
-        return avg if self.task == "regression" else avg.argmax(axis=1)
+        if self.task == "regression":
+            return avg
+        if self.task == "binary" and getattr(self, "threshold", None) is not None:
+            return (avg[:, 1] >= self.threshold).astype(int)
+        return avg.argmax(axis=1)
+
+
+def tune_threshold(y: np.ndarray, proba: np.ndarray, score_fn) -> tuple[float, float]:
+    """The decision threshold on P(class 1) that maximises ``score_fn(y, labels)``; returns (threshold, score).
+
+    Candidates are 0.5 and the quantiles of the validation probabilities; ties keep the one nearest 0.5.
+    """
+    p = proba[:, 1]
+    candidates = np.unique(np.concatenate([[0.5], np.quantile(p, np.linspace(0.01, 0.99, 99))]))
+    best_t, best_s = 0.5, score_fn(y, (p >= 0.5).astype(int))
+    for t in candidates:
+        s = score_fn(y, (p >= t).astype(int))
+        if s > best_s + 1e-12 or (abs(s - best_s) <= 1e-12 and abs(t - 0.5) < abs(best_t - 0.5)):
+            best_t, best_s = float(t), s
+    return best_t, float(best_s)

@@ -210,7 +210,7 @@ class AutoMLBase(BaseEstimator):
     def _requested_task(self) -> str | None:
         return None
 
-    def _fit(self, X, y, *, task: str | None, deadline: Deadline | None):
+    def _fit(self, X, y, *, task: str | None, deadline: Deadline | None, resume=None):
         _check_params(self)
         started_at = datetime.now(timezone.utc)
         deadline = deadline or Deadline(float(self.time_budget))
@@ -242,10 +242,18 @@ class AutoMLBase(BaseEstimator):
                                 n_jobs=n_jobs, families=self.families_)
         search_deadline = Deadline(max(0.05, deadline.remaining() - _reserve_seconds(float(self.time_budget))))
         strategy = self.strategy if (self.warm_start or self.strategy != "warm") else "bo"
+        previous = []
+        if resume is not None:
+            check_is_fitted(resume, "model_")
+            if resume.task_ != self.task_ or resume.metric_ != self.metric_:
+                raise InputError(f"cannot resume a {resume.task_}/{resume.metric_} search as "
+                                 f"{self.task_}/{self.metric_}; use the same task and metric")
+            previous = [t for t in resume.trials_ if t.get("status") in ("ok", "failed", "timeout")]
         result = optimize(problem, search_deadline, strategy=strategy, suggestions=warm["suggestions"],
-                          prior=warm["prior"], max_trials=self.max_trials, callback=self.callback)
+                          prior=warm["prior"], max_trials=self.max_trials, callback=self.callback, history=previous)
         self.model_ = result.model
         self.trials_ = [_trial_dict(t) for t in result.trials]
+        self.resumed_from_ = getattr(resume, "run_id_", None)
         self.best_config_ = dict(result.best_config)
         self.best_score_ = float(result.best_score)
         self.ensemble_ = list(getattr(result, "ensemble", []) or [])
@@ -330,6 +338,8 @@ class AutoMLBase(BaseEstimator):
             metafeatures=warm["metafeatures"], metafeatures_version=metafeatures.METAFEATURES_VERSION)
         evaluations = []
         for t in self.trials_:
+            if (t.get("extra") or {}).get("replayed"):
+                continue  # written back by the run that made it
             status = t.get("status", "ok")
             evaluations.append(kb.records.EvaluationRecord(
                 config=t["config"], family=t.get("family") or t["config"].get("family", "unknown"),
@@ -404,6 +414,7 @@ class AutoMLBase(BaseEstimator):
             "leaderboard": json.loads(self.leaderboard_.to_json(orient="records")),
             "fit": self.fit_info_,
             "kb_run_id": self.run_id_,
+            "resumed_from": self.resumed_from_,
             "n_evaluations_written": self.n_evaluations_written_,
             "neighbours": self.neighbours_,
         }
@@ -480,8 +491,9 @@ class AutoML(AutoMLBase):
             raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         return self.task
 
-    def fit(self, X, y, *, deadline: Deadline | None = None):
-        return self._fit(X, y, task=self._requested_task(), deadline=deadline)
+    def fit(self, X, y, *, deadline: Deadline | None = None, resume: "AutoMLBase | None" = None):
+        """``resume``: a fitted model of the same data whose search continues (its trials are replayed)."""
+        return self._fit(X, y, task=self._requested_task(), deadline=deadline, resume=resume)
 
     def predict(self, X) -> np.ndarray:
         raw = self._predict_raw(X)

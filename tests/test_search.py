@@ -127,3 +127,35 @@ def test_budget_is_respected_and_leaves_a_model():
     assert time.monotonic() - start < 5.0
     assert len(r.trials) >= 2
     assert r.model.predict(p.X).shape == (400,)
+
+
+def test_threshold_is_tuned_for_threshold_metrics():
+    from automl.ensembling import tune_threshold
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.1).astype(int)  # imbalanced: the best F1 threshold is well below 0.5
+    p1 = np.clip(0.25 * y + rng.normal(0.1, 0.08, 400), 0, 1)
+    proba = np.column_stack([1 - p1, p1])
+    from sklearn.metrics import f1_score
+    t, score = tune_threshold(y, proba, lambda yt, lab: f1_score(yt, lab))
+    assert t < 0.5 and score > f1_score(y, (p1 >= 0.5).astype(int)) + 0.2
+    frame = make_dataset("binary", n=300, seed=2)
+    X = TableEncoder().fit_transform(frame.drop(columns=["y"]))
+    target = encode_target(frame["y"], None)
+    imbalanced = np.where(target.y == 1, (np.random.default_rng(1).random(300) < 0.3).astype(int), 0)
+    r = optimize(SearchProblem(X, imbalanced, "binary", get_metric("f1", "binary"), seed=0), Deadline(30),
+                 strategy="bo", max_trials=4)
+    assert r.timings["threshold"] is None or 0.0 < r.timings["threshold"] < 1.0
+    assert r.model.predict(X).shape == (300,)
+
+
+def test_resume_replays_history_and_reevaluates_the_best_first():
+    p = problem(n=150)
+    first = optimize(p, Deadline(30), strategy="bo", max_trials=4)
+    previous = [vars(t) | {"extra": {}} for t in first.trials]
+    second = optimize(p, Deadline(30), strategy="bo", max_trials=2, history=previous)
+    replayed = [t for t in second.trials if t.extra.get("replayed")]
+    new = [t for t in second.trials if not t.extra.get("replayed")]
+    assert len(replayed) == 4 and len(new) == 2
+    best_before = min((t for t in first.trials if t.status == "ok"), key=lambda t: t.loss)
+    assert new[0].config_id == best_before.config_id and new[0].origin == "resumed"
+    assert new[1].config_id not in {t.config_id for t in first.trials}

@@ -49,6 +49,7 @@ class History:
         return min(ok, key=lambda t: t.loss) if ok else None
 
     def seen(self, config_id: str, fidelity: float) -> bool:
+        """Evaluated at ``fidelity`` in this run or in a replayed earlier run."""
         return any(t.config_id == config_id and abs(t.fidelity - fidelity) < 1e-9 for t in self.trials)
 
     def cost_estimate(self, family: str, fidelity: float) -> float | None:

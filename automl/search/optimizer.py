@@ -21,7 +21,7 @@ import pandas as pd
 from knowledge_base.canonical import config_id
 
 from ..deadline import Deadline
-from ..ensembling import BaggedEnsemble, greedy_selection
+from ..ensembling import BaggedEnsemble, greedy_selection, tune_threshold
 from ..exceptions import BudgetError, InputError
 from ..metrics import Metric
 from ..models import REGISTRY
@@ -77,7 +77,7 @@ def _allowed_families(problem: SearchProblem):
 
 class _Search:
     def __init__(self, problem: SearchProblem, deadline: Deadline, strategy: str, suggestions, prior,
-                 max_trials: int | None, callback: Callable | None, executor_factory=None) -> None:
+                 max_trials: int | None, callback: Callable | None, executor_factory=None, history=()) -> None:
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         self.p = problem
@@ -101,6 +101,7 @@ class _Search:
         self.queue: list[tuple[dict, str]] = self._initial_design(suggestions)
         self.history = History()
         self.by_id: dict[int, Trial] = {}
+        self._replay(history)
         self.kept: dict[int, dict] = {}  # trial_id -> {"oof", "models_path"}
         self.n_classes = int(problem.y.max()) + 1 if problem.task != "regression" else 0
         budget = deadline.remaining()
@@ -109,6 +110,25 @@ class _Search:
         self.workdir = tempfile.mkdtemp(prefix="automl-search-")
         self.executor_factory = executor_factory
         self.interrupted = False
+
+    def _replay(self, previous) -> None:
+        """Resume: earlier trials inform the sampler; the earlier best is evaluated again first (for its models)."""
+        best = None
+        for old in previous:
+            config = old.get("config") or {}
+            if config.get("family") not in self.family_keys:
+                continue
+            t = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
+                      family=config["family"], fidelity=float(old.get("fidelity", 1.0)),
+                      origin=old.get("origin") or "resumed", status=old.get("status", FAILED),
+                      score=old.get("score"), loss=old.get("loss"), fit_seconds=float(old.get("fit_seconds") or 0.0),
+                      error=old.get("error"), extra={"replayed": True})
+            self.history.add(t)
+            if t.status == OK and t.loss is not None and (best is None or (t.fidelity, -t.loss) > (best.fidelity,
+                                                                                                   -best.loss)):
+                best = t
+        if best is not None:
+            self.queue.insert(0, (best.config, "resumed"))
 
     # ------------------------------------------------------------------ ask
     def _initial_design(self, suggestions) -> list[tuple[dict, str]]:
@@ -139,6 +159,8 @@ class _Search:
                 config, origin = self.queue.pop(0)
             else:
                 config, origin = self.sampler.propose(self.history)
+            if origin == "resumed":  # the earlier best, evaluated again for its models
+                return config, origin, 1.0, len(self.rungs) - 1
             if not self.history.seen(config_id(config), self.rungs[0]):
                 return config, origin, self.rungs[0], 0
         return None
@@ -273,8 +295,14 @@ class _Search:
                 members = [candidates[j] for j, x in enumerate(w) if x > 0]
                 weights = [x for x in w if x > 0]
                 ensemble_loss = loss
+        threshold = None
+        if task == "binary" and not metric.needs_proba:  # threshold metrics: tune the decision threshold
+            avg = sum(w * self.kept[i]["oof"][rows] for i, w in zip(members, weights)) / sum(weights)
+            t, tuned = tune_threshold(y[rows], avg, lambda yt, labels: metric.score(yt, labels))
+            if metric.to_loss(tuned) < ensemble_loss - 1e-12:
+                threshold, ensemble_loss = t, metric.to_loss(tuned)
         model = BaggedEnsemble([joblib.load(self.kept[i]["models_path"]) for i in members], weights,
-                               task, self.n_classes)
+                               task, self.n_classes, threshold=threshold)
         fit_total = sum(t.fit_seconds for t in trials)
         elapsed = time.monotonic() - self.start
         return SearchResult(
@@ -283,7 +311,8 @@ class _Search:
             ensemble=[(self.by_id[i].config_id, float(w)) for i, w in zip(members, weights)],
             protocol=self.protocol,
             timings={"elapsed": elapsed, "trial_seconds": fit_total, "n_workers": self.p.n_jobs,
-                     "interrupted": self.interrupted, "single_best_loss": best_single.loss})
+                     "interrupted": self.interrupted, "single_best_loss": best_single.loss,
+                     "threshold": threshold})
 
     def _fallback_result(self) -> SearchResult:
         """No full-fidelity trial finished: fit the most promising configuration once, on all rows."""
@@ -305,14 +334,15 @@ class _Search:
 
 def optimize(problem: SearchProblem, deadline: Deadline, *, strategy: str = "warm", suggestions=(), prior=(),
              max_trials: int | None = None, callback: Callable | None = None,
-             executor_factory=None) -> SearchResult:
+             executor_factory=None, history=()) -> SearchResult:
     """Search ``problem`` until ``deadline`` (or ``max_trials``); returns the final model and the history.
 
     ``suggestions``: dicts ``{"config", "origin", "explanation"}`` tried first (warm strategy);
-    ``prior``: dicts ``{"config", "fidelity", "normalised_score", "weight"}`` that shape the surrogate.
+    ``prior``: dicts ``{"config", "fidelity", "normalised_score", "weight"}`` that shape the surrogate;
+    ``history``: trial dicts of an earlier search on the same data (resume): replayed, not re-run.
     """
     return _Search(problem, deadline, strategy, list(suggestions), list(prior), max_trials, callback,
-                   executor_factory).run()
+                   executor_factory, list(history)).run()
 
 
 __all__ = ["SearchProblem", "SearchResult", "optimize", "STRATEGIES", "Trial", "OK", "FAILED", "TIMEOUT"]
