@@ -1,122 +1,259 @@
-"""Shared intermediates computed once per dataset: subsample, numeric matrix, category codes, bins."""
+"""Shared intermediates, computed once per dataset and reused by every group.
+
+Everything that costs more than O(rows) is computed on seeded subsamples so the total cost is bounded:
+
+- full scans (sizes, missing cells, categorical cardinality, class counts) read every row up to
+  ``SCAN_ROWS`` rows, beyond that a seeded sample of ``SCAN_ROWS`` rows;
+- statistical and information-theoretic features use a seeded sample of ``STATS_ROWS`` rows and at
+  most ``MAX_COLUMNS`` columns (a seeded column sample on wider tables);
+- landmarkers use ``LANDMARK_ROWS`` of those rows (only rows whose target is known).
+
+Column kinds: a column is numeric when its dtype is numeric or boolean (booleans become 0/1,
+datetimes nanoseconds); every other column (``category``, object, string) is categorical. In
+numeric columns +-inf is treated as missing for statistics (but the missing-value shares count
+only real missing cells, as pandas ``isna`` does). Categorical levels are ranked by frequency in
+the sample (0 = most frequent).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-STATS_ROWS = 2_000
-LANDMARK_ROWS = 600
-MAX_COLUMNS = 100
-N_BINS = 10
 SEED = 0
+SCAN_ROWS = 200_000
+STATS_ROWS = 5_000
+LANDMARK_ROWS = 2_000
+MAX_COLUMNS = 200
+N_BINS = 10  # equal-frequency bins for numeric columns (and a regression target)
+MAX_LEVELS = 20  # categorical levels kept when discretising: the 19 most frequent + "other"
+TASKS = ("binary", "multiclass", "regression")
 
 
-@dataclass
-class Context:
-    X: pd.DataFrame
-    y_raw: np.ndarray
-    task: str
-    n_rows: int
-    n_features: int
-    is_cat: np.ndarray
-    sample: np.ndarray  # row indices of the seeded subsample
-    num: np.ndarray  # subsample x numeric columns (float, NaN for missing/inf)
-    cat_codes: np.ndarray  # subsample x categorical columns (int codes, -1 missing)
-    cardinalities: np.ndarray
-    y: np.ndarray  # subsample target: codes (classification) or floats (regression)
-    y_codes_full: np.ndarray | None  # full target codes (classification)
-    extra: dict = field(default_factory=dict)
-
-
-def _is_categorical(s: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
-
-
-def build(X, y, task: str) -> Context:
-    if not isinstance(X, pd.DataFrame):
-        X = pd.DataFrame(np.asarray(X))
-    y = np.asarray(y)
-    n, d = X.shape
-    rng = np.random.default_rng(SEED)
-    sample = np.sort(rng.choice(n, STATS_ROWS, replace=False)) if n > STATS_ROWS else np.arange(n)
-    is_cat = np.array([_is_categorical(X[c]) for c in X.columns], dtype=bool)
-    cols = np.arange(d)
-    if d > MAX_COLUMNS:  # a seeded column subsample bounds the cost on wide tables
-        cols = np.sort(rng.choice(d, MAX_COLUMNS, replace=False))
-    sub = X.iloc[sample, cols]
-    sub_is_cat = is_cat[cols]
-    num_cols = [c for c, cat in zip(sub.columns, sub_is_cat) if not cat]
-    cat_cols = [c for c, cat in zip(sub.columns, sub_is_cat) if cat]
-    if num_cols:
-        num = np.array(sub[num_cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
-        num[~np.isfinite(num)] = np.nan
+def _as_frame(X) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        frame = X
+    elif isinstance(X, pd.Series):
+        frame = X.to_frame()
     else:
-        num = np.empty((len(sample), 0))
-    codes, cards = [], []
-    for c in cat_cols:
-        s = sub[c].astype("string")
-        c_codes, uniques = pd.factorize(s, use_na_sentinel=True)
-        codes.append(c_codes)
-    for c in X.columns[is_cat]:
-        cards.append(X[c].nunique(dropna=True))
-    cat_codes = np.column_stack(codes) if codes else np.empty((len(sample), 0), dtype=int)
-    y_codes_full = None
-    if task == "regression":
-        ys = pd.to_numeric(pd.Series(y[sample]), errors="coerce").to_numpy(dtype=float)
-    else:
-        y_codes_full = pd.factorize(pd.Series(y).astype("string"), use_na_sentinel=True)[0]
-        ys = y_codes_full[sample]
-    return Context(X=X, y_raw=y, task=task, n_rows=n, n_features=d, is_cat=is_cat, sample=sample, num=num,
-                   cat_codes=cat_codes, cardinalities=np.asarray(cards, dtype=float), y=ys,
-                   y_codes_full=y_codes_full)
+        arr = np.asarray(X)
+        frame = pd.DataFrame(arr.reshape(len(arr), -1) if arr.ndim != 2 else arr)
+    # positional labels: duplicate or odd column names never matter
+    return frame.set_axis(range(frame.shape[1]), axis=1)
 
 
-def discretised(ctx: Context) -> np.ndarray:
-    """Every column of the subsample as small integer bins (numeric: quantiles; missing: its own bin)."""
-    if "bins" in ctx.extra:
-        return ctx.extra["bins"]
-    parts = []
-    for j in range(ctx.num.shape[1]):
-        col = ctx.num[:, j]
-        ok = ~np.isnan(col)
-        out = np.full(len(col), N_BINS, dtype=int)
-        if ok.sum() > 1:
-            edges = np.unique(np.nanquantile(col[ok], np.linspace(0, 1, N_BINS + 1)[1:-1]))
-            out[ok] = np.searchsorted(edges, col[ok], side="right")
-        parts.append(out)
-    for j in range(ctx.cat_codes.shape[1]):
-        codes = ctx.cat_codes[:, j].copy()
-        codes = np.where(codes >= 0, np.minimum(codes, 2 * N_BINS), 2 * N_BINS + 1)
-        parts.append(codes)
-    ctx.extra["bins"] = np.column_stack(parts) if parts else np.empty((len(ctx.sample), 0), dtype=int)
-    return ctx.extra["bins"]
+def _is_numeric(s: pd.Series) -> bool:
+    dt = s.dtype
+    return bool(pd.api.types.is_bool_dtype(dt) or pd.api.types.is_numeric_dtype(dt)
+                or pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt))
 
 
-def target_bins(ctx: Context) -> np.ndarray:
-    if ctx.task != "regression":
-        return np.where(ctx.y >= 0, ctx.y, -1)
-    y = ctx.y
-    ok = ~np.isnan(y)
-    out = np.full(len(y), -1)
-    if ok.sum() > 1:
-        edges = np.unique(np.nanquantile(y[ok], np.linspace(0, 1, N_BINS + 1)[1:-1]))
-        out[ok] = np.searchsorted(edges, y[ok], side="right")
+def _numeric_values(s: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing and +-inf."""
+    dt = s.dtype
+    if pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt):
+        na = s.isna().to_numpy()
+        vals = s.to_numpy().view("int64").astype(float) if not isinstance(dt, pd.DatetimeTZDtype) else \
+            s.dt.tz_convert(None).to_numpy().view("int64").astype(float)
+        vals[na] = np.nan
+        return vals
+    try:
+        vals = s.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    vals = np.array(vals, dtype=float, copy=True)
+    vals[~np.isfinite(vals)] = np.nan
+    return vals
+
+
+def _level_codes(s: pd.Series) -> tuple[np.ndarray, int]:
+    """Categorical column -> int codes ranked by frequency (0 = most frequent, -1 = missing), levels."""
+    try:
+        codes, _ = pd.factorize(s, use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists, dicts): compare their text
+        codes, _ = pd.factorize(s.map(lambda v: v if pd.isna(v) is True else repr(v)), use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    ok = codes >= 0
+    if not ok.any():
+        return codes, 0
+    counts = np.bincount(codes[ok])
+    order = np.argsort(-counts, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    out = np.full(len(codes), -1, dtype=np.int64)
+    out[ok] = rank[codes[ok]]
+    return out, int((counts > 0).sum())
+
+
+def quantile_bins(col: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
+    """Equal-frequency bins 0..n_bins-1 of a float column (NaN -> n_bins).
+
+    Edges are the unique inner quantiles and a value equal to an edge falls in the lower bin (as
+    ``np.digitize(right=True)``, pymfe's rule), so discrete columns keep one bin per value when
+    they have at most ``n_bins`` values.
+    """
+    out = np.full(len(col), n_bins, dtype=np.int64)
+    ok = ~np.isnan(col)
+    if ok.any():
+        vals = col[ok]
+        edges = np.unique(np.quantile(vals, np.linspace(0, 1, n_bins + 1)[1:-1]))
+        out[ok] = np.searchsorted(edges, vals, side="left")
     return out
 
 
-def model_matrix(ctx: Context, rows: int = LANDMARK_ROWS) -> tuple[np.ndarray, np.ndarray]:
-    """Imputed numeric columns plus category codes, on at most ``rows`` rows (for landmarkers)."""
-    X = np.hstack([ctx.num, ctx.cat_codes.astype(float)]) if ctx.cat_codes.size else ctx.num.copy()
-    y = ctx.y
-    keep = ~np.isnan(y) if ctx.task == "regression" else y >= 0
-    X, y = X[keep], y[keep]
-    if len(y) > rows:
-        idx = np.random.default_rng(SEED).choice(len(y), rows, replace=False)
-        X, y = X[idx], y[idx]
-    if X.shape[1]:
-        med = np.nanmedian(np.where(np.isnan(X), np.nan, X), axis=0)
-        med = np.where(np.isnan(med), 0.0, med)
-        X = np.where(np.isnan(X), med, X)
-    return X, y
+class Context:
+    """Per-dataset intermediates; cached properties are computed on first use and then shared."""
+
+    def __init__(self, X, y, task: str) -> None:
+        frame = _as_frame(X)
+        y_ser = _as_series(y)
+        n, d = frame.shape
+        if len(y_ser) != n:
+            raise ValueError(f"X has {n} rows but y has {len(y_ser)} values")
+        self.task = task if task in TASKS else None
+        self.n_rows, self.n_features = n, d
+        rng = np.random.default_rng(SEED)
+        self.is_numeric = np.array([_is_numeric(frame.iloc[:, j]) for j in range(d)], dtype=bool)
+
+        # full scans (or a seeded sample of SCAN_ROWS rows on very long tables)
+        scan = np.sort(rng.choice(n, SCAN_ROWS, replace=False)) if n > SCAN_ROWS else None
+        scanned = frame if scan is None else frame.iloc[scan]
+        self.scan_rows = len(scanned)
+        row_any = np.zeros(len(scanned), dtype=bool)
+        col_missing = np.zeros(d)
+        cards = []
+        for j in range(d):
+            s = scanned.iloc[:, j]
+            m = s.isna().to_numpy(dtype=bool)
+            col_missing[j] = m.sum()
+            row_any |= m
+            if not self.is_numeric[j]:
+                try:
+                    cards.append(s.nunique(dropna=True))
+                except TypeError:
+                    cards.append(s.map(repr).where(~m).nunique(dropna=True))
+        self.col_missing_share = col_missing / max(1, len(scanned))
+        self.row_missing_share = float(row_any.mean()) if len(scanned) and d else 0.0
+        self.cardinalities = np.asarray(cards, dtype=float)
+
+        # target on every row: class codes (-1 unknown) or floats (NaN unknown)
+        if self.task == "regression":
+            yf = pd.to_numeric(y_ser, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            yf = np.array(yf, dtype=float)
+            yf[~np.isfinite(yf)] = np.nan
+            self.y_full = yf
+        elif self.task is not None:
+            self.y_full = np.asarray(pd.factorize(y_ser, use_na_sentinel=True)[0], dtype=np.int64)
+        else:
+            self.y_full = None
+
+        # seeded row and column samples for everything else
+        self.rows = np.sort(rng.choice(n, STATS_ROWS, replace=False)) if n > STATS_ROWS else np.arange(n)
+        self.cols = np.sort(rng.choice(d, MAX_COLUMNS, replace=False)) if d > MAX_COLUMNS else np.arange(d)
+        sub = frame.iloc[self.rows, self.cols]
+        num_pos = [k for k, j in enumerate(self.cols) if self.is_numeric[j]]
+        cat_pos = [k for k, j in enumerate(self.cols) if not self.is_numeric[j]]
+        self.num = (np.column_stack([_numeric_values(sub.iloc[:, k]) for k in num_pos]) if num_pos
+                    else np.empty((len(self.rows), 0)))
+        codes, levels = [], []
+        for k in cat_pos:
+            c, lv = _level_codes(sub.iloc[:, k])
+            codes.append(c)
+            levels.append(lv)
+        self.cat = np.column_stack(codes) if codes else np.empty((len(self.rows), 0), dtype=np.int64)
+        self.cat_levels = np.asarray(levels, dtype=np.int64)
+        self.y = None if self.y_full is None else self.y_full[self.rows]
+
+    # ------------------------------------------------------------------ target helpers
+    @property
+    def is_classification(self) -> bool:
+        return self.task in ("binary", "multiclass")
+
+    @cached_property
+    def y_known(self) -> np.ndarray:
+        """Mask of sample rows whose target is known."""
+        if self.y is None:
+            return np.zeros(len(self.rows), dtype=bool)
+        return ~np.isnan(self.y) if self.task == "regression" else self.y >= 0
+
+    @cached_property
+    def class_codes(self) -> np.ndarray:
+        """Sample target as dense codes 0..K-1 over the classes present in the sample (-1 unknown)."""
+        out = np.full(len(self.rows), -1, dtype=np.int64)
+        if self.is_classification and self.y_known.any():
+            _, inv = np.unique(self.y[self.y_known], return_inverse=True)
+            out[self.y_known] = inv
+        return out
+
+    @cached_property
+    def class_masks(self) -> np.ndarray:
+        """One-hot (sample rows x classes present) of the target; rows with unknown target are all 0."""
+        codes = self.class_codes
+        k = int(codes.max()) + 1 if codes.size and codes.max() >= 0 else 0
+        masks = np.zeros((len(codes), k))
+        ok = codes >= 0
+        masks[np.flatnonzero(ok), codes[ok]] = 1.0
+        return masks
+
+    @cached_property
+    def target_bins(self) -> np.ndarray:
+        """Target as small integer codes: class codes, or N_BINS quantile bins of a regression target (-1 unknown)."""
+        if self.task == "regression":
+            out = quantile_bins(self.y)
+            out[out == N_BINS] = -1
+            return out
+        return self.class_codes
+
+    # ------------------------------------------------------------------ shared numeric intermediates
+    @cached_property
+    def num_moments(self) -> dict[str, np.ndarray]:
+        """Per numeric column: count of values, mean, population sd; usable = >= 2 values and sd > 0."""
+        num = self.num
+        ok = ~np.isnan(num)
+        cnt = ok.sum(axis=0)
+        filled = np.where(ok, num, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = filled.sum(axis=0) / cnt
+            dev = np.where(ok, num - mean, 0.0)
+            var = (dev ** 2).sum(axis=0) / cnt
+        sd = np.sqrt(var)
+        scale = np.abs(mean) + 1.0
+        usable = (cnt >= 2) & np.isfinite(sd) & (sd > 1e-12 * scale)
+        return {"count": cnt, "mean": mean, "sd": sd, "usable": usable, "dev": dev, "ok": ok}
+
+    @cached_property
+    def standardised(self) -> np.ndarray:
+        """Usable numeric columns standardised, missing cells at 0 (the column mean)."""
+        m = self.num_moments
+        u = m["usable"]
+        return m["dev"][:, u] / m["sd"][u]
+
+    @cached_property
+    def bins(self) -> np.ndarray:
+        """Every sampled column discretised once: numeric -> N_BINS quantile bins (+1 bin for missing),
+        categorical -> the MAX_LEVELS-1 most frequent levels, "other" and a bin for missing."""
+        parts = [quantile_bins(self.num[:, j]) for j in range(self.num.shape[1])]
+        for j in range(self.cat.shape[1]):
+            c = self.cat[:, j]
+            parts.append(np.where(c < 0, MAX_LEVELS, np.minimum(c, MAX_LEVELS - 1)))
+        if not parts:
+            return np.empty((len(self.rows), 0), dtype=np.int64)
+        return np.column_stack(parts).astype(np.int64)
+
+
+def _as_series(y) -> pd.Series:
+    if isinstance(y, pd.DataFrame):
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series):
+        return y.reset_index(drop=True)
+    arr = np.asarray(y)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim > 1:
+        arr = arr.reshape(len(arr), -1)[:, 0]
+    return pd.Series(arr)
+
+
+def build(X, y, task: str) -> Context:
+    return Context(X, y, task)

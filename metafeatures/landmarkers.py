@@ -1,65 +1,117 @@
-"""Landmarkers: 3-fold scores of quick models on a seeded subsample of at most 600 rows.
+"""Landmarkers: 3-fold cross-validated scores of quick models on a seeded sample of ``LANDMARK_ROWS`` rows.
 
-Classification: balanced accuracy; regression: R^2 clipped to [-1, 1] (naive Bayes: missing).
+Input matrix: numeric columns (missing at the column median) plus one-hot indicators of the most
+frequent levels of each categorical column, all standardised. Classification: balanced accuracy of the
+pooled out-of-fold predictions (1/K = chance, 1 = perfect; stratified folds). Regression: R^2 of the
+pooled out-of-fold predictions clipped to [-1, 1] (0 = predicting the mean); naive Bayes has no
+regression counterpart and is missing. Fewer than 6 rows with a known target, one class, or no column:
+all missing.
 """
 from __future__ import annotations
 
 import warnings
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from ._context import SEED, Context, model_matrix
+from ._context import LANDMARK_ROWS, SEED, Context
 
 NAMES = ("landmark_stump", "landmark_tree3", "landmark_naive_bayes", "landmark_1nn", "landmark_linear")
+N_FOLDS = 3
+MIN_ROWS = 6
+MAX_ONEHOT = 200  # one-hot columns in all; each categorical column gets at most 10 of them
 
 
-def _score(task, y, pred) -> float:
+def model_matrix(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised design matrix and target on at most LANDMARK_ROWS sample rows with a known target."""
+    idx = np.flatnonzero(ctx.y_known)
+    if len(idx) > LANDMARK_ROWS:
+        idx = np.sort(np.random.default_rng(SEED + 1).choice(idx, LANDMARK_ROWS, replace=False))
+    parts = []
+    num = ctx.num[idx]
+    if num.shape[1]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
+            med = np.nanmedian(num, axis=0)
+        num = np.where(np.isnan(num), np.where(np.isnan(med), 0.0, med), num)
+        parts.append(num)
+    n_cat = ctx.cat.shape[1]
+    if n_cat:
+        per_column = int(max(1, min(10, MAX_ONEHOT // n_cat)))
+        cat = ctx.cat[idx]
+        for j in range(n_cat):
+            levels = min(per_column, int(ctx.cat_levels[j]))
+            if levels:
+                parts.append((cat[:, j][:, None] == np.arange(levels)[None, :]).astype(float))
+    X = np.hstack(parts) if parts else np.empty((len(idx), 0))
+    sd = X.std(axis=0) if len(idx) else np.zeros(X.shape[1])
+    keep = sd > 1e-12 * (np.abs(X).max(axis=0) + 1.0) if len(idx) else np.zeros(X.shape[1], dtype=bool)
+    X = (X[:, keep] - X[:, keep].mean(axis=0)) / sd[keep]
+    y = ctx.y[idx] if ctx.task == "regression" else ctx.class_codes[idx]
+    return X, y
+
+
+def _score(task: str, y: np.ndarray, pred: np.ndarray) -> float:
     if task == "regression":
-        ss = ((y - y.mean()) ** 2).sum()
-        return float(np.clip(1 - ((y - pred) ** 2).sum() / ss, -1, 1)) if ss > 0 else 0.0
-    from sklearn.metrics import balanced_accuracy_score
-    return float(balanced_accuracy_score(y, pred))
+        ss = float(((y - y.mean()) ** 2).sum())
+        return float(np.clip(1.0 - ((y - pred) ** 2).sum() / ss, -1.0, 1.0)) if ss > 0 else np.nan
+    classes = np.unique(y)
+    return float(np.mean([(pred[y == c] == c).mean() for c in classes]))
+
+
+def _folds(task: str, X: np.ndarray, y: np.ndarray) -> list:
+    if task != "regression":
+        counts = np.bincount(y)
+        if counts.max() >= N_FOLDS:  # a class smaller than the folds is spread as far as it goes
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                return list(StratifiedKFold(N_FOLDS, shuffle=True, random_state=SEED).split(X, y))
+    return list(KFold(N_FOLDS, shuffle=True, random_state=SEED).split(X))
+
+
+def _models(task: str) -> dict:
+    if task == "regression":
+        return {"landmark_stump": DecisionTreeRegressor(max_depth=1, random_state=SEED),
+                "landmark_tree3": DecisionTreeRegressor(max_depth=3, random_state=SEED),
+                "landmark_naive_bayes": None,
+                "landmark_1nn": KNeighborsRegressor(n_neighbors=1, algorithm="brute"),
+                "landmark_linear": Ridge(alpha=1.0)}
+    return {"landmark_stump": DecisionTreeClassifier(max_depth=1, random_state=SEED),
+            "landmark_tree3": DecisionTreeClassifier(max_depth=3, random_state=SEED),
+            "landmark_naive_bayes": GaussianNB(),
+            "landmark_1nn": KNeighborsClassifier(n_neighbors=1, algorithm="brute"),
+            "landmark_linear": RidgeClassifier(alpha=1.0)}
+
+
+def _fit_predict(model, X_tr, y_tr, X_va, task: str) -> np.ndarray:
+    if task != "regression" and np.unique(y_tr).size < 2:  # a fold with one class: predict it
+        return np.full(len(X_va), y_tr[0])
+    return model.fit(X_tr, y_tr).predict(X_va)
 
 
 def compute(ctx: Context) -> dict[str, float]:
-    X, y = model_matrix(ctx)
-    out = {k: np.nan for k in NAMES}
-    if X.shape[1] == 0 or len(y) < 6:
+    out = dict.fromkeys(NAMES, np.nan)
+    if ctx.task is None:
         return out
-    reg = ctx.task == "regression"
-    if not reg:
-        counts = np.bincount(y)
-        k = int(min(3, counts[counts > 0].min()))
-        if k < 2 or (counts > 0).sum() < 2:
-            return out
-        splitter = StratifiedKFold(k, shuffle=True, random_state=SEED)
-    else:
-        splitter = KFold(3, shuffle=True, random_state=SEED)
-    X = StandardScaler().fit_transform(X)
-    models = {
-        "landmark_stump": (DecisionTreeRegressor if reg else DecisionTreeClassifier)(max_depth=1, random_state=SEED),
-        "landmark_tree3": (DecisionTreeRegressor if reg else DecisionTreeClassifier)(max_depth=3, random_state=SEED),
-        "landmark_naive_bayes": None if reg else GaussianNB(),
-        "landmark_1nn": (KNeighborsRegressor if reg else KNeighborsClassifier)(n_neighbors=1),
-        "landmark_linear": Ridge(alpha=1.0) if reg else LogisticRegression(max_iter=200),
-    }
-    folds = list(splitter.split(X, y))
+    X, y = model_matrix(ctx)
+    if X.shape[1] == 0 or len(y) < MIN_ROWS or np.unique(y).size < 2:
+        return out
+    folds = _folds(ctx.task, X, y)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name, model in models.items():
+        warnings.simplefilter("ignore")  # convergence and degenerate-fold warnings
+        for name, model in _models(ctx.task).items():
             if model is None:
                 continue
             try:
-                pred = np.empty_like(y, dtype=float)
+                pred = np.empty(len(y), dtype=float if ctx.task == "regression" else np.int64)
                 for tr, va in folds:
-                    pred[va] = model.fit(X[tr], y[tr]).predict(X[va])
-                out[name] = _score(ctx.task, y, pred if reg else pred.astype(int))
-            except Exception:  # a failed landmarker is missing, never an error
-                out[name] = np.nan
+                    pred[va] = _fit_predict(model, X[tr], y[tr], X[va], ctx.task)
+                out[name] = _score(ctx.task, y, pred)
+            except Exception as exc:  # one failed landmarker is missing, the others stay
+                import logging
+                logging.getLogger("automl.metafeatures").debug("landmarker %s failed: %s", name, exc)
     return out
