@@ -5,6 +5,10 @@ stderr with exit code 2 for bad input and 1 otherwise; ``--debug`` shows the tra
 """
 from __future__ import annotations
 
+import time
+
+_PROCESS_START = time.monotonic()  # the time budget covers the whole command, imports included
+
 import json
 import logging
 import os
@@ -129,6 +133,7 @@ def _parse_budget(value: float) -> float:
 @click.option("--no-warm-start", is_flag=True, help="Do not start from the knowledge base.")
 @click.option("--strategy", type=str, default="warm", show_default=True, help="warm, bo, hyperband or random.")
 @click.option("--max-trials", type=int, default=None, help="Stop after N trials (deterministic mode).")
+@click.option("--weight-column", default=None, help="Column holding row weights (not used as a feature).")
 @click.option("--include", default=None, help="Only these model families (comma-separated).")
 @click.option("--exclude", default=None, help="Never these model families (comma-separated).")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
@@ -138,11 +143,12 @@ def _parse_budget(value: float) -> float:
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.pass_context
 def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_path, no_warm_start, strategy,
-        max_trials, include, exclude, resume_dir, with_report, quiet, as_json):
+        max_trials, weight_column, include, exclude, resume_dir, with_report, quiet, as_json):
     """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
     from automl.deadline import Deadline
-    deadline = Deadline(_parse_budget(time_budget))
+    deadline = Deadline(_parse_budget(time_budget), start=_PROCESS_START)
     _configure_logging(quiet, ctx.obj["debug"])
+    import pandas as pd
     from automl import AutoML
     from automl.data import load_table, split_target
     from automl.exceptions import InputError
@@ -155,6 +161,12 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
     previous = AutoML.load(resume_dir) if resume_dir is not None else None
     table = load_table(data)
     X, y = split_target(table, target)
+    weights = None
+    if weight_column is not None:
+        X, weights = split_target(X, weight_column)
+        weights = pd.to_numeric(weights, errors="coerce")
+        if weights.isna().any():
+            raise InputError(f"--weight-column {weight_column!r} has missing or non-numeric values")
     progress = _Progress(time_budget, enabled=sys.stderr.isatty() and not quiet and not as_json)
     model = AutoML(task=task, time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed,
                    warm_start=not no_warm_start, knowledge_base=str(kb_path) if kb_path else None,
@@ -162,7 +174,7 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
                    include=tuple(include.split(",")) if include else None,
                    exclude=tuple(exclude.split(",")) if exclude else None)
     try:
-        model.fit(X, y, deadline=deadline, resume=previous)
+        model.fit(X, y, sample_weight=weights, deadline=deadline, resume=previous)
     finally:
         progress.close()
     model.save(out_dir)
@@ -411,6 +423,111 @@ def kb_report(ctx, out_path, data_path, target, task, kb_path, quiet):
     X, y = _evaluation_data(data_path, target)
     write_kb_report(out_path, kb_path, X=X, y=y, task=task, data_name=Path(data_path).name if data_path else None)
     click.echo(f"report written to {out_path}", err=True)
+
+
+@kb.command("refresh")
+@click.option("--from-dir", "from_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of datasets: PMLB layout (NAME.tsv.gz + summary.csv) or CSV/Parquet files with "
+                   "manifest.json / datasets.csv naming target and task.")
+@click.option("--openml-suite", default=None, help="OpenML benchmark suite id or alias (e.g. 271, 269, 99).")
+@click.option("--openml-tasks", default=None, help="Comma-separated OpenML task ids.")
+@click.option("--budget", type=float, default=5.0, show_default=True,
+              help="Seconds of real search per dataset (0: only the candidate pool).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Process at most N datasets this run (already-done ones are skipped for free); run again "
+                   "to continue.")
+@click.option("--n-jobs", type=int, default=1, show_default=True, help="Datasets evaluated in parallel (-1: all cores).")
+@click.option("--max-rows", type=click.IntRange(min=100), default=2000, show_default=True,
+              help="Larger datasets are evaluated on a seeded subsample of this many rows (recorded in the protocol).")
+@click.option("--candidates", "candidates_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=None, help="JSON list of configurations to evaluate instead of the shipped candidate pool.")
+@click.option("--no-prior-runs", is_flag=True, help="OpenML: do not import run records as prior evaluations.")
+@click.option("--openml-server", default=None, help="OpenML API URL (default: the openml client's configuration).")
+@click.option("--openml-cache", type=click.Path(path_type=Path), default=None,
+              help="openml client cache folder (default: the client's).")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per OpenML request.")
+@click.option("--log", "log_path", type=click.Path(path_type=Path), default=None,
+              help="Append the job's log here (default: <store>.refresh.log).")
+@_KB_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.pass_context
+def kb_refresh(ctx, from_dir, openml_suite, openml_tasks, budget, limit, n_jobs, max_rows, candidates_path,
+               no_prior_runs, openml_server, openml_cache, timeout, log_path, kb_path, quiet, as_json):
+    """Add datasets to the knowledge base: meta-features, candidate pool, a short search, write-back.
+
+    Resumable and idempotent (datasets already done for the current versions are skipped); exit code 1
+    when a dataset failed (each is reported and skipped), 2 for bad options.
+    """
+    import knowledge_base
+    from automl.exceptions import InputError
+    from automl.refresh import RefreshOptions, refresh_from_dir, refresh_from_openml
+    _configure_logging(True, ctx.obj["debug"])
+    use_openml = openml_suite is not None or openml_tasks is not None
+    if (from_dir is None) == (not use_openml):
+        raise InputError("give either --from-dir DIR or --openml-suite ID / --openml-tasks ID,ID,...")
+    try:
+        tasks = [int(t) for t in openml_tasks.split(",") if t.strip()] if openml_tasks else []
+    except ValueError:
+        raise InputError(f"--openml-tasks must be comma-separated integers; got {openml_tasks!r}") from None
+    pool = None
+    if candidates_path is not None:
+        try:
+            loaded = json.loads(Path(candidates_path).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise InputError(f"--candidates {str(candidates_path)!r} is not JSON: {exc}") from None
+        pool = loaded.get("configs") if isinstance(loaded, dict) else loaded
+        if not isinstance(pool, list) or not all(isinstance(c, dict) and "family" in c for c in pool):
+            raise InputError("--candidates must hold a list of configurations ({\"family\": ...})")
+    options = RefreshOptions(budget=budget, limit=limit, n_jobs=n_jobs, max_rows=max_rows, pool=pool)
+    store = knowledge_base.open_store(kb_path)
+    refresh_log = logging.getLogger("automl.refresh")
+    handler = logging.FileHandler(log_path or store.path.with_name(store.path.name + ".refresh.log"),
+                                  encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    refresh_log.addHandler(handler)
+    refresh_log.setLevel(logging.INFO)
+    refresh_log.propagate = ctx.obj["debug"]
+    show = not quiet and not as_json
+
+    def progress(event: dict) -> None:
+        if not show:
+            return
+        if event["event"] == "start":
+            click.echo(f"refreshing {store.path} from {event['source']}: {event['total']} dataset(s)", err=True)
+        elif event["event"] == "dataset":
+            o = event["outcome"]
+            width = len(str(event["total"]))
+            detail = f"{o.n_evaluations + o.n_openml} evaluation(s)" if o.status == "added" else o.reason
+            click.echo(f"[{event['index']:>{width}}/{event['total']}] {o.name:32s} {o.status:8s} "
+                       f"{o.seconds:6.1f}s  {detail}", err=True)
+
+    try:
+        if from_dir is not None:
+            summary = refresh_from_dir(from_dir, store=store, options=options, callback=progress)
+        else:
+            summary = refresh_from_openml(suite=openml_suite, tasks=tasks, store=store, options=options,
+                                          callback=progress, server=openml_server, cache_dir=openml_cache,
+                                          timeout=timeout, import_runs=not no_prior_runs)
+    finally:
+        refresh_log.removeHandler(handler)
+        handler.close()
+    d = summary.to_dict()
+    if as_json:
+        click.echo(json.dumps(d, indent=2, default=str))
+    else:
+        left = f", {d['not_reached']} left for the next run" if d["not_reached"] else ""
+        click.echo(f"added {d['added']}, updated {d['updated']}, skipped {d['skipped']}, failed {d['failed']}{left} "
+                   f"in {d['seconds']:.1f}s; {d['evaluations_written']} evaluation(s) written")
+        for o in summary.outcomes:
+            if o.status == "failed":
+                click.echo(f"  failed: {o.name}: {o.reason}")
+        if summary.portfolio:
+            click.echo(f"portfolio: {summary.portfolio}")
+        for problem in (summary.check or {}).get("problems", []):
+            click.echo(f"  check: {problem}")
+    if summary.failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

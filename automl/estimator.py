@@ -99,6 +99,25 @@ def _resolve_n_jobs(n_jobs: int) -> int:
     return cpus if n_jobs == -1 else max(1, min(int(n_jobs), cpus))
 
 
+def _check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    try:
+        raw = np.asarray(sample_weight, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError("sample_weight must be numbers") from None
+    if raw.ndim > 1 and raw.shape[1:] != (1,) * (raw.ndim - 1):
+        raise InputError("sample_weight must be one-dimensional")
+    w = raw.reshape(-1)
+    if w.shape[0] != n:
+        raise InputError(f"sample_weight has {w.shape[0]} values but there are {n} rows")
+    if not np.all(np.isfinite(w)) or (w < 0).any():
+        raise InputError("sample_weight must be finite and non-negative")
+    if not (w > 0).any():
+        raise InputError("sample_weight is zero for every row")
+    return w
+
+
 def _trial_dict(trial: Any) -> dict:
     if dataclasses.is_dataclass(trial):
         return dataclasses.asdict(trial)
@@ -203,24 +222,35 @@ class AutoMLBase(BaseEstimator):
         return pd.Series(arr, name="target")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y):
-        """Search for the best pipeline within ``time_budget`` seconds; returns self."""
-        return self._fit(X, y, task=self._requested_task(), deadline=None)
+    def fit(self, X, y, sample_weight=None):
+        """Search for the best pipeline within ``time_budget`` seconds; returns self.
+
+        ``sample_weight`` weighs rows in training (every family that accepts weights; k-NN fits
+        unweighted), in validation scores, ensembling and threshold tuning.
+        """
+        return self._fit(X, y, task=self._requested_task(), deadline=None, sample_weight=sample_weight)
 
     def _requested_task(self) -> str | None:
         return None
 
-    def _fit(self, X, y, *, task: str | None, deadline: Deadline | None, resume=None):
+    def _fit(self, X, y, *, task: str | None, deadline: Deadline | None, resume=None, sample_weight=None):
         _check_params(self)
         started_at = datetime.now(timezone.utc)
         deadline = deadline or Deadline(float(self.time_budget))
+        from .search.runner import warm_up
+        warm_up()  # the worker processes' imports overlap with validation, meta-features and retrieval
         X = self._as_frame(X, fitting=True)
         y = self._target_series(y)
         if len(y) != len(X):
             raise InputError(f"X has {len(X)} rows but y has {len(y)}; they must match")
         X = X.reset_index(drop=True)
         self._check_task_kind(y)
+        weights = _check_sample_weight(sample_weight, len(y))
+        if weights is not None:
+            X = X.assign(__automl_weight__=weights)
         X, y, self.n_rows_dropped_ = data_mod.drop_missing_target(X, y)
+        if weights is not None:
+            weights = X.pop("__automl_weight__").to_numpy(dtype=float)
         data_mod.check_rows(len(y))
         target = data_mod.encode_target(y, task)
         self.task_ = target.task
@@ -239,7 +269,7 @@ class AutoMLBase(BaseEstimator):
         from .search import SearchProblem, optimize  # the search imports heavy modules; keep fit's import cheap
         n_jobs = _resolve_n_jobs(self.n_jobs)
         problem = SearchProblem(X=Xc, y=target.y, task=self.task_, metric=metric, seed=int(self.seed),
-                                n_jobs=n_jobs, families=self.families_)
+                                n_jobs=n_jobs, families=self.families_, sample_weight=weights)
         search_deadline = Deadline(max(0.05, deadline.remaining() - _reserve_seconds(float(self.time_budget))))
         strategy = self.strategy if (self.warm_start or self.strategy != "warm") else "bo"
         previous = []
@@ -271,6 +301,7 @@ class AutoMLBase(BaseEstimator):
             "strategy": strategy,
             "seed": int(self.seed),
             "n_jobs": n_jobs,
+            "sample_weight": weights is not None,
             "versions": library_versions(),
             "warm_start_note": warm["note"],
         }
@@ -491,9 +522,11 @@ class AutoML(AutoMLBase):
             raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         return self.task
 
-    def fit(self, X, y, *, deadline: Deadline | None = None, resume: "AutoMLBase | None" = None):
+    def fit(self, X, y, sample_weight=None, *, deadline: Deadline | None = None,
+            resume: "AutoMLBase | None" = None):
         """``resume``: a fitted model of the same data whose search continues (its trials are replayed)."""
-        return self._fit(X, y, task=self._requested_task(), deadline=deadline, resume=resume)
+        return self._fit(X, y, task=self._requested_task(), deadline=deadline, resume=resume,
+                         sample_weight=sample_weight)
 
     def predict(self, X) -> np.ndarray:
         raw = self._predict_raw(X)

@@ -211,7 +211,8 @@ class _Search:
     # ------------------------------------------------------------------ loop
     def run(self) -> SearchResult:
         data = {"X": self.p.X, "y": self.p.y, "task": self.p.task, "metric": self.p.metric,
-                "splits": self.splits, "seed": self.p.seed, "user_families": REGISTRY.user_families()}
+                "splits": self.splits, "seed": self.p.seed, "user_families": REGISTRY.user_families(),
+                "sample_weight": self.p.sample_weight}
         n_workers = max(1, int(self.p.n_jobs))
         executor: Executor = (self.executor_factory or LocalRunner)(data, n_workers, self.workdir)
         try:
@@ -284,8 +285,10 @@ class _Search:
         preds = [self.kept[i]["oof"][rows] for i in candidates]
         metric, task = self.p.metric, self.p.task
 
+        sw = None if self.p.sample_weight is None else self.p.sample_weight[rows]
+
         def loss_fn(pred):
-            return metric.to_loss(score_predictions(metric, y[rows], pred, task))
+            return metric.to_loss(score_predictions(metric, y[rows], pred, task, sw))
 
         best_single = self.by_id[candidates[0]]
         members, weights, ensemble_loss = [candidates[0]], [1.0], best_single.loss
@@ -298,7 +301,7 @@ class _Search:
         threshold = None
         if task == "binary" and not metric.needs_proba:  # threshold metrics: tune the decision threshold
             avg = sum(w * self.kept[i]["oof"][rows] for i, w in zip(members, weights)) / sum(weights)
-            t, tuned = tune_threshold(y[rows], avg, lambda yt, labels: metric.score(yt, labels))
+            t, tuned = tune_threshold(y[rows], avg, lambda yt, labels: metric.score(yt, labels, sample_weight=sw))
             if metric.to_loss(tuned) < ensemble_loss - 1e-12:
                 threshold, ensemble_loss = t, metric.to_loss(tuned)
         model = BaggedEnsemble([joblib.load(self.kept[i]["models_path"]) for i in members], weights,
@@ -315,12 +318,18 @@ class _Search:
                      "threshold": threshold})
 
     def _fallback_result(self) -> SearchResult:
-        """No full-fidelity trial finished: fit the most promising configuration once, on all rows."""
+        """No full-fidelity trial finished: fit the most promising configuration once, on all rows.
+
+        LightGBM keeps the rounds it managed before the deadline (a small model beats no model);
+        with no finished trial at all, the default LightGBM is used.
+        """
         best = self.history.best()
-        config = best.config if best else REGISTRY.get(self.families[0].key).default_config()
-        end = time.monotonic() + max(0.05, self.deadline.remaining())
+        lgb_default = REGISTRY.get("lightgbm").default_config() if "lightgbm" in self.family_keys else None
+        config = best.config if best else (lgb_default or self.families[0].default_config())
+        end = time.monotonic() + max(0.5, self.deadline.remaining())
         try:
-            model = fit_one(config, self.p.X, self.p.y, self.p.task, self.n_classes, self.p.seed, end=end)
+            model = fit_one(config, self.p.X, self.p.y, self.p.task, self.n_classes, self.p.seed, end=end,
+                            sample_weight=self.p.sample_weight, soft_deadline=True)
         except Exception as exc:
             raise BudgetError(f"the time budget was too short to fit any model ({exc}); increase the budget") \
                 from None

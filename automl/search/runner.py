@@ -114,6 +114,23 @@ class _Worker:
         self.conn.close()
 
 
+def _context():
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["automl.search.trial"])
+    return ctx
+
+
+def warm_up() -> None:
+    """Start the fork server (which imports the model libraries) in the background, early in a fit."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+        with _main_module_hidden():
+            forkserver.ensure_running()
+
+
 class LocalRunner(Executor):
     """``n_workers`` processes from a forkserver (modules preloaded, so replacing a worker is cheap)."""
 
@@ -121,10 +138,7 @@ class LocalRunner(Executor):
         self.data_path = os.path.join(workdir, "data.joblib")
         joblib.dump(data, self.data_path)
         self.memory_limit = memory_limit if memory_limit is not None else default_memory_limit(n_workers)
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        self.ctx = mp.get_context(method)
-        if method == "forkserver":
-            self.ctx.set_forkserver_preload(["automl.search.trial"])
+        self.ctx = _context()
         self.workers = [_Worker(self.ctx, self.data_path, self.memory_limit) for _ in range(n_workers)]
 
     def free_slots(self) -> int:

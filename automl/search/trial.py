@@ -23,9 +23,13 @@ class TrialTimeout(Exception):
     """The trial's own deadline passed."""
 
 
-def _lgb_deadline_callback(end: float):
+def _lgb_deadline_callback(end: float, soft: bool = False):
+    """Stop boosting at ``end``: a trial times out; a ``soft`` deadline keeps the rounds done so far."""
     def callback(env):
         if time.monotonic() > end:
+            if soft and env.iteration > 0:
+                import lightgbm as lgb
+                raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
             raise TrialTimeout("trial deadline reached while boosting")
     callback.order = 100
     return callback
@@ -40,21 +44,43 @@ def _as_full_proba(model, proba: np.ndarray, n_classes: int) -> np.ndarray:
     return full
 
 
+def accepts_sample_weight(model) -> bool:
+    """Whether the final estimator of ``model`` (a pipeline or a bare estimator) takes sample weights."""
+    import inspect
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    return "sample_weight" in inspect.signature(final.fit).parameters
+
+
+def _weight_kwargs(model, sample_weight) -> dict:
+    if sample_weight is None or not accepts_sample_weight(model):
+        return {}
+    if hasattr(model, "steps"):
+        return {f"{model.steps[-1][0]}__sample_weight": sample_weight}
+    return {"sample_weight": sample_weight}
+
+
 def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: int, seed: int,
-            eval_set: tuple | None = None, end: float | None = None):
-    """Build and fit one pipeline; LightGBM early-stops on ``eval_set`` and honours ``end``."""
+            eval_set: tuple | None = None, end: float | None = None, sample_weight: np.ndarray | None = None,
+            eval_weight: np.ndarray | None = None, soft_deadline: bool = False):
+    """Build and fit one pipeline; LightGBM early-stops on ``eval_set`` and honours ``end``.
+
+    Sample weights go to every family whose estimator accepts them (k-NN does not: it fits unweighted;
+    validation scores are still weighted).
+    """
     family = REGISTRY.get(config["family"])
     model = family.build(family.complete(config), task, len(y), n_classes, seed)
+    kwargs = _weight_kwargs(model, sample_weight)
     if config["family"] == "lightgbm":
         import lightgbm as lgb
-        callbacks = [_lgb_deadline_callback(end)] if end is not None else []
-        kwargs = {}
+        callbacks = [_lgb_deadline_callback(end, soft_deadline)] if end is not None else []
         if eval_set is not None:
             callbacks.append(lgb.early_stopping(50, verbose=False))
             kwargs["eval_set"] = [eval_set]
+            if eval_weight is not None:
+                kwargs["eval_sample_weight"] = [eval_weight]
         model.fit(X, y, callbacks=callbacks, **kwargs)
     else:
-        model.fit(X, y)
+        model.fit(X, y, **kwargs)
     return model
 
 
@@ -64,11 +90,12 @@ def predict_one(model, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray
     return _as_full_proba(model, np.asarray(model.predict_proba(X), dtype=float), n_classes)
 
 
-def score_predictions(metric: Metric, y: np.ndarray, pred: np.ndarray, task: str) -> float:
-    """Metric score of probabilities (classification) or values (regression)."""
+def score_predictions(metric: Metric, y: np.ndarray, pred: np.ndarray, task: str,
+                      sample_weight: np.ndarray | None = None) -> float:
+    """Metric score of probabilities (classification) or values (regression), weighted when given."""
     if task != "regression" and not metric.needs_proba:
-        return metric.score(y, pred.argmax(axis=1))
-    return metric.score(y, pred)
+        return metric.score(y, pred.argmax(axis=1), sample_weight=sample_weight)
+    return metric.score(y, pred, sample_weight=sample_weight)
 
 
 def run_trial(request: dict, data: dict) -> dict:
@@ -76,6 +103,7 @@ def run_trial(request: dict, data: dict) -> dict:
     start = time.monotonic()
     end = start + float(request["seconds"])
     X, y, task, metric = data["X"], data["y"], data["task"], data["metric"]
+    w = data.get("sample_weight")
     n_classes = int(y.max()) + 1 if task != "regression" else 0
     config, fidelity = request["config"], float(request["fidelity"])
     seed = int(data["seed"])
@@ -89,12 +117,13 @@ def run_trial(request: dict, data: dict) -> dict:
                 raise TrialTimeout(f"trial deadline reached after {fold} fold(s)")
             tr = subsample(tr, fidelity, seed + fold, y if task != "regression" else None)
             Xtr, ytr, Xva, yva = X.iloc[tr], y[tr], X.iloc[va], y[va]
-            model = fit_one(config, Xtr, ytr, task, n_classes, seed + fold, eval_set=(Xva, yva), end=end)
+            model = fit_one(config, Xtr, ytr, task, n_classes, seed + fold, eval_set=(Xva, yva), end=end,
+                            sample_weight=None if w is None else w[tr], eval_weight=None if w is None else w[va])
             oof[va] = predict_one(model, Xva, task, n_classes)
             models.append(model)
             valid_rows.append(va)
         rows = np.concatenate(valid_rows)
-        score = score_predictions(metric, y[rows], oof[rows], task)
+        score = score_predictions(metric, y[rows], oof[rows], task, None if w is None else w[rows])
         loss = metric.to_loss(score)
         if not np.isfinite(loss):
             raise ValueError(f"metric is not finite ({score})")

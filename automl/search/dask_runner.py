@@ -1,0 +1,352 @@
+"""Trials on a Dask cluster: the same ``Executor`` interface as the local process pool.
+
+``optimize(problem, deadline, executor_factory=dask_executor_factory(cluster))`` where ``cluster`` is
+
+- ``"tcp://host:port"``: attach to a running scheduler (``dask scheduler`` / ``dask worker``);
+- ``"local"``: start a ``LocalCluster`` (one single-threaded worker process per ``n_jobs``) on 127.0.0.1
+  with free ports, torn down when the search ends;
+- a ``distributed.Client``: use it as it is (never closed here).
+
+Design (see docs/architecture.md and /work/shared/notes/measured.md):
+
+- Asynchronous: one Dask task per trial, submitted as soon as a slot frees (no batches, no joblib backend).
+- The data never travels as scattered Dask data (lost with its worker): the driver writes it once to
+  ``WORKDIR/data.joblib`` and every task loads it from that path (cached per worker process). The fold
+  models are written to the same folder (``keep_models_dir``). So a *remote* cluster needs the work folder
+  on a filesystem shared by the driver and the workers (set ``TMPDIR`` to such a path on the driver);
+  a LocalCluster or a same-host cluster works as is.
+- Workers only return results; the driver alone writes to the knowledge base.
+- Faults: a trial whose worker dies is recorded failed with the reason (``KilledWorker`` or, if the
+  scheduler re-runs it elsewhere, a start marker in the work folder refuses the re-run); the driver gives up on a
+  future after its timeout + grace (a running Dask task cannot be stopped; the trial's own deadline stops it);
+  a lost scheduler turns every running trial into a failure ("scheduler lost") and ``free_slots()`` into 0, so
+  the optimiser ends with the best model so far.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections import OrderedDict
+
+import joblib
+
+from ..exceptions import InputError
+from .runner import Executor, default_memory_limit
+
+log = logging.getLogger("automl")
+
+MISSING_DASK = "--cluster needs Dask: pip install 'automl-meta[dask]'"
+GRACE_SECONDS = 3.0  # + a quarter of the trial's limit: scheduling and result transfer on a busy cluster
+SLOTS_REFRESH_SECONDS = 2.0  # how often an attached cluster's size is re-read
+CONNECT_TIMEOUT = 10.0
+SCHEDULER_LOST = "scheduler lost"
+
+
+def require_dask():
+    """Import ``distributed`` or raise the user-facing ``InputError``."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise InputError(MISSING_DASK) from None
+    return distributed
+
+
+# ---------------------------------------------------------------------------------------------- worker side
+_DATA_CACHE: OrderedDict[str, dict] = OrderedDict()  # per worker process: data path -> loaded data
+_CACHE_SIZE = 2
+
+
+def _load_data(path: str) -> dict:
+    data = _DATA_CACHE.get(path)
+    if data is None:
+        from ..models import REGISTRY
+        data = joblib.load(path)
+        REGISTRY.ensure(data.get("user_families", []))
+        _DATA_CACHE[path] = data
+        while len(_DATA_CACHE) > _CACHE_SIZE:
+            _DATA_CACHE.popitem(last=False)
+    else:
+        _DATA_CACHE.move_to_end(path)
+    return data
+
+
+def warm_up(data_path: str) -> int:
+    """Run on every worker before the first trial: import the trial code and load the data (so the first trial's
+    clock does not include them), and check that this worker can read the work folder."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from . import trial  # noqa: F401  (imports the model families and their libraries)
+    _load_data(data_path)
+    return os.getpid()
+
+
+def run_dask_trial(data_path: str, request: dict) -> dict:
+    """The Dask task: load the data (cached), refuse a re-run after a worker death, run the trial."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    marker = os.path.join(os.path.dirname(data_path), f"started-{request['trial_id']}-{request['_key']}")
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        os.close(fd)
+    except FileExistsError:  # the scheduler re-ran the task after the worker running it died
+        return {"status": "failed", "score": None, "loss": None, "fit_seconds": 0.0,
+                "error": "worker died during the trial (the scheduler's re-run was refused)"}
+    except OSError:
+        pass  # no marker possible (unusual filesystem): run anyway
+    import warnings
+    warnings.filterwarnings("ignore")
+    from .trial import run_trial
+    request = {k: v for k, v in request.items() if k != "_key"}
+    try:
+        data = _load_data(data_path)
+    except Exception as exc:  # e.g. the work folder is not shared with this worker
+        return {"status": "failed", "score": None, "loss": None, "fit_seconds": 0.0,
+                "error": f"worker could not load the data from {data_path} ({type(exc).__name__}: {exc}); "
+                         f"a remote cluster needs the work folder on a shared filesystem"}
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        return run_trial(request, data)
+
+
+# ---------------------------------------------------------------------------------------------- driver side
+def _failure(error: str, seconds: float = 0.0, status: str = "failed") -> dict:
+    return {"status": status, "score": None, "loss": None, "error": error, "fit_seconds": seconds}
+
+
+def _preload_forkserver() -> None:
+    """Add the trial code to the forkserver's preloaded modules (only effective before the server starts;
+    shared with ``LocalRunner``, which preloads the same module)."""
+    try:
+        from multiprocessing import forkserver
+        from distributed.utils import get_mp_context
+        ctx = get_mp_context()  # sets Dask's own preload list once
+        modules = list(getattr(forkserver._forkserver, "_preload_modules", []) or [])
+        if "automl.search.trial" not in modules:
+            ctx.set_forkserver_preload(modules + ["automl.search.trial"])
+    except Exception as exc:  # an optimisation only
+        log.debug("cannot preload the forkserver: %s", exc)
+
+
+def start_local_cluster(n_workers: int, memory_limit: int | None = None):
+    """A LocalCluster of ``n_workers`` single-threaded processes on 127.0.0.1, free ports, no dashboard."""
+    distributed = require_dask()
+    import dask
+    from .runner import _main_module_hidden  # workers must not re-import the user's script
+    settings = {"distributed.scheduler.allowed-failures": 0,  # a dead worker fails its trial at once
+                "distributed.worker.daemon": False}           # refresh jobs may start processes
+    import multiprocessing as mp
+    if "forkserver" in mp.get_all_start_methods():  # workers fork from a server with the libraries imported
+        settings["distributed.worker.multiprocessing-method"] = "forkserver"
+    with dask.config.set(settings), _main_module_hidden():
+        if "distributed.worker.multiprocessing-method" in settings:
+            _preload_forkserver()
+        return distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0,
+            dashboard_address=None, silence_logs=logging.ERROR,
+            memory_limit=memory_limit if memory_limit is not None else default_memory_limit(n_workers),
+            env={"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1",
+                 "MKL_NUM_THREADS": "1"})
+
+
+def connect(cluster, n_workers: int = 1):
+    """``(client, own_client, own_cluster)`` for ``cluster`` ("local", an address or a Client)."""
+    distributed = require_dask()
+    if isinstance(cluster, distributed.Client):
+        return cluster, False, None
+    if not isinstance(cluster, str) or not cluster.strip():
+        raise InputError(f"cluster must be 'local', an address like tcp://host:8786 or a distributed.Client; "
+                         f"got {cluster!r}")
+    cluster = cluster.strip()
+    if cluster == "local":
+        local = start_local_cluster(max(1, int(n_workers)))
+        try:
+            return distributed.Client(local, set_as_default=False), True, local
+        except Exception:
+            local.close()
+            raise
+    address = cluster if "://" in cluster else f"tcp://{cluster}"
+    try:
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
+    return client, True, None
+
+
+class DaskExecutor(Executor):
+    """One Dask task per trial; as many slots as the cluster has worker threads (``n_workers`` when local)."""
+
+    def __init__(self, data: dict, n_workers: int, workdir: str, cluster="local") -> None:
+        distributed = require_dask()
+        self._wait, self._KilledWorker = distributed.wait, distributed.KilledWorker
+        self.data_path = os.path.join(workdir, "data.joblib")
+        joblib.dump(data, self.data_path)
+        self.client, self._own_client, self._own_cluster = connect(cluster, n_workers)
+        self.fixed_slots = max(1, int(n_workers)) if self._own_cluster is not None else None
+        self._slots = self.fixed_slots or 0
+        self._slots_read = 0.0
+        self._key = uuid.uuid4().hex[:12]
+        self.pending: dict[int, tuple] = {}  # trial_id -> (future, kill_at, timeout, submitted)
+        self.ready: list[tuple[int, dict]] = []  # results known without asking the cluster
+        self.lost = False
+        if self.fixed_slots is None:
+            try:
+                self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+            except Exception as exc:
+                self.close()
+                raise InputError(f"the Dask cluster has no worker ({exc})") from None
+            self._read_slots()
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        try:
+            answers = self.client.run(warm_up, self.data_path, on_error="return")
+        except Exception as exc:
+            log.debug("warming up the Dask workers failed: %s", exc)
+            return
+        failed = {w: a for w, a in answers.items() if isinstance(a, BaseException)}
+        if failed and len(failed) == len(answers):
+            worker, exc = next(iter(failed.items()))
+            self.close()
+            raise InputError(f"the Dask worker {worker} cannot load the search data from {self.data_path} "
+                             f"({type(exc).__name__}: {exc}); a remote cluster needs the work folder on a "
+                             f"filesystem shared with the workers (set TMPDIR to such a folder)")
+        for worker, exc in failed.items():
+            log.warning("Dask worker %s cannot load the search data (%s); its trials will fail", worker, exc)
+
+    # -- slots
+    def _read_slots(self) -> None:
+        self._slots_read = time.monotonic()
+        try:
+            self._slots = max(0, sum(self.client.nthreads().values()))
+        except Exception as exc:
+            log.debug("cannot read the cluster size: %s", exc)
+
+    def free_slots(self) -> int:
+        if self.lost or self._scheduler_gone():
+            time.sleep(0.05)  # the optimiser polls until its deadline: do not spin a core
+            return 0
+        if self.fixed_slots is None and time.monotonic() - self._slots_read > SLOTS_REFRESH_SECONDS:
+            self._read_slots()
+        return max(0, self._slots - len(self.pending))
+
+    def running(self) -> list[int]:
+        return list(self.pending) + [tid for tid, _ in self.ready]
+
+    def _scheduler_gone(self) -> bool:
+        if self.client.status not in ("running", "newly-created"):
+            self._mark_lost()
+        return self.lost
+
+    def _mark_lost(self) -> None:
+        if not self.lost:
+            log.warning("the Dask scheduler is gone: stopping the search with the best model so far")
+        self.lost = True
+        for trial_id, (_fut, _kill_at, _timeout, submitted) in self.pending.items():
+            self.ready.append((trial_id, _failure(SCHEDULER_LOST, time.monotonic() - submitted)))
+        self.pending.clear()
+
+    # -- submit / collect
+    def submit(self, trial_id: int, request: dict, timeout: float) -> None:
+        now = time.monotonic()
+        if self.lost:
+            self.ready.append((trial_id, _failure(SCHEDULER_LOST)))
+            return
+        request = dict(request, _key=self._key)
+        try:
+            future = self.client.submit(run_dask_trial, self.data_path, request, pure=False, retries=0,
+                                        key=f"automl-trial-{self._key}-{trial_id}")
+        except Exception as exc:
+            self._mark_lost()
+            self.ready.append((trial_id, _failure(f"{SCHEDULER_LOST} ({type(exc).__name__}: {exc})")))
+            return
+        self.pending[trial_id] = (future, now + timeout * 1.25 + GRACE_SECONDS, timeout, now)
+
+    def collect(self, wait_seconds: float) -> list[tuple[int, dict]]:
+        out, self.ready = self.ready, []
+        if not self.pending or self.lost:
+            return out
+        now = time.monotonic()
+        horizon = min([wait_seconds] + [max(0.0, kill_at - now) for _, kill_at, _, _ in self.pending.values()])
+        if not out and horizon > 0:
+            try:
+                self._wait([f for f, *_ in self.pending.values()], timeout=horizon, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                pass
+            except Exception as exc:
+                log.debug("waiting on the cluster failed: %s", exc)
+        for trial_id, (future, kill_at, timeout, submitted) in list(self.pending.items()):
+            if future.done():
+                out.append((trial_id, self._outcome(future, submitted)))
+                del self.pending[trial_id]
+            elif time.monotonic() >= kill_at:
+                out.append((trial_id, _failure(f"trial exceeded its {timeout:.1f}s limit; the driver gave up "
+                                               f"waiting for it", timeout, status="timeout")))
+                del self.pending[trial_id]
+                self._release(future)
+        if self.pending and self.client.status not in ("running", "newly-created"):
+            self._mark_lost()
+        out += self.ready
+        self.ready = []
+        return out
+
+    def _outcome(self, future, submitted: float) -> dict:
+        elapsed = time.monotonic() - submitted
+        try:
+            status = future.status
+            if status == "finished":
+                result = future.result(timeout=CONNECT_TIMEOUT)
+                return result if isinstance(result, dict) else _failure(f"unexpected trial result {result!r}")
+            if status == "cancelled":
+                self._mark_lost()
+                return _failure(SCHEDULER_LOST, elapsed)
+            exc = future.exception(timeout=CONNECT_TIMEOUT)
+        except Exception as err:  # the result could not be fetched: the scheduler or the worker went away
+            exc = err
+        if isinstance(exc, self._KilledWorker):
+            return _failure(f"worker died during the trial (KilledWorker: {exc})", elapsed)
+        if type(exc).__name__ in ("CancelledError", "FutureCancelledError"):
+            self._mark_lost()
+            return _failure(SCHEDULER_LOST, elapsed)
+        return _failure(f"worker error: {type(exc).__name__}: {exc}", elapsed)
+
+    @staticmethod
+    def _release(future) -> None:
+        try:
+            future.release()  # the task keeps running until its own deadline; we just stop wanting it
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        for future, *_ in self.pending.values():
+            self._release(future)
+        self.pending.clear()
+        if self._own_client:
+            try:
+                self.client.close(timeout=5)
+            except Exception as exc:
+                log.debug("closing the Dask client: %s", exc)
+        if self._own_cluster is not None:
+            try:
+                self._own_cluster.close(timeout=10)
+            except Exception as exc:
+                log.debug("closing the local Dask cluster: %s", exc)
+
+
+def dask_executor_factory(cluster="local"):
+    """A factory for ``optimize(executor_factory=...)``: ``factory(data, n_workers, workdir) -> DaskExecutor``.
+
+    Raises ``InputError`` at once (not at fit time) when Dask is not installed.
+    """
+    require_dask()
+
+    def factory(data: dict, n_workers: int, workdir: str) -> DaskExecutor:
+        return DaskExecutor(data, n_workers, workdir, cluster=cluster)
+
+    factory.cluster = cluster
+    return factory
+
+
+__all__ = ["DaskExecutor", "dask_executor_factory", "require_dask", "start_local_cluster", "connect",
+           "run_dask_trial", "MISSING_DASK"]
