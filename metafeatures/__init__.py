@@ -13,10 +13,13 @@ sample is drawn with a fixed seed, and compute runs BLAS/OpenMP pools on one thr
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
 from typing import NamedTuple
+
+import numpy as np
 
 from . import _context, information, landmarkers, simple, statistical
 from .scaling import CLIP, RobustScaler, distance, distances, nearest
@@ -72,8 +75,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("correlation_max", "statistical", "max |Pearson r| over pairs of usable numeric columns", "sample"),
     Feature("pca_95_share", "statistical", "principal components (of the correlation matrix) explaining 95 % "
             "of the variance / usable numeric columns", "sample"),
-    Feature("share_binary_numeric", "statistical", "share of numeric columns with at most 2 distinct known "
-            "values", "sample"),
+    Feature("share_binary_numeric", "statistical", "share of numeric columns (with a known value) that have at "
+            "most 2 distinct known values", "sample"),
     Feature("share_zero_cells", "statistical", "share of known numeric cells equal to 0 (sparsity)", "sample"),
     Feature("target_association_mean", "statistical", "mean over usable numeric columns of the correlation "
             "ratio eta with the class (classification) or |Pearson r| with the target (regression), in [0, 1]",
@@ -99,14 +102,15 @@ FEATURES: tuple[Feature, ...] = (
             "landmark"),
     Feature("landmark_1nn", "landmarker", "3-fold score of 1-nearest neighbour on standardised columns",
             "landmark"),
-    Feature("landmark_linear", "landmarker", "3-fold score of a ridge (alpha=1) linear model: RidgeClassifier / Ridge",
-            "landmark"),
+    Feature("landmark_linear", "landmarker", "3-fold score of a ridge (alpha=1) linear model: RidgeClassifier / "
+            "Ridge", "landmark"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 COST_CLASSES = {
     "O(1)": "sizes only",
     "O(d)": "one look at each column's dtype",
-    "scan": f"one pass over every row (a seeded sample of {_context.SCAN_ROWS:,} rows on longer tables)",
+    "scan": (f"one pass over every row (a seeded sample of {_context.SCAN_ROWS:,} rows on longer tables; "
+             f"levels are counted on at most {_context.CARDINALITY_CELLS:,} categorical cells)"),
     "sample": f"the seeded sample of at most {_context.STATS_ROWS:,} rows x {_context.MAX_COLUMNS} columns",
     "landmark": f"3-fold fits on at most {_context.LANDMARK_ROWS:,} sample rows with a known target",
 }
@@ -128,16 +132,23 @@ def feature_table_markdown() -> str:
              "at least 2 known values and a non-zero spread; +-inf counts as missing in statistics.", "",
              "| # | name | group | definition | cost |", "|---|---|---|---|---|"]
     for i, f in enumerate(FEATURES, 1):
-        lines.append(f"| {i} | `{f.name}` | {f.group} | {f.definition} | {f.cost} |")
+        definition = f.definition.replace("|", "\\|")
+        lines.append(f"| {i} | `{f.name}` | {f.group} | {definition} | {f.cost} |")
     return "\n".join(lines) + "\n"
 
 
+_controller = None
+
+
 def _limit_threads():
+    """BLAS and OpenMP pools on one thread while computing (the libraries are looked up once: 30 ms)."""
+    global _controller
     try:
-        from threadpoolctl import threadpool_limits
-        return threadpool_limits(limits=1)
+        if _controller is None:
+            from threadpoolctl import ThreadpoolController
+            _controller = ThreadpoolController()
+        return _controller.limit(limits=1)
     except Exception:  # threadpoolctl missing or unusable: run as is
-        import contextlib
         return contextlib.nullcontext()
 
 
@@ -149,11 +160,12 @@ def compute_with_timings(X, y, task: str) -> tuple[dict[str, float], dict[str, f
     if task not in _context.TASKS:
         log.warning("unknown task %r (expected one of %s): target-based meta-features are missing",
                     task, ", ".join(_context.TASKS))
-    with _limit_threads():
+    with _limit_threads(), np.errstate(all="ignore"):  # overflow on extreme values: the value ends up NaN
         try:
             ctx = _context.build(X, y, task)
         except Exception as exc:  # the table itself is unusable: every value missing
-            log.warning("meta-features could not read the table: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            log.warning("meta-features could not read the table: %s", exc,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
             ctx = None
         timings["context"] = time.perf_counter() - start
         for group in GROUPS:
@@ -187,5 +199,6 @@ def compute(X, y, task: str, return_timings: bool = False):
     return (values, timings) if return_timings else values
 
 
-__all__ = ["CLIP", "COST_CLASSES", "FEATURES", "FEATURE_NAMES", "GROUPS", "METAFEATURES_VERSION", "Feature", "RobustScaler",
-           "compute", "compute_with_timings", "distance", "distances", "feature_table_markdown", "nearest"]
+__all__ = ["CLIP", "COST_CLASSES", "FEATURES", "FEATURE_NAMES", "GROUPS", "METAFEATURES_VERSION", "Feature",
+           "RobustScaler", "compute", "compute_with_timings", "distance", "distances", "feature_table_markdown",
+           "nearest"]

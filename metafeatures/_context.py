@@ -2,17 +2,19 @@
 
 Everything that costs more than O(rows) is computed on seeded subsamples so the total cost is bounded:
 
-- full scans (sizes, missing cells, categorical cardinality, class counts) read every row up to
-  ``SCAN_ROWS`` rows, beyond that a seeded sample of ``SCAN_ROWS`` rows;
+- class counts read every target value; missing-cell counts read every row up to ``SCAN_ROWS``
+  rows, beyond that a seeded sample of ``SCAN_ROWS`` rows; categorical levels are counted on those
+  rows while the categorical cells number at most ``CARDINALITY_CELLS``, beyond that on a seeded
+  sample of ``CARDINALITY_CELLS / categorical columns`` rows (at least ``STATS_ROWS``), a lower bound;
 - statistical and information-theoretic features use a seeded sample of ``STATS_ROWS`` rows and at
   most ``MAX_COLUMNS`` columns (a seeded column sample on wider tables);
 - landmarkers use ``LANDMARK_ROWS`` of those rows (only rows whose target is known).
 
-Column kinds: a column is numeric when its dtype is numeric or boolean (booleans become 0/1,
-datetimes nanoseconds); every other column (``category``, object, string) is categorical. In
-numeric columns +-inf is treated as missing for statistics (but the missing-value shares count
-only real missing cells, as pandas ``isna`` does). Categorical levels are ranked by frequency in
-the sample (0 = most frequent).
+Column kinds: a column is numeric when its dtype is numeric, boolean (0/1) or datetime/duration
+(integer ticks); every other column (``category``, object, string) is categorical. In numeric
+columns +-inf is treated as missing for statistics (but the missing-value shares count only real
+missing cells, as pandas ``isna`` does). Categorical levels are ranked by frequency in the sample
+(0 = most frequent).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import pandas as pd
 
 SEED = 0
 SCAN_ROWS = 200_000
+CARDINALITY_CELLS = 2_000_000  # categorical cells read to count levels (exact up to that many)
 STATS_ROWS = 5_000
 LANDMARK_ROWS = 2_000
 MAX_COLUMNS = 200
@@ -43,8 +46,10 @@ def _as_frame(X) -> pd.DataFrame:
     return frame.set_axis(range(frame.shape[1]), axis=1)
 
 
-def _is_numeric(s: pd.Series) -> bool:
-    dt = s.dtype
+COLUMN_BLOCK = 256  # columns per block when counting missing cells (bounds the temporary bool matrix)
+
+
+def _is_numeric(dt) -> bool:
     return bool(pd.api.types.is_bool_dtype(dt) or pd.api.types.is_numeric_dtype(dt)
                 or pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt))
 
@@ -53,10 +58,10 @@ def _numeric_values(s: pd.Series) -> np.ndarray:
     """A numeric column as float64 with NaN for missing and +-inf."""
     dt = s.dtype
     if pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt):
-        na = s.isna().to_numpy()
-        vals = s.to_numpy().view("int64").astype(float) if not isinstance(dt, pd.DatetimeTZDtype) else \
-            s.dt.tz_convert(None).to_numpy().view("int64").astype(float)
-        vals[na] = np.nan
+        if isinstance(dt, pd.DatetimeTZDtype):
+            s = s.dt.tz_convert(None)
+        vals = s.to_numpy().view("int64").astype(float)  # ticks of the column's unit
+        vals[s.isna().to_numpy()] = np.nan
         return vals
     try:
         vals = s.to_numpy(dtype=float, na_value=np.nan)
@@ -86,6 +91,20 @@ def _level_codes(s: pd.Series) -> tuple[np.ndarray, int]:
     return out, int((counts > 0).sum())
 
 
+_STREAMS = {"scan": 1, "cardinality": 2, "rows": 3, "columns": 4, "landmark": 5}
+
+
+def sample_rows(n: int, cap: int, purpose: str) -> np.ndarray | None:
+    """Sorted seeded sample of ``cap`` of ``n`` positions (None when ``n <= cap``: take all).
+
+    Each purpose draws from its own fixed-seed stream, so one sample never shifts another.
+    """
+    if n <= cap:
+        return None
+    rng = np.random.default_rng([SEED, _STREAMS[purpose]])
+    return np.sort(rng.choice(n, cap, replace=False))
+
+
 def quantile_bins(col: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
     """Equal-frequency bins 0..n_bins-1 of a float column (NaN -> n_bins).
 
@@ -113,28 +132,32 @@ class Context:
             raise ValueError(f"X has {n} rows but y has {len(y_ser)} values")
         self.task = task if task in TASKS else None
         self.n_rows, self.n_features = n, d
-        rng = np.random.default_rng(SEED)
-        self.is_numeric = np.array([_is_numeric(frame.iloc[:, j]) for j in range(d)], dtype=bool)
+        self.is_numeric = np.array([_is_numeric(dt) for dt in frame.dtypes], dtype=bool)
 
         # full scans (or a seeded sample of SCAN_ROWS rows on very long tables)
-        scan = np.sort(rng.choice(n, SCAN_ROWS, replace=False)) if n > SCAN_ROWS else None
+        scan = sample_rows(n, SCAN_ROWS, "scan")
         scanned = frame if scan is None else frame.iloc[scan]
         self.scan_rows = len(scanned)
         row_any = np.zeros(len(scanned), dtype=bool)
         col_missing = np.zeros(d)
-        cards = []
-        for j in range(d):
-            s = scanned.iloc[:, j]
-            m = s.isna().to_numpy(dtype=bool)
-            col_missing[j] = m.sum()
-            row_any |= m
-            if not self.is_numeric[j]:
-                try:
-                    cards.append(s.nunique(dropna=True))
-                except TypeError:
-                    cards.append(s.map(repr).where(~m).nunique(dropna=True))
+        for a in range(0, d, COLUMN_BLOCK):
+            m = scanned.iloc[:, a:a + COLUMN_BLOCK].isna().to_numpy(dtype=bool)
+            col_missing[a:a + COLUMN_BLOCK] = m.sum(axis=0)
+            row_any |= m.any(axis=1)
         self.col_missing_share = col_missing / max(1, len(scanned))
         self.row_missing_share = float(row_any.mean()) if len(scanned) and d else 0.0
+        # distinct levels per categorical column, on at most CARDINALITY_CELLS cells in all
+        cat_idx = np.flatnonzero(~self.is_numeric)
+        cards = []
+        if cat_idx.size:
+            keep = sample_rows(len(scanned), max(STATS_ROWS, CARDINALITY_CELLS // cat_idx.size), "cardinality")
+            counted = scanned.iloc[:, cat_idx] if keep is None else scanned.iloc[keep, cat_idx]
+            for k in range(cat_idx.size):
+                s = counted.iloc[:, k]
+                try:
+                    cards.append(s.nunique(dropna=True))
+                except TypeError:  # unhashable cells
+                    cards.append(s.map(repr).where(s.notna()).nunique(dropna=True))
         self.cardinalities = np.asarray(cards, dtype=float)
 
         # target on every row: class codes (-1 unknown) or floats (NaN unknown)
@@ -149,8 +172,9 @@ class Context:
             self.y_full = None
 
         # seeded row and column samples for everything else
-        self.rows = np.sort(rng.choice(n, STATS_ROWS, replace=False)) if n > STATS_ROWS else np.arange(n)
-        self.cols = np.sort(rng.choice(d, MAX_COLUMNS, replace=False)) if d > MAX_COLUMNS else np.arange(d)
+        rows, cols = sample_rows(n, STATS_ROWS, "rows"), sample_rows(d, MAX_COLUMNS, "columns")
+        self.rows = np.arange(n) if rows is None else rows
+        self.cols = np.arange(d) if cols is None else cols
         sub = frame.iloc[self.rows, self.cols]
         num_pos = [k for k, j in enumerate(self.cols) if self.is_numeric[j]]
         cat_pos = [k for k, j in enumerate(self.cols) if not self.is_numeric[j]]

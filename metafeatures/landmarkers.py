@@ -9,6 +9,7 @@ all missing.
 """
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -18,7 +19,9 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from ._context import LANDMARK_ROWS, SEED, Context
+from ._context import LANDMARK_ROWS, SEED, Context, sample_rows
+
+log = logging.getLogger("automl.metafeatures")
 
 NAMES = ("landmark_stump", "landmark_tree3", "landmark_naive_bayes", "landmark_1nn", "landmark_linear")
 N_FOLDS = 3
@@ -29,8 +32,11 @@ MAX_ONEHOT = 200  # one-hot columns in all; each categorical column gets at most
 def model_matrix(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """Standardised design matrix and target on at most LANDMARK_ROWS sample rows with a known target."""
     idx = np.flatnonzero(ctx.y_known)
-    if len(idx) > LANDMARK_ROWS:
-        idx = np.sort(np.random.default_rng(SEED + 1).choice(idx, LANDMARK_ROWS, replace=False))
+    if len(idx) < MIN_ROWS:
+        return np.empty((len(idx), 0)), np.empty(len(idx))
+    pick = sample_rows(len(idx), LANDMARK_ROWS, "landmark")
+    if pick is not None:
+        idx = idx[pick]
     parts = []
     num = ctx.num[idx]
     if num.shape[1]:
@@ -48,8 +54,8 @@ def model_matrix(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
             if levels:
                 parts.append((cat[:, j][:, None] == np.arange(levels)[None, :]).astype(float))
     X = np.hstack(parts) if parts else np.empty((len(idx), 0))
-    sd = X.std(axis=0) if len(idx) else np.zeros(X.shape[1])
-    keep = sd > 1e-12 * (np.abs(X).max(axis=0) + 1.0) if len(idx) else np.zeros(X.shape[1], dtype=bool)
+    sd = X.std(axis=0)
+    keep = sd > 1e-12 * (np.abs(X).max(axis=0) + 1.0)
     X = (X[:, keep] - X[:, keep].mean(axis=0)) / sd[keep]
     y = ctx.y[idx] if ctx.task == "regression" else ctx.class_codes[idx]
     return X, y
@@ -74,23 +80,45 @@ def _folds(task: str, X: np.ndarray, y: np.ndarray) -> list:
 
 
 def _models(task: str) -> dict:
+    """The models per landmarker; the stump is read off the depth-3 tree (see ``root_split_predict``)."""
     if task == "regression":
-        return {"landmark_stump": DecisionTreeRegressor(max_depth=1, random_state=SEED),
-                "landmark_tree3": DecisionTreeRegressor(max_depth=3, random_state=SEED),
+        return {"landmark_tree3": DecisionTreeRegressor(max_depth=3, random_state=SEED),
                 "landmark_naive_bayes": None,
                 "landmark_1nn": KNeighborsRegressor(n_neighbors=1, algorithm="brute"),
                 "landmark_linear": Ridge(alpha=1.0)}
-    return {"landmark_stump": DecisionTreeClassifier(max_depth=1, random_state=SEED),
-            "landmark_tree3": DecisionTreeClassifier(max_depth=3, random_state=SEED),
+    return {"landmark_tree3": DecisionTreeClassifier(max_depth=3, random_state=SEED),
             "landmark_naive_bayes": GaussianNB(),
             "landmark_1nn": KNeighborsClassifier(n_neighbors=1, algorithm="brute"),
             "landmark_linear": RidgeClassifier(alpha=1.0)}
 
 
-def _fit_predict(model, X_tr, y_tr, X_va, task: str) -> np.ndarray:
+def root_split_predict(tree, X: np.ndarray) -> np.ndarray:
+    """Predictions of the depth-1 tree (stump) that a fitted deeper tree starts with.
+
+    A greedy tree chooses its root split exactly as a stump with the same criterion and random state does,
+    and a node's value is what a leaf there would predict, so one depth-3 fit gives both landmarkers.
+    """
+    t = tree.tree_
+    left, right = t.children_left[0], t.children_right[0]
+    if left < 0:  # the root is a leaf
+        node = np.zeros(len(X), dtype=np.intp)
+    else:  # trees compare float32 features with float64 thresholds
+        node = np.where(X[:, t.feature[0]].astype(np.float32) <= t.threshold[0], left, right)
+    value = t.value[node, 0, :]
+    if hasattr(tree, "classes_"):
+        return tree.classes_.take(np.argmax(value, axis=1))
+    return value[:, 0]
+
+
+def _fit_predict(model, X_tr, y_tr, X_va, task: str) -> dict[str, np.ndarray]:
     if task != "regression" and np.unique(y_tr).size < 2:  # a fold with one class: predict it
-        return np.full(len(X_va), y_tr[0])
-    return model.fit(X_tr, y_tr).predict(X_va)
+        constant = np.full(len(X_va), y_tr[0])
+        return {"main": constant, "stump": constant}
+    model.fit(X_tr, y_tr)
+    out = {"main": model.predict(X_va)}
+    if isinstance(model, (DecisionTreeClassifier, DecisionTreeRegressor)):
+        out["stump"] = root_split_predict(model, X_va)
+    return out
 
 
 def compute(ctx: Context) -> dict[str, float]:
@@ -101,17 +129,20 @@ def compute(ctx: Context) -> dict[str, float]:
     if X.shape[1] == 0 or len(y) < MIN_ROWS or np.unique(y).size < 2:
         return out
     folds = _folds(ctx.task, X, y)
+    dtype = float if ctx.task == "regression" else np.int64
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence and degenerate-fold warnings
+        warnings.simplefilter("ignore")  # degenerate-fold warnings
         for name, model in _models(ctx.task).items():
             if model is None:
                 continue
             try:
-                pred = np.empty(len(y), dtype=float if ctx.task == "regression" else np.int64)
+                pred = {"main": np.empty(len(y), dtype=dtype), "stump": np.empty(len(y), dtype=dtype)}
                 for tr, va in folds:
-                    pred[va] = _fit_predict(model, X[tr], y[tr], X[va], ctx.task)
-                out[name] = _score(ctx.task, y, pred)
+                    for kind, p in _fit_predict(model, X[tr], y[tr], X[va], ctx.task).items():
+                        pred[kind][va] = p
+                out[name] = _score(ctx.task, y, pred["main"])
+                if name == "landmark_tree3":
+                    out["landmark_stump"] = _score(ctx.task, y, pred["stump"])
             except Exception as exc:  # one failed landmarker is missing, the others stay
-                import logging
-                logging.getLogger("automl.metafeatures").debug("landmarker %s failed: %s", name, exc)
+                log.warning("landmarker %s failed: %s", name, exc)
     return out

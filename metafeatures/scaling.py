@@ -40,7 +40,7 @@ def _weights(names: Sequence[str], weights) -> np.ndarray:
             raise ValueError(f"The 'weights' parameter must have {len(names)} values. Got {w.size} instead.")
     if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
         raise ValueError("The 'weights' parameter must be finite, non-negative and not all 0.")
-    return w / w.mean()
+    return w
 
 
 class RobustScaler:
@@ -83,7 +83,7 @@ class RobustScaler:
         with np.errstate(invalid="ignore"):
             z = np.clip((m - self.centre) / self.scale, -self.clip, self.clip)
         z = np.where(np.isnan(z), 0.0, z)
-        return z * np.sqrt(self.weights)
+        return z * np.sqrt(self.weights / self.weights.mean())
 
     def vector(self, values: Mapping[str, float]) -> np.ndarray:
         """One dataset's meta-feature dict as a scaled vector (absent names are missing)."""

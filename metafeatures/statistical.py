@@ -74,8 +74,9 @@ def compute(ctx: Context) -> dict[str, float]:
             out["share_zero_cells"] = float((num == 0).sum() / n_known)
             z = np.abs(ctx.standardised)
             out["outlier_share"] = float((z > 3).sum() / n_known)
-        distinct = [np.unique(c[~np.isnan(c)]).size for c in num.T]
-        out["share_binary_numeric"] = float(np.mean([k <= 2 for k in distinct]))
+        distinct = np.array([np.unique(c[~np.isnan(c)]).size for c in num.T])
+        if (distinct > 0).any():
+            out["share_binary_numeric"] = float(np.mean(distinct[distinct > 0] <= 2))
         if m["usable"].any():
             skew, kurt = _moments(ctx)
             out.update({"skewness_mean": float(np.abs(skew).mean()), "skewness_max": float(np.abs(skew).max()),
