@@ -134,6 +134,8 @@ def _parse_budget(value: float) -> float:
 @click.option("--strategy", type=str, default="warm", show_default=True, help="warm, bo, hyperband or random.")
 @click.option("--max-trials", type=int, default=None, help="Stop after N trials (deterministic mode).")
 @click.option("--weight-column", default=None, help="Column holding row weights (not used as a feature).")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Run trials on a Dask cluster: tcp://host:port or 'local' (needs automl-meta[dask]).")
 @click.option("--include", default=None, help="Only these model families (comma-separated).")
 @click.option("--exclude", default=None, help="Never these model families (comma-separated).")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
@@ -143,7 +145,7 @@ def _parse_budget(value: float) -> float:
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.pass_context
 def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_path, no_warm_start, strategy,
-        max_trials, weight_column, include, exclude, resume_dir, with_report, quiet, as_json):
+        max_trials, weight_column, cluster, include, exclude, resume_dir, with_report, quiet, as_json):
     """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
     from automl.deadline import Deadline
     deadline = Deadline(_parse_budget(time_budget), start=_PROCESS_START)
@@ -172,7 +174,7 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
                    warm_start=not no_warm_start, knowledge_base=str(kb_path) if kb_path else None,
                    strategy=strategy, max_trials=max_trials, callback=progress,
                    include=tuple(include.split(",")) if include else None,
-                   exclude=tuple(exclude.split(",")) if exclude else None)
+                   exclude=tuple(exclude.split(",")) if exclude else None, cluster=cluster)
     try:
         model.fit(X, y, sample_weight=weights, deadline=deadline, resume=previous)
     finally:

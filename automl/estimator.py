@@ -135,7 +135,7 @@ class AutoMLBase(BaseEstimator):
                  seed: int = 0, warm_start: bool = True, knowledge_base: str | None = None,
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
-                 exclude: tuple[str, ...] | None = None) -> None:
+                 exclude: tuple[str, ...] | None = None, cluster: str | object | None = None) -> None:
         self.time_budget = time_budget
         self.metric = metric
         self.n_jobs = n_jobs
@@ -148,6 +148,7 @@ class AutoMLBase(BaseEstimator):
         self.callback = callback
         self.include = include
         self.exclude = exclude
+        self.cluster = cluster
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -268,6 +269,10 @@ class AutoMLBase(BaseEstimator):
         warm = self._warm_start_material(Xc, target.y)
         from .search import SearchProblem, optimize  # the search imports heavy modules; keep fit's import cheap
         n_jobs = _resolve_n_jobs(self.n_jobs)
+        executor_factory = None
+        if self.cluster is not None:  # trials on a Dask cluster; only this driver writes to the knowledge base
+            from .search.dask_runner import dask_executor_factory
+            executor_factory = dask_executor_factory(self.cluster)  # InputError without Dask
         problem = SearchProblem(X=Xc, y=target.y, task=self.task_, metric=metric, seed=int(self.seed),
                                 n_jobs=n_jobs, families=self.families_, sample_weight=weights)
         search_deadline = Deadline(max(0.05, deadline.remaining() - _reserve_seconds(float(self.time_budget))))
@@ -280,7 +285,8 @@ class AutoMLBase(BaseEstimator):
                                  f"{self.task_}/{self.metric_}; use the same task and metric")
             previous = [t for t in resume.trials_ if t.get("status") in ("ok", "failed", "timeout")]
         result = optimize(problem, search_deadline, strategy=strategy, suggestions=warm["suggestions"],
-                          prior=warm["prior"], max_trials=self.max_trials, callback=self.callback, history=previous)
+                          prior=warm["prior"], max_trials=self.max_trials, callback=self.callback, history=previous,
+                          executor_factory=executor_factory)
         self.model_ = result.model
         self.trials_ = [_trial_dict(t) for t in result.trials]
         self.resumed_from_ = getattr(resume, "run_id_", None)
@@ -437,7 +443,7 @@ class AutoMLBase(BaseEstimator):
             "seed": int(self.seed),
             "time_budget": float(self.time_budget),
             "strategy": self.fit_info_["strategy"],
-            "params": {k: _plain(v) for k, v in self.get_params().items() if k != "callback"},
+            "params": {k: _plain(v) for k, v in self.get_params().items() if k not in ("callback", "cluster")},
             "best_config": self.best_config_,
             "best_score": self.best_score_,
             "validation": self.validation_,
@@ -511,10 +517,11 @@ class AutoML(AutoMLBase):
                  n_jobs: int = 1, seed: int = 0, warm_start: bool = True, knowledge_base: str | None = None,
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
-                 exclude: tuple[str, ...] | None = None) -> None:
+                 exclude: tuple[str, ...] | None = None, cluster: str | object | None = None) -> None:
         super().__init__(time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed, warm_start=warm_start,
                          knowledge_base=knowledge_base, strategy=strategy, max_trials=max_trials,
-                         write_back=write_back, callback=callback, include=include, exclude=exclude)
+                         write_back=write_back, callback=callback, include=include, exclude=exclude,
+                         cluster=cluster)
         self.task = task
 
     def _requested_task(self) -> str | None:

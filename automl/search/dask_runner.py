@@ -134,8 +134,11 @@ def start_local_cluster(n_workers: int, memory_limit: int | None = None):
     distributed = require_dask()
     import dask
     from .runner import _main_module_hidden  # workers must not re-import the user's script
-    settings = {"distributed.scheduler.allowed-failures": 0,  # a dead worker fails its trial at once
-                "distributed.worker.daemon": False}           # refresh jobs may start processes
+    # allowed-failures 1: a task whose worker died may run once more (a trial refuses that re-run itself, see
+    # run_dask_trial); worker-saturation 1.0: no task waits on a busy worker (another worker may be free by then,
+    # and a dying worker does not take queued tasks down with it); daemon False: refresh jobs may start processes.
+    settings = {"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0,
+                "distributed.worker.daemon": False}
     import multiprocessing as mp
     if "forkserver" in mp.get_all_start_methods():  # workers fork from a server with the libraries imported
         settings["distributed.worker.multiprocessing-method"] = "forkserver"
@@ -334,6 +337,57 @@ class DaskExecutor(Executor):
                 log.debug("closing the local Dask cluster: %s", exc)
 
 
+class DaskPool:
+    """A ``concurrent.futures``-style pool on a Dask cluster, for refresh jobs (one task per dataset).
+
+    ``submit(fn, *args)`` returns a ``concurrent.futures.Future`` (so ``wait(..., FIRST_COMPLETED)`` works);
+    a worker that dies fails its future with ``KilledWorker`` (the pool stays usable). ``max_workers`` is the
+    number of datasets to keep in flight. The job's data travels with the task (no scattered data). Jobs that start
+    processes themselves (a search with ``n_jobs >= 1``) need non-daemonic workers: a local cluster is started so;
+    for ``dask worker`` set ``DASK_DISTRIBUTED__WORKER__DAEMON=False``.
+    """
+
+    def __init__(self, cluster="local", n_workers: int = 1) -> None:
+        self.client, self._own_client, self._own_cluster = connect(cluster, n_workers)
+        if self._own_cluster is not None:
+            self.max_workers = max(1, int(n_workers))
+        else:
+            self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+            self.max_workers = max(1, sum(self.client.nthreads().values()))
+        self._executor = self.client.get_executor(pure=False)
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        try:
+            self._executor.shutdown(wait=wait and not cancel_futures)
+        except Exception as exc:
+            log.debug("shutting the Dask pool down: %s", exc)
+        if self._own_client:
+            try:
+                self.client.close(timeout=5)
+            except Exception as exc:
+                log.debug("closing the Dask client: %s", exc)
+        if self._own_cluster is not None:
+            try:
+                self._own_cluster.close(timeout=10)
+            except Exception as exc:
+                log.debug("closing the local Dask cluster: %s", exc)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown(wait=False, cancel_futures=True)
+
+
+def dask_pool(cluster="local", n_workers: int = 1) -> DaskPool:
+    """A pool for refresh jobs on ``cluster`` ("local", an address or a Client); ``InputError`` without Dask."""
+    require_dask()
+    return DaskPool(cluster, n_workers)
+
+
 def dask_executor_factory(cluster="local"):
     """A factory for ``optimize(executor_factory=...)``: ``factory(data, n_workers, workdir) -> DaskExecutor``.
 
@@ -348,5 +402,5 @@ def dask_executor_factory(cluster="local"):
     return factory
 
 
-__all__ = ["DaskExecutor", "dask_executor_factory", "require_dask", "start_local_cluster", "connect",
-           "run_dask_trial", "MISSING_DASK"]
+__all__ = ["DaskExecutor", "dask_executor_factory", "DaskPool", "dask_pool", "require_dask", "start_local_cluster",
+           "connect", "run_dask_trial", "MISSING_DASK"]
