@@ -1,17 +1,46 @@
-"""The knowledge base: past datasets (meta-features, never raw rows), configurations and scores.
+"""The knowledge base: what the system has learned, in one DuckDB file that many processes share.
 
-``open_store(path)`` returns a ``DuckDBStore``; see ``store.KnowledgeBase`` for the contract.
-This package never imports ``automl`` (imports run metafeatures <- knowledge_base <- automl).
+Past datasets (described by meta-features and a content fingerprint, never raw rows), pipeline
+configurations (canonical JSON, keyed by hash), how each configuration scored on each dataset at each
+fidelity, and the runs (fits, refresh jobs, imports) that wrote them. Every fit reads it once at the
+start (:meth:`~KnowledgeBase.retrieve`: similar datasets, warm-start configurations, surrogate prior)
+and writes once at the end (:meth:`~KnowledgeBase.record_run`, one transaction).
+
+    import knowledge_base as kb
+    store = kb.open_store()                         # --kb PATH, else $AUTOML_KB, else the per-user store
+    neighbours = store.similar(mf, "binary", k=5)
+    suggestions = store.suggest(mf, "binary", "roc_auc", n=10)
+    store.record_run(run, dataset, evaluations)
+
+The contract is :class:`KnowledgeBase`; :class:`DuckDBStore` implements it on a file and
+:class:`MemoryStore` in memory (for unit tests). Imports run ``metafeatures`` <- ``knowledge_base``
+<- ``automl``: this package never imports ``automl``. Library code logs to ``automl.kb``.
+
+Where things are decided (each module's docstring has the details):
+
+* ``_store``: connections, retry/back-off, staging fallback, creation, validation, migrations, SQL.
+* ``_schema``: the schema, its version and the migrations (old DDL kept verbatim for the tests).
+* ``_exchange``: the Parquet exchange format shared by export/import, the seed and the staging area.
+* ``_staging``: writes that could not get the file, merged idempotently by the next writer.
+* ``_vectors``: meta-feature scaling (``metafeatures.scaling``), when it is refitted, the vectors.
+* ``_retrieval``: normalised scores, similarity weighting, diversity (pure functions).
+* ``_fingerprint``: content fingerprints (row and column order do not matter).
+
+Queries compare datasets of one meta-feature version only: ``metafeatures_version=`` (keyword) names
+it; by default it is ``metafeatures.METAFEATURES_VERSION``.
 """
 from . import records
+from ._errors import (DamagedStoreError, ExchangeError, InvalidRecordError, KnowledgeBaseError,
+                      NotAKnowledgeBaseError, ReadOnlyStoreError, SchemaVersionError, StoreBusyError)
+from ._fingerprint import fingerprint
+from ._schema import SCHEMA_VERSION
+from ._store import SEED_DIR, SEED_ENV, DuckDBStore, KnowledgeBase, MemoryStore, open_store, resolve_path
 from .canonical import canonical_json, config_id
-from .errors import KnowledgeBaseError, NotAKnowledgeBaseError, SchemaVersionError, StoreBusyError
-from .fingerprint import fingerprint
-from .records import DatasetRecord, EvaluationRecord, Neighbour, PriorObservation, RunRecord, Suggestion
-from .schema import SCHEMA_VERSION
-from .store import SEED_DIR, DuckDBStore, KnowledgeBase, open_store, resolve_path
+from .records import (DEFAULT_METRICS, DatasetRecord, EvaluationRecord, Neighbour, PriorObservation, RunRecord,
+                      Suggestion)
 
-__all__ = ["open_store", "resolve_path", "fingerprint", "records", "DuckDBStore", "KnowledgeBase",
-           "KnowledgeBaseError", "NotAKnowledgeBaseError", "SchemaVersionError", "StoreBusyError",
+__all__ = ["open_store", "resolve_path", "fingerprint", "records", "KnowledgeBase", "DuckDBStore", "MemoryStore",
+           "KnowledgeBaseError", "NotAKnowledgeBaseError", "DamagedStoreError", "SchemaVersionError",
+           "StoreBusyError", "ReadOnlyStoreError", "InvalidRecordError", "ExchangeError",
            "DatasetRecord", "EvaluationRecord", "RunRecord", "Neighbour", "Suggestion", "PriorObservation",
-           "canonical_json", "config_id", "SCHEMA_VERSION", "SEED_DIR"]
+           "DEFAULT_METRICS", "canonical_json", "config_id", "SCHEMA_VERSION", "SEED_DIR", "SEED_ENV"]

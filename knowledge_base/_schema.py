@@ -7,10 +7,16 @@ History (the DDL of every released version is kept verbatim: migration tests bui
 
 * 1: first layout (text dataset ids = fingerprints, ``config_json``, ``eval_id`` keys).
 * 2: evaluations gained ``origin`` and ``source``.
-* 3: current. Integer dataset ids; fingerprint unique; ``(run_id, seq)`` identifies an evaluation;
-  ``space_version`` on every evaluation; ``updated_at`` on datasets; scaled meta-feature vectors in
-  ``vectors`` (``FLOAT[]``, one row per dataset, written with the ``scalers`` row they were scaled by);
-  CHECK constraints on status and fidelity.
+* 3: current. Integer dataset ids (fingerprint unique); configurations keyed by ``config_key``, the
+  64-bit configuration id (16 hex digits) as an unsigned integer, so lookups scan integers; ``(run_id,
+  seq)`` identifies an evaluation, which carries its ``space_version`` and the configuration's
+  ``family``; ``updated_at`` on datasets; scaled meta-feature vectors in ``vectors`` (``FLOAT[]``, one
+  row per dataset, with the ``scalers`` row that scaled it); ``dataset_metrics`` counts the ``ok``
+  evaluations per dataset and metric (which neighbours have scores under a metric, without scanning
+  the evaluations); CHECK constraints on task, status and fidelity. No index: keys (fingerprint,
+  configuration key, run id) are kept unique by the writer, which is alone on the file (DuckDB's
+  lock) and inserts with anti-joins; an ART index over 700,000 configurations cost more to load
+  at every write than the whole write. ``check()`` verifies the uniqueness.
 
 A migration runs in one transaction together with the version bump (DuckDB DDL is transactional):
 a failure or a kill leaves the file at the old version.
@@ -43,8 +49,8 @@ DDL_CURRENT = [
     "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE SEQUENCE dataset_ids START 1",
     """CREATE TABLE datasets (
-        dataset_id INTEGER PRIMARY KEY DEFAULT nextval('dataset_ids'),
-        fingerprint VARCHAR NOT NULL UNIQUE,
+        dataset_id INTEGER NOT NULL DEFAULT nextval('dataset_ids'),
+        fingerprint VARCHAR NOT NULL,
         name VARCHAR,
         source VARCHAR NOT NULL,
         task VARCHAR NOT NULL CHECK (task IN ('binary', 'multiclass', 'regression')),
@@ -56,13 +62,13 @@ DDL_CURRENT = [
         created_at TIMESTAMP NOT NULL,
         updated_at TIMESTAMP NOT NULL)""",
     """CREATE TABLE configurations (
-        config_id VARCHAR PRIMARY KEY,
+        config_key UBIGINT NOT NULL,
         config VARCHAR NOT NULL,
         family VARCHAR NOT NULL,
         space_version VARCHAR NOT NULL,
         created_at TIMESTAMP NOT NULL)""",
     """CREATE TABLE runs (
-        run_id VARCHAR PRIMARY KEY,
+        run_id VARCHAR NOT NULL,
         kind VARCHAR NOT NULL,
         source VARCHAR NOT NULL,
         started_at TIMESTAMP,
@@ -77,7 +83,8 @@ DDL_CURRENT = [
         run_id VARCHAR NOT NULL,
         seq INTEGER NOT NULL,
         dataset_id INTEGER NOT NULL,
-        config_id VARCHAR NOT NULL,
+        config_key UBIGINT NOT NULL,
+        family VARCHAR NOT NULL,
         space_version VARCHAR NOT NULL,
         fidelity DOUBLE NOT NULL CHECK (fidelity > 0 AND fidelity <= 1),
         protocol VARCHAR NOT NULL,
@@ -92,12 +99,13 @@ DDL_CURRENT = [
         created_at TIMESTAMP NOT NULL,
         origin VARCHAR)""",
     """CREATE TABLE scalers (
-        scaler_id INTEGER PRIMARY KEY,
+        scaler_id INTEGER NOT NULL,
         metafeatures_version VARCHAR NOT NULL,
         params VARCHAR NOT NULL,
         n_fitted INTEGER NOT NULL,
         fitted_at TIMESTAMP NOT NULL)""",
     "CREATE TABLE vectors (dataset_id INTEGER NOT NULL, scaler_id INTEGER NOT NULL, vec FLOAT[] NOT NULL)",
+    "CREATE TABLE dataset_metrics (dataset_id INTEGER NOT NULL, metric VARCHAR NOT NULL, n_ok INTEGER NOT NULL)",
 ]
 
 # --------------------------------------------------------------------------------------------- migrations
@@ -121,7 +129,7 @@ MIGRATIONS: dict[int, list[str]] = {
                coalesce(metafeatures_version, ''), coalesce(extra, '{}'), coalesce(created_at, now()::TIMESTAMP),
                coalesce(created_at, now()::TIMESTAMP)
            FROM datasets_v2 ORDER BY created_at, dataset_id""",
-        """INSERT INTO configurations SELECT config_id, config_json, coalesce(family, 'unknown'),
+        """INSERT INTO configurations SELECT ('0x' || config_id)::UBIGINT, config_json, coalesce(family, 'unknown'),
                coalesce(space_version, ''), coalesce(created_at, now()::TIMESTAMP) FROM configurations_v2""",
         """INSERT INTO runs SELECT r.run_id, coalesce(r.kind, 'fit'), coalesce(r.source, 'local'), r.started_at,
                r.finished_at, r.budget_seconds, coalesce(r.settings, '{}'), coalesce(r.versions, '{}'), r.dataset_id,
@@ -130,13 +138,16 @@ MIGRATIONS: dict[int, list[str]] = {
            FROM runs_v2 r""",
         """INSERT INTO evaluations SELECT e.run_id,
                (row_number() OVER (PARTITION BY e.run_id ORDER BY e.eval_id) - 1)::INTEGER, d.dataset_id,
-               e.config_id, coalesce(c.space_version, ''), e.fidelity, coalesce(e.protocol, 'unknown'), e.metric,
+               ('0x' || e.config_id)::UBIGINT, coalesce(c.family, 'unknown'), coalesce(c.space_version, ''),
+               e.fidelity, coalesce(e.protocol, 'unknown'), e.metric,
                e.score, e.loss, coalesce(e.fit_seconds, 0), e.status, e.error, coalesce(e.seed, 0),
                coalesce(e.library_version, ''), coalesce(e.created_at, now()::TIMESTAMP), e.origin
            FROM evaluations_v2 e JOIN datasets d ON d.fingerprint = e.dataset_id
            LEFT JOIN configurations_v2 c ON c.config_id = e.config_id""",
         # evaluations without a known dataset cannot be used: runs count what they really kept
         "UPDATE runs SET n_evaluations = (SELECT count(*) FROM evaluations e WHERE e.run_id = runs.run_id)",
+        """INSERT INTO dataset_metrics SELECT dataset_id, metric, count(*) FROM evaluations WHERE status = 'ok'
+           GROUP BY dataset_id, metric""",
         "DROP TABLE evaluations_v2",
         "DROP TABLE runs_v2",
         "DROP TABLE configurations_v2",

@@ -1,22 +1,6 @@
-"""The knowledge base's error family (the CLI maps ``exit_code``)."""
-from __future__ import annotations
+"""Compatibility module: the error family lives in ``knowledge_base._errors``."""
+from ._errors import (DamagedStoreError, ExchangeError, InvalidRecordError, KnowledgeBaseError,
+                      NotAKnowledgeBaseError, ReadOnlyStoreError, SchemaVersionError, StoreBusyError)
 
-
-class KnowledgeBaseError(Exception):
-    exit_code = 1
-
-
-class NotAKnowledgeBaseError(KnowledgeBaseError):
-    """The file exists but is not a knowledge base (or is damaged); it is never overwritten."""
-
-    exit_code = 2
-
-
-class SchemaVersionError(KnowledgeBaseError):
-    """The store was written by a newer version of this package."""
-
-    exit_code = 2
-
-
-class StoreBusyError(KnowledgeBaseError):
-    """Another process held the store for longer than the retry window."""
+__all__ = ["KnowledgeBaseError", "NotAKnowledgeBaseError", "DamagedStoreError", "SchemaVersionError",
+           "StoreBusyError", "ReadOnlyStoreError", "InvalidRecordError", "ExchangeError"]

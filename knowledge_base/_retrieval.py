@@ -1,0 +1,210 @@
+"""Pure ranking logic: per-dataset normalised scores, similarity-weighted expectations, diversity.
+
+Works on small arrays (the evaluations of the k nearest datasets) in plain numpy / Python: at a
+thousand rows that is faster than any data-frame machinery.
+
+* Normalised score, within one (dataset, metric), over its ``ok`` evaluations with a finite loss at any
+  fidelity: ``1`` for the best loss, ``0`` at the 90th percentile of losses or worse (the maximum when
+  the dataset has fewer than 5 evaluations), linear in between. Clipping at a quantile keeps one
+  terrible configuration from squashing all the others together. All-equal losses score 1.
+* A configuration's score on a dataset is the mean normalised score at the highest fidelity it was
+  evaluated at there. Its evidence weight is ``similarity x that fidelity``.
+* ``expected = (sum w * s + 0.5 * PRIOR_WEIGHT) / (sum w + PRIOR_WEIGHT)``: a similarity-weighted mean
+  shrunk toward 0.5, so one lucky score on one far dataset does not beat consistent scores on several.
+* Diversity: at most ``ceil(0.4 n)`` configurations per family while other families have candidates,
+  and never two of one family whose hyperparameter distance (:func:`config_distance`) is below
+  ``epsilon``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+CLIP_QUANTILE = 0.9
+MIN_FOR_QUANTILE = 5
+PRIOR_WEIGHT = 0.25
+DIVERSITY_EPSILON = 0.05
+FAMILY_SHARE = 0.4
+
+
+def similarity(distance: float) -> float:
+    """Similarity in (0, 1] from a per-dimension RMS distance between scaled meta-feature vectors."""
+    return float(math.exp(-max(0.0, distance)))
+
+
+@dataclass
+class Observations:
+    """``ok`` evaluations (finite loss) of the neighbours under one metric, as parallel arrays."""
+
+    dataset: np.ndarray  # int
+    config: np.ndarray  # uint64 configuration keys
+    family: np.ndarray  # object
+    fidelity: np.ndarray  # float
+    loss: np.ndarray  # float
+    normalised: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+    def subset(self, mask: np.ndarray) -> "Observations":
+        return Observations(self.dataset[mask], self.config[mask], self.family[mask], self.fidelity[mask],
+                            self.loss[mask], None if self.normalised is None else self.normalised[mask])
+
+
+def normalise(dataset: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    """Normalised score (1 = best) of every loss within its dataset (see the module docstring)."""
+    out = np.empty(len(loss), dtype=float)
+    for d in np.unique(dataset):
+        mask = dataset == d
+        values = loss[mask]
+        best = values.min()
+        ref = np.quantile(values, CLIP_QUANTILE) if len(values) >= MIN_FOR_QUANTILE else values.max()
+        span = ref - best
+        out[mask] = np.clip((ref - values) / span, 0.0, 1.0) if span > 1e-12 else 1.0
+    return out
+
+
+def per_config(obs: Observations) -> dict[tuple[int, int], tuple[float, float]]:
+    """``(dataset, config) -> (mean normalised score at the highest fidelity, that fidelity)``."""
+    acc: dict[tuple[int, int], list] = {}
+    for d, c, f, v in zip(obs.dataset.tolist(), obs.config.tolist(), obs.fidelity.tolist(), obs.normalised.tolist()):
+        entry = acc.get((d, c))
+        if entry is None or f > entry[0]:
+            acc[(d, c)] = [f, v, 1]
+        elif f == entry[0]:
+            entry[1] += v
+            entry[2] += 1
+    return {key: (total / n, f) for key, (f, total, n) in acc.items()}
+
+
+def expected_scores(pairs: dict[tuple[int, int], tuple[float, float]], weights: dict[int, float]
+                    ) -> list[tuple[int, float, float, int]]:
+    """``(config, expected, evidence, n_datasets)``, best first (shrunk similarity-weighted mean)."""
+    acc: dict[int, list] = {}
+    for (d, c), (score, fidelity) in pairs.items():
+        w = weights[d] * fidelity
+        entry = acc.setdefault(c, [0.0, 0.0, 0])
+        entry[0] += w * score
+        entry[1] += w
+        entry[2] += 1
+    ranked = [(c, (total + 0.5 * PRIOR_WEIGHT) / (evidence + PRIOR_WEIGHT), evidence, n)
+              for c, (total, evidence, n) in acc.items()]
+    ranked.sort(key=lambda r: (-r[1], -r[2], r[0]))
+    return ranked
+
+
+def prior_rows(obs: Observations, weights: dict[int, float]) -> list[tuple[int, int, float, float, str, float]]:
+    """``(dataset, config, fidelity, mean normalised score, family, weight)`` sorted by weight, then score."""
+    acc: dict[tuple[int, int, float], list] = {}
+    for d, c, f, v, fam in zip(obs.dataset.tolist(), obs.config.tolist(), obs.fidelity.tolist(),
+                               obs.normalised.tolist(), obs.family.tolist()):
+        entry = acc.setdefault((d, c, f), [0.0, 0, fam])
+        entry[0] += v
+        entry[1] += 1
+    rows = [(d, c, f, total / n, fam, weights[d]) for (d, c, f), (total, n, fam) in acc.items()]
+    rows.sort(key=lambda r: (-r[5], -r[3], r[1], r[2]))
+    return rows
+
+
+def config_id_of(key: int) -> str:
+    """The 16-hex configuration id of a stored configuration key."""
+    return f"{int(key):016x}"
+
+
+# ------------------------------------------------------------------------------------------ diversity
+def _flatten(config: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _value_distance(a: Any, b: Any) -> float:
+    if _is_number(a) and _is_number(b):
+        if a == b:
+            return 0.0
+        if a > 0 and b > 0:
+            return min(1.0, abs(math.log10(a / b)))
+        return min(1.0, abs(a - b) / max(abs(a), abs(b)))
+    return 0.0 if a == b else 1.0
+
+
+def config_distance(a: dict, b: dict) -> float:
+    """Hyperparameter distance in [0, 1]: 1 across families; else the mean over (flattened) keys of
+    0/1 for categorical values and ``min(1, |log10(a/b)|)`` for positive numbers (relative difference
+    otherwise); a key present in only one configuration counts 1."""
+    if a.get("family") != b.get("family"):
+        return 1.0
+    fa, fb = _flatten(a), _flatten(b)
+    keys = (set(fa) | set(fb)) - {"family"}
+    if not keys:
+        return 0.0
+    total = sum(_value_distance(fa[k], fb[k]) if k in fa and k in fb else 1.0 for k in keys)
+    return total / len(keys)
+
+
+@dataclass
+class Candidate:
+    config_id: str
+    family: str
+    expected: float
+    load: Callable[[], dict]  # parses the configuration lazily
+    _config: dict | None = None
+
+    @property
+    def config(self) -> dict:
+        if self._config is None:
+            self._config = self.load()
+        return self._config
+
+
+def select_diverse(candidates: Iterable[Candidate], n: int, *, epsilon: float = DIVERSITY_EPSILON,
+                   family_share: float = FAMILY_SHARE) -> list[Candidate]:
+    """Greedy, best first: skip near-duplicates; cap each family's share, relaxed if too few remain."""
+    ordered = list(candidates)
+    if n <= 0 or not ordered:
+        return []
+    cap = max(1, math.ceil(family_share * n))
+    chosen: list[Candidate] = []
+    counts: dict[str, int] = {}
+
+    def near(c: Candidate) -> bool:
+        return any(o.family == c.family and config_distance(o.config, c.config) < epsilon for o in chosen)
+
+    skipped: list[Candidate] = []
+    for c in ordered:
+        if len(chosen) >= n:
+            break
+        if counts.get(c.family, 0) >= cap:
+            skipped.append(c)
+            continue
+        if near(c):
+            continue
+        chosen.append(c)
+        counts[c.family] = counts.get(c.family, 0) + 1
+    for c in skipped:  # not enough other families: fill up, still without near-duplicates
+        if len(chosen) >= n:
+            break
+        if not near(c):
+            chosen.append(c)
+    return sorted(chosen, key=lambda c: (-c.expected, c.config_id))
+
+
+def load_json(text: str) -> Callable[[], dict]:
+    return lambda: json.loads(text)
+
+
+__all__ = ["similarity", "Observations", "normalise", "per_config", "expected_scores", "prior_rows", "config_id_of",
+           "config_distance", "Candidate", "select_diverse", "CLIP_QUANTILE", "PRIOR_WEIGHT", "DIVERSITY_EPSILON"]

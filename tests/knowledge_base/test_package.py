@@ -1,0 +1,34 @@
+"""Package rules: imports run metafeatures <- knowledge_base <- automl; the public names exist."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import knowledge_base as kb
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_knowledge_base_never_imports_automl():
+    code = ("import sys, knowledge_base as kb; s = kb.MemoryStore(); s.info(); "
+            "bad = sorted(m for m in sys.modules if m == 'automl' or m.startswith('automl.')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in (REPO / "knowledge_base").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "import automl" not in text and "from automl" not in text, path
+
+
+def test_public_api():
+    for name in ("open_store", "resolve_path", "fingerprint", "records", "KnowledgeBase", "DuckDBStore", "MemoryStore",
+                 "KnowledgeBaseError", "SchemaVersionError", "NotAKnowledgeBaseError", "StoreBusyError",
+                 "DatasetRecord", "EvaluationRecord", "RunRecord", "SCHEMA_VERSION"):
+        assert hasattr(kb, name), name
+    assert issubclass(kb.DuckDBStore, kb.KnowledgeBase) and issubclass(kb.MemoryStore, kb.KnowledgeBase)
+    for cls in (kb.NotAKnowledgeBaseError, kb.DamagedStoreError, kb.SchemaVersionError, kb.StoreBusyError):
+        assert issubclass(cls, kb.KnowledgeBaseError)
+    assert kb.NotAKnowledgeBaseError.exit_code == kb.SchemaVersionError.exit_code == 2
+    assert kb.StoreBusyError.exit_code == kb.KnowledgeBaseError.exit_code == 1
+    assert kb.records.EvaluationRecord is kb.EvaluationRecord
