@@ -1,26 +1,39 @@
 """Greedy ensemble selection with replacement (Caruana et al., 2004) and the final bagged model."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 
-def greedy_selection(predictions: list[np.ndarray], loss_fn, n_iterations: int = 25) -> tuple[list[float], float]:
-    """Weights over ``predictions`` minimising ``loss_fn(average)``; returns (weights, loss)."""
+def greedy_selection(predictions: list[np.ndarray], loss_fn, n_iterations: int = 25,
+                     patience: int = 5, seconds: float | None = None) -> tuple[list[float], float]:
+    """Weights over ``predictions`` minimising ``loss_fn(average)``; returns (weights, loss).
+
+    Caruana et al. (2004): start from the best single model, then repeatedly add (with replacement)
+    the member that most improves the running average. The weights returned are those of the best
+    iteration, so the ensemble is never worse than the best single model on these predictions.
+    """
+    if not predictions:
+        raise ValueError("greedy_selection needs at least one prediction")
     counts = np.zeros(len(predictions))
-    current = None
-    best_loss = np.inf
+    total = None  # running sum of the chosen members' predictions
+    best_loss, best_counts, since_best = np.inf, None, 0
+    stop_at = None if seconds is None else time.monotonic() + seconds
     for it in range(n_iterations):
-        losses = []
-        for p in predictions:
-            cand = p if current is None else (current * it + p) / (it + 1)
-            losses.append(loss_fn(cand))
-        j = int(np.argmin(losses))
-        if losses[j] > best_loss - 1e-12 and current is not None and it > 5:
+        if stop_at is not None and it > 0 and time.monotonic() > stop_at:
             break
+        losses = [loss_fn(p if total is None else (total + p) / (it + 1)) for p in predictions]
+        j = int(np.argmin(losses))
         counts[j] += 1
-        current = predictions[j] if current is None else (current * it + predictions[j]) / (it + 1)
-        best_loss = min(best_loss, losses[j])
-    weights = counts / counts.sum()
+        total = predictions[j].astype(float) if total is None else total + predictions[j]
+        if losses[j] < best_loss - 1e-12:
+            best_loss, best_counts, since_best = float(losses[j]), counts.copy(), 0
+        else:
+            since_best += 1
+            if since_best >= patience:
+                break
+    weights = best_counts / best_counts.sum()
     return weights.tolist(), float(best_loss)
 
 

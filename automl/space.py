@@ -1,8 +1,14 @@
 """Search-space primitives: frozen, validated, JSON round-trippable hyperparameter domains.
 
 A configuration is a plain dict ``{"family": key, name: value, ...}``; its id is
-``knowledge_base.canonical.config_id(config)``. ``SPACE_VERSION`` changes whenever a family's
-space or the meaning of a value changes, so the knowledge base never mixes spaces.
+``knowledge_base.canonical.config_id(config)``. The space is conditional on the model family: each
+family (``automl.models``) declares its own tuple of parameters, and a configuration holds the
+parameters of its family only. ``SPACE_VERSION`` changes whenever a family's space or the meaning of
+a value changes, so the knowledge base never mixes spaces.
+
+Surrogates see a configuration as a point of the unit cube (``to_unit`` / ``encode_params``: log
+scales where declared, a categorical as the centre of its slot); local search moves in that cube
+(``mutate_params``, ``neighbours``).
 """
 from __future__ import annotations
 
@@ -14,6 +20,25 @@ import numpy as np
 
 SPACE_VERSION = "1"
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _check_name(kind: str, name) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a {kind} parameter needs an identifier as its name; got {name!r}")
+
+
+def _check_bounds(kind: str, name: str, low, high, default, log: bool) -> None:
+    for label, v in (("low", low), ("high", high), ("default", default)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"the {label!r} of {kind} {name!r} must be a finite number; got {v!r}")
+    if not low < high:
+        raise ValueError(f"{kind} {name!r} needs low < high; got low={low!r} high={high!r}")
+    if log and low <= 0:
+        raise ValueError(f"{kind} {name!r} is on a log scale, so low must be > 0; got {low!r}")
+    if not low <= default <= high:
+        raise ValueError(f"the default of {kind} {name!r} must lie in [{low!r}, {high!r}]; got {default!r}")
+
 
 @dataclass(frozen=True)
 class Float:
@@ -24,11 +49,24 @@ class Float:
     log: bool = False
 
     def __post_init__(self) -> None:
-        if not (self.low < self.high) or (self.log and self.low <= 0) or not (self.low <= self.default <= self.high):
-            raise ValueError(f"bad Float {self.name}: low={self.low} high={self.high} default={self.default}")
+        _check_name("Float", self.name)
+        _check_bounds("Float", self.name, self.low, self.high, self.default, self.log)
+        for attr in ("low", "high", "default"):
+            object.__setattr__(self, attr, float(getattr(self, attr)))
+        object.__setattr__(self, "log", bool(self.log))
+
+    def contains(self, v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and self.low <= v <= self.high
+
+    def clip(self, v) -> float:
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            return self.default
+        return self.default if not math.isfinite(v) else min(max(v, self.low), self.high)
 
     def to_unit(self, v: float) -> float:
-        v = min(max(float(v), self.low), self.high)
+        v = self.clip(v)
         if self.log:
             return (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
         return (v - self.low) / (self.high - self.low)
@@ -49,15 +87,40 @@ class Int:
     log: bool = False
 
     def __post_init__(self) -> None:
-        if not (self.low < self.high) or (self.log and self.low <= 0) or not (self.low <= self.default <= self.high):
-            raise ValueError(f"bad Int {self.name}: low={self.low} high={self.high} default={self.default}")
+        _check_name("Int", self.name)
+        for label in ("low", "high", "default"):
+            v = getattr(self, label)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"the {label!r} of Int {self.name!r} must be an integer; got {v!r}")
+        _check_bounds("Int", self.name, self.low, self.high, self.default, self.log)
+        for attr in ("low", "high", "default"):
+            object.__setattr__(self, attr, int(getattr(self, attr)))
+        object.__setattr__(self, "log", bool(self.log))
+
+    def _span(self) -> tuple[float, float]:
+        # each integer owns an equal slice of the (log) unit interval [low, high + 0.999]
+        lo, hi = float(self.low), self.high + 0.999
+        return (math.log(lo), math.log(hi)) if self.log else (lo, hi)
+
+    def contains(self, v) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and self.low <= v <= self.high
+
+    def clip(self, v) -> int:
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            return self.default
+        return self.default if not math.isfinite(v) else int(min(max(round(v), self.low), self.high))
 
     def to_unit(self, v: int) -> float:
-        return Float(self.name, self.low, self.high + 0.999, self.low, self.log).to_unit(v)
+        lo, hi = self._span()
+        x = float(self.clip(v))
+        return ((math.log(x) if self.log else x) - lo) / (hi - lo)
 
     def from_unit(self, u: float) -> int:
-        return int(min(self.high, math.floor(Float(self.name, self.low, self.high + 0.999, self.low,
-                                                     self.log).from_unit(u))))
+        lo, hi = self._span()
+        x = lo + min(max(float(u), 0.0), 1.0) * (hi - lo)
+        return int(min(self.high, max(self.low, math.floor((math.exp(x) if self.log else x) + 1e-9))))
 
 
 @dataclass(frozen=True)
@@ -67,25 +130,41 @@ class Categorical:
     default: Any
 
     def __post_init__(self) -> None:
-        if len(self.choices) < 1 or self.default not in self.choices:
-            raise ValueError(f"bad Categorical {self.name}: choices={self.choices} default={self.default}")
-        object.__setattr__(self, "choices", tuple(self.choices))
+        _check_name("Categorical", self.name)
+        choices = tuple(self.choices) if isinstance(self.choices, (list, tuple)) else None
+        if not choices:
+            raise ValueError(f"Categorical {self.name!r} needs a non-empty list of choices; got {self.choices!r}")
+        if any(not isinstance(c, _SCALARS) for c in choices):
+            raise ValueError(f"the choices of Categorical {self.name!r} must be JSON scalars; got {choices!r}")
+        if len({(type(c), c) for c in choices}) != len(choices):
+            raise ValueError(f"the choices of Categorical {self.name!r} must be distinct; got {choices!r}")
+        if self.default not in choices:
+            raise ValueError(f"the default of Categorical {self.name!r} must be one of {choices!r}; "
+                             f"got {self.default!r}")
+        object.__setattr__(self, "choices", choices)
+
+    def contains(self, v) -> bool:
+        return any(type(v) is type(c) and v == c for c in self.choices)
+
+    def clip(self, v):
+        return v if self.contains(v) else self.default
 
     def to_unit(self, v) -> float:
-        idx = self.choices.index(v) if v in self.choices else 0
+        idx = self.choices.index(v) if self.contains(v) else self.choices.index(self.default)
         return (idx + 0.5) / len(self.choices)
 
     def from_unit(self, u: float):
-        return self.choices[min(len(self.choices) - 1, int(float(u) * len(self.choices)))]
+        return self.choices[min(len(self.choices) - 1, max(0, int(float(u) * len(self.choices))))]
 
 
 Param = Union[Float, Int, Categorical]
 _KINDS = {"float": Float, "int": Int, "categorical": Categorical}
+_KIND_OF = {Float: "float", Int: "int", Categorical: "categorical"}
 
 
 def param_to_json(p: Param) -> dict:
     d = asdict(p)
-    d["kind"] = {Float: "float", Int: "int", Categorical: "categorical"}[type(p)]
+    d["kind"] = _KIND_OF[type(p)]
     if "choices" in d:
         d["choices"] = list(d["choices"])
     return d
@@ -93,10 +172,57 @@ def param_to_json(p: Param) -> dict:
 
 def param_from_json(d: dict) -> Param:
     d = dict(d)
-    kind = _KINDS[d.pop("kind")]
-    if kind is Categorical:
-        d["choices"] = tuple(d["choices"])
-    return kind(**d)
+    kind = d.pop("kind", None)
+    if kind not in _KINDS:
+        raise ValueError(f"unknown parameter kind {kind!r}; valid: {', '.join(_KINDS)}")
+    if kind == "categorical":
+        d["choices"] = tuple(d.get("choices") or ())
+    return _KINDS[kind](**d)
+
+
+def space_to_json(families) -> dict:
+    """The conditional space of ``families`` (objects with ``key`` and ``params``) as JSON data."""
+    return {"version": SPACE_VERSION,
+            "families": {f.key: [param_to_json(p) for p in f.params] for f in families}}
+
+
+def space_from_json(doc: dict) -> dict[str, tuple[Param, ...]]:
+    """``{family key: parameters}`` from :func:`space_to_json` (a space of another version is refused)."""
+    if str(doc.get("version")) != SPACE_VERSION:
+        raise ValueError(f"search space version {doc.get('version')!r} is not {SPACE_VERSION!r}")
+    return {key: tuple(param_from_json(p) for p in params) for key, params in doc["families"].items()}
+
+
+def check_config(params: tuple[Param, ...], config: dict) -> list[str]:
+    """Problems of ``config`` against ``params`` (unknown names, values outside the domain); empty when valid."""
+    names = {p.name for p in params}
+    problems = [f"unknown parameter {k!r}" for k in config if k != "family" and k not in names]
+    for p in params:
+        if p.name in config and not p.contains(config[p.name]):
+            problems.append(f"{p.name}={config[p.name]!r} is outside its domain")
+    return problems
+
+
+def snap_unit(params: tuple[Param, ...], U: np.ndarray) -> np.ndarray:
+    """Unit-cube points (rows of ``U``, one column per parameter) moved to the encoding of the value they
+    decode to (integers and categories own slices of the interval): vectorised ``to_unit(from_unit(u))``."""
+    U = np.clip(np.asarray(U, dtype=float), 0.0, 1.0)
+    out = U.copy()
+    for j, p in enumerate(params):
+        if isinstance(p, Categorical):
+            n = len(p.choices)
+            out[:, j] = (np.minimum(np.floor(U[:, j] * n), n - 1) + 0.5) / n
+        elif isinstance(p, Int):
+            lo, hi = p._span()
+            x = lo + U[:, j] * (hi - lo)
+            v = np.clip(np.floor((np.exp(x) if p.log else x) + 1e-9), p.low, p.high)
+            out[:, j] = ((np.log(v) if p.log else v) - lo) / (hi - lo)
+    return out
+
+
+def decode_params(params: tuple[Param, ...], u) -> dict:
+    """The configuration values of a unit-cube point (inverse of :func:`encode_params` on snapped points)."""
+    return {p.name: p.from_unit(float(x)) for p, x in zip(params, u)}
 
 
 def sample_params(params: tuple[Param, ...], rng: np.random.Generator) -> dict:
@@ -115,4 +241,23 @@ def mutate_params(params: tuple[Param, ...], config: dict, rng: np.random.Genera
         if rng.random() < 0.5:
             u = p.to_unit(config.get(p.name, p.default))
             out[p.name] = p.from_unit(rng.random() if isinstance(p, Categorical) else u + rng.normal(0, scale))
+    return out
+
+
+def neighbours(params: tuple[Param, ...], config: dict, rng: np.random.Generator, n: int = 4,
+               scale: float = 0.1) -> list[dict]:
+    """One-exchange neighbours (as in SMAC's local search): ``n`` per parameter, one value changed each."""
+    out = []
+    for p in params:
+        current = config.get(p.name, p.default)
+        for _ in range(n):
+            if isinstance(p, Categorical):
+                others = [c for c in p.choices if not (type(c) is type(current) and c == current)]
+                if not others:
+                    break
+                value = others[int(rng.integers(len(others)))]
+            else:
+                value = p.from_unit(p.to_unit(current) + rng.normal(0, scale))
+            if value != current:
+                out.append({**config, p.name: value})
     return out

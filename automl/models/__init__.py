@@ -1,9 +1,9 @@
 """Model families and their registry. Order matters: it is the order of the default portfolio."""
-from . import forest_families, knn_family, lightgbm_family, linear_family, mlp_family
+from . import forest_families, knn_family, lightgbm_family, linear_family, mlp_family, svm_family
 from .registry import REGISTRY, Family, Registry
 
 for _family in (lightgbm_family.FAMILY, linear_family.FAMILY, forest_families.EXTRA_TREES,
-                forest_families.RANDOM_FOREST, knn_family.FAMILY, mlp_family.FAMILY):
+                forest_families.RANDOM_FOREST, knn_family.FAMILY, mlp_family.FAMILY, svm_family.FAMILY):
     REGISTRY.register(_family)
 REGISTRY.mark_builtin()
 

@@ -9,11 +9,24 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..exceptions import InputError
-from ..space import Param, encode_params, mutate_params, sample_params
+from ..space import Param, check_config, encode_params, mutate_params, neighbours, sample_params
+
+TASKS = ("binary", "multiclass", "regression")
 
 
 @dataclass(frozen=True)
 class Family:
+    """One model family: its space, defaults, how to build it, and hints for the scheduler.
+
+    ``build(config, task, n_rows, n_classes, seed)`` returns an unfitted scikit-learn estimator (usually
+    a Pipeline: the family's preprocessing + the model) that takes the cleaned table (float64 and
+    category columns, NaN anywhere, unseen categories at predict time) and uses one thread.
+    ``fidelity`` names what a fidelity below 1 scales: ``"rows"`` (share of the training rows) for every
+    family; LightGBM also early-stops its boosting rounds (``iterations``) on the validation fold, so one
+    training run gives its learning curve. ``memory_per_cell`` (bytes per training cell) and ``cost``
+    (relative time) are rough hints; ``max_rows`` excludes the family from larger data.
+    """
+
     key: str
     tasks: tuple[str, ...]
     params: tuple[Param, ...]
@@ -21,6 +34,27 @@ class Family:
     defaults: tuple[dict, ...] = field(default_factory=tuple)  # extra hand-chosen configurations
     max_rows: int | None = None  # the family is skipped on larger data (e.g. kNN, MLP)
     cost: float = 1.0  # relative cost hint for the scheduler
+    fidelity: str = "rows"
+    iterations: str | None = None  # the parameter early stopping chooses (LightGBM: boosting rounds)
+    memory_per_cell: float = 64.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not self.key.isidentifier():
+            raise ValueError(f"a model family needs an identifier as its key; got {self.key!r}")
+        bad = [t for t in self.tasks if t not in TASKS]
+        if bad or not self.tasks:
+            raise ValueError(f"family {self.key!r}: tasks must be among {', '.join(TASKS)}; got {self.tasks!r}")
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names) or "family" in names:
+            raise ValueError(f"family {self.key!r}: parameter names must be distinct and not 'family'")
+        if not callable(self.build):
+            raise ValueError(f"family {self.key!r}: build must be callable")
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "params", tuple(self.params))
+
+    def memory_estimate(self, n_rows: int, n_cols: int) -> float:
+        """Rough peak bytes of one fit (the data copies the preprocessing and the model make)."""
+        return 200e6 + self.memory_per_cell * n_rows * max(1, n_cols)
 
     def default_config(self) -> dict:
         return {"family": self.key, **{p.name: p.default for p in self.params}}
@@ -32,14 +66,22 @@ class Family:
         return {"family": self.key, **{k: v for k, v in mutate_params(self.params, config, rng).items()
                                        if k != "family"}}
 
+    def neighbours(self, config: dict, rng, n: int = 2) -> list[dict]:
+        return [{**c, "family": self.key} for c in neighbours(self.params, self.complete(config), rng, n)]
+
     def encode(self, config: dict) -> list[float]:
         return encode_params(self.params, config)
 
+    def check(self, config: dict) -> list[str]:
+        """Problems of ``config`` in this family's space (empty when valid)."""
+        return check_config(self.params, {k: v for k, v in config.items() if k != "family"})
+
     def complete(self, config: dict) -> dict:
-        """The configuration with every parameter present (defaults filled in), unknown keys dropped."""
-        names = {p.name for p in self.params}
-        out = {"family": self.key, **{p.name: p.default for p in self.params}}
-        out.update({k: v for k, v in config.items() if k in names})
+        """The configuration with every parameter present (defaults filled in), unknown keys dropped and
+        values brought into their domain (suggestions may come from an older knowledge base)."""
+        out = {"family": self.key}
+        for p in self.params:
+            out[p.name] = p.clip(config[p.name]) if p.name in config else p.default
         return out
 
 
@@ -61,6 +103,8 @@ class Registry:
                 self._families[family.key] = family
 
     def register(self, family: Family) -> Family:
+        if not isinstance(family, Family):
+            raise TypeError(f"register() takes a Family; got {type(family).__name__}")
         if family.key in self._families:
             raise ValueError(f"model family {family.key!r} is already registered")
         self._families[family.key] = family

@@ -1,5 +1,7 @@
-"""Asynchronous successive halving (ASHA) bookkeeping: a pure class, testable without training."""
+"""Successive-halving bookkeeping: asynchronous (ASHA) and synchronous Hyperband; pure classes, no training."""
 from __future__ import annotations
+
+import math
 
 
 def fidelity_rungs(n_rows: int, eta: int = 3) -> list[float]:
@@ -36,3 +38,76 @@ class ASHA:
                     self.promoted[r].add(cid)
                     return cid, r + 1
         return None
+
+
+class _Bracket:
+    """One successive-halving bracket: ``sizes[i]`` configurations at stage ``i`` (rung ``start + i``)."""
+
+    def __init__(self, index: int, start: int, sizes: list[int]) -> None:
+        self.index, self.start, self.sizes = index, start, sizes
+        self.stage = 0
+        self.launched = 0  # configurations started at the current stage
+        self.expected = sizes[0]  # configurations the current stage will run
+        self.results: list[dict[str, float]] = [dict() for _ in sizes]
+        self.queue: list[str] = []  # promoted configuration ids waiting to run at the current stage
+        self.done = False
+
+    def next_job(self) -> tuple[int, int, str | None] | None:
+        if self.done or self.launched >= self.expected:
+            return None
+        self.launched += 1
+        rung = self.start + self.stage
+        if self.stage == 0:
+            return self.index, rung, None
+        return self.index, rung, self.queue.pop(0)
+
+    def report(self, rung: int, config_id: str, loss: float) -> None:
+        stage = rung - self.start
+        if self.done or stage != self.stage:
+            return
+        self.results[stage][config_id] = loss
+        if len(self.results[stage]) < self.expected:
+            return
+        finite = {c: v for c, v in self.results[stage].items() if v == v and v != float("inf")}
+        if stage == len(self.sizes) - 1 or not finite:
+            self.done = True
+            return
+        keep = sorted(finite, key=lambda c: finite[c])[: self.sizes[stage + 1]]
+        self.stage, self.launched, self.expected, self.queue = stage + 1, 0, len(keep), keep
+
+
+class Hyperband:
+    """Synchronous Hyperband (Li et al., 2018) over ``rungs``: brackets cycle from the most exploratory
+    (many configurations at the lowest rung) to plain full-fidelity evaluation. Pure bookkeeping.
+
+    ``next_job()`` -> ``(bracket, rung, config_id)``: ``config_id`` None means "sample a new configuration
+    for this rung", otherwise "evaluate this configuration again at the higher rung". While every open
+    bracket waits for results, a new bracket opens (so parallel workers never idle). ``report`` takes every
+    finished trial (a failure reports ``inf``, which is never promoted).
+    """
+
+    def __init__(self, rungs: list[float], eta: int = 3) -> None:
+        self.rungs = list(rungs)
+        self.eta = eta
+        self.s_max = len(self.rungs) - 1
+        self.brackets: list[_Bracket] = []
+        self._next_s = self.s_max
+
+    def plan(self, s: int) -> list[int]:
+        """Configurations per stage of bracket ``s`` (it starts at rung ``s_max - s``)."""
+        n = math.ceil((self.s_max + 1) / (s + 1) * self.eta ** s)
+        return [max(1, int(n // self.eta ** i)) for i in range(s + 1)]
+
+    def next_job(self) -> tuple[int, int, str | None]:
+        for b in self.brackets:
+            job = b.next_job()
+            if job is not None:
+                return job
+        s = self._next_s
+        self._next_s = self.s_max if s == 0 else s - 1
+        bracket = _Bracket(len(self.brackets), self.s_max - s, self.plan(s))
+        self.brackets.append(bracket)
+        return bracket.next_job()
+
+    def report(self, bracket: int, rung: int, config_id: str, loss: float) -> None:
+        self.brackets[bracket].report(rung, config_id, loss)

@@ -52,13 +52,21 @@ class History:
         """Evaluated at ``fidelity`` in this run or in a replayed earlier run."""
         return any(t.config_id == config_id and abs(t.fidelity - fidelity) < 1e-9 for t in self.trials)
 
-    def cost_estimate(self, family: str, fidelity: float) -> float | None:
-        """Median seconds of finished trials of ``family`` scaled to ``fidelity`` (None when unknown)."""
-        same = [t.fit_seconds * fidelity / t.fidelity for t in self.trials
-                if t.family == family and t.status in (OK, TIMEOUT) and t.fit_seconds > 0]
-        if not same:
+    def cost_estimate(self, family: str, fidelity: float, costs: dict[str, float] | None = None) -> float | None:
+        """Median seconds of finished trials of ``family`` scaled to ``fidelity``; for a family not run yet,
+        the other families' seconds scaled by the relative ``costs`` hints (None when nothing is known)."""
+        def seconds(t: Trial) -> float:
+            return t.extra.get("full_seconds", t.fit_seconds) / max(t.fidelity, 1e-9)
+        done = [t for t in self.trials if t.status in (OK, TIMEOUT) and t.fit_seconds > 0
+                and not t.extra.get("replayed")]
+        same = [seconds(t) for t in done if t.family == family]
+        if same:
+            return float(np.median(same)) * fidelity
+        if not costs or family not in costs:
             return None
-        return float(np.median(same))
+        # other families' successful trials only: one family's timeouts say nothing about another's cost
+        others = [seconds(t) / costs[t.family] for t in done if t.status == OK and costs.get(t.family)]
+        return float(np.median(others)) * costs[family] * fidelity if others else None
 
     def to_dicts(self) -> list[dict[str, Any]]:
         from dataclasses import asdict

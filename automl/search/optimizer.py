@@ -1,13 +1,22 @@
-"""The optimiser: an ask/tell loop over an executor, with warm start, ASHA fidelities and ensembling.
+"""The optimiser: an ask/tell loop over an executor, with warm start, multi-fidelity scheduling and ensembling.
 
-Initial design (knowledge-base suggestions, then the portfolio, deduplicated by id) -> the
-sampler (random or surrogate) -> asynchronous successive halving over training-share fidelities
--> greedy ensemble selection over out-of-fold predictions -> the final model is the bag of fold
-models of the selected members (no refit, so assembling it costs almost nothing).
+Roles (each small and replaceable): the initial design (knowledge-base suggestions, then the static
+portfolio or the family defaults, deduplicated by id), the sampler (random, or the random-forest
+surrogate with expected improvement, shaped by prior observations), the scheduler (asynchronous
+successive halving for ``bo`` / ``warm``, synchronous Hyperband brackets for ``hyperband``, over
+training-share fidelities; CV folds raced at full fidelity), the runner (isolated worker processes) and
+the history. At the end: greedy ensemble selection over out-of-fold predictions; the final model is the
+bag of fold models of the selected members (no refit, so assembling it costs almost nothing and always
+fits in the budget).
+
+Strategies: ``random`` (random configurations at full fidelity), ``hyperband`` (random configurations in
+Hyperband brackets, family defaults first), ``bo`` (family defaults, then the surrogate, ASHA), ``warm``
+(suggestions, then the static portfolio, then the surrogate with the prior, ASHA).
 """
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -25,18 +34,20 @@ from ..ensembling import BaggedEnsemble, greedy_selection, tune_threshold
 from ..exceptions import BudgetError, InputError
 from ..metrics import Metric
 from ..models import REGISTRY
-from .brackets import ASHA, fidelity_rungs
+from .brackets import ASHA, Hyperband, fidelity_rungs
 from .history import FAILED, OK, TIMEOUT, History, Trial
-from .portfolio import static_portfolio
+from .portfolio import family_defaults, static_portfolio
 from .runner import Executor, LocalRunner
 from .samplers import BOSampler, RandomSampler
-from .trial import fit_one, predict_one, score_predictions
+from .trial import fit_one, score_predictions
 from .validation import choose_protocol, make_splits
 
 log = logging.getLogger("automl")
 
 STRATEGIES = ("warm", "bo", "hyperband", "random")
 KEEP_TOP = 15  # trials whose out-of-fold predictions and fold models are kept for the ensemble
+HOLDOUT_SHARE = 0.2
+REFIT_ID_OFFSET = 1_000_000  # executor ids of refit requests (never trial ids)
 
 
 @dataclass
@@ -77,25 +88,30 @@ def _allowed_families(problem: SearchProblem):
 
 class _Search:
     def __init__(self, problem: SearchProblem, deadline: Deadline, strategy: str, suggestions, prior,
-                 max_trials: int | None, callback: Callable | None, executor_factory=None, history=()) -> None:
+                 max_trials: int | None, callback: Callable | None, executor_factory=None, history=(),
+                 trial_timeout: float | None = None) -> None:
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        self.start = time.monotonic()
         self.p = problem
         self.deadline = deadline
+        self.budget = deadline.remaining()
         self.strategy = strategy
         self.max_trials = max_trials
         self.callback = callback
-        self.start = time.monotonic()
         self.families = _allowed_families(problem)
         self.family_keys = {f.key for f in self.families}
+        self.costs = {f.key: f.cost for f in self.families}
         self.rng = np.random.default_rng(problem.seed)
         n = len(problem.y)
         self.protocol = choose_protocol(n)
         self.splits = make_splits(problem.y, problem.task, self.protocol, problem.seed)
         self.rungs = [1.0] if strategy == "random" else fidelity_rungs(n)
         self.asha = ASHA(self.rungs)
+        self.hyperband = Hyperband(self.rungs) if strategy == "hyperband" else None
         if strategy in ("bo", "warm"):
-            self.sampler = BOSampler(self.families, self.rng, prior if strategy == "warm" else ())
+            self.sampler = BOSampler(self.families, self.rng, prior if strategy == "warm" else (),
+                                     deterministic=max_trials is not None)
         else:
             self.sampler = RandomSampler(self.families, self.rng)
         self.queue: list[tuple[dict, str]] = self._initial_design(suggestions)
@@ -104,12 +120,16 @@ class _Search:
         self._replay(history)
         self.kept: dict[int, dict] = {}  # trial_id -> {"oof", "models_path"}
         self.n_classes = int(problem.y.max()) + 1 if problem.task != "regression" else 0
-        budget = deadline.remaining()
-        self.final_reserve = 0.3 + 0.02 * budget
-        self.trial_cap = max(3.0, 0.4 * budget)
+        self.final_reserve = 0.4 + 0.03 * self.budget  # closing the workers + ensembling
+        # holdout: the selected models are refit on every row when time allows (cv: the bagged fold models)
+        self.refit_enabled = self.protocol.startswith("holdout") and max_trials is None
+        self.selection: dict | None = None
+        self.trial_cap = float(trial_timeout) if trial_timeout else max(3.0, 0.4 * self.budget)
         self.workdir = tempfile.mkdtemp(prefix="automl-search-")
         self.executor_factory = executor_factory
         self.interrupted = False
+        self.overhead = 0.0  # driver seconds spent sampling, bookkeeping and ensembling
+        self.timings: dict = {}
 
     def _replay(self, previous) -> None:
         """Resume: earlier trials inform the sampler; the earlier best is evaluated again first (for its models)."""
@@ -132,14 +152,17 @@ class _Search:
 
     # ------------------------------------------------------------------ ask
     def _initial_design(self, suggestions) -> list[tuple[dict, str]]:
+        """warm: suggestions (tagged with their origin), then the static portfolio; bo / hyperband: the
+        family defaults; random: nothing. Deduplicated by configuration id, first occurrence kept."""
         design: list[tuple[dict, str]] = []
         if self.strategy == "warm":
             for s in suggestions:
-                config = s.get("config", {})
+                config = s.get("config") or {}
                 if config.get("family") in self.family_keys:
-                    design.append((REGISTRY.get(config["family"]).complete(config), s.get("origin", "kb")))
-        if self.strategy in ("warm", "bo", "hyperband"):
+                    design.append((REGISTRY.get(config["family"]).complete(config), s.get("origin") or "kb"))
             design += [(c, "portfolio") for c in static_portfolio(self.families)]
+        elif self.strategy in ("bo", "hyperband"):
+            design += [(c, "default") for c in family_defaults(self.families)]
         seen, unique = set(), []
         for config, origin in design:
             cid = config_id(config)
@@ -148,29 +171,82 @@ class _Search:
                 unique.append((config, origin))
         return unique
 
-    def _next_job(self) -> tuple[dict, str, float, int] | None:
-        promotion = self.asha.next_promotion()
-        if promotion is not None:
-            cid, rung = promotion
-            source = next(t for t in self.history.trials if t.config_id == cid)
-            return source.config, "promoted", self.rungs[rung], rung
+    def _fresh_config(self, fidelity: float) -> tuple[dict, str] | None:
+        """The next configuration not yet evaluated at ``fidelity``: the initial design, then the sampler."""
         for _ in range(50):
             if self.queue:
                 config, origin = self.queue.pop(0)
             else:
                 config, origin = self.sampler.propose(self.history)
-            if origin == "resumed":  # the earlier best, evaluated again for its models
-                return config, origin, 1.0, len(self.rungs) - 1
-            if not self.history.seen(config_id(config), self.rungs[0]):
-                return config, origin, self.rungs[0], 0
+            if origin == "resumed" or not self.history.seen(config_id(config), fidelity):
+                return config, origin
         return None
+
+    def _next_job(self) -> tuple[dict, str, float, int, int | None] | None:
+        """(config, origin, fidelity, rung, bracket) of the next trial, or None when nothing new is found."""
+        if self.hyperband is not None:
+            bracket, rung, cid = self.hyperband.next_job()
+            if cid is not None:
+                source = next(t for t in self.history.trials if t.config_id == cid)
+                return source.config, "promoted", self.rungs[rung], rung, bracket
+            fresh = self._fresh_config(self.rungs[rung])
+            if fresh is None:
+                self.hyperband.report(bracket, rung, f"none-{len(self.history.trials)}", float("inf"))
+                return None
+            return fresh[0], fresh[1], self.rungs[rung], rung, bracket
+        promotion = self.asha.next_promotion()
+        if promotion is not None:
+            cid, rung = promotion
+            source = next(t for t in self.history.trials if t.config_id == cid)
+            return source.config, "promoted", self.rungs[rung], rung, None
+        fresh = self._fresh_config(self.rungs[0])
+        if fresh is None:
+            return None
+        if fresh[1] == "resumed":  # the earlier best, evaluated again for its models
+            return fresh[0], fresh[1], 1.0, len(self.rungs) - 1, None
+        return fresh[0], fresh[1], self.rungs[0], 0, None
 
     def _fits_in_time(self, config: dict, fidelity: float) -> bool:
         if self.max_trials is not None:
             return True
-        estimate = self.history.cost_estimate(config["family"], fidelity)
-        left = self.deadline.remaining() - self.final_reserve
+        estimate = self.history.cost_estimate(config["family"], fidelity, self.costs)
+        left = self.deadline.remaining() - self._reserve()
         return left > 0.2 and (estimate is None or estimate * 1.2 < left)
+
+    def _cheap_job(self):
+        """A random configuration of a family whose estimated cost fits in the time left (None if none does)."""
+        fidelity = self.rungs[0]
+        for family in self.families:
+            if family.key in self.family_keys and self._fits_in_time({"family": family.key}, fidelity) and \
+                    self.history.cost_estimate(family.key, fidelity, self.costs) is not None:
+                config = family.sample(self.rng)
+                if not self.history.seen(config_id(config), fidelity):
+                    return config, "random", fidelity, 0, None
+        return None
+
+    def _refit_seconds(self, trial: Trial) -> float:
+        """Estimated seconds to fit ``trial``'s configuration once on every row."""
+        rows_share = 1.0 / (1.0 - HOLDOUT_SHARE)
+        return trial.extra.get("full_seconds", trial.fit_seconds) / max(trial.fidelity, 1e-9) * rows_share
+
+    def _reserve(self) -> float:
+        """Seconds kept at the end: closing + ensembling, and under a holdout protocol the refit of the
+        current best on every row (when that costs at most a quarter of the budget)."""
+        if not self.refit_enabled or not self.kept:
+            return self.final_reserve
+        best = self.by_id[min(self.kept, key=lambda i: (self.by_id[i].loss, i))]
+        cost = 1.5 * self._refit_seconds(best) + 0.3
+        return self.final_reserve + (cost if cost <= 0.25 * self.budget else 0.0)
+
+    def _race_against(self, fidelity: float) -> list[float] | None:
+        """The incumbent's per-fold losses (CV at full fidelity only), for racing the next trial."""
+        if fidelity < 1.0 or len(self.splits) < 2:
+            return None
+        full = [t for t in self.history.ok(1.0) if len(t.extra.get("fold_losses") or ()) == len(self.splits)
+                and not t.extra.get("raced_out")]
+        if not full:
+            return None
+        return list(min(full, key=lambda t: t.loss).extra["fold_losses"])
 
     # ------------------------------------------------------------------ tell
     def _record(self, trial_id: int, result: dict) -> None:
@@ -180,62 +256,103 @@ class _Search:
         t.fit_seconds = float(result.get("fit_seconds") or 0.0)
         t.error = result.get("error")
         t.ended = time.monotonic() - self.start
+        for key in ("fold_losses", "raced_out", "rounds", "curve", "truncated"):
+            if result.get(key) is not None:
+                t.extra[key] = result[key]
+        if t.extra.get("raced_out"):  # what the full evaluation would have cost (for the time estimates)
+            t.extra["full_seconds"] = t.fit_seconds * len(self.splits) / t.extra["raced_out"]
         if t.status == OK:
             self.asha.report(t.rung, t.config_id, t.loss)
-            if "oof" in result:
-                self.kept[trial_id] = {"oof": result["oof"], "models_path": result.get("models_path")}
+            if "oof" in result and result.get("models_path"):
+                self.kept[trial_id] = {"oof": result["oof"], "models_path": result["models_path"]}
                 self._trim_kept()
         elif t.error:
             log.debug("trial %d (%s) %s: %s", trial_id, t.family, t.status, t.error)
+        if self.hyperband is not None and t.extra.get("bracket") is not None:
+            loss = t.loss if t.status == OK and t.loss is not None else float("inf")
+            self.hyperband.report(t.extra["bracket"], t.rung, t.config_id, loss)
         if self.callback is not None:
             best = self.history.best(1.0) or self.history.best()
+            event = {"elapsed": time.monotonic() - self.start, "remaining": self.deadline.remaining(),
+                     "n_trials": len(self.history.finished()), "best_score": best.score if best else None,
+                     "best_loss": best.loss if best else None, "trial": t}
             try:
-                self.callback({"elapsed": time.monotonic() - self.start, "n_trials": len(self.history.finished()),
-                               "best_score": best.score if best else None, "trial": t})
+                self.callback(event)
             except Exception as exc:  # a display problem never stops the search
                 log.debug("progress callback failed: %s", exc)
 
     def _trim_kept(self) -> None:
+        """Bounded disk and memory: only the best ``KEEP_TOP`` trials keep predictions and fold models."""
         if len(self.kept) <= KEEP_TOP:
             return
-        ranked = sorted(self.kept, key=lambda i: self.by_id[i].loss)
+        ranked = sorted(self.kept, key=lambda i: (self.by_id[i].loss, i))
         for trial_id in ranked[KEEP_TOP:]:
             path = self.kept.pop(trial_id).get("models_path")
             if path:
                 try:
-                    import os
                     os.remove(path)
                 except OSError:
                     pass
 
     # ------------------------------------------------------------------ loop
     def run(self) -> SearchResult:
+        try:
+            return self._run()
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _run(self) -> SearchResult:
         data = {"X": self.p.X, "y": self.p.y, "task": self.p.task, "metric": self.p.metric,
                 "splits": self.splits, "seed": self.p.seed, "user_families": REGISTRY.user_families(),
                 "sample_weight": self.p.sample_weight}
         n_workers = max(1, int(self.p.n_jobs))
+        started = time.monotonic()
         executor: Executor = (self.executor_factory or LocalRunner)(data, n_workers, self.workdir)
+        self.timings["startup_seconds"] = time.monotonic() - started
         try:
             try:
                 self._loop(executor)
+                if self.refit_enabled:
+                    self._refit_members(executor)
             except KeyboardInterrupt:
                 self.interrupted = True
                 log.warning("interrupted: stopping the search and keeping the best model so far")
         finally:
             for trial_id in executor.running():
-                self._record(trial_id, {"status": TIMEOUT, "error": "stopped at the end of the search",
-                                        "fit_seconds": 0.0})
+                if trial_id in self.by_id:  # (refit requests are not trials)
+                    self._record(trial_id, {"status": TIMEOUT, "error": "stopped at the end of the search",
+                                            "fit_seconds": 0.0})
             executor.close()
-        try:
-            return self._assemble()
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        started = time.monotonic()
+        result = self._assemble()
+        self.overhead += time.monotonic() - started
+        result.timings.update(self._timings(assemble=time.monotonic() - started))
+        return result
+
+    def _submit(self, executor: Executor, job) -> None:
+        config, origin, fidelity, rung, bracket = job
+        trial = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
+                      family=config["family"], fidelity=fidelity, origin=origin, status="running",
+                      started=time.monotonic() - self.start, rung=rung)
+        if bracket is not None:
+            trial.extra["bracket"] = bracket
+        self.history.add(trial)
+        self.by_id[trial.trial_id] = trial
+        timeout = max(0.1, min(self.trial_cap, self.deadline.remaining() - self._reserve()))
+        request = {"trial_id": trial.trial_id, "config": config, "fidelity": fidelity, "seconds": timeout,
+                   "keep_models_dir": self.workdir}
+        if len(self.kept) >= KEEP_TOP:  # bounded disk: only a trial that would enter the kept set saves models
+            request["keep_below"] = max(self.by_id[i].loss for i in self.kept)
+        race = self._race_against(fidelity)
+        if race is not None and origin != "resumed":
+            request["race"] = race
+        executor.submit(trial.trial_id, request, timeout)
 
     def _loop(self, executor: Executor) -> None:
         deterministic = self.max_trials is not None
         submitted = 0
         while True:
-            out_of_time = self.deadline.remaining() <= self.final_reserve
+            out_of_time = self.deadline.remaining() <= self._reserve()
             limit_reached = self.max_trials is not None and submitted >= self.max_trials
             can_submit = not out_of_time and not limit_reached
             if deterministic and executor.running():
@@ -243,48 +360,66 @@ class _Search:
             while can_submit and executor.free_slots() > 0:
                 if self.max_trials is not None and submitted >= self.max_trials:
                     break
-                job = self._next_job()
-                if job is None or not self._fits_in_time(job[0], job[2]):
+                ticks = time.monotonic()
+                done = False
+                for _ in range(5):  # a job that cannot finish in the time left is skipped; a cheaper one may fit
+                    job = self._next_job()
+                    if job is None:
+                        break
+                    if self._fits_in_time(job[0], job[2]):
+                        self._submit(executor, job)
+                        submitted += 1
+                        done = True
+                        break
+                    if self.hyperband is not None and job[4] is not None:
+                        # a bracket slot that will not run: tell the bracket, so it does not wait for it
+                        self.hyperband.report(job[4], job[3], config_id(job[0]) + "-skipped", float("inf"))
+                if not done and self.hyperband is None:
+                    job = self._cheap_job()  # the time left suits only a cheaper family
+                    if job is not None:
+                        self._submit(executor, job)
+                        submitted += 1
+                        done = True
+                self.overhead += time.monotonic() - ticks
+                if not done:
                     can_submit = False
-                    break
-                config, origin, fidelity, rung = job
-                trial = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
-                              family=config["family"], fidelity=fidelity, origin=origin, status="running",
-                              started=time.monotonic() - self.start, rung=rung)
-                self.history.add(trial)
-                self.by_id[trial.trial_id] = trial
-                timeout = max(0.1, min(self.trial_cap, self.deadline.remaining() - self.final_reserve))
-                executor.submit(trial.trial_id, {"trial_id": trial.trial_id, "config": config,
-                                                 "fidelity": fidelity, "seconds": timeout,
-                                                 "keep_models_dir": self.workdir}, timeout)
-                submitted += 1
             if not executor.running():
                 if not can_submit:
                     return
                 continue
-            wait = min(0.25, max(0.0, self.deadline.remaining() - self.final_reserve))
+            wait = min(0.25, max(0.0, self.deadline.remaining() - self._reserve()))
             results = executor.collect(wait)
             if deterministic:
                 while executor.running() and self.deadline.remaining() > self.final_reserve:
                     results += executor.collect(min(0.25, self.deadline.remaining()))
-                results.sort(key=lambda r: r[0])
+                results.sort(key=lambda r: r[0])  # submission order, not completion order
+            ticks = time.monotonic()
             for trial_id, result in results:
                 self._record(trial_id, result)
-            if self.deadline.remaining() <= self.final_reserve and executor.running():
+            self.overhead += time.monotonic() - ticks
+            if self.deadline.remaining() <= self._reserve() and executor.running():
                 return
 
     # ------------------------------------------------------------------ result
-    def _assemble(self) -> SearchResult:
-        trials = self.history.trials
+    def _timings(self, assemble: float) -> dict:
+        elapsed = time.monotonic() - self.start
+        return {"budget": self.budget, "elapsed": elapsed,
+                "trial_seconds": sum(t.fit_seconds for t in self.history.trials if not t.extra.get("replayed")),
+                "overhead_seconds": self.overhead, "startup_seconds": self.timings.get("startup_seconds", 0.0),
+                "assemble_seconds": assemble, "refit_seconds": self.timings.get("refit_seconds", 0.0),
+                "n_workers": self.p.n_jobs, "interrupted": self.interrupted, "strategy": self.strategy}
+
+    def _select(self) -> dict | None:
+        """Greedy ensemble selection over the kept out-of-fold predictions (used only when it beats the single
+        best), then the decision threshold for threshold metrics. Pure: no model is loaded."""
         candidates = sorted((i for i in self.kept if self.kept[i].get("models_path")),
-                            key=lambda i: self.by_id[i].loss)
+                            key=lambda i: (self.by_id[i].loss, i))
         if not candidates:
-            return self._fallback_result()
+            return None
         y = self.p.y
         rows = np.concatenate([va for _, va in self.splits])
         preds = [self.kept[i]["oof"][rows] for i in candidates]
         metric, task = self.p.metric, self.p.task
-
         sw = None if self.p.sample_weight is None else self.p.sample_weight[rows]
 
         def loss_fn(pred):
@@ -293,29 +428,74 @@ class _Search:
         best_single = self.by_id[candidates[0]]
         members, weights, ensemble_loss = [candidates[0]], [1.0], best_single.loss
         if len(candidates) > 1 and self.deadline.remaining() > 0.1:
-            w, loss = greedy_selection(preds, loss_fn)
+            w, loss = greedy_selection(preds, loss_fn, seconds=0.3 * self.deadline.remaining())
             if loss < best_single.loss - 1e-9 and sum(1 for x in w if x > 0) > 1:
                 members = [candidates[j] for j, x in enumerate(w) if x > 0]
                 weights = [x for x in w if x > 0]
                 ensemble_loss = loss
         threshold = None
         if task == "binary" and not metric.needs_proba:  # threshold metrics: tune the decision threshold
-            avg = sum(w * self.kept[i]["oof"][rows] for i, w in zip(members, weights)) / sum(weights)
+            avg = sum(wt * self.kept[i]["oof"][rows] for i, wt in zip(members, weights)) / sum(weights)
             t, tuned = tune_threshold(y[rows], avg, lambda yt, labels: metric.score(yt, labels, sample_weight=sw))
             if metric.to_loss(tuned) < ensemble_loss - 1e-12:
                 threshold, ensemble_loss = t, metric.to_loss(tuned)
-        model = BaggedEnsemble([joblib.load(self.kept[i]["models_path"]) for i in members], weights,
-                               task, self.n_classes, threshold=threshold)
-        fit_total = sum(t.fit_seconds for t in trials)
-        elapsed = time.monotonic() - self.start
+        return {"members": members, "weights": weights, "loss": ensemble_loss, "threshold": threshold,
+                "best_single": best_single}
+
+    def _refit_members(self, executor: Executor) -> None:
+        """Holdout protocol: refit the selected members on every row in the workers, heaviest weight first,
+        each only if it can finish in the time left; a member not refit keeps its holdout model."""
+        for trial_id, result in executor.collect(0.0):
+            self._record(trial_id, result)
+        for trial_id in executor.running():  # past their share of the time: the refit comes first
+            if executor.cancel(trial_id):
+                self._record(trial_id, {"status": TIMEOUT, "error": "stopped for the final refit",
+                                        "fit_seconds": time.monotonic() - self.start - self.by_id[trial_id].started})
+        while executor.running() and self.deadline.remaining() > self.final_reserve:
+            for trial_id, result in executor.collect(min(0.25, self.deadline.remaining() - self.final_reserve)):
+                self._record(trial_id, result)
+        self.selection = self._select()
+        if self.selection is None or executor.running():
+            return
+        order = sorted(zip(self.selection["members"], self.selection["weights"]), key=lambda m: -m[1])
+        pending: dict[int, int] = {}  # request id -> trial id
+        for trial_id, _ in order:
+            t = self.by_id[trial_id]
+            left = self.deadline.remaining() - self.final_reserve
+            cost = self._refit_seconds(t)
+            if executor.free_slots() == 0 or cost * 1.1 > left:
+                continue
+            request_id = REFIT_ID_OFFSET + trial_id
+            rounds = t.extra.get("rounds")
+            executor.submit(request_id, {"trial_id": request_id, "refit": True, "config": t.config,
+                                         "iterations": int(np.mean(rounds) * 1.1) + 1 if rounds else None,
+                                         "seconds": left, "keep_models_dir": self.workdir}, left)
+            pending[request_id] = trial_id
+        started = time.monotonic()
+        while pending and self.deadline.remaining() > self.final_reserve:
+            for request_id, result in executor.collect(min(0.25, self.deadline.remaining() - self.final_reserve)):
+                trial_id = pending.pop(request_id, None)
+                if trial_id is not None and result.get("status") == OK and result.get("models_path"):
+                    self.kept[trial_id]["refit_path"] = result["models_path"]
+                    self.by_id[trial_id].extra["refit"] = True
+        self.timings["refit_seconds"] = time.monotonic() - started
+
+    def _assemble(self) -> SearchResult:
+        selection = self.selection or self._select()
+        if selection is None:
+            return self._fallback_result()
+        members, weights = selection["members"], selection["weights"]
+        best_single, ensemble_loss = selection["best_single"], selection["loss"]
+        model = BaggedEnsemble([joblib.load(self.kept[i].get("refit_path") or self.kept[i]["models_path"])
+                                for i in members], weights, self.p.task, self.n_classes,
+                               threshold=selection["threshold"])
         return SearchResult(
-            model=model, trials=trials, best_config=best_single.config,
-            best_score=float(metric.to_score(ensemble_loss)), best_loss=float(ensemble_loss),
-            ensemble=[(self.by_id[i].config_id, float(w)) for i, w in zip(members, weights)],
+            model=model, trials=self.history.trials, best_config=best_single.config,
+            best_score=float(self.p.metric.to_score(ensemble_loss)), best_loss=float(ensemble_loss),
+            ensemble=[(self.by_id[i].config_id, float(wt)) for i, wt in zip(members, weights)],
             protocol=self.protocol,
-            timings={"elapsed": elapsed, "trial_seconds": fit_total, "n_workers": self.p.n_jobs,
-                     "interrupted": self.interrupted, "single_best_loss": best_single.loss,
-                     "threshold": threshold})
+            timings={"single_best_loss": best_single.loss, "threshold": selection["threshold"],
+                     "refit": [self.by_id[i].config_id for i in members if self.kept[i].get("refit_path")]})
 
     def _fallback_result(self) -> SearchResult:
         """No full-fidelity trial finished: fit the most promising configuration once, on all rows.
@@ -338,20 +518,24 @@ class _Search:
         return SearchResult(model=BaggedEnsemble([[model]], [1.0], self.p.task, self.n_classes),
                             trials=self.history.trials, best_config=config, best_score=score, best_loss=loss,
                             ensemble=[(config_id(config), 1.0)], protocol=self.protocol,
-                            timings={"elapsed": time.monotonic() - self.start, "fallback": True})
+                            timings={"fallback": True})
 
 
 def optimize(problem: SearchProblem, deadline: Deadline, *, strategy: str = "warm", suggestions=(), prior=(),
              max_trials: int | None = None, callback: Callable | None = None,
-             executor_factory=None, history=()) -> SearchResult:
+             executor_factory=None, history=(), trial_timeout: float | None = None) -> SearchResult:
     """Search ``problem`` until ``deadline`` (or ``max_trials``); returns the final model and the history.
 
     ``suggestions``: dicts ``{"config", "origin", "explanation"}`` tried first (warm strategy);
     ``prior``: dicts ``{"config", "fidelity", "normalised_score", "weight"}`` that shape the surrogate;
-    ``history``: trial dicts of an earlier search on the same data (resume): replayed, not re-run.
+    ``history``: trial dicts of an earlier search on the same data (resume): replayed, not re-run;
+    ``executor_factory(data, n_workers, workdir) -> Executor`` (default: local worker processes);
+    ``trial_timeout``: seconds one trial may take (default 40 % of the budget, at least 3 s).
+    ``callback(event)`` runs in the driver after every trial: elapsed, remaining, n_trials, best_score,
+    best_loss, trial. Ctrl-C (KeyboardInterrupt) stops the search and returns the best model so far.
     """
     return _Search(problem, deadline, strategy, list(suggestions), list(prior), max_trials, callback,
-                   executor_factory, list(history)).run()
+                   executor_factory, list(history), trial_timeout).run()
 
 
 __all__ = ["SearchProblem", "SearchResult", "optimize", "STRATEGIES", "Trial", "OK", "FAILED", "TIMEOUT"]

@@ -40,6 +40,10 @@ class Executor(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def cancel(self, trial_id: int) -> bool:
+        """Stop a running trial now (its result never arrives); False when this executor cannot."""
+        return False
+
 
 def default_memory_limit(n_workers: int) -> int:
     """70 % of the machine's memory shared among the workers (bytes)."""
@@ -53,6 +57,13 @@ def default_memory_limit(n_workers: int) -> int:
 def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which then stops the workers
+    try:  # the libraries are loaded already (forkserver preload): limit their pools at run time too
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        pass
     if memory_limit:
         try:
             import resource
@@ -80,6 +91,28 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
             return
 
 
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1",
+                      "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _worker_environment():
+    """One thread per trial, OpenMP waiting passively (spin-waiting collapses under contention, see
+    notes/measured.md). OpenMP reads these when the library loads, i.e. in the fork server (which
+    preloads the model libraries) or in a spawned worker: so they are set while those start, then restored."""
+    saved = {k: os.environ.get(k) for k in WORKER_ENVIRONMENT}
+    for k, v in WORKER_ENVIRONMENT.items():
+        os.environ.setdefault(k, v)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 @contextlib.contextmanager
 def _main_module_hidden():
     """Workers need only this package: keep multiprocessing from re-running the user's script in them
@@ -98,7 +131,7 @@ class _Worker:
     def __init__(self, ctx, data_path: str, memory_limit: int | None) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child, data_path, memory_limit), daemon=True)
-        with _main_module_hidden():
+        with _main_module_hidden(), _worker_environment():
             self.process.start()
         child.close()
         self.trial_id: int | None = None
@@ -127,7 +160,7 @@ def warm_up() -> None:
     ctx = _context()
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
-        with _main_module_hidden():
+        with _main_module_hidden(), _worker_environment():
             forkserver.ensure_running()
 
 
@@ -155,6 +188,13 @@ class LocalRunner(Executor):
         worker.timeout = timeout
         worker.kill_at = time.monotonic() + timeout + KILL_GRACE_SECONDS
         worker.conn.send((trial_id, request))
+
+    def cancel(self, trial_id: int) -> bool:
+        for w in self.workers:
+            if w.trial_id == trial_id:
+                self._replace(w)
+                return True
+        return False
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.kill()
@@ -191,19 +231,24 @@ class LocalRunner(Executor):
         return out
 
     def close(self) -> None:
+        """Idle workers exit on a message; busy ones are killed at once (the search is over)."""
         for w in self.workers:
-            if w.trial_id is None and w.process.is_alive():
+            if w.trial_id is not None:
+                try:
+                    w.process.kill()
+                except (OSError, ValueError):
+                    pass
+            elif w.process.is_alive():
                 try:
                     w.conn.send(None)
                 except (BrokenPipeError, OSError):
                     pass
-        deadline = time.monotonic() + 0.5
+        deadline = time.monotonic() + 0.3
         for w in self.workers:
-            if w.trial_id is not None:
-                w.kill()
-                continue
             w.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if w.process.is_alive():
-                w.kill()
-            else:
-                w.conn.close()
+                try:
+                    w.process.kill()
+                except (OSError, ValueError):
+                    pass
+            w.conn.close()

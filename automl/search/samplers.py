@@ -2,17 +2,27 @@
 
 The surrogate learns (configuration, fidelity) -> normalised score in [0, 1] (1 = best). Prior
 observations from similar past tasks enter as weighted rows whose weight fades as the run's
-own observations accumulate.
+own observations accumulate (weight x 10 / (10 + own observations)).
+
+Candidates live in the unit cube (``automl.space``): random points per family and Gaussian moves
+around the best configurations seen (own and prior), snapped to valid encodings, scored by expected
+improvement at full fidelity; only the winner is decoded into a configuration. The forest is refit when
+the observations change, but (outside deterministic mode) only while its fits stay under a small share of
+the elapsed time, so the optimiser's overhead stays bounded on fast trials.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from scipy.stats import norm, rankdata
 from sklearn.ensemble import RandomForestRegressor
 
 from ..models import Family
+from ..space import Categorical, decode_params, snap_unit
 
 PRIOR_HALF_LIFE = 10  # own observations after which the prior's weight has halved
+SURROGATE_TIME_SHARE = 0.05  # refits stop while they took more than this share of the elapsed time
 
 
 class RandomSampler:
@@ -30,6 +40,7 @@ class Encoder:
 
     def __init__(self, families: list[Family]) -> None:
         self.families = families
+        self.index = {f.key: i for i, f in enumerate(families)}
         self.offsets = {}
         pos = len(families)
         for f in families:
@@ -41,21 +52,36 @@ class Encoder:
         key = config.get("family")
         if key not in self.offsets:
             return None
-        family = next(f for f in self.families if f.key == key)
+        family = self.families[self.index[key]]
         v = np.full(self.width, -1.0)
         v[: len(self.families)] = 0.0
-        v[self.families.index(family)] = 1.0
+        v[self.index[key]] = 1.0
         start = self.offsets[key]
         v[start:start + len(family.params)] = family.encode(config)
         v[-1] = fidelity
         return v
+
+    def block(self, family: Family, U: np.ndarray, fidelity: float = 1.0) -> np.ndarray:
+        """Rows for unit-cube points ``U`` (one column per parameter of ``family``)."""
+        V = np.full((len(U), self.width), -1.0)
+        V[:, : len(self.families)] = 0.0
+        V[:, self.index[family.key]] = 1.0
+        start = self.offsets[family.key]
+        V[:, start:start + len(family.params)] = U
+        V[:, -1] = fidelity
+        return V
+
+    def decode(self, v: np.ndarray) -> dict:
+        family = self.families[int(np.argmax(v[: len(self.families)]))]
+        start = self.offsets[family.key]
+        return {"family": family.key, **decode_params(family.params, v[start:start + len(family.params)])}
 
 
 class BOSampler:
     """Random-forest surrogate with expected improvement; candidates are random and local samples."""
 
     def __init__(self, families: list[Family], rng: np.random.Generator, prior: list[dict] = (),
-                 random_share: float = 0.2, n_candidates: int = 300) -> None:
+                 random_share: float = 0.2, n_candidates: int = 200, deterministic: bool = False) -> None:
         self.families = families
         self.rng = rng
         self.random = RandomSampler(families, rng)
@@ -63,6 +89,10 @@ class BOSampler:
         self.prior = [p for p in prior if p.get("config", {}).get("family") in self.encoder.offsets]
         self.random_share = random_share
         self.n_candidates = n_candidates
+        self.deterministic = deterministic
+        self._cache = None
+        self._created = time.monotonic()
+        self.fit_seconds = 0.0
 
     def training_set(self, history) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         own = history.ok()
@@ -93,29 +123,62 @@ class BOSampler:
             return np.empty((0, self.encoder.width)), np.empty(0), np.empty(0)
         return np.vstack(rows), np.asarray(targets), np.asarray(weights)
 
-    def candidates(self, history) -> list[dict]:
-        out = [self.random.propose(history)[0] for _ in range(self.n_candidates)]
+    def candidate_vectors(self, history) -> np.ndarray:
+        """Random unit-cube points for every family, and local moves around the best own and prior
+        configurations (half the values moved by N(0, 0.15), categories redrawn), snapped."""
+        blocks = []
+        per_family = max(1, self.n_candidates // len(self.families))
+        for family in self.families:
+            U = snap_unit(family.params, self.rng.random((per_family, len(family.params))))
+            blocks.append(self.encoder.block(family, U))
         ranked = sorted(history.ok(), key=lambda t: t.loss)[:5]
         seeds = [t.config for t in ranked] + [p["config"] for p in sorted(
             self.prior, key=lambda p: -p["normalised_score"] * p.get("weight", 1.0))[:5]]
         for config in seeds:
-            family = next((f for f in self.families if f.key == config.get("family")), None)
-            if family is not None:
-                out += [family.mutate(family.complete(config), self.rng) for _ in range(20)]
-        return out
+            key = config.get("family")
+            if key not in self.encoder.index:
+                continue
+            family = self.families[self.encoder.index[key]]
+            base = np.asarray(family.encode(family.complete(config)))
+            moves = self.rng.random((10, len(base))) < 0.5
+            noise = self.rng.normal(0.0, 0.15, (10, len(base)))
+            redraw = self.rng.random((10, len(base)))
+            cat = np.array([isinstance(p, Categorical) for p in family.params])
+            U = np.where(moves, np.where(cat, redraw, base + noise), base)
+            blocks.append(self.encoder.block(family, snap_unit(family.params, U)))
+        return np.vstack(blocks)
+
+    def surrogate(self, history):
+        """The fitted forest and its training targets; refitted when the observations changed (and, outside
+        deterministic mode, while refits take under ``SURROGATE_TIME_SHARE`` of the elapsed time)."""
+        key = tuple((t.trial_id, t.loss) for t in history.ok())
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1], self._cache[2]
+        if (self._cache is not None and self._cache[1] is not None and not self.deterministic
+                and self.fit_seconds > SURROGATE_TIME_SHARE * (time.monotonic() - self._created)):
+            return self._cache[1], self._cache[2]  # a slightly stale model: bounded overhead
+        started = time.monotonic()
+        X, y, w = self.training_set(history)
+        model = None
+        if len(y) >= 3:
+            model = RandomForestRegressor(n_estimators=16, min_samples_leaf=2, max_features=0.7, n_jobs=1,
+                                          random_state=int(self.rng.integers(1 << 31)))
+            model.fit(X, y, sample_weight=w)
+        self._cache = (key, model, y)
+        self.fit_seconds += time.monotonic() - started
+        return model, y
 
     def propose(self, history) -> tuple[dict, str]:
-        X, y, w = self.training_set(history)
-        if len(y) < 3 or self.rng.random() < self.random_share:
+        if self.rng.random() < self.random_share:  # interleaved random configurations (as in SMAC)
             return self.random.propose(history)
-        model = RandomForestRegressor(n_estimators=40, min_samples_leaf=2, max_features=0.7, n_jobs=1,
-                                      random_state=int(self.rng.integers(1 << 31)))
-        model.fit(X, y, sample_weight=w)
-        cands = self.candidates(history)
-        V = np.vstack([self.encoder.encode(c, 1.0) for c in cands])
-        per_tree = np.stack([t.predict(V) for t in model.estimators_])
+        model, y = self.surrogate(history)
+        if model is None:
+            return self.random.propose(history)
+        V = self.candidate_vectors(history)
+        V32 = np.ascontiguousarray(V, dtype=np.float32)  # the trees' own predict, without input validation
+        per_tree = np.stack([t.tree_.predict(V32).reshape(len(V32), -1)[:, 0] for t in model.estimators_])
         mu, sigma = per_tree.mean(axis=0), per_tree.std(axis=0) + 1e-6
         best = y.max()
         z = (mu - best) / sigma
         ei = (mu - best) * norm.cdf(z) + sigma * norm.pdf(z)
-        return cands[int(np.argmax(ei))], "surrogate"
+        return self.encoder.decode(V[int(np.argmax(ei))]), "surrogate"

@@ -1,8 +1,8 @@
 """One trial: fit a configuration on every training fold (at a fidelity), score the validation rows.
 
-Runs inside a worker process. Returns plain data; at full fidelity it also keeps the
-out-of-fold predictions (for the ensemble) and saves the fold models to disk (for the final
-model, which is the bag of fold models: no refit needed).
+Runs inside a worker process. Returns plain data; it also keeps the out-of-fold predictions (for
+the ensemble) and saves the fold models to disk (for the final model, which is the bag of fold
+models: no refit needed) when the trial may enter the ensemble (its loss beats ``keep_below``).
 """
 from __future__ import annotations
 
@@ -61,14 +61,18 @@ def _weight_kwargs(model, sample_weight) -> dict:
 
 def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: int, seed: int,
             eval_set: tuple | None = None, end: float | None = None, sample_weight: np.ndarray | None = None,
-            eval_weight: np.ndarray | None = None, soft_deadline: bool = False):
+            eval_weight: np.ndarray | None = None, soft_deadline: bool = False, iterations: int | None = None):
     """Build and fit one pipeline; LightGBM early-stops on ``eval_set`` and honours ``end``.
 
     Sample weights go to every family whose estimator accepts them (k-NN does not: it fits unweighted;
-    validation scores are still weighted).
+    validation scores are still weighted). ``iterations`` fixes the family's early-stopped parameter
+    (LightGBM's rounds) for a refit without a validation set.
     """
     family = REGISTRY.get(config["family"])
     model = family.build(family.complete(config), task, len(y), n_classes, seed)
+    if iterations and family.iterations:
+        prefix = f"{model.steps[-1][0]}__" if hasattr(model, "steps") else ""
+        model.set_params(**{prefix + family.iterations: max(1, int(iterations))})
     kwargs = _weight_kwargs(model, sample_weight)
     if config["family"] == "lightgbm":
         import lightgbm as lgb
@@ -98,8 +102,38 @@ def score_predictions(metric: Metric, y: np.ndarray, pred: np.ndarray, task: str
     return metric.score(y, pred, sample_weight=sample_weight)
 
 
+def _lgb_summary(model) -> dict | None:
+    """Rounds chosen by early stopping and a coarse validation curve (LightGBM's own metric)."""
+    est = model.steps[-1][1] if hasattr(model, "steps") else model
+    if not hasattr(est, "booster_"):
+        return None
+    rounds = int(getattr(est, "best_iteration_", 0) or est.booster_.current_iteration())
+    curve = None
+    results = getattr(est, "evals_result_", None) or {}
+    for metrics in results.values():
+        for values in metrics.values():
+            values = np.asarray(values, dtype=float)
+            points = np.unique(np.linspace(0, len(values) - 1, min(len(values), 12)).astype(int))
+            curve = [[int(i) + 1, float(values[i])] for i in points]
+            break
+        break
+    return {"rounds": rounds, "curve": curve}
+
+
 def run_trial(request: dict, data: dict) -> dict:
-    """``request``: trial_id, config, fidelity, seconds, keep_models_dir. ``data``: X, y, task, metric, splits, seed."""
+    """Fit ``request["config"]`` on every training fold at ``request["fidelity"]`` and score it.
+
+    ``request``: trial_id, config, fidelity, seconds, keep_models_dir, and optionally ``keep_below`` (save
+    the fold models only when the loss is below it: bounded disk) and ``race`` (the incumbent's per-fold
+    losses: the trial stops after a fold when clearly worse, see ``racing``).
+    ``data``: X, y, task, metric, splits, seed, sample_weight (optional).
+    Returns plain data: status, score, loss, error, fit_seconds, fold_losses, and (unless raced out) the
+    out-of-fold predictions (``oof``) and the saved fold models (``models_path``, when ``keep_models_dir``);
+    LightGBM adds ``rounds`` (per fold) and ``curve`` (first fold's validation curve).
+    """
+    if request.get("refit"):
+        return refit(request, data)
+    from .racing import race_out
     start = time.monotonic()
     end = start + float(request["seconds"])
     X, y, task, metric = data["X"], data["y"], data["task"], data["metric"]
@@ -111,29 +145,57 @@ def run_trial(request: dict, data: dict) -> dict:
     oof = np.full(shape, np.nan)
     models = []
     valid_rows = []
+    fold_losses: list[float] = []
+    rounds: list[int] = []
+    curve = None
+    raced_out = truncated = False
+    n_folds = len(data["splits"])
     try:
         for fold, (tr, va) in enumerate(data["splits"]):
             if time.monotonic() > end:
                 raise TrialTimeout(f"trial deadline reached after {fold} fold(s)")
             tr = subsample(tr, fidelity, seed + fold, y if task != "regression" else None)
             Xtr, ytr, Xva, yva = X.iloc[tr], y[tr], X.iloc[va], y[va]
-            model = fit_one(config, Xtr, ytr, task, n_classes, seed + fold, eval_set=(Xva, yva), end=end,
-                            sample_weight=None if w is None else w[tr], eval_weight=None if w is None else w[va])
+            # LightGBM gets a fair share of the trial's time per fold and keeps the rounds done when it runs out
+            # (a slightly under-trained model instead of a lost trial); other families stop at the trial's end
+            soft = config.get("family") == "lightgbm"
+            fold_end = start + (fold + 1) / n_folds * 0.85 * (end - start) if soft else end  # (+ predicting)
+            model = fit_one(config, Xtr, ytr, task, n_classes, seed + fold, eval_set=(Xva, yva), end=fold_end,
+                            sample_weight=None if w is None else w[tr], eval_weight=None if w is None else w[va],
+                            soft_deadline=soft)
+            truncated = truncated or (soft and time.monotonic() > fold_end)
             oof[va] = predict_one(model, Xva, task, n_classes)
             models.append(model)
             valid_rows.append(va)
+            fold_losses.append(float(metric.to_loss(score_predictions(metric, yva, oof[va], task,
+                                                                      None if w is None else w[va]))))
+            summary = _lgb_summary(model) if config.get("family") == "lightgbm" else None
+            if summary is not None:
+                rounds.append(summary["rounds"])
+                curve = curve or summary["curve"]
+            if race_out(fold_losses, request.get("race")):
+                raced_out = True
+                break
         rows = np.concatenate(valid_rows)
         score = score_predictions(metric, y[rows], oof[rows], task, None if w is None else w[rows])
         loss = metric.to_loss(score)
         if not np.isfinite(loss):
             raise ValueError(f"metric is not finite ({score})")
-        result = {"status": "ok", "score": float(score), "loss": float(loss), "error": None}
-        if fidelity >= 1.0:
+        result = {"status": "ok", "score": float(score), "loss": float(loss), "error": None,
+                  "fold_losses": fold_losses}
+        if raced_out:
+            result["raced_out"] = len(fold_losses)
+        else:  # any fidelity: models on a share of the rows still predict their validation rows honestly
             result["oof"] = oof
-            if request.get("keep_models_dir"):
+            keep_below = request.get("keep_below")
+            if request.get("keep_models_dir") and (keep_below is None or loss < keep_below):
                 path = Path(request["keep_models_dir"]) / f"trial-{request['trial_id']}.joblib"
                 joblib.dump(models, path)
                 result["models_path"] = str(path)
+        if rounds:
+            result["rounds"], result["curve"] = rounds, curve
+        if truncated:
+            result["truncated"] = True
     except TrialTimeout as exc:
         result = {"status": "timeout", "score": None, "loss": None, "error": str(exc)}
     except MemoryError:
@@ -142,5 +204,30 @@ def run_trial(request: dict, data: dict) -> dict:
         tb = traceback.format_exc(limit=3)
         result = {"status": "failed", "score": None, "loss": None, "error": f"{type(exc).__name__}: {exc}",
                   "traceback": tb}
+    result["fit_seconds"] = time.monotonic() - start
+    return result
+
+
+def refit(request: dict, data: dict) -> dict:
+    """Fit ``request["config"]`` once on every row (LightGBM with ``request["iterations"]`` rounds, keeping
+    the rounds done if the time runs out) and save it to ``keep_models_dir``; used for the final model
+    under a holdout protocol. Returns status, models_path, fit_seconds, error."""
+    start = time.monotonic()
+    end = start + float(request["seconds"])
+    X, y, task = data["X"], data["y"], data["task"]
+    n_classes = int(y.max()) + 1 if task != "regression" else 0
+    try:
+        model = fit_one(request["config"], X, y, task, n_classes, int(data["seed"]), end=end,
+                        sample_weight=data.get("sample_weight"), soft_deadline=True,
+                        iterations=request.get("iterations"))
+        if time.monotonic() > end + 0.5:
+            raise TrialTimeout("refit deadline reached")
+        path = Path(request["keep_models_dir"]) / f"refit-{request['trial_id']}.joblib"
+        joblib.dump([model], path)
+        result = {"status": "ok", "models_path": str(path), "error": None}
+    except TrialTimeout as exc:
+        result = {"status": "timeout", "error": str(exc)}
+    except Exception as exc:  # the holdout model is used instead
+        result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     result["fit_seconds"] = time.monotonic() - start
     return result

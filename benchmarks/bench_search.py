@@ -1,0 +1,330 @@
+"""The search strategies against peers, at equal budget and cores, on PMLB datasets.
+
+    python benchmarks/bench_search.py ../shared/datasets/pmlb --budget 10 --n-jobs 2 \
+        --systems warm,bo,random,hyperband,flaml,optuna-lgbm,autogluon,lgbm-default,constant
+
+Systems: ``warm`` / ``bo`` / ``random`` / ``hyperband`` are this project's ``AutoML`` estimator with that
+strategy (end to end: cleaning, meta-features, knowledge-base retrieval, search, ensemble). Peers run when
+importable (``pip install -r benchmarks/requirements.txt``; they are not product dependencies): FLAML,
+AutoGluon (``medium_quality``), Optuna TPE over LightGBM with the same validation protocol as ours; LightGBM
+defaults and a constant predictor always run.
+
+Each dataset is split 75/25 (stratified, seeded); every system fits on the 75 % within the budget and is
+scored on the 25 % with the task's default metric (ROC-AUC, log-loss, RMSE). Printed per system: mean
+rank, mean normalised score (s - s_constant) / (s_best - s_constant), wins/ties/losses against FLAML,
+budget overrun (wall - budget: median, max), and for our strategies the optimiser overhead (driver time
+spent sampling, bookkeeping and ensembling) as a share of the budget. Then: the share of datasets where
+``warm`` beats both ``bo`` and ``random``. Each line also shows the machine's load while it ran (other
+processes' CPU competes on a shared machine; compare runs made under similar load).
+
+Leave-one-out: ``warm`` never retrieves the dataset it is measured on (its name is passed to the
+knowledge base's exclusion). The knowledge base is ``--kb`` (default: ``AUTOML_KB`` or a temporary store,
+seeded from the package's seed when there is one); nothing is written back.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+warnings.filterwarnings("ignore")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+OURS = ("warm", "bo", "random", "hyperband")
+DEFAULT_DATASETS = [
+    # binary
+    "breast_cancer_wisconsin", "diabetes", "credit_g", "phoneme", "pima", "ionosphere", "kr_vs_kp", "magic",
+    "Hill_Valley_with_noise", "colic",
+    # multiclass
+    "car_evaluation", "wine_quality_red", "yeast", "vowel", "dermatology", "page_blocks", "splice",
+    # regression
+    "1027_ESL", "197_cpu_act", "201_pol", "4544_GeographicalOriginalofMusic", "581_fri_c3_500_25",
+    "556_analcatdata_apnea2", "1199_BNG_echoMonths",
+]
+QUICK_DATASETS = ["breast_cancer_wisconsin", "credit_g", "phoneme", "car_evaluation", "yeast", "1027_ESL",
+                  "197_cpu_act", "581_fri_c3_500_25"]
+MAX_ROWS = 20_000
+
+
+def load(pmlb: Path, name: str, task_of: dict) -> tuple[pd.DataFrame, pd.Series, str]:
+    frame = pd.read_csv(pmlb / f"{name}.tsv.gz", sep="\t")
+    if len(frame) > MAX_ROWS:
+        frame = frame.sample(MAX_ROWS, random_state=0)
+    return frame.drop(columns=["target"]), frame["target"], task_of[name]
+
+
+def metric_of(task: str):
+    """(name, score(y, prediction) with greater = better, needs probabilities)."""
+    from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
+    if task == "binary":
+        return "roc_auc", lambda y, p: roc_auc_score(y, p[:, 1]), True
+    if task == "multiclass":
+        return "log_loss", lambda y, p: -log_loss(y, np.clip(p, 1e-15, 1), labels=np.arange(p.shape[1])), True
+    return "rmse", lambda y, p: -float(np.sqrt(mean_squared_error(y, p))), False
+
+
+def available(system: str) -> bool:
+    module = {"flaml": "flaml", "optuna-lgbm": "optuna", "autogluon": "autogluon.tabular"}.get(system)
+    if module is None:
+        return True
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- systems
+class _Capture:
+    """Wraps ``automl.search.optimize`` to keep the last SearchResult (for its timings)."""
+
+    def __init__(self) -> None:
+        import automl.search as search
+        self.search, self.original, self.last = search, search.optimize, None
+
+        def optimize(*args, **kwargs):
+            self.last = self.original(*args, **kwargs)
+            return self.last
+        search.optimize = optimize
+
+
+def run_ours(strategy, X, y, Xt, task, budget, n_jobs, seed, name, capture: _Capture):
+    from automl import AutoML
+    model = AutoML(task=task, time_budget=budget, n_jobs=n_jobs, seed=seed, strategy=strategy,
+                   warm_start=strategy == "warm", write_back=False)
+    model._exclude_datasets = (name,)  # leave-one-out: never retrieve the measured dataset
+    capture.last = None
+    model.fit(X, y)
+    pred = model.predict_proba(Xt) if task != "regression" else model.predict(Xt)
+    timings = dict(capture.last.timings) if capture.last is not None else {}
+    timings["n_trials"] = len(capture.last.trials) if capture.last is not None else 0
+    return pred, timings
+
+
+def run_flaml(X, y, Xt, task, budget, n_jobs, seed):
+    from flaml import AutoML as Flaml
+    model = Flaml()
+    metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}[task]
+    model.fit(X, y, task="regression" if task == "regression" else "classification", time_budget=budget,
+              n_jobs=n_jobs, seed=seed, metric=metric, verbose=0)
+    return model.predict_proba(Xt) if task != "regression" else model.predict(Xt)
+
+
+def run_autogluon(X, y, Xt, task, budget, n_jobs, seed):
+    from autogluon.tabular import TabularPredictor
+    metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "root_mean_squared_error"}[task]
+    with tempfile.TemporaryDirectory() as path:
+        predictor = TabularPredictor(label="__target__", eval_metric=metric, path=path, verbosity=0,
+                                     problem_type=task)
+        predictor.fit(X.assign(__target__=np.asarray(y)), time_limit=budget, presets="medium_quality",
+                      num_cpus=n_jobs)
+        if task == "regression":
+            return predictor.predict(Xt).to_numpy()
+        proba = predictor.predict_proba(Xt)
+        return proba[sorted(proba.columns)].to_numpy()
+
+
+def run_optuna_lgbm(X, y, Xt, task, budget, n_jobs, seed):
+    """TPE over LightGBM with our validation protocol (by size) and early stopping; the best refit with the
+    mean early-stopped rounds, within the budget."""
+    import lightgbm as lgb
+    import optuna
+
+    from automl.search.validation import choose_protocol, make_splits
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    start = time.monotonic()
+    yv = np.asarray(y)
+    splits = make_splits(yv, task, choose_protocol(len(yv)), seed)
+    cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
+    _, score_fn, proba = metric_of(task)
+
+    def objective(trial):
+        params = dict(learning_rate=trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+                      num_leaves=trial.suggest_int("num_leaves", 4, 256, log=True),
+                      min_child_samples=trial.suggest_int("min_child_samples", 2, 100, log=True),
+                      colsample_bytree=trial.suggest_float("colsample_bytree", 0.3, 1.0),
+                      reg_lambda=trial.suggest_float("reg_lambda", 1e-3, 10, log=True))
+        scores, rounds = [], []
+        for tr, va in splits:
+            m = cls(n_estimators=1000, n_jobs=n_jobs, verbose=-1, random_state=seed, **params)
+            m.fit(X.iloc[tr], yv[tr], eval_set=[(X.iloc[va], yv[va])],
+                  callbacks=[lgb.early_stopping(50, verbose=False)])
+            rounds.append(int(m.best_iteration_ or 1000))
+            p = m.predict_proba(X.iloc[va]) if proba else m.predict(X.iloc[va])
+            scores.append(score_fn(yv[va], p))
+        trial.set_user_attr("rounds", int(np.mean(rounds)))
+        return float(np.mean(scores))
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, timeout=max(0.5, budget * 0.75 - (time.monotonic() - start)))
+    best = study.best_trial
+    m = cls(n_estimators=best.user_attrs["rounds"], n_jobs=n_jobs, verbose=-1, random_state=seed, **best.params)
+    m.fit(X, yv)
+    return m.predict_proba(Xt) if proba else m.predict(Xt)
+
+
+def run_lgbm_default(X, y, Xt, task, budget, n_jobs, seed):
+    import lightgbm as lgb
+    model = (lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier)(n_jobs=n_jobs, verbose=-1,
+                                                                               random_state=seed)
+    model.fit(X, y)
+    return model.predict_proba(Xt) if task != "regression" else model.predict(Xt)
+
+
+def run_constant(X, y, Xt, task, budget, n_jobs, seed):
+    y = np.asarray(y)
+    if task == "regression":
+        return np.full(len(Xt), float(np.mean(y)))
+    freq = np.bincount(y, minlength=int(y.max()) + 1) / len(y)
+    return np.tile(freq, (len(Xt), 1))
+
+
+PEERS = {"flaml": run_flaml, "autogluon": run_autogluon, "optuna-lgbm": run_optuna_lgbm,
+         "lgbm-default": run_lgbm_default, "constant": run_constant}
+
+
+def _busy_jiffies() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine, from /proc/stat (zeros where unavailable)."""
+    try:
+        with open("/proc/stat") as f:
+            values = [float(v) for v in f.readline().split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0.0)
+        return sum(values) - idle, sum(values)
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+
+
+# ---------------------------------------------------------------------------------------------- report
+def summarise(frame: pd.DataFrame, walls: dict, overheads: dict, budget: float, systems: list[str]) -> list[str]:
+    lines = []
+    if "constant" in frame:
+        frame = frame.apply(lambda col: col.fillna(frame["constant"]))
+    ranks = frame.rank(axis=1, ascending=False, method="average")
+    best = frame.max(axis=1)
+    const = frame["constant"] if "constant" in frame else frame.min(axis=1)
+    norm = frame.sub(const, axis=0).div((best - const).replace(0, np.nan), axis=0)
+    lines.append(f"{'system':14s} {'mean rank':>9s} {'mean norm':>9s} {'W/T/L vs flaml':>15s} {'overrun med':>11s} "
+                 f"{'overrun max':>11s} {'overhead %':>10s}")
+    for system in systems:
+        wtl = "-"
+        if "flaml" in frame and system != "flaml":
+            diff = frame[system] - frame["flaml"]
+            tol = 1e-4
+            wtl = f"{(diff > tol).sum()}/{(diff.abs() <= tol).sum()}/{(diff < -tol).sum()}"
+        over = [w - budget for w in walls[system] if w == w]
+        med = statistics.median(over) if over else float("nan")
+        mx = max(over) if over else float("nan")
+        oh = overheads.get(system) or []
+        oh_text = f"{100 * statistics.mean(oh) / budget:10.1f}" if oh else f"{'-':>10s}"
+        lines.append(f"{system:14s} {ranks[system].mean():9.2f} {norm[system].mean():9.3f} {wtl:>15s} "
+                     f"{med:+11.2f} {mx:+11.2f} {oh_text}")
+    if all(s in frame for s in ("warm", "bo", "random")):
+        better = ((frame["warm"] > frame["bo"]) & (frame["warm"] > frame["random"])).sum()
+        lines.append(f"warm beats both bo and random on {better}/{len(frame)} datasets "
+                     f"({100 * better / max(1, len(frame)):.0f} %; target >= 60 %)")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pmlb_dir", type=Path)
+    parser.add_argument("--datasets", default=None, help="comma-separated names (default: 24 datasets)")
+    parser.add_argument("--quick", action="store_true", help=f"the 8 datasets {', '.join(QUICK_DATASETS)}")
+    parser.add_argument("--systems", default="warm,bo,random,hyperband,flaml,optuna-lgbm,autogluon,lgbm-default,"
+                                             "constant")
+    parser.add_argument("--budget", type=float, default=30.0)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kb", default=None, help="knowledge-base path (default: AUTOML_KB or a temporary store)")
+    parser.add_argument("--out", type=Path, default=None, help="CSV of every score")
+    args = parser.parse_args(argv)
+    from sklearn.model_selection import train_test_split
+
+    if args.kb:
+        os.environ["AUTOML_KB"] = args.kb
+    elif "AUTOML_KB" not in os.environ:
+        os.environ["AUTOML_KB"] = str(Path(tempfile.mkdtemp(prefix="bench-kb-")) / "kb.duckdb")
+    summary = pd.read_csv(args.pmlb_dir / "summary.csv")
+    task_of = {r.dataset: {"binary": "binary", "discrete": "multiclass", "continuous": "regression"}[r.endpoint_type]
+               for r in summary.itertuples()}
+    names = args.datasets.split(",") if args.datasets else (QUICK_DATASETS if args.quick else DEFAULT_DATASETS)
+    systems = []
+    for s in args.systems.split(","):
+        if s not in OURS and s not in PEERS:
+            raise SystemExit(f"unknown system {s!r}; valid: {', '.join(OURS + tuple(PEERS))}")
+        if available(s):
+            systems.append(s)
+        else:
+            print(f"# {s}: not installed (pip install -r benchmarks/requirements.txt), skipped", file=sys.stderr)
+    capture = _Capture() if any(s in OURS for s in systems) else None
+    if capture is not None:
+        from automl.search.runner import warm_up
+        warm_up()  # the worker processes' imports: once per benchmark, as in a long-lived process
+    scores: dict[str, dict[str, float]] = {s: {} for s in systems}
+    walls: dict[str, list[float]] = {s: [] for s in systems}
+    overheads: dict[str, list[float]] = {s: [] for s in systems}
+    rows = []
+    print(f"# budget {args.budget:g}s, n_jobs {args.n_jobs}, seed {args.seed}, systems {', '.join(systems)}",
+          flush=True)
+    for name in names:
+        if name not in task_of:
+            print(f"# skip {name}: not in summary.csv", file=sys.stderr)
+            continue
+        X, y, task = load(args.pmlb_dir, name, task_of)
+        if task != "regression":
+            y = pd.Series(np.unique(y, return_inverse=True)[1], name="target")
+        strat = y if task != "regression" else None
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=args.seed, stratify=strat)
+        metric, score_fn, _ = metric_of(task)
+        line = [f"{name[:24]:24s} {task[:5]:5s} {metric:8s} n={len(X):<6d}"]
+        for system in systems:
+            busy0, total0 = _busy_jiffies()
+            start = time.monotonic()
+            timings = {}
+            try:
+                if system in OURS:
+                    pred, timings = run_ours(system, Xtr, ytr, Xte, task, args.budget, args.n_jobs, args.seed,
+                                             name, capture)
+                else:
+                    pred = PEERS[system](Xtr, ytr, Xte, task, args.budget, args.n_jobs, args.seed)
+                wall = time.monotonic() - start
+                s = float(score_fn(yte.to_numpy(), np.asarray(pred)))
+            except Exception as exc:  # a failing system scores as the constant predictor
+                print(f"# {system} failed on {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                s, wall = float("nan"), float("nan")
+            busy1, total1 = _busy_jiffies()
+            cores = (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1) if total1 > total0 else float("nan")
+            scores[system][name] = s
+            walls[system].append(wall)
+            if "overhead_seconds" in timings:
+                overheads[system].append(float(timings["overhead_seconds"]))
+            rows.append({"dataset": name, "task": task, "system": system, "score": s, "wall": wall,
+                         "busy_cores": cores, **{k: v for k, v in timings.items() if isinstance(v, (int, float))}})
+            extra = f",{timings.get('n_trials', 0)}t" if system in OURS else ""
+            line.append(f"{system}={s:.4f}({wall:.1f}s{extra})")
+        print(" ".join(line), flush=True)
+    frame = pd.DataFrame(scores)
+    if frame.empty:
+        print("no dataset was run")
+        return 1
+    if args.out:
+        pd.DataFrame(rows).to_csv(args.out, index=False)
+    busy = [r["busy_cores"] for r in rows if r["busy_cores"] == r["busy_cores"]]
+    print(f"\nbudget {args.budget:g}s, n_jobs {args.n_jobs}, {len(frame)} datasets; machine busy cores during runs: "
+          f"median {statistics.median(busy) if busy else float('nan'):.2f} of {os.cpu_count()}")
+    for line in summarise(frame, walls, overheads, args.budget, systems):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

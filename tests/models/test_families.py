@@ -1,0 +1,74 @@
+"""Every registered family builds and fits on a messy cleaned table, for each task it supports, and
+predicts rows with NaN everywhere and categories never seen in training."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.models import REGISTRY
+from automl.search.trial import fit_one, predict_one
+
+BUILTIN = ["lightgbm", "linear", "extra_trees", "random_forest", "knn", "mlp", "svm"]
+
+
+def messy(task: str, n: int = 150, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """A cleaned table as automl.data produces it: float64 + category columns, NaN anywhere,
+    one high-cardinality category column."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], n)
+    city = np.array([f"city{i}" for i in rng.integers(0, 120, n)])
+    X = pd.DataFrame({"a": a, "b": b, "colour": pd.Categorical(colour), "city": pd.Categorical(city)})
+    X.loc[rng.random(n) < 0.15, "a"] = np.nan
+    X.loc[rng.random(n) < 0.1, "colour"] = np.nan
+    signal = np.nan_to_num(a) + 0.5 * b + (colour == "red")
+    if task == "binary":
+        y = (signal > 0.3).astype(np.int64)
+    elif task == "multiclass":
+        y = np.digitize(signal, [-0.5, 0.7]).astype(np.int64)
+    else:
+        y = (3 * signal + 0.5).astype(float)
+    return X, y
+
+
+def unseen_rows(X: pd.DataFrame) -> pd.DataFrame:
+    """Rows with NaN in every column and categories that did not exist at fit time."""
+    rows = X.iloc[:4].copy()
+    rows["colour"] = pd.Categorical(["purple", np.nan, "red", "purple"])
+    rows["city"] = pd.Categorical(["atlantis", "city1", np.nan, "atlantis"])
+    rows.loc[rows.index[1], ["a", "b"]] = np.nan
+    return rows
+
+
+CASES = [(key, task) for key in BUILTIN for task in REGISTRY.get(key).tasks]
+
+
+@pytest.mark.parametrize("key, task", CASES, ids=[f"{k}-{t}" for k, t in CASES])
+def test_family_fits_and_predicts_messy_data(key, task):
+    family = REGISTRY.get(key)
+    X, y = messy(task)
+    n_classes = int(y.max()) + 1 if task != "regression" else 0
+    for config in (family.default_config(), family.sample(np.random.default_rng(1))):
+        model = fit_one(config, X, y, task, n_classes, seed=0, eval_set=(X.iloc[:30], y[:30]))
+        pred = predict_one(model, unseen_rows(X), task, n_classes)
+        if task == "regression":
+            assert pred.shape == (4,) and np.all(np.isfinite(pred))
+        else:
+            assert pred.shape == (4, n_classes) and np.allclose(pred.sum(axis=1), 1.0)
+
+
+def test_lightgbm_early_stops_on_the_validation_fold():
+    X, y = messy("binary", n=300)
+    model = fit_one({"family": "lightgbm", "learning_rate": 0.3}, X.iloc[:200], y[:200], "binary", 2, seed=0,
+                    eval_set=(X.iloc[200:], y[200:]))
+    assert 0 < model.best_iteration_ < 2000
+
+
+def test_one_thread_per_trial():
+    X, y = messy("binary")
+    for key in BUILTIN:
+        model = REGISTRY.get(key).build(REGISTRY.get(key).default_config(), "binary", len(y), 2, 0)
+        params = model.get_params()
+        threads = {k: v for k, v in params.items() if k.endswith("n_jobs") or k.endswith("num_threads")}
+        assert all(v in (None, 1) for v in threads.values()), (key, threads)

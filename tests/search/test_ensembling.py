@@ -1,0 +1,45 @@
+"""Greedy ensemble selection with replacement (Caruana et al., 2004) on synthetic predictions."""
+from __future__ import annotations
+
+import numpy as np
+
+from automl.ensembling import BaggedEnsemble, greedy_selection
+
+
+def _rmse(y):
+    return lambda p: float(np.sqrt(np.mean((p - y) ** 2)))
+
+
+def test_complementary_models_improve_on_the_best_single():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=400)
+    preds = [y + rng.normal(scale=s, size=400) for s in (0.5, 0.55, 0.6)] + [y + 3.0]
+    loss = _rmse(y)
+    weights, ens = greedy_selection(preds, loss)
+    assert ens < min(loss(p) for p in preds) - 0.05
+    assert abs(sum(weights) - 1.0) < 1e-9 and weights[3] == 0.0
+    assert abs(loss(sum(w * p for w, p in zip(weights, preds))) - ens) < 1e-9  # weights give the reported loss
+
+
+def test_never_worse_than_the_best_single():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=200)
+    best = y + rng.normal(scale=0.1, size=200)
+    preds = [best, y + 2.0, -y]
+    weights, ens = greedy_selection(preds, _rmse(y))
+    assert ens <= _rmse(y)(best) + 1e-12 and weights[0] == 1.0
+
+
+def test_bagged_ensemble_averages_members():
+    class Const:
+        def __init__(self, p):
+            self.p = np.asarray(p, dtype=float)
+            self.classes_ = np.arange(len(p))
+
+        def predict_proba(self, X):
+            return np.tile(self.p, (len(X), 1))
+
+    model = BaggedEnsemble([[Const([0.8, 0.2]), Const([0.6, 0.4])], [Const([0.0, 1.0])]], [0.75, 0.25], "binary", 2)
+    proba = model.predict_proba(np.zeros((3, 1)))
+    assert np.allclose(proba, [[0.525, 0.475]] * 3)
+    assert list(model.predict(np.zeros((3, 1)))) == [0, 0, 0]

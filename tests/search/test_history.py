@@ -1,0 +1,37 @@
+"""The history: observations per fidelity, duplicates, and cost estimates for the budget checks."""
+from __future__ import annotations
+
+from automl.search.history import History, Trial
+
+
+def _trial(i, family, fidelity, seconds, status="ok", loss=0.5, **extra):
+    return Trial(i, {"family": family}, f"id{i}", family, fidelity, "random", status=status, loss=loss,
+                 fit_seconds=seconds, extra=dict(extra))
+
+
+def test_cost_estimates_scale_with_fidelity_and_racing():
+    h = History()
+    h.add(_trial(0, "lightgbm", 1 / 3, 1.0))
+    h.add(_trial(1, "lightgbm", 1.0, 0.6, raced_out=1, full_seconds=3.0))  # raced out after 1 of 5 folds
+    assert h.cost_estimate("lightgbm", 1.0) == 3.0  # median of 3.0 and 3.0
+    assert h.cost_estimate("lightgbm", 1 / 3) == 1.0
+
+
+def test_unknown_family_cost_from_hints_and_only_successful_trials():
+    h = History()
+    h.add(_trial(0, "linear", 1.0, 0.5))
+    h.add(_trial(1, "faulty", 1.0, 9.0, status="timeout", loss=None))
+    costs = {"linear": 0.5, "random_forest": 2.0, "faulty": 1.0}
+    assert h.cost_estimate("random_forest", 1.0) is None
+    assert h.cost_estimate("random_forest", 1.0, costs) == 2.0  # 0.5 s / 0.5 x 2.0; the timeout is ignored
+    assert h.cost_estimate("faulty", 1.0, costs) == 9.0  # a family's own timeouts do count
+
+
+def test_best_and_seen_per_fidelity():
+    h = History()
+    h.add(_trial(0, "knn", 1 / 3, 0.1, loss=0.2))
+    h.add(_trial(1, "knn", 1.0, 0.1, loss=0.4))
+    h.add(_trial(2, "knn", 1.0, 0.1, status="failed", loss=None))
+    assert h.best().trial_id == 0 and h.best(1.0).trial_id == 1
+    assert h.seen("id0", 1 / 3) and not h.seen("id0", 1.0)
+    assert len(h.finished()) == 3 and len(h.ok()) == 2

@@ -1,0 +1,142 @@
+"""optimize end to end on small data with tiny budgets: isolation, budget, determinism, warm start,
+interrupt, resume, strategies. Behaviour only; speed is measured by benchmarks/bench_search.py."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from automl.deadline import Deadline
+from automl.models import REGISTRY
+from automl.search import SearchProblem, optimize
+from knowledge_base.canonical import config_id
+from tests.search.conftest import make_problem
+
+
+def _check_model(result, problem: SearchProblem):
+    X = problem.X.iloc[:7]
+    pred = result.model.predict(X)
+    assert pred.shape == (7,)
+    if problem.task != "regression":
+        proba = result.model.predict_proba(X)
+        k = int(problem.y.max()) + 1
+        assert proba.shape == (7, k) and np.allclose(proba.sum(axis=1), 1.0)
+        assert set(pred) <= set(range(k))
+    assert abs(sum(w for _, w in result.ensemble) - 1.0) < 1e-9
+    assert {cid for cid, _ in result.ensemble} <= {t.config_id for t in result.trials}
+
+
+def test_failing_hanging_and_memory_hungry_trials_do_not_stop_the_search(faulty_family):
+    p = make_problem(n=200, n_jobs=2, families=("faulty_test", "lightgbm"))
+    suggestions = [{"config": {"family": "faulty_test", "mode": m}, "origin": "kb", "explanation": "test"}
+                   for m in ("raise", "memory", "hang")]
+    suggestions.append({"config": REGISTRY.get("lightgbm").default_config(), "origin": "kb"})
+    start = time.monotonic()
+    result = optimize(p, Deadline(14), strategy="warm", suggestions=suggestions, trial_timeout=2.0)
+    assert time.monotonic() - start < 15.5
+    by_mode = {t.config.get("mode"): t for t in result.trials if t.family == "faulty_test"}
+    assert by_mode["raise"].status == "failed" and "always fails" in by_mode["raise"].error
+    assert by_mode["memory"].status == "failed" and "memory" in by_mode["memory"].error
+    assert by_mode["hang"].status == "timeout" and by_mode["hang"].error
+    assert [t.origin for t in result.trials[:4]] == ["kb"] * 4
+    assert any(t.status == "ok" and t.family == "lightgbm" for t in result.trials)
+    assert result.best_config["family"] == "lightgbm"
+    _check_model(result, p)
+
+
+def test_budget_is_honoured_and_a_model_is_returned():
+    p = make_problem(n=300, n_jobs=2)
+    start = time.monotonic()
+    result = optimize(p, Deadline(6), strategy="warm")
+    elapsed = time.monotonic() - start
+    assert elapsed < 6.5, elapsed  # loose: a busy machine; speed is for the benchmark
+    assert result.timings["elapsed"] <= elapsed and result.timings["overhead_seconds"] >= 0
+    assert result.protocol == "cv5"
+    _check_model(result, p)
+
+
+def test_deterministic_with_max_trials_and_two_workers():
+    runs = []
+    for _ in range(2):
+        p = make_problem(n=150, n_jobs=2)
+        r = optimize(p, Deadline(120), strategy="bo", max_trials=8)
+        runs.append(([(t.config_id, t.status, t.fidelity, t.score) for t in r.trials],
+                     r.model.predict_proba(p.X), r.ensemble))
+    assert len(runs[0][0]) == 8
+    assert runs[0][0] == runs[1][0]
+    assert np.array_equal(runs[0][1], runs[1][1])
+    assert runs[0][2] == runs[1][2]
+
+
+def test_warm_suggestions_are_evaluated_first_and_tagged():
+    p = make_problem(n=150)
+    knn = {"family": "knn", "n_neighbors": 3}
+    suggestions = [{"config": knn, "origin": "kb", "explanation": "best on a similar task"},
+                   {"config": {"family": "linear", "C": 0.5}, "origin": "kb", "explanation": ""},
+                   {"config": {"family": "not_a_family"}, "origin": "kb", "explanation": ""},
+                   {"config": knn, "origin": "kb", "explanation": "duplicate"}]
+    r = optimize(p, Deadline(60), strategy="warm", suggestions=suggestions, max_trials=3)
+    assert [t.origin for t in r.trials] == ["kb", "kb", "portfolio"]
+    assert r.trials[0].config_id == config_id(REGISTRY.get("knn").complete(knn))
+    assert r.trials[2].family == "lightgbm"  # the static portfolio follows the suggestions
+
+
+def test_interrupt_returns_the_best_so_far():
+    p = make_problem(n=150)
+
+    def stop_after_two(event):
+        assert {"elapsed", "n_trials", "best_score"} <= set(event)
+        if event["n_trials"] >= 2:
+            raise KeyboardInterrupt
+
+    start = time.monotonic()
+    r = optimize(p, Deadline(60), strategy="warm", callback=stop_after_two)
+    assert time.monotonic() - start < 30
+    assert r.timings["interrupted"] is True
+    assert len([t for t in r.trials if t.status == "ok"]) == 2
+    _check_model(r, p)
+
+
+def test_resume_replays_the_history_without_running_it_again():
+    p = make_problem(n=150)
+    first = optimize(p, Deadline(60), strategy="bo", max_trials=3)
+    previous = [dataclasses.asdict(t) for t in first.trials]
+    second = optimize(p, Deadline(60), strategy="bo", max_trials=2, history=previous)
+    replayed = [t for t in second.trials if t.extra.get("replayed")]
+    assert [t.config_id for t in replayed] == [t.config_id for t in first.trials]
+    fresh = [t for t in second.trials if not t.extra.get("replayed")]
+    assert len(fresh) == 2 and fresh[0].origin == "resumed"  # the earlier best again, for its models
+    assert fresh[1].config_id not in {t.config_id for t in first.trials}
+    _check_model(second, p)
+
+
+@pytest.mark.parametrize("strategy, task", [("random", "multiclass"), ("hyperband", "regression")])
+def test_other_strategies_and_tasks(strategy, task):
+    p = make_problem(task=task, n=150)
+    r = optimize(p, Deadline(60), strategy=strategy, max_trials=3)
+    origins = [t.origin for t in r.trials]
+    assert origins == (["random"] * 3 if strategy == "random" else ["default"] * 3)
+    _check_model(r, p)
+
+
+def test_bad_strategy_and_family_are_input_errors():
+    from automl.exceptions import InputError
+    p = make_problem(n=60)
+    with pytest.raises(InputError, match="strategy"):
+        optimize(p, Deadline(5), strategy="genetic")
+    p.families = ("lightgbm", "nope")
+    with pytest.raises(InputError, match="valid:"):
+        optimize(p, Deadline(5))
+
+
+def test_holdout_members_are_refit_on_every_row(monkeypatch):
+    import automl.search.optimizer as optimizer
+    monkeypatch.setattr(optimizer, "choose_protocol", lambda n: "holdout0.2")
+    p = make_problem(n=400, n_jobs=2, families=("lightgbm", "linear"))
+    r = optimize(p, Deadline(10), strategy="bo")
+    assert r.protocol == "holdout0.2"
+    assert r.timings["refit"], r.timings  # at least the best member was refit within the budget
+    assert all(len(models) == 1 for models in r.model.members)
+    _check_model(r, p)
