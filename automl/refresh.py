@@ -30,7 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,8 @@ RUN_KIND = "refresh"
 OPENML_RUN_KIND = "openml-import"
 # how many space samples per family join the family defaults in the candidate pool
 CANDIDATE_SAMPLES = {"lightgbm": 10, "random_forest": 3, "extra_trees": 3, "linear": 3, "knn": 3, "mlp": 2}
+# sampled forests and MLPs keep to the cheaper part of the space so a full PMLB build fits its CPU budget
+CANDIDATE_LIMITS = {"n_estimators": 200, "hidden": 64}
 Callback = Callable[[dict], None]
 
 
@@ -69,6 +71,8 @@ class RefreshOptions:
     rebuild_portfolio: bool = True
     portfolio_size: int = 16
     check: bool = True  # store.check() at the end (when the store offers it)
+    pool: list[dict] | None = None  # the candidate configurations (None: the shipped / generated pool)
+    search_trials: int | None = None  # stop each search after this many trials (deterministic mode)
 
     def validate(self) -> None:
         if not (self.budget >= 0) or not math.isfinite(self.budget):
@@ -134,7 +138,11 @@ def portfolio_candidates(seed: int = 0, samples: dict[str, int] | None = None) -
     for key in REGISTRY.keys():
         family = REGISTRY.get(key)
         for _ in range(samples.get(key, 0)):
-            pool.append(_rounded(family.complete(family.sample(rng))))
+            for _attempt in range(100):
+                config = _rounded(family.complete(family.sample(rng)))
+                if all(config.get(k, v) <= v for k, v in CANDIDATE_LIMITS.items()):
+                    break
+            pool.append(config)
     seen, out = set(), []
     for c in pool:
         cid = config_id(c)
@@ -167,6 +175,7 @@ def load_candidates(path: Path | None = None, seed: int = 0) -> list[dict]:
 def candidates_document(configs: list[dict], seed: int = 0) -> dict:
     from .space import SPACE_VERSION
     return {"space_version": str(SPACE_VERSION), "seed": seed, "samples_per_family": CANDIDATE_SAMPLES,
+            "sample_limits": CANDIDATE_LIMITS,
             "configs": configs, "config_ids": [config_id(c) for c in configs]}
 
 
@@ -276,6 +285,42 @@ def map_openml_run(parameters: dict[str, dict[str, str]], task: str, n_rows: int
     return family.complete(config), ""
 
 
+# OpenML quality -> (our meta-feature, conversion); computed differently (ours on capped subsamples,
+# OpenML on all rows and counting the target as a feature), so stored side by side, never merged
+OPENML_OVERLAP = {
+    "NumberOfInstances": ("n_rows_log", lambda v: math.log10(v) if v > 0 else float("nan")),
+    "NumberOfFeatures": ("n_features_log", lambda v: math.log10(v - 1) if v > 1 else float("nan")),
+    "NumberOfClasses": ("n_classes", lambda v: v if v > 0 else float("nan")),
+    "MajorityClassPercentage": ("majority_share", lambda v: v / 100.0),
+    "MinorityClassPercentage": ("minority_share", lambda v: v / 100.0),
+    "ClassEntropy": ("class_entropy", lambda v: v),
+    "PercentageOfMissingValues": ("share_missing_cells", lambda v: v / 100.0),
+    "PercentageOfInstancesWithMissingValues": ("share_rows_with_missing", lambda v: v / 100.0),
+    "MeanAttributeEntropy": ("attribute_entropy_mean", lambda v: v),
+    "MeanMutualInformation": ("mutual_information_mean", lambda v: v),
+    "MaxMutualInformation": ("mutual_information_max", lambda v: v),
+    "EquivalentNumberOfAtts": ("equivalent_n_features_log", lambda v: math.log10(1 + v) if v > -1 else float("nan")),
+    "MeanNoiseToSignalRatio": ("noise_to_signal", lambda v: v),
+}
+
+
+def openml_overlap(qualities: dict[str, float], metafeatures: dict[str, float]) -> dict[str, dict]:
+    """OpenML qualities that describe one of our meta-features, in our units, next to our value."""
+    out = {}
+    for quality, (ours, convert) in OPENML_OVERLAP.items():
+        if quality not in qualities or ours not in metafeatures:
+            continue
+        try:
+            value = float(convert(float(qualities[quality])))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if math.isfinite(value):
+            mine = metafeatures.get(ours)
+            out[ours] = {"openml_quality": quality, "openml": value,
+                         "ours": float(mine) if mine is not None and math.isfinite(mine) else None}
+    return out
+
+
 # ============================================================================ data preparation
 @dataclass
 class Prepared:
@@ -334,7 +379,13 @@ def subsample_rows(X: pd.DataFrame, y: np.ndarray, task: str, max_rows: int, see
             idx, _ = train_test_split(np.arange(n), train_size=max_rows, random_state=seed, stratify=strat)
         except ValueError:
             idx, _ = train_test_split(np.arange(n), train_size=max_rows, random_state=seed)
-        idx = np.sort(idx)
+        # rare classes keep up to 3 rows, so the subsample still has every class the validation can split
+        have = np.bincount(y[idx], minlength=len(counts))
+        extra = []
+        for c in np.flatnonzero((have < np.minimum(counts, 3)) & (counts > 0)):
+            pool = np.setdiff1d(np.flatnonzero(y == c), idx)
+            extra.append(rng.choice(pool, size=min(len(pool), 3 - have[c]), replace=False))
+        idx = np.sort(np.concatenate([idx, *extra]) if extra else idx)
     Xs, ys = X.iloc[idx].reset_index(drop=True), y[idx]
     if task != "regression":
         counts = np.bincount(ys)
@@ -352,8 +403,13 @@ def evaluate_dataset(job: dict) -> dict:
     Runs in a worker process (or inline). ``job``: X, y, task, metric, seed, candidates, trial_seconds,
     budget, suggestions, prior. Returns plain data: ``{"candidates": [...], "search": [...], "protocol"}``.
     """
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from threadpoolctl import threadpool_limits
     warnings.filterwarnings("ignore")
+    with threadpool_limits(1):  # BLAS / OpenMP threads: one per worker (contention collapses them otherwise)
+        return _evaluate_dataset(job)
+
+
+def _evaluate_dataset(job: dict) -> dict:
     from .deadline import Deadline
     from .models import REGISTRY
     from .search import SearchProblem, optimize
@@ -381,7 +437,8 @@ def evaluate_dataset(job: dict) -> dict:
         strategy = "warm" if job.get("suggestions") else "bo"
         try:
             result = optimize(problem, Deadline(float(job["budget"])), strategy=strategy,
-                              suggestions=job.get("suggestions") or [], prior=job.get("prior") or [])
+                              suggestions=job.get("suggestions") or [], prior=job.get("prior") or [],
+                              max_trials=job.get("max_trials"))
             out["protocol"] = result.protocol or protocol
             for t in result.trials:
                 if t.status not in ("ok", "failed", "timeout"):
@@ -401,8 +458,7 @@ class Item:
 
     name: str
     load: Callable[[], tuple[pd.DataFrame, str, str | None]]
-    source: str  # "folder" | "pmlb" | "openml"
-    file_key: str | None = None  # path|size|mtime for the fingerprint cache
+    source: str  # "folder" | "pmlb" | "manifest" | "openml"
     qualities: Callable[[], dict] | None = None  # OpenML qualities (after load)
     openml_runs: Callable[[str, int, int], tuple[list, dict]] | None = None
 
@@ -412,17 +468,15 @@ def folder_items(folder: str | Path) -> tuple[list[Item], list[tuple[str, str]]]
     sources, problems = discover(folder)
     items = []
     for src in sources:
-        st = src.path.stat()
-
         def load(src=src):
             return data_mod.load_table(src.path), src.target, src.task
-        items.append(Item(src.name, load, src.origin, f"{src.path.resolve()}|{st.st_size}|{st.st_mtime_ns}"))
+        items.append(Item(src.name, load, src.origin))
     return items, [(p.name, p.reason) for p in problems]
 
 
 # ============================================================================ the job
 class _Refresher:
-    def __init__(self, store_path: str | None, options: RefreshOptions, callback: Callback | None) -> None:
+    def __init__(self, store, options: RefreshOptions, callback: Callback | None) -> None:
         import knowledge_base as kb
         import metafeatures
         from .space import SPACE_VERSION
@@ -432,9 +486,11 @@ class _Refresher:
         self.options = options
         self.callback = callback
         self.space_version = str(SPACE_VERSION)
-        self.store_path = store_path
-        self.candidates = load_candidates(seed=options.seed) if options.candidates else []
+        self.store = store if hasattr(store, "record_run") else kb.open_store(store)
+        pool = options.pool if options.pool is not None else load_candidates(seed=options.seed)
+        self.candidates = [dict(c) for c in pool] if options.candidates else []
         self.candidate_ids = [config_id(c) for c in self.candidates]
+        self.index = StoreIndex.from_store(self.store, self.space_version)
         self.started = time.monotonic()
 
     # -- helpers
@@ -448,9 +504,6 @@ class _Refresher:
         except Exception as exc:  # a display problem never stops the job
             log.debug("progress callback failed: %s", exc)
 
-    def open_store(self):
-        return self.kb.open_store(self.store_path)
-
     @property
     def mf_version(self) -> str:
         return str(self.mf.METAFEATURES_VERSION)
@@ -462,7 +515,7 @@ class _Refresher:
 
     # -- the loop
     def run(self, items: list[Item], problems: list[tuple[str, str]], source: str) -> RefreshSummary:
-        summary = RefreshSummary(source=source, store=str(self.store_path or os.environ.get("AUTOML_KB") or "default"))
+        summary = RefreshSummary(source=source, store=str(getattr(self.store, "path", self.store)))
         for name, reason in problems:
             summary.outcomes.append(DatasetOutcome(name, "failed", reason))
             log.error("%s: %s", name, reason)
@@ -499,11 +552,21 @@ class _Refresher:
                 if not pending:
                     continue
                 done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                broken = False
                 for fut in done:
                     item, job = pending.pop(fut)
                     outcome = self.finish(item, job, fut.result)
+                    broken = broken or "BrokenProcessPool" in outcome.reason
                     summary.outcomes.append(outcome)
                     self.report(outcome, job["index"], len(items))
+                if broken:  # a worker died (e.g. out of memory): the pool is unusable, start a fresh one
+                    for fut, (item, job) in list(pending.items()):
+                        outcome = self.finish(item, job, fut.result)
+                        summary.outcomes.append(outcome)
+                        self.report(outcome, job["index"], len(items))
+                    pending.clear()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_worker_init)
         finally:
             if pool is not None:
                 for fut in pending:
@@ -531,19 +594,21 @@ class _Refresher:
             prepared = prepare(frame, target, task, item.name)
             del frame
             fp = self.kb.fingerprint(prepared.X, prepared.y)
-            state = self.dataset_state(fp)
+            state = self.index.state(fp)
             if state["space_done"] and state["mf_version"] == self.mf_version:
                 return DatasetOutcome(item.name, "skipped", "already in the store for these versions", fp,
                                       prepared.task, seconds=time.monotonic() - t0), None
             mf = self.mf.compute(prepared.X, prepared.y, prepared.task)
             dataset = self.dataset_record(item, prepared, fp, mf)
             if state["space_done"]:
-                # only the meta-feature version changed: re-describe the dataset, keep every evaluation
-                n = self.write(self.run_record(fp, "metafeatures", {"reason": "meta-feature version changed",
-                                                                    "from": state["mf_version"]}), dataset, [])
+                # only the meta-feature version changed: re-describe the dataset (the store upserts it,
+                # newest wins), keep every evaluation
+                self.write(self.run_record(fp, "refresh-metafeatures", {"name": item.name, "from_version":
+                                                                        state["mf_version"]}), dataset, [])
+                self.index.mark(fp, mf_version=self.mf_version)
                 return DatasetOutcome(item.name, "updated", f"meta-features recomputed (version "
                                                             f"{state['mf_version']} -> {self.mf_version})", fp,
-                                      prepared.task, n, seconds=time.monotonic() - t0), None
+                                      prepared.task, 0, seconds=time.monotonic() - t0), None
             openml_evals, openml_note = [], ""
             if item.openml_runs is not None:
                 openml_evals, openml_note = self.openml_evaluations(item, prepared)
@@ -553,7 +618,8 @@ class _Refresher:
             suggestions, prior = self.warm_material(mf, prepared.task, metric, fp)
             work = {"X": Xs, "y": ys, "task": prepared.task, "metric": metric, "seed": self.options.seed,
                     "candidates": self.candidates, "trial_seconds": self.options.trial_seconds,
-                    "budget": self.options.budget, "suggestions": suggestions, "prior": prior}
+                    "budget": self.options.budget, "suggestions": suggestions, "prior": prior,
+                    "max_trials": self.options.search_trials}
             return None, {"work": work, "dataset": dataset, "fingerprint": fp, "suffix": suffix, "metric": metric,
                           "task": prepared.task, "t0": t0, "openml": openml_evals, "openml_note": openml_note,
                           "notes": prepared.notes, "n_rows_eval": len(ys)}
@@ -578,8 +644,10 @@ class _Refresher:
             n = self.write(self.run_record(fp, RUN_KIND, settings), job["dataset"], evaluations)
             n_openml = 0
             if job["openml"]:
-                n_openml = self.write(self.run_record(fp, OPENML_RUN_KIND, {"source": "openml", "name": item.name}),
+                n_openml = self.write(self.run_record(fp, OPENML_RUN_KIND, {"name": item.name}, source="openml"),
                                       job["dataset"], job["openml"])
+            self.index.mark(fp, mf_version=self.mf_version, space_done=bool(result["candidates"]) or
+                            not self.options.candidates)
             reason = "; ".join(x for x in [job["openml_note"], result.get("search_error") or ""] + job["notes"] if x)
             return DatasetOutcome(item.name, "added", reason, fp, job["task"], n, n_openml,
                                   seconds=time.monotonic() - t0)
@@ -591,10 +659,16 @@ class _Refresher:
 
     # -- records
     def dataset_record(self, item: Item, prepared: Prepared, fp: str, mf: dict):
-        qualities = item.qualities() if item.qualities is not None else None
-        return _dataset_record(self.kb, fingerprint=fp, name=item.name, source=item.source, task=prepared.task,
-                               n_rows=len(prepared.y), n_features=prepared.X.shape[1], metafeatures=mf,
-                               metafeatures_version=self.mf_version, qualities=qualities)
+        extra: dict = {"refresh_source": item.source}
+        if prepared.notes:
+            extra["notes"] = prepared.notes
+        if item.qualities is not None:
+            info = item.qualities()
+            extra["openml"] = info
+            extra["openml_overlap"] = openml_overlap(info.get("qualities") or {}, mf)
+        return self.kb.records.DatasetRecord(
+            fingerprint=fp, name=item.name, source=item.source, task=prepared.task, n_rows=len(prepared.y),
+            n_features=prepared.X.shape[1], metafeatures=mf, metafeatures_version=self.mf_version, extra=extra)
 
     def evaluation_record(self, row: dict, protocol: str, metric: str):
         return self.kb.records.EvaluationRecord(
@@ -604,27 +678,26 @@ class _Refresher:
             status=str(row.get("status") or "failed"), error=row.get("error"), seed=int(self.options.seed),
             library_version=__version__, created_at=None, origin=row.get("origin"))
 
-    def run_record(self, fp: str, kind: str, settings: dict):
+    def run_record(self, fp: str, kind: str, settings: dict, source: str = "local"):
         now = datetime.now(timezone.utc)
         return self.kb.records.RunRecord(run_id=self.run_id(fp, kind), kind=kind, started_at=now, finished_at=now,
                                          budget_seconds=float(self.options.budget), settings=settings,
                                          versions={**library_versions(), "space": self.space_version,
-                                                   "metafeatures": self.mf_version})
+                                                   "metafeatures": self.mf_version}, source=source)
 
     def write(self, run, dataset, evaluations) -> int:
-        return int(self.open_store().record_run(run, dataset, evaluations))
+        return int(self.store.record_run(run, dataset, evaluations))
 
     # -- store queries
-    def dataset_state(self, fp: str) -> dict:
-        return _dataset_state(self.open_store(), fp, self.space_version)
-
     def warm_material(self, mf: dict, task: str, metric: str, fp: str) -> tuple[list, list]:
         if self.options.budget <= 0:
             return [], []
         try:
-            store = self.open_store()
-            suggestions = store.suggest(mf, task, metric, n=10, exclude_fingerprint=fp)
-            prior = store.prior_observations(mf, task, metric, k=10)
+            if callable(getattr(self.store, "retrieve", None)):
+                _, suggestions, prior = self.store.retrieve(mf, task, metric, n=10, k=10, exclude_fingerprint=fp)
+            else:
+                suggestions = self.store.suggest(mf, task, metric, n=10, exclude_fingerprint=fp)
+                prior = self.store.prior_observations(mf, task, metric, k=10, exclude_fingerprint=fp)
         except Exception as exc:  # an empty or busy store means a cold search, never a failure
             log.debug("no warm start: %s", exc)
             return [], []
@@ -666,107 +739,117 @@ class _Refresher:
 
     # -- end of the job
     def wrap_up(self, summary: RefreshSummary) -> None:
+        from knowledge_base.portfolio import portfolio_path
         changed = any(o.status in ("added", "updated") for o in summary.outcomes)
-        if self.options.rebuild_portfolio and (changed or not _portfolio_exists(self.store_path)):
+        if self.options.rebuild_portfolio and (changed or not portfolio_path(self.store.path).exists()):
             try:
-                path = rebuild_portfolio(self.store_path, size=self.options.portfolio_size)
+                path = rebuild_portfolio(self.store, size=self.options.portfolio_size)
                 summary.portfolio = str(path) if path else None
             except Exception as exc:
                 log.warning("portfolio not rebuilt: %s", _one_line(exc))
-        if self.options.check:
-            store = self.open_store()
-            check = getattr(store, "check", None)
-            if callable(check):
-                try:
-                    result = check()
-                    summary.check = result if isinstance(result, dict) else {"result": str(result)}
-                except Exception as exc:
-                    summary.check = {"error": _one_line(exc)}
+        if self.options.check and callable(getattr(self.store, "check", None)):
+            try:
+                problems = self.store.check()
+                summary.check = {"problems": list(problems)}
+                for p in problems:
+                    log.warning("knowledge-base check: %s", p)
+            except Exception as exc:
+                summary.check = {"error": _one_line(exc)}
 
 
-# ============================================================================ store adapters
-def _dataset_record(kb, *, qualities: dict | None, **fields):
-    cls = kb.records.DatasetRecord
-    names = set(getattr(cls, "__dataclass_fields__", {}))
-    if qualities is not None:
-        for key in ("qualities", "openml_qualities", "extra"):
-            if key in names:
-                fields[key] = qualities
-                break
-    return cls(**{k: v for k, v in fields.items() if not names or k in names})
+# ============================================================================ store access (public API only)
+def store_tables(store) -> dict[str, pd.DataFrame]:
+    """``datasets`` and ``evaluations`` of ``store`` as DataFrames (the store's ``datasets()`` /
+    ``evaluations()`` readers; evaluations carry ``fingerprint``, ``task``, ``config``, ``space_version``)."""
+    datasets = store.datasets()
+    evaluations = store.evaluations()
+    return {"datasets": datasets, "evaluations": evaluations}
 
 
-def _dataset_state(store, fp: str, space_version: str) -> dict:
-    """``{"mf_version": str | None, "space_done": bool}`` for one fingerprint."""
-    state = {"mf_version": None, "space_done": False}
-    dataset = store.dataset(fp) if hasattr(store, "dataset") else None
-    if dataset is None:
-        return state
-    state["mf_version"] = str(getattr(dataset, "metafeatures_version", None) or
-                              (dataset.get("metafeatures_version") if isinstance(dataset, dict) else None))
-    evals = store.evaluations(fingerprint=fp)
-    if len(evals):
-        mask = (evals["space_version"].astype(str) == space_version) & (evals["origin"] == CANDIDATE_ORIGIN)
-        state["space_done"] = bool(mask.any())
-    return state
+def read_export(directory: str | Path) -> dict[str, pd.DataFrame]:
+    """The same two tables from a store export folder (e.g. the bundled ``knowledge_base/seed``)."""
+    directory = Path(directory)
+    ds = pd.read_parquet(directory / "datasets.parquet")
+    ev = pd.read_parquet(directory / "evaluations.parquet")
+    cf = pd.read_parquet(directory / "configurations.parquet")
+    ds["metafeatures"] = ds["metafeatures"].map(lambda t: {k: (np.nan if v is None else float(v))
+                                                           for k, v in json.loads(t or "{}").items()})
+    ds["extra"] = ds["extra"].map(lambda t: json.loads(t or "{}"))
+    ev = ev.merge(ds[["fingerprint", "name", "task"]], on="fingerprint", how="left")
+    ev = ev.merge(cf[["config_id", "config", "family"]], on="config_id", how="left")
+    return {"datasets": ds, "evaluations": ev}
 
 
-def _portfolio_exists(store_path) -> bool:
-    from knowledge_base.portfolio import portfolio_path
-    try:
-        return portfolio_path(_resolved_store_path(store_path)).exists()
-    except Exception:
-        return False
+class StoreIndex:
+    """What the refresh needs to know per fingerprint: meta-feature version, candidates done for this space.
+
+    Built once per job from the store and kept current as the job writes (fits writing to the same
+    store meanwhile never add candidate evaluations, so they cannot make it wrong).
+    """
+
+    def __init__(self, entries: dict[str, dict]) -> None:
+        self.entries = entries
+
+    @classmethod
+    def from_store(cls, store, space_version: str) -> "StoreIndex":
+        entries = {str(fp): {"mf_version": str(v), "space_done": False}
+                   for fp, v in zip(*_columns(store.datasets(), "fingerprint", "metafeatures_version"))}
+        ev = store.evaluations(origin=CANDIDATE_ORIGIN)
+        if len(ev):
+            done = ev[ev["space_version"].astype(str) == str(space_version)]["fingerprint"].unique()
+            for fp in done:
+                entries.setdefault(str(fp), {"mf_version": None, "space_done": False})["space_done"] = True
+        return cls(entries)
+
+    def state(self, fp: str) -> dict:
+        return dict(self.entries.get(fp, {"mf_version": None, "space_done": False}))
+
+    def mark(self, fp: str, *, mf_version: str | None = None, space_done: bool | None = None) -> None:
+        entry = self.entries.setdefault(fp, {"mf_version": None, "space_done": False})
+        if mf_version is not None:
+            entry["mf_version"] = mf_version
+        if space_done:
+            entry["space_done"] = True
 
 
-def _resolved_store_path(store_path) -> Path:
-    import knowledge_base as kb
-    resolve = getattr(kb, "store_path", None) or getattr(kb, "default_path", None)
-    if store_path is not None:
-        return Path(store_path)
-    if os.environ.get("AUTOML_KB"):
-        return Path(os.environ["AUTOML_KB"])
-    if callable(resolve):
-        return Path(resolve())
-    raise AutoMLError("cannot tell where the knowledge base lives")
+def _columns(frame: pd.DataFrame, *names: str):
+    return [frame[n].tolist() if n in frame else [] for n in names]
 
 
-def candidate_losses(store, space_version: str) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """Full-fidelity candidate evaluations (one metric per task, our protocol) as a frame, and the configs."""
-    evals = store.evaluations(origin=CANDIDATE_ORIGIN)
-    if len(evals) == 0:
-        return pd.DataFrame(columns=["fingerprint", "task", "config_id", "loss"]), {}
-    evals = evals[(evals["space_version"].astype(str) == str(space_version)) & (evals["fidelity"] >= 1.0)]
-    evals = evals.copy()
-    evals.loc[evals["status"] != "ok", "loss"] = np.nan
-    configs = {}
-    for cid, cfg in zip(evals["config_id"], evals["config"]):
-        if cid not in configs:
-            configs[cid] = json.loads(cfg) if isinstance(cfg, str) else dict(cfg)
-    return evals[["fingerprint", "task", "config_id", "loss"]], configs
+def candidate_losses(tables: dict[str, pd.DataFrame], space_version: str) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """Full-fidelity candidate evaluations under our protocol: fingerprint, task, config_id, loss (failed: NaN)."""
+    ev = tables["evaluations"]
+    cols = ["fingerprint", "task", "config_id", "loss", "metric"]
+    if len(ev) == 0:
+        return pd.DataFrame(columns=cols), {}
+    ev = ev[(ev["origin"] == CANDIDATE_ORIGIN) & (ev["fidelity"] >= 1.0) &
+            (ev["space_version"].astype(str) == str(space_version))].copy()
+    ev.loc[ev["status"] != "ok", "loss"] = np.nan
+    configs = {cid: (json.loads(c) if isinstance(c, str) else dict(c)) for cid, c in zip(ev["config_id"], ev["config"])}
+    return ev[cols], configs
 
 
-def rebuild_portfolio(store_path=None, *, size: int = 16, out: str | Path | None = None) -> Path | None:
+def rebuild_portfolio(store=None, *, size: int = 16, out: str | Path | None = None) -> Path | None:
     """Greedy portfolio from the store's candidate evaluations, written next to the store (or to ``out``)."""
     import knowledge_base as kb
     from knowledge_base.portfolio import build_portfolios, portfolio_document, portfolio_path, save_portfolio
     from .space import SPACE_VERSION
-    store = kb.open_store(store_path)
-    frame, configs = candidate_losses(store, SPACE_VERSION)
+    store = store if hasattr(store, "record_run") else kb.open_store(store)
+    frame, configs = candidate_losses(store_tables(store), SPACE_VERSION)
     if frame.empty:
         log.info("no candidate evaluations yet: no portfolio built")
         return None
     built = build_portfolios(frame, configs, size=size)
-    path = Path(out) if out is not None else portfolio_path(_resolved_store_path(store_path))
+    path = Path(out) if out is not None else portfolio_path(store.path)
     doc = portfolio_document(built, space_version=str(SPACE_VERSION), size=size,
-                             source=f"knowledge base ({built['n_datasets']})")
+                             source=f"greedy over candidate evaluations of {built['n_datasets']} dataset(s)")
     save_portfolio(doc, path)
     log.info("portfolio rebuilt from %s dataset(s): %s", built["n_datasets"], path)
     return path
 
 
 # ============================================================================ public entry points
-def refresh_from_dir(folder: str | Path, *, store: str | None = None, options: RefreshOptions | None = None,
+def refresh_from_dir(folder: str | Path, *, store=None, options: RefreshOptions | None = None,
                      callback: Callback | None = None) -> RefreshSummary:
     """Refresh the store at ``store`` (default: ``AUTOML_KB`` or the per-user store) from a folder."""
     options = options or RefreshOptions()
@@ -781,7 +864,7 @@ def refresh_from_dir(folder: str | Path, *, store: str | None = None, options: R
     return refresher.run(items, problems, f"folder {folder}")
 
 
-def refresh_from_openml(*, suite: int | str | None = None, tasks: Iterable[int] = (), store: str | None = None,
+def refresh_from_openml(*, suite: int | str | None = None, tasks: Iterable[int] = (), store=None,
                         options: RefreshOptions | None = None, callback: Callback | None = None,
                         server: str | None = None, apikey: str | None = None, cache_dir: str | Path | None = None,
                         timeout: float = 60.0, n_retries: int = 3, import_runs: bool = True,
@@ -822,7 +905,12 @@ def _openml_item(source, tid: int, import_runs: bool, max_runs: int, measures: d
         return data.frame, data.target, data.task
 
     def qualities():
-        return dict(holder["data"].qualities) if "data" in holder else {}
+        data = holder.get("data")
+        if data is None:
+            return {}
+        return {"task_id": data.task_id, "dataset_id": data.dataset_id, "name": data.name,
+                "estimation": data.estimation, "evaluation_measure": data.evaluation_measure,
+                "qualities": dict(data.qualities)}
 
     def runs(task: str, n_rows: int, n_features: int):
         data = holder["data"]
@@ -830,7 +918,7 @@ def _openml_item(source, tid: int, import_runs: bool, max_runs: int, measures: d
                             max_runs=max_runs)
         return found, {"estimation": data.estimation}
 
-    return Item(f"openml-task-{tid}", load, "openml", None, qualities, runs if import_runs else None)
+    return Item(f"openml-task-{tid}", load, "openml", qualities, runs if import_runs else None)
 
 
 # ============================================================================ small helpers
