@@ -60,17 +60,29 @@ class _StderrFormatter(logging.Formatter):
         return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
+_SAVED_LOGGING: list = []
+
+
 def _configure_logging(quiet: bool, debug: bool) -> None:
+    """Library warnings become ``warning: ...`` lines on stderr for this command (undone when it ends)."""
     logger = logging.getLogger("automl")
-    for handler in list(logger.handlers):
-        if getattr(handler, "_automl_cli", False):
-            logger.removeHandler(handler)
+    _restore_logging()
     handler = logging.StreamHandler(sys.stderr)
-    handler._automl_cli = True  # type: ignore[attr-defined]
     handler.setFormatter(_StderrFormatter())
+    _SAVED_LOGGING[:] = [handler, logger.level, logger.propagate]
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else (logging.ERROR if quiet else logging.WARNING))
     logger.propagate = False
+
+
+def _restore_logging() -> None:
+    if _SAVED_LOGGING:
+        handler, level, propagate = _SAVED_LOGGING
+        logger = logging.getLogger("automl")
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+        _SAVED_LOGGING.clear()
 
 
 @click.group(cls=_ErrorHandlingGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,6 +94,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     _configure_logging(False, debug)
+    ctx.call_on_close(_restore_logging)
 
 
 class _Progress:
