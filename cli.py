@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import time
 
-_PROCESS_START = time.monotonic()  # the time budget covers the whole command, imports included
-
 import json
 import logging
 import os
@@ -92,6 +90,7 @@ def _restore_logging() -> None:
 def main(ctx: click.Context, debug: bool) -> None:
     """Meta-learning AutoML: fit a model within a time budget, predict with it, grow the knowledge base."""
     ctx.ensure_object(dict)
+    ctx.obj["start"] = time.monotonic()  # the time budget covers the whole command, imports included
     ctx.obj["debug"] = debug
     _configure_logging(False, debug)
     ctx.call_on_close(_restore_logging)
@@ -161,7 +160,7 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
         max_trials, weight_column, cluster, include, exclude, resume_dir, with_report, quiet, as_json):
     """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
     from automl.deadline import Deadline
-    deadline = Deadline(_parse_budget(time_budget), start=_PROCESS_START)
+    deadline = Deadline(_parse_budget(time_budget), start=ctx.obj["start"])
     _configure_logging(quiet, ctx.obj["debug"])
     import pandas as pd
     from automl import AutoML

@@ -25,8 +25,8 @@ class FaultyModel(DummyClassifier):
             time.sleep(3600)
         if self.mode == "memory":
             blocks = []
-            while True:
-                blocks.append(np.ones(1 << 27))  # 1 GiB at a time until the trial's memory limit stops it
+            while True:  # reserve 1 GiB at a time (no page touched) until the trial's memory limit stops it
+                blocks.append(np.empty(1 << 30, dtype=np.uint8))
         return super().fit(X, y)
 
 
