@@ -18,14 +18,7 @@ from automl.search.samplers import BOSampler
 from knowledge_base.canonical import config_id
 from tests.faulty_models import FAULTY
 from tests.fixtures.tables import make_dataset
-
-
-def problem(task="binary", n=200, seed=0, n_jobs=1, families=None):
-    frame = make_dataset(task, n=n, seed=seed)
-    X = TableEncoder().fit_transform(frame.drop(columns=["y"]))
-    target = encode_target(frame["y"], None)
-    return SearchProblem(X, target.y, target.task, get_metric(None, target.task), seed=seed, n_jobs=n_jobs,
-                         families=families)
+from tests.search.conftest import make_problem as problem
 
 
 @pytest.fixture
