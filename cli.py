@@ -130,7 +130,8 @@ def _parse_budget(value: float) -> float:
 
 @main.command()
 @click.argument("data", type=click.Path(path_type=Path))
-@click.option("--target", "-y", required=True, help="Name of the target column.")
+@click.option("--target", "-y", default=None,
+              help="Name of the target column (with --resume: the earlier fit's target by default).")
 @click.option("--time-budget", "-t", type=float, default=60.0, show_default=True,
               help="Seconds for the whole fit, loading and saving included.")
 @click.option("--metric", default=None, help="roc_auc, log_loss, accuracy, balanced_accuracy, f1, f1_macro, "
@@ -173,6 +174,16 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {str(out_dir)!r} exists and is not a directory")
     previous = AutoML.load(resume_dir) if resume_dir is not None else None
+    if previous is not None:  # options not given on this command line continue the earlier fit's
+        earlier = _resume_options(ctx, previous)
+        target = earlier.get("target", target)
+        weight_column = earlier.get("weight_column", weight_column)
+        metric, task, seed = earlier.get("metric", metric), earlier.get("task", task), earlier.get("seed", seed)
+        strategy, max_trials = earlier.get("strategy", strategy), earlier.get("max_trials", max_trials)
+        include, exclude = earlier.get("include", include), earlier.get("exclude", exclude)
+        no_warm_start = not earlier.get("warm_start", not no_warm_start)
+    if target is None:
+        raise InputError("--target is required (the name of the column to predict)")
     table = load_table(data)
     X, y = split_target(table, target)
     weights = None
@@ -187,6 +198,7 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
                    strategy=strategy, max_trials=max_trials, callback=progress,
                    include=tuple(include.split(",")) if include else None,
                    exclude=tuple(exclude.split(",")) if exclude else None, cluster=cluster)
+    model._fit_options = {"target": target, "weight_column": weight_column}
     try:
         model.fit(X, y, sample_weight=weights, deadline=deadline, resume=previous)
     finally:
@@ -202,6 +214,27 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
         _print_leaderboard(model, summary)
 
 
+_RESUMED_OPTIONS = {"metric": "metric", "task": "task", "seed": "seed", "strategy": "strategy",
+                    "max_trials": "max_trials", "include": "include", "exclude": "exclude",
+                    "no_warm_start": "warm_start", "weight_column": "weight_column", "target": "target"}
+
+
+def _resume_options(ctx, previous) -> dict:
+    """The earlier fit's options for every ``fit`` option this command line left at its default."""
+    stored = dict((getattr(previous, "fit_info_", None) or {}).get("options") or {})
+    if not stored:  # a model saved before options were recorded: its constructor parameters
+        stored = {k: v for k, v in previous.get_params().items() if k != "callback"}
+    out = {}
+    for param, key in _RESUMED_OPTIONS.items():
+        if key not in stored or ctx.get_parameter_source(param) != click.core.ParameterSource.DEFAULT:
+            continue
+        value = stored[key]
+        if key in ("include", "exclude") and value is not None:
+            value = ",".join(value) if isinstance(value, (list, tuple)) else str(value)
+        out[key] = value
+    return out
+
+
 def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
     board = model.leaderboard_
     n_ok = int((board["status"] == "ok").sum()) if len(board) else 0
@@ -211,6 +244,9 @@ def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
         "best_score": model.best_score_,
         "best_config": model.best_config_,
         "validation": model.validation_,
+        "class_distribution": model.class_distribution_,
+        "decision_threshold": model.decision_threshold_,
+        "options": model.fit_info_["options"],
         "ensemble": model.ensemble_,
         "n_trials": len(model.trials_),
         "n_trials_ok": n_ok,
@@ -231,6 +267,12 @@ def _print_leaderboard(model, summary: dict) -> None:
     cols = ["family", "fidelity", "score", "fit_seconds", "status", "origin", "config_id"]
     click.echo(f"task {summary['task']}, metric {summary['metric']}, validation {summary['validation']}, "
                f"{summary['n_trials']} trials in {summary['elapsed_seconds']:.1f}s")
+    if summary["class_distribution"]:
+        click.echo("classes: " + ", ".join(f"{c['class']} {c['count']} ({100 * c['share']:.1f}%)"
+                                           for c in summary["class_distribution"][:20])
+                   + (" ..." if len(summary["class_distribution"]) > 20 else "")
+                   + (f"; decision threshold {summary['decision_threshold']:.3f}"
+                      if summary["decision_threshold"] is not None else ""))
     if len(board):
         shown = board[cols].copy()
         shown["score"] = shown["score"].map(lambda v: f"{v:.5g}" if isinstance(v, (int, float)) and v == v else "-")
@@ -460,6 +502,8 @@ def kb_report(ctx, out_path, data_path, target, task, kb_path, quiet):
 @click.option("--openml-cache", type=click.Path(path_type=Path), default=None,
               help="openml client cache folder (default: the client's).")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per OpenML request.")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Evaluate datasets on a Dask cluster: tcp://host:port or 'local' (needs automl-meta[dask]).")
 @click.option("--log", "log_path", type=click.Path(path_type=Path), default=None,
               help="Append the job's log here (default: <store>.refresh.log).")
 @_KB_OPTION
@@ -467,7 +511,7 @@ def kb_report(ctx, out_path, data_path, target, task, kb_path, quiet):
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.pass_context
 def kb_refresh(ctx, from_dir, openml_suite, openml_tasks, budget, limit, n_jobs, max_rows, candidates_path,
-               no_prior_runs, openml_server, openml_cache, timeout, log_path, kb_path, quiet, as_json):
+               no_prior_runs, openml_server, openml_cache, timeout, cluster, log_path, kb_path, quiet, as_json):
     """Add datasets to the knowledge base: meta-features, candidate pool, a short search, write-back.
 
     Resumable and idempotent (datasets already done for the current versions are skipped); exit code 1
@@ -493,7 +537,10 @@ def kb_refresh(ctx, from_dir, openml_suite, openml_tasks, budget, limit, n_jobs,
         pool = loaded.get("configs") if isinstance(loaded, dict) else loaded
         if not isinstance(pool, list) or not all(isinstance(c, dict) and "family" in c for c in pool):
             raise InputError("--candidates must hold a list of configurations ({\"family\": ...})")
-    options = RefreshOptions(budget=budget, limit=limit, n_jobs=n_jobs, max_rows=max_rows, pool=pool)
+    options = RefreshOptions(budget=budget, limit=limit, n_jobs=n_jobs, max_rows=max_rows, pool=pool, cluster=cluster)
+    if cluster is not None:
+        from automl.search.dask_runner import require_dask
+        require_dask()  # bad input at once when Dask is missing
     store = knowledge_base.open_store(kb_path)
     refresh_log = logging.getLogger("automl.refresh")
     handler = logging.FileHandler(log_path or store.path.with_name(store.path.name + ".refresh.log"),

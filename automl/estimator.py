@@ -99,6 +99,21 @@ def _resolve_n_jobs(n_jobs: int) -> int:
     return cpus if n_jobs == -1 else max(1, min(int(n_jobs), cpus))
 
 
+def class_distribution(y: np.ndarray, classes, weights: np.ndarray | None = None) -> list[dict] | None:
+    """Rows (and weight, when there are sample weights) per class, in class order; None for regression."""
+    if classes is None:
+        return None
+    codes = np.asarray(y, dtype=int)
+    counts = np.bincount(codes, minlength=len(classes))
+    out = []
+    for i, label in enumerate(classes):
+        row = {"class": _plain(label), "count": int(counts[i]), "share": round(float(counts[i]) / max(1, len(codes)), 6)}
+        if weights is not None:
+            row["weight"] = float(np.sum(weights[codes == i]))
+        out.append(row)
+    return out
+
+
 def _check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
     if sample_weight is None:
         return None
@@ -294,7 +309,11 @@ class AutoMLBase(BaseEstimator):
         self.best_score_ = float(result.best_score)
         self.ensemble_ = list(getattr(result, "ensemble", []) or [])
         self.validation_ = getattr(result, "protocol", None)
+        self.class_distribution_ = class_distribution(target.y, target.classes, weights)
+        threshold = (getattr(result, "timings", None) or {}).get("threshold")
+        self.decision_threshold_ = float(threshold) if threshold is not None else None
         self.leaderboard_ = _leaderboard(self.trials_)
+        self.leaderboard_.attrs["class_distribution"] = self.class_distribution_
         self.neighbours_ = warm["neighbours"]
         self.warm_start_configs_ = warm["suggestions"]
         self.run_id_ = uuid.uuid4().hex
@@ -308,11 +327,30 @@ class AutoMLBase(BaseEstimator):
             "seed": int(self.seed),
             "n_jobs": n_jobs,
             "sample_weight": weights is not None,
+            "class_distribution": self.class_distribution_,
+            "decision_threshold": self.decision_threshold_,
+            "options": self._options(),
             "versions": library_versions(),
             "warm_start_note": warm["note"],
         }
         self.n_evaluations_written_ = self._write_back(warm, started_at) if self.write_back else 0
         return self
+
+    def _options(self) -> dict:
+        """Every constructor option as plain data (callbacks and cluster objects by name), plus what the
+        caller attached in ``_fit_options`` (the CLI: target and weight column), for the manifest, the
+        knowledge-base run and ``--resume``."""
+        options = {}
+        for key, value in self.get_params().items():
+            if key == "callback":
+                continue
+            if key == "cluster" and value is not None and not isinstance(value, str):
+                value = type(value).__name__
+            if key == "metric" and value is not None and not isinstance(value, str):
+                value = getattr(value, "name", None) or self.metric_
+            options[key] = _plain(list(value) if isinstance(value, tuple) else value)
+        options.update(getattr(self, "_fit_options", None) or {})
+        return options
 
     def _check_task_kind(self, y: pd.Series) -> None:
         """Hook for the classifier: refuse continuous targets the way scikit-learn does."""
@@ -390,7 +428,11 @@ class AutoMLBase(BaseEstimator):
             budget_seconds=float(self.time_budget),
             settings={"metric": self.metric_, "task": self.task_, "strategy": self.fit_info_["strategy"],
                       "seed": int(self.seed), "max_trials": self.max_trials, "n_jobs": self.fit_info_["n_jobs"],
-                      "families": list(self.families_) if self.families_ else None},
+                      "families": list(self.families_) if self.families_ else None,
+                      "options": self.fit_info_["options"], "resumed_from": self.resumed_from_,
+                      "sample_weight": self.fit_info_["sample_weight"],
+                      "class_distribution": self.class_distribution_,
+                      "decision_threshold": self.decision_threshold_},
             versions=versions)
         try:
             return int(self._open_kb().record_run(run, dataset, evaluations))

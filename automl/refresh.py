@@ -73,6 +73,7 @@ class RefreshOptions:
     check: bool = True  # store.check() at the end (when the store offers it)
     pool: list[dict] | None = None  # the candidate configurations (None: the shipped / generated pool)
     search_trials: int | None = None  # stop each search after this many trials (deterministic mode)
+    cluster: Any = None  # a Dask cluster ("local", tcp://host:port or a Client): one task per dataset there
 
     def validate(self) -> None:
         if not (self.budget >= 0) or not math.isfinite(self.budget):
@@ -287,20 +288,29 @@ def map_openml_run(parameters: dict[str, dict[str, str]], task: str, n_rows: int
 
 # OpenML quality -> (our meta-feature, conversion); computed differently (ours on capped subsamples,
 # OpenML on all rows and counting the target as a feature), so stored side by side, never merged
+def _missing_cells(v: float, q: dict) -> float:
+    """OpenML's PercentageOfMissingValues counts the target column's cells too (d + 1 columns); ours does
+    not (d columns). OpenML datasets have no missing targets in their tasks, so ours = v/100 * (d+1)/d."""
+    columns = float(q.get("NumberOfFeatures", float("nan")))  # OpenML: features + the target
+    return v / 100.0 * columns / (columns - 1) if columns > 1 else float("nan")
+
+
+# OpenML quality -> (our meta-feature, convert(value, all qualities) into our units)
 OPENML_OVERLAP = {
-    "NumberOfInstances": ("n_rows_log", lambda v: math.log10(v) if v > 0 else float("nan")),
-    "NumberOfFeatures": ("n_features_log", lambda v: math.log10(v - 1) if v > 1 else float("nan")),
-    "NumberOfClasses": ("n_classes", lambda v: v if v > 0 else float("nan")),
-    "MajorityClassPercentage": ("majority_share", lambda v: v / 100.0),
-    "MinorityClassPercentage": ("minority_share", lambda v: v / 100.0),
-    "ClassEntropy": ("class_entropy", lambda v: v),
-    "PercentageOfMissingValues": ("share_missing_cells", lambda v: v / 100.0),
-    "PercentageOfInstancesWithMissingValues": ("share_rows_with_missing", lambda v: v / 100.0),
-    "MeanAttributeEntropy": ("attribute_entropy_mean", lambda v: v),
-    "MeanMutualInformation": ("mutual_information_mean", lambda v: v),
-    "MaxMutualInformation": ("mutual_information_max", lambda v: v),
-    "EquivalentNumberOfAtts": ("equivalent_n_features_log", lambda v: math.log10(1 + v) if v > -1 else float("nan")),
-    "MeanNoiseToSignalRatio": ("noise_to_signal", lambda v: v),
+    "NumberOfInstances": ("n_rows_log", lambda v, q: math.log10(v) if v > 0 else float("nan")),
+    "NumberOfFeatures": ("n_features_log", lambda v, q: math.log10(v - 1) if v > 1 else float("nan")),
+    "NumberOfClasses": ("n_classes", lambda v, q: v if v > 0 else float("nan")),
+    "MajorityClassPercentage": ("majority_share", lambda v, q: v / 100.0),
+    "MinorityClassPercentage": ("minority_share", lambda v, q: v / 100.0),
+    "ClassEntropy": ("class_entropy", lambda v, q: v),
+    "PercentageOfMissingValues": ("share_missing_cells", _missing_cells),
+    "PercentageOfInstancesWithMissingValues": ("share_rows_with_missing", lambda v, q: v / 100.0),
+    "MeanAttributeEntropy": ("attribute_entropy_mean", lambda v, q: v),
+    "MeanMutualInformation": ("mutual_information_mean", lambda v, q: v),
+    "MaxMutualInformation": ("mutual_information_max", lambda v, q: v),
+    "EquivalentNumberOfAtts": ("equivalent_n_features_log",
+                               lambda v, q: math.log10(1 + v) if v > -1 else float("nan")),
+    "MeanNoiseToSignalRatio": ("noise_to_signal_log", lambda v, q: math.log10(1 + v) if v > -1 else float("nan")),
 }
 
 
@@ -311,7 +321,7 @@ def openml_overlap(qualities: dict[str, float], metafeatures: dict[str, float]) 
         if quality not in qualities or ours not in metafeatures:
             continue
         try:
-            value = float(convert(float(qualities[quality])))
+            value = float(convert(float(qualities[quality]), qualities))
         except (TypeError, ValueError, ZeroDivisionError):
             continue
         if math.isfinite(value):
@@ -520,8 +530,7 @@ class _Refresher:
             summary.outcomes.append(DatasetOutcome(name, "failed", reason))
             log.error("%s: %s", name, reason)
         self.emit({"event": "start", "total": len(items), "source": source, "problems": len(problems)})
-        n_jobs = _resolve_n_jobs(self.options.n_jobs)
-        pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_worker_init) if n_jobs > 1 else None
+        pool, n_jobs = self.pool()
         pending: dict[Future, tuple[Item, dict]] = {}
         processed = 0
         index = 0
@@ -559,7 +568,8 @@ class _Refresher:
                     broken = broken or "BrokenProcessPool" in outcome.reason
                     summary.outcomes.append(outcome)
                     self.report(outcome, job["index"], len(items))
-                if broken:  # a worker died (e.g. out of memory): the pool is unusable, start a fresh one
+                if broken and isinstance(pool, ProcessPoolExecutor):  # a worker died (e.g. out of memory):
+                    # the pool is unusable, start a fresh one (a Dask pool fails only that task)
                     for fut, (item, job) in list(pending.items()):
                         outcome = self.finish(item, job, fut.result)
                         summary.outcomes.append(outcome)
@@ -576,6 +586,18 @@ class _Refresher:
         summary.seconds = time.monotonic() - self.started
         self.emit({"event": "done", "summary": summary})
         return summary
+
+    def pool(self):
+        """(pool, datasets in flight): a Dask pool with ``cluster`` (its workers' threads in flight), local
+        processes for ``n_jobs > 1``, or (None, 1): evaluate inline."""
+        n_jobs = _resolve_n_jobs(self.options.n_jobs)
+        if self.options.cluster is not None:
+            from .search.dask_runner import dask_pool
+            pool = dask_pool(self.options.cluster, n_jobs)
+            return pool, pool.max_workers
+        if n_jobs > 1:
+            return ProcessPoolExecutor(max_workers=n_jobs, initializer=_worker_init), n_jobs
+        return None, 1
 
     def report(self, outcome: DatasetOutcome, index: int, total: int) -> None:
         level = logging.ERROR if outcome.status == "failed" else logging.INFO
@@ -835,7 +857,8 @@ def rebuild_portfolio(store=None, *, size: int = 16, out: str | Path | None = No
     from knowledge_base.portfolio import build_portfolios, portfolio_document, portfolio_path, save_portfolio
     from .space import SPACE_VERSION
     store = store if hasattr(store, "record_run") else kb.open_store(store)
-    frame, configs = candidate_losses(store_tables(store), SPACE_VERSION)
+    # only the candidate evaluations are read (not every search trial of every fit)
+    frame, configs = candidate_losses({"evaluations": store.evaluations(origin=CANDIDATE_ORIGIN)}, SPACE_VERSION)
     if frame.empty:
         log.info("no candidate evaluations yet: no portfolio built")
         return None

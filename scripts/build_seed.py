@@ -5,7 +5,8 @@
 
 Each chunk is one ``automl kb refresh --from-dir ... --limit CHUNK`` (same library call): a crash or
 Ctrl-C loses at most the datasets in flight; running the script again continues where it stopped.
-The build store starts empty (it never imports an existing seed). ``--export`` then writes the
+The build store starts empty, or with ``--from-seed`` from the bundled seed (to extend a seed whose
+build store is gone; the datasets it holds are skipped by fingerprint, the candidate pool is the seed's). ``--export`` then writes the
 store's Parquet export, the candidate pool (``candidates.json``) and the greedy portfolio
 (``portfolio.json``) into ``knowledge_base/seed/`` and checks that a fresh store loads it.
 See docs/knowledge-base.md.
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=40, help="datasets per resumable chunk")
     parser.add_argument("--max-rows", type=int, default=2000)
+    parser.add_argument("--from-seed", action="store_true",
+                        help="a new build store starts from knowledge_base/seed (extend the bundled seed)")
     parser.add_argument("--export", action="store_true", help="write knowledge_base/seed/ at the end")
     parser.add_argument("--export-only", action="store_true", help="skip the refresh, only export")
     parser.add_argument("--transfer-from", default=None,
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from automl.space import SPACE_VERSION
     import metafeatures
 
-    store = kb.open_store(args.store, seed_dir=None)
+    store = kb.open_store(args.store, seed_dir=SEED_DIR if args.from_seed else None)
     if args.transfer_from:
         n_runs, n_evals = transfer(args.transfer_from, store)
         logging.info("transferred %d run(s), %d evaluation(s) from %s into %s", n_runs, n_evals, args.transfer_from,

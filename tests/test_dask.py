@@ -197,3 +197,34 @@ def test_refresh_pool_runs_jobs(dask_runner):
         done, _ = wait(futures, timeout=60, return_when=FIRST_COMPLETED)
         assert done
         assert [f.result(timeout=60) for f in futures] == [0, 1, 4, 9]
+
+
+def test_kb_refresh_on_a_local_cluster(dask_runner, tmp_path):
+    """``automl kb refresh --cluster local``: one Dask task per dataset, written back by this process only."""
+    import json
+
+    from click.testing import CliRunner
+
+    import knowledge_base as kb
+    from cli import main
+    from tests.refresh.conftest import TINY_POOL
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    entries = []
+    for i, task in enumerate(("binary", "multiclass", "regression")):
+        make_dataset(task, n=90, seed=i).to_csv(folder / f"{task}.csv", index=False)
+        entries.append({"file": f"{task}.csv", "target": "y", "task": task})
+    (folder / "manifest.json").write_text(json.dumps({"datasets": entries}))
+    (tmp_path / "pool.json").write_text(json.dumps(TINY_POOL))
+    kb_path = tmp_path / "kb.duckdb"
+    kb.open_store(kb_path, seed_dir=None)
+    args = ["kb", "refresh", "--from-dir", str(folder), "--cluster", "local", "--n-jobs", "2", "--budget", "0",
+            "--candidates", str(tmp_path / "pool.json"), "--kb", str(kb_path), "--json"]
+    first = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.output)
+    assert summary["added"] == 3 and summary["failed"] == 0
+    ev = kb.open_store(kb_path).evaluations(origin="candidate")
+    assert len(ev) == 3 * len(TINY_POOL) and ev["fingerprint"].nunique() == 3
+    again = json.loads(CliRunner().invoke(main, args, catch_exceptions=False).output)
+    assert again["added"] == 0 and again["skipped"] == 3

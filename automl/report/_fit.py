@@ -258,9 +258,17 @@ def _summary(f: ModelFacts, ev: Evaluation | None, label: str, in_sample: bool) 
         pairs.append((name, text + extra))
     else:
         pairs.append(("Test score", "no evaluation data given"))
-    if f.classes is not None:
+    dist = info.get("class_distribution")
+    if dist:
+        shown = ", ".join(f"{c['class']}: {fmt(c['count'])} ({100 * c['share']:.1f} %)" for c in dist[:12])
+        pairs.append(("Class distribution (training rows)",
+                      f"{len(dist)} classes \u2014 {shown}" + (" \u2026" if len(dist) > 12 else "")))
+    elif f.classes is not None:
         shown = ", ".join(map(str, f.classes[:12])) + (" \u2026" if len(f.classes) > 12 else "")
         pairs.append(("Classes", f"{len(f.classes)}: {shown}"))
+    if info.get("decision_threshold") is not None:
+        pairs.append(("Decision threshold", f"{info['decision_threshold']:.3f} on P({f.classes[1] if f.classes else 1}),"
+                                            f" tuned on validation predictions for {f.metric}"))
     if dropped:
         pairs.append(("Dropped columns", "; ".join(f"{k} ({v})" for k, v in list(dropped.items())[:12])))
     pairs.append(("Warm start", info.get("warm_start_note") or "-"))

@@ -386,6 +386,9 @@ class _Search:
             if not executor.running():
                 if not can_submit:
                     return
+                if executor.free_slots() == 0:  # every worker is gone (e.g. a lost Dask cluster): stop now
+                    log.warning("no worker is left to run trials; the search stops early")
+                    return
                 continue
             wait = min(0.25, max(0.0, self.deadline.remaining() - self._reserve()))
             results = executor.collect(wait)
@@ -437,6 +440,7 @@ class _Search:
         if task == "binary" and not metric.needs_proba:  # threshold metrics: tune the decision threshold
             avg = sum(wt * self.kept[i]["oof"][rows] for i, wt in zip(members, weights)) / sum(weights)
             t, tuned = tune_threshold(y[rows], avg, lambda yt, labels: metric.score(yt, labels, sample_weight=sw))
+            threshold = 0.5  # recorded even when the default cut-off is best (the same labels as argmax)
             if metric.to_loss(tuned) < ensemble_loss - 1e-12:
                 threshold, ensemble_loss = t, metric.to_loss(tuned)
         return {"members": members, "weights": weights, "loss": ensemble_loss, "threshold": threshold,

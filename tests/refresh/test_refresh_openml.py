@@ -62,6 +62,12 @@ def test_openml_refresh_imports_tasks_qualities_and_prior_runs(server, store, op
     assert overlap["openml_quality"] == "MajorityClassPercentage" and overlap["ours"] == pytest.approx(
         overlap["openml"], abs=1e-6)
     assert set(datasets["source"]) == {"openml"}
+    # OpenML's units converted to ours: counts, class shares and missing cells (OpenML counts the target's)
+    for name in datasets.index:
+        for ours, pair in datasets.loc[name, "extra"]["openml_overlap"].items():
+            if ours in ("n_rows_log", "n_features_log", "n_classes", "majority_share", "minority_share",
+                        "share_missing_cells"):
+                assert pair["ours"] == pytest.approx(pair["openml"], abs=1e-6), (name, ours, pair)
 
     # prior evidence: RF runs mapped onto random_forest, averaged per configuration, unmappable one skipped
     prior = store.evaluations(origin="openml")
