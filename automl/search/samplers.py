@@ -23,6 +23,7 @@ from ..space import Categorical, decode_params, snap_unit
 
 PRIOR_HALF_LIFE = 10  # own observations after which the prior's weight has halved
 SURROGATE_TIME_SHARE = 0.05  # refits stop while they took more than this share of the elapsed time
+MIN_DISTANCE = 0.02  # proposals closer than this to a tried configuration are not made again
 
 
 class RandomSampler:
@@ -181,4 +182,28 @@ class BOSampler:
         best = y.max()
         z = (mu - best) / sigma
         ei = (mu - best) * norm.cdf(z) + sigma * norm.pdf(z)
+        ei = self._diverse(ei, V, history)
+        if not np.isfinite(ei).any():  # every candidate repeats a configuration already tried
+            return self.random.propose(history)
         return self.encoder.decode(V[int(np.argmax(ei))]), "surrogate"
+
+    def _diverse(self, ei: np.ndarray, V: np.ndarray, history) -> np.ndarray:
+        """Candidates within ``MIN_DISTANCE`` (max-norm in the unit cube) of a configuration this run already
+        tried lose their EI: on small, flat problems the forest otherwise proposes near-copies of its best."""
+        by_family: dict[str, list] = {}
+        for t in history.trials:
+            key = t.config.get("family")
+            if key in self.encoder.offsets:
+                by_family.setdefault(key, []).append(t.config)
+        ei = ei.copy()
+        for key, configs in by_family.items():  # only same-family configurations can be near: compare blocks
+            rows = np.flatnonzero(V[:, self.encoder.index[key]] == 1.0)
+            if not len(rows):
+                continue
+            family = self.families[self.encoder.index[key]]
+            start = self.encoder.offsets[key]
+            block = V[rows, start:start + len(family.params)].astype(np.float32)
+            seen = np.array([family.encode(family.complete(c)) for c in configs], dtype=np.float32)
+            dist = np.abs(block[:, None, :] - seen[None, :, :]).max(axis=2).min(axis=1)
+            ei[rows[dist < MIN_DISTANCE]] = -np.inf
+        return ei
