@@ -8,7 +8,7 @@ Every dataset of the store holds the recorded scores of the same candidate pool 
 ordering of the pool, and the recorded scores on the held-out dataset say how good the first k
 configurations of that ordering are:
 
-* ``retrieval``: ``store.suggest`` from 10 neighbours with the held-out dataset excluded (the
+* ``retrieval``: ``store.suggest`` from 25 neighbours (the product's ``RETRIEVAL_K``) with the held-out dataset excluded (the
   product's own warm start), restricted to pool configurations, then padded by the neighbours'
   average rank (``store.similar``); ``retrieval-k3``: the same from the 3 nearest neighbours;
 * ``nn-best``: auto-sklearn 1.0's start: the best pool configuration of the nearest dataset, then of
@@ -46,7 +46,7 @@ from knowledge_base.portfolio import greedy_portfolio, normalised_regret  # noqa
 
 KS = (1, 3, 10, 25)
 METHODS = ("retrieval", "retrieval-k3", "nn-best", "portfolio", "family-defaults", "random", "lgbm-default")
-PRODUCT_K = 10  # neighbours a fit retrieves from (automl.estimator: store.retrieve(..., k=10))
+PRODUCT_K = 25  # neighbours a fit retrieves from (automl.estimator.RETRIEVAL_K)
 N_RANDOM = 200
 
 
