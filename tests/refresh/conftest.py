@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 import knowledge_base as kb
 from automl.refresh import RefreshOptions
+from tests.fixtures.pmlb import write_pmlb_folder
 from tests.fixtures.tables import make_dataset
 
 # small PMLB datasets (50-160 rows): one per task
@@ -38,15 +38,9 @@ def options():
 
 
 @pytest.fixture
-def data_folder(tmp_path, pmlb_dir) -> Path:
+def data_folder(tmp_path) -> Path:
     """3 PMLB files (with their summary rows), a CSV named by a manifest, and one broken file."""
-    folder = tmp_path / "datasets"
-    folder.mkdir()
-    for name in TINY_PMLB:
-        shutil.copy(pmlb_dir / f"{name}.tsv.gz", folder)
-    summary = (pmlb_dir / "summary.csv").read_text().splitlines()
-    keep = [summary[0]] + [line for line in summary[1:] if line.split(",")[0] in TINY_PMLB]
-    (folder / "summary.csv").write_text("\n".join(keep) + "\n")
+    folder = write_pmlb_folder(tmp_path / "datasets", TINY_PMLB)
     make_dataset("binary", n=80, seed=3).to_csv(folder / "customers.csv", index=False)
     (folder / "manifest.json").write_text(json.dumps({"datasets": [
         {"file": "customers.csv", "target": "y", "task": "binary"}]}))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import openml
@@ -11,13 +10,12 @@ import pytest
 from knowledge_base.sources.folder import discover
 from knowledge_base.sources.openml import OpenMLFetchError, OpenMLSource
 from tests.fixtures.openml_server import OpenMLStandIn
+from tests.fixtures.pmlb import write_pmlb_folder
 from tests.fixtures.tables import make_dataset
 
 
-def test_discover_pmlb_layout_and_manifests(tmp_path, pmlb_dir):
-    for name in ("analcatdata_aids", "1027_ESL"):
-        shutil.copy(pmlb_dir / f"{name}.tsv.gz", tmp_path)
-    shutil.copy(pmlb_dir / "summary.csv", tmp_path)
+def test_discover_pmlb_layout_and_manifests(tmp_path):
+    write_pmlb_folder(tmp_path, ("analcatdata_aids", "1027_ESL"))
     make_dataset("binary", n=60, messy=False).to_csv(tmp_path / "customers.csv", index=False)
     make_dataset("regression", n=60, messy=False).to_parquet(tmp_path / "prices.parquet")
     (tmp_path / "manifest.json").write_text(json.dumps({"datasets": [
