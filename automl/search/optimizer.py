@@ -86,6 +86,44 @@ def _allowed_families(problem: SearchProblem):
     return families
 
 
+WORKDIR_PREFIX = "automl-search-"
+
+
+def sweep_orphaned_workdirs(root: str | None = None) -> list[str]:
+    """Remove search folders (``automl-search-PID-*``) left behind by processes that were killed.
+
+    The folder name carries the owner's process id; a folder whose owner is gone is removed. Folders of
+    live processes, and folders without a process id (older versions), are left alone.
+    """
+    root = root or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(WORKDIR_PREFIX):
+            continue
+        pid_text = name[len(WORKDIR_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        path = os.path.join(root, name)
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # somebody else's live process
+        return True
+    return True
+
+
 class _Search:
     def __init__(self, problem: SearchProblem, deadline: Deadline, strategy: str, suggestions, prior,
                  max_trials: int | None, callback: Callable | None, executor_factory=None, history=(),
@@ -125,7 +163,8 @@ class _Search:
         self.refit_enabled = self.protocol.startswith("holdout") and max_trials is None
         self.selection: dict | None = None
         self.trial_cap = float(trial_timeout) if trial_timeout else max(3.0, 0.4 * self.budget)
-        self.workdir = tempfile.mkdtemp(prefix="automl-search-")
+        sweep_orphaned_workdirs()
+        self.workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
         self.executor_factory = executor_factory
         self.interrupted = False
         self.overhead = 0.0  # driver seconds spent sampling, bookkeeping and ensembling
