@@ -124,6 +124,20 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _round_robin(design: list[tuple[dict, str]]) -> list[tuple[dict, str]]:
+    """``design`` reordered one configuration per family at a time (families in order of first appearance,
+    each family's own order kept)."""
+    queues: dict[str, list] = {}
+    for entry in design:
+        queues.setdefault(entry[0]["family"], []).append(entry)
+    out: list[tuple[dict, str]] = []
+    while any(queues.values()):
+        for queue in queues.values():
+            if queue:
+                out.append(queue.pop(0))
+    return out
+
+
 class _Search:
     def __init__(self, problem: SearchProblem, deadline: Deadline, strategy: str, suggestions, prior,
                  max_trials: int | None, callback: Callable | None, executor_factory=None, history=(),
@@ -191,15 +205,20 @@ class _Search:
 
     # ------------------------------------------------------------------ ask
     def _initial_design(self, suggestions) -> list[tuple[dict, str]]:
-        """warm: suggestions (tagged with their origin), then the static portfolio; bo / hyperband: the
-        family defaults; random: nothing. Deduplicated by configuration id, first occurrence kept."""
+        """warm: the suggestions (tagged with their origin) and the static portfolio's entries for the
+        families no suggestion covers (the whole portfolio when there is no suggestion), taken round-robin
+        over the families in order of first appearance, so that every family is tried within the first
+        trials instead of after all of one family's suggestions; bo / hyperband: the family defaults;
+        random: nothing. Deduplicated by configuration id, first occurrence kept."""
         design: list[tuple[dict, str]] = []
         if self.strategy == "warm":
             for s in suggestions:
                 config = s.get("config") or {}
                 if config.get("family") in self.family_keys:
                     design.append((REGISTRY.get(config["family"]).complete(config), s.get("origin") or "kb"))
-            design += [(c, "portfolio") for c in static_portfolio(self.families)]
+            covered = {config["family"] for config, _ in design}
+            design += [(c, "portfolio") for c in static_portfolio(self.families) if c["family"] not in covered]
+            design = _round_robin(design)
         elif self.strategy in ("bo", "hyperband"):
             design += [(c, "default") for c in family_defaults(self.families)]
         seen, unique = set(), []
@@ -253,14 +272,18 @@ class _Search:
         return left > 0.2 and (estimate is None or estimate * 1.2 < left)
 
     def _cheap_job(self):
-        """A random configuration of a family whose estimated cost fits in the time left (None if none does)."""
+        """A configuration of a family whose estimated cost fits in the time left, from the sampler (the
+        surrogate's best among those families for ``bo`` / ``warm``); None if no family fits."""
         fidelity = self.rungs[0]
-        for family in self.families:
-            if family.key in self.family_keys and self._fits_in_time({"family": family.key}, fidelity) and \
-                    self.history.cost_estimate(family.key, fidelity, self.costs) is not None:
-                config = family.sample(self.rng)
-                if not self.history.seen(config_id(config), fidelity):
-                    return config, "random", fidelity, 0, None
+        affordable = {f.key for f in self.families if f.key in self.family_keys
+                      and self._fits_in_time({"family": f.key}, fidelity)
+                      and self.history.cost_estimate(f.key, fidelity, self.costs) is not None}
+        if not affordable:
+            return None
+        for _ in range(5):
+            config, origin = self.sampler.propose(self.history, families=affordable)
+            if config["family"] in affordable and not self.history.seen(config_id(config), fidelity):
+                return config, origin, fidelity, 0, None
         return None
 
     def _refit_seconds(self, trial: Trial) -> float:
@@ -320,12 +343,35 @@ class _Search:
             except Exception as exc:  # a display problem never stops the search
                 log.debug("progress callback failed: %s", exc)
 
+    def _kept_set(self) -> set[int]:
+        """The trials whose predictions and fold models stay: the best ``KEEP_TOP``, and the best of every
+        family (a surrogate that settles on one family still leaves the ensemble diverse members)."""
+        ranked = sorted(self.kept, key=lambda i: (self.by_id[i].loss, i))
+        keep = set(ranked[:KEEP_TOP])
+        families: set[str] = set()
+        for trial_id in ranked:
+            family = self.by_id[trial_id].family
+            if family not in families:
+                families.add(family)
+                keep.add(trial_id)
+        return keep
+
+    def _keep_below(self, family: str) -> float | None:
+        """The loss a new trial of ``family`` must beat to enter the kept set (None: it enters anyway)."""
+        if len(self.kept) < KEEP_TOP:
+            return None
+        same = [self.by_id[i].loss for i in self.kept if self.by_id[i].family == family]
+        if not same:
+            return None
+        ranked = sorted(self.by_id[i].loss for i in self.kept)
+        return max(ranked[KEEP_TOP - 1], min(same))
+
     def _trim_kept(self) -> None:
-        """Bounded disk and memory: only the best ``KEEP_TOP`` trials keep predictions and fold models."""
+        """Bounded disk and memory: only the trials of ``_kept_set`` keep predictions and fold models."""
         if len(self.kept) <= KEEP_TOP:
             return
-        ranked = sorted(self.kept, key=lambda i: (self.by_id[i].loss, i))
-        for trial_id in ranked[KEEP_TOP:]:
+        keep = self._kept_set()
+        for trial_id in [i for i in self.kept if i not in keep]:
             path = self.kept.pop(trial_id).get("models_path")
             if path:
                 try:
@@ -380,8 +426,9 @@ class _Search:
         timeout = max(0.1, min(self.trial_cap, self.deadline.remaining() - self._reserve()))
         request = {"trial_id": trial.trial_id, "config": config, "fidelity": fidelity, "seconds": timeout,
                    "keep_models_dir": self.workdir}
-        if len(self.kept) >= KEEP_TOP:  # bounded disk: only a trial that would enter the kept set saves models
-            request["keep_below"] = max(self.by_id[i].loss for i in self.kept)
+        keep_below = self._keep_below(trial.family)  # bounded disk: only a trial entering the kept set saves
+        if keep_below is not None:
+            request["keep_below"] = keep_below
         race = self._race_against(fidelity)
         if race is not None and origin != "resumed":
             request["race"] = race

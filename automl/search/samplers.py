@@ -31,8 +31,10 @@ class RandomSampler:
         self.families = families
         self.rng = rng
 
-    def propose(self, history, n_own_unused=None) -> tuple[dict, str]:
-        family = self.families[self.rng.integers(len(self.families))]
+    def propose(self, history, families: set[str] | None = None) -> tuple[dict, str]:
+        """A random configuration of a random family (of ``families`` when given)."""
+        pool = [f for f in self.families if families is None or f.key in families] or self.families
+        family = pool[self.rng.integers(len(pool))]
         return family.sample(self.rng), "random"
 
 
@@ -124,17 +126,21 @@ class BOSampler:
             return np.empty((0, self.encoder.width)), np.empty(0), np.empty(0)
         return np.vstack(rows), np.asarray(targets), np.asarray(weights)
 
-    def candidate_vectors(self, history) -> np.ndarray:
-        """Random unit-cube points for every family, and local moves around the best own and prior
-        configurations (half the values moved by N(0, 0.15), categories redrawn), snapped."""
+    def candidate_vectors(self, history, families: set[str] | None = None) -> np.ndarray:
+        """Random unit-cube points for every family (of ``families`` when given), and local moves around the
+        best own and prior configurations of those families (half the values moved by N(0, 0.15),
+        categories redrawn), snapped."""
         blocks = []
-        per_family = max(1, self.n_candidates // len(self.families))
-        for family in self.families:
+        pool = [f for f in self.families if families is None or f.key in families] or self.families
+        allowed = {f.key for f in pool}
+        per_family = max(1, self.n_candidates // len(pool))
+        for family in pool:
             U = snap_unit(family.params, self.rng.random((per_family, len(family.params))))
             blocks.append(self.encoder.block(family, U))
-        ranked = sorted(history.ok(), key=lambda t: t.loss)[:5]
+        ranked = sorted((t for t in history.ok() if t.family in allowed), key=lambda t: t.loss)[:5]
         seeds = [t.config for t in ranked] + [p["config"] for p in sorted(
-            self.prior, key=lambda p: -p["normalised_score"] * p.get("weight", 1.0))[:5]]
+            (p for p in self.prior if p["config"].get("family") in allowed),
+            key=lambda p: -p["normalised_score"] * p.get("weight", 1.0))[:5]]
         for config in seeds:
             key = config.get("family")
             if key not in self.encoder.index:
@@ -169,13 +175,15 @@ class BOSampler:
         self.fit_seconds += time.monotonic() - started
         return model, y
 
-    def propose(self, history) -> tuple[dict, str]:
+    def propose(self, history, families: set[str] | None = None) -> tuple[dict, str]:
+        """The candidate with the highest expected improvement (among ``families`` when given: the
+        scheduler asks for the families whose trials still fit in the time left)."""
         if self.rng.random() < self.random_share:  # interleaved random configurations (as in SMAC)
-            return self.random.propose(history)
+            return self.random.propose(history, families)
         model, y = self.surrogate(history)
         if model is None:
-            return self.random.propose(history)
-        V = self.candidate_vectors(history)
+            return self.random.propose(history, families)
+        V = self.candidate_vectors(history, families)
         V32 = np.ascontiguousarray(V, dtype=np.float32)  # the trees' own predict, without input validation
         per_tree = np.stack([t.tree_.predict(V32).reshape(len(V32), -1)[:, 0] for t in model.estimators_])
         mu, sigma = per_tree.mean(axis=0), per_tree.std(axis=0) + 1e-6
@@ -184,7 +192,7 @@ class BOSampler:
         ei = (mu - best) * norm.cdf(z) + sigma * norm.pdf(z)
         ei = self._diverse(ei, V, history)
         if not np.isfinite(ei).any():  # every candidate repeats a configuration already tried
-            return self.random.propose(history)
+            return self.random.propose(history, families)
         return self.encoder.decode(V[int(np.argmax(ei))]), "surrogate"
 
     def _diverse(self, ei: np.ndarray, V: np.ndarray, history) -> np.ndarray:
