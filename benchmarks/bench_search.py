@@ -17,6 +17,9 @@ spent sampling, bookkeeping and ensembling) as a share of the budget. Then: the 
 ``warm`` beats both ``bo`` and ``random``. Each line also shows the machine's load while it ran (other
 processes' CPU competes on a shared machine; compare runs made under similar load).
 
+``--seeds 0,1,2`` repeats every dataset over several splits and ranks the systems on each dataset's mean score:
+one 25 % test split of a small dataset is noisy enough to reorder systems whose models differ little.
+
 Leave-one-out: ``warm`` never retrieves the dataset it is measured on (its name is passed to the
 knowledge base's exclusion). The knowledge base is ``--kb`` (default: ``AUTOML_KB`` or a temporary store,
 seeded from the package's seed when there is one); nothing is written back.
@@ -256,6 +259,9 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=30.0)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default=None,
+                        help="comma-separated seeds (overrides --seed): every dataset is split and fitted once per "
+                             "seed, and a system's score on a dataset is its mean over the seeds (less split noise)")
     parser.add_argument("--kb", default=None, help="knowledge-base path (default: AUTOML_KB or a temporary store)")
     parser.add_argument("--out", type=Path, default=None, help="CSV of every score")
     parser.add_argument("--autogluon-python", default=None,
@@ -290,9 +296,11 @@ def main(argv=None) -> int:
     walls: dict[str, list[float]] = {s: [] for s in systems}
     overheads: dict[str, list[float]] = {s: [] for s in systems}
     rows = []
-    print(f"# budget {args.budget:g}s, n_jobs {args.n_jobs}, seed {args.seed}, systems {', '.join(systems)}",
-          flush=True)
-    for name in names:
+    seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [args.seed]
+    print(f"# budget {args.budget:g}s, n_jobs {args.n_jobs}, seed {', '.join(map(str, seeds))}, "
+          f"systems {', '.join(systems)}", flush=True)
+    per_split: dict[str, dict[tuple[str, int], float]] = {s: {} for s in systems}
+    for name, seed in [(n, sd) for n in names for sd in seeds]:
         if name not in task_of:
             print(f"# skip {name}: not in summary.csv", file=sys.stderr)
             continue
@@ -300,19 +308,19 @@ def main(argv=None) -> int:
         if task != "regression":
             y = pd.Series(np.unique(y, return_inverse=True)[1], name="target")
         strat = y if task != "regression" else None
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=args.seed, stratify=strat)
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=strat)
         metric, score_fn, _ = metric_of(task)
-        line = [f"{name[:24]:24s} {task[:5]:5s} {metric:8s} n={len(X):<6d}"]
+        line = [f"{name[:24]:24s} {task[:5]:5s} {metric:8s} n={len(X):<6d}" + (f" s{seed}" if len(seeds) > 1 else "")]
         for system in systems:
             busy0, total0 = _busy_jiffies()
             start = time.monotonic()
             timings = {}
             try:
                 if system in OURS:
-                    pred, timings = run_ours(system, Xtr, ytr, Xte, task, args.budget, args.n_jobs, args.seed,
+                    pred, timings = run_ours(system, Xtr, ytr, Xte, task, args.budget, args.n_jobs, seed,
                                              name, capture)
                 else:
-                    pred = PEERS[system](Xtr, ytr, Xte, task, args.budget, args.n_jobs, args.seed)
+                    pred = PEERS[system](Xtr, ytr, Xte, task, args.budget, args.n_jobs, seed)
                 wall = time.monotonic() - start
                 if system == "autogluon":
                     wall = _AG_WALL.pop()  # without the interpreter's start and AutoGluon's import
@@ -322,11 +330,12 @@ def main(argv=None) -> int:
                 s, wall = float("nan"), float("nan")
             busy1, total1 = _busy_jiffies()
             cores = (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1) if total1 > total0 else float("nan")
-            scores[system][name] = s
+            per_split[system][(name, seed)] = s
+            scores[system][name] = float(np.mean([v for (n, _), v in per_split[system].items() if n == name]))
             walls[system].append(wall)
             if "overhead_seconds" in timings:
                 overheads[system].append(float(timings["overhead_seconds"]))
-            rows.append({"dataset": name, "task": task, "system": system, "score": s, "wall": wall,
+            rows.append({"dataset": name, "seed": seed, "task": task, "system": system, "score": s, "wall": wall,
                          "busy_cores": cores, **{k: v for k, v in timings.items() if isinstance(v, (int, float))}})
             extra = f",{timings.get('n_trials', 0)}t" if system in OURS else ""
             line.append(f"{system}={s:.4f}({wall:.1f}s{extra})")
@@ -340,8 +349,14 @@ def main(argv=None) -> int:
     busy = [r["busy_cores"] for r in rows if r["busy_cores"] == r["busy_cores"]]
     print(f"\nbudget {args.budget:g}s, n_jobs {args.n_jobs}, {len(frame)} datasets; machine busy cores during runs: "
           f"median {statistics.median(busy) if busy else float('nan'):.2f} of {os.cpu_count()}")
+    if len(seeds) > 1:
+        print(f"(scores: mean over the {len(seeds)} splits of each dataset)")
     for line in summarise(frame, walls, overheads, args.budget, systems):
         print(line)
+    if len(seeds) > 1 and all(s in systems for s in ("warm", "bo", "random")):
+        split = pd.DataFrame(per_split)
+        better = ((split["warm"] > split["bo"]) & (split["warm"] > split["random"])).sum()
+        print(f"per split: warm beats both bo and random on {better}/{len(split)} (dataset, seed) pairs")
     return 0
 
 

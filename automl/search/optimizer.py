@@ -590,16 +590,26 @@ class _Search:
     def _fallback_result(self) -> SearchResult:
         """No full-fidelity trial finished: fit the most promising configuration once, on all rows.
 
-        LightGBM keeps the rounds it managed before the deadline (a small model beats no model);
-        with no finished trial at all, the default LightGBM is used.
+        With no finished trial at all, the default LightGBM is used. LightGBM takes the rounds its trial
+        early-stopped at, or else early-stops on a seeded 20 % holdout (and is fitted on the other 80 %): rounds
+        run until the deadline without early stopping overfit, worse than a constant predictor on noisy data.
+        It keeps the rounds it managed before the deadline (a small model beats no model).
         """
         best = self.history.best()
         lgb_default = REGISTRY.get("lightgbm").default_config() if "lightgbm" in self.family_keys else None
         config = best.config if best else (lgb_default or self.families[0].default_config())
         end = time.monotonic() + max(0.5, self.deadline.remaining())
+        X, y, sw = self.p.X, self.p.y, self.p.sample_weight
+        rounds = best.extra.get("rounds") if best else None
+        kwargs: dict = {"iterations": int(np.mean(rounds)) + 1} if rounds else {}
+        if config["family"] == "lightgbm" and not rounds and len(y) >= 20:
+            train, valid = make_splits(y, self.p.task, "holdout0.2", self.p.seed)[0]
+            if self.p.task == "regression" or np.isin(y[valid], y[train]).all():  # (no class unseen in training)
+                kwargs = {"eval_set": (X.iloc[valid], y[valid]), "eval_weight": None if sw is None else sw[valid]}
+                X, y, sw = X.iloc[train], y[train], None if sw is None else sw[train]
         try:
-            model = fit_one(config, self.p.X, self.p.y, self.p.task, self.n_classes, self.p.seed, end=end,
-                            sample_weight=self.p.sample_weight, soft_deadline=True)
+            model = fit_one(config, X, y, self.p.task, self.n_classes, self.p.seed, end=end,
+                            sample_weight=sw, soft_deadline=True, **kwargs)
         except Exception as exc:
             raise BudgetError(f"the time budget was too short to fit any model ({exc}); increase the budget") \
                 from None

@@ -140,3 +140,21 @@ def test_holdout_members_are_refit_on_every_row(monkeypatch):
     assert r.timings["refit"], r.timings  # at least the best member was refit within the budget
     assert all(len(models) == 1 for models in r.model.members)
     _check_model(r, p)
+
+
+def test_fallback_model_without_any_trial_early_stops_instead_of_overfitting():
+    """No trial fits in the budget: the LightGBM fallback early-stops on a holdout, so on pure noise it stays
+    near the constant predictor (rounds run until the deadline would overfit far beyond it)."""
+    from sklearn.metrics import log_loss
+    rng = np.random.default_rng(0)
+    p = make_problem(task="multiclass", n=600)
+    noise = rng.integers(0, int(p.y.max()) + 1, size=len(p.y))
+    p = dataclasses.replace(p, y=noise)
+    result = optimize(p, Deadline(0.2), strategy="bo")
+    assert result.timings.get("fallback") and not [t for t in result.trials if t.status == "ok"]
+    X_new = p.X.sample(frac=1.0, random_state=1)
+    y_new = rng.integers(0, int(p.y.max()) + 1, size=len(X_new))
+    k = int(p.y.max()) + 1
+    constant = log_loss(y_new, np.tile(np.bincount(noise, minlength=k) / len(noise), (len(y_new), 1)),
+                        labels=np.arange(k))
+    assert log_loss(y_new, result.model.predict_proba(X_new), labels=np.arange(k)) < constant + 0.05
