@@ -1,6 +1,7 @@
 """Trials and the search history (observations per fidelity)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,15 +34,17 @@ class History:
 
     def __init__(self) -> None:
         self.trials: list[Trial] = []
+        self._seen: set[tuple[str, float]] = set()
 
     def add(self, trial: Trial) -> None:
         self.trials.append(trial)
+        self._seen.add((trial.config_id, round(trial.fidelity, 9)))
 
     def finished(self) -> list[Trial]:
         return [t for t in self.trials if t.status in (OK, FAILED, TIMEOUT)]
 
     def ok(self, fidelity: float | None = None) -> list[Trial]:
-        return [t for t in self.trials if t.status == OK and t.loss is not None and np.isfinite(t.loss)
+        return [t for t in self.trials if t.status == OK and t.loss is not None and math.isfinite(t.loss)
                 and (fidelity is None or abs(t.fidelity - fidelity) < 1e-9)]
 
     def best(self, fidelity: float | None = None) -> Trial | None:
@@ -50,7 +53,7 @@ class History:
 
     def seen(self, config_id: str, fidelity: float) -> bool:
         """Evaluated at ``fidelity`` in this run or in a replayed earlier run."""
-        return any(t.config_id == config_id and abs(t.fidelity - fidelity) < 1e-9 for t in self.trials)
+        return (config_id, round(fidelity, 9)) in self._seen
 
     def cost_estimate(self, family: str, fidelity: float, costs: dict[str, float] | None = None) -> float | None:
         """Median seconds of finished trials of ``family`` scaled to ``fidelity``; for a family not run yet,

@@ -181,7 +181,9 @@ class _Search:
         self.workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
         self.executor_factory = executor_factory
         self.interrupted = False
-        self.overhead = 0.0  # driver seconds spent sampling, bookkeeping and ensembling
+        self.overhead = 0.0  # driver seconds while a worker waits: sampling, bookkeeping, ensembling
+        self.prefetch_seconds = 0.0  # driver seconds spent proposing the next job while every worker was busy
+        self._prefetched = None  # the next job, proposed ahead while the workers were busy
         self.timings: dict = {}
 
     def _replay(self, previous) -> None:
@@ -449,7 +451,7 @@ class _Search:
                 ticks = time.monotonic()
                 done = False
                 for _ in range(5):  # a job that cannot finish in the time left is skipped; a cheaper one may fit
-                    job = self._next_job()
+                    job, self._prefetched = self._prefetched or self._next_job(), None
                     if job is None:
                         break
                     if self._fits_in_time(job[0], job[2]):
@@ -476,6 +478,12 @@ class _Search:
                     log.warning("no worker is left to run trials; the search stops early")
                     return
                 continue
+            if can_submit and not deterministic and self._prefetched is None and executor.free_slots() == 0:
+                # asynchronous: propose the next job while every worker is busy, so a worker that frees up
+                # gets it at once (the proposal misses only the results still running, as in async BO)
+                ticks = time.monotonic()
+                self._prefetched = self._next_job()
+                self.prefetch_seconds += time.monotonic() - ticks
             wait = min(0.25, max(0.0, self.deadline.remaining() - self._reserve()))
             results = executor.collect(wait)
             if deterministic:
@@ -494,7 +502,8 @@ class _Search:
         elapsed = time.monotonic() - self.start
         return {"budget": self.budget, "elapsed": elapsed,
                 "trial_seconds": sum(t.fit_seconds for t in self.history.trials if not t.extra.get("replayed")),
-                "overhead_seconds": self.overhead, "startup_seconds": self.timings.get("startup_seconds", 0.0),
+                "overhead_seconds": self.overhead, "prefetch_seconds": self.prefetch_seconds,
+                "startup_seconds": self.timings.get("startup_seconds", 0.0),
                 "assemble_seconds": assemble, "refit_seconds": self.timings.get("refit_seconds", 0.0),
                 "n_workers": self.p.n_jobs, "interrupted": self.interrupted, "strategy": self.strategy}
 
