@@ -45,3 +45,31 @@ def test_prior_weight_fades_as_own_observations_accumulate():
     _, y, w30 = sampler.training_set(history)
     assert w30[-1] < w0[-1] / 3 and len(y) == 31
     assert np.all((0.0 <= y) & (y <= 1.0))
+
+
+def test_proposals_from_an_unchanged_surrogate_stay_apart_and_only_use_the_families_asked_for():
+    """Proposals made while no new result arrives (the surrogate's runners-up) are never within
+    MIN_DISTANCE of a configuration already tried, and a ``families`` restriction is honoured."""
+    from automl.search.samplers import MIN_DISTANCE
+    from knowledge_base.canonical import config_id
+    families = [REGISTRY.get("knn"), REGISTRY.get("linear")]
+    rng = np.random.default_rng(3)
+    sampler = BOSampler(families, rng, (), random_share=0.0)
+    history = History()
+    for i in range(8):  # observed results: the surrogate is fitted once and then left unchanged
+        config = families[i % 2].sample(rng)
+        history.add(Trial(i, config, config_id(config), config["family"], 1.0, "random", status="ok",
+                          loss=float(rng.random())))
+    proposed = []
+    for i in range(8, 30):  # each proposal starts running (no result yet), as with busy workers
+        config, origin = sampler.propose(history)
+        assert origin == "surrogate"
+        proposed.append(config)
+        history.add(Trial(i, config, config_id(config), config["family"], 1.0, origin, status="running"))
+    for family in families:
+        vectors = np.array([family.encode(c) for c in proposed if c["family"] == family.key])
+        for a in range(len(vectors)):
+            for b in range(a):
+                assert np.abs(vectors[a] - vectors[b]).max() >= MIN_DISTANCE
+    only_linear = [sampler.propose(history, families={"linear"})[0]["family"] for _ in range(5)]
+    assert only_linear == ["linear"] * 5
