@@ -293,7 +293,6 @@ def main(argv=None) -> int:
     if capture is not None:
         from automl.search.runner import warm_up
         warm_up()  # the worker processes' imports: once per benchmark, as in a long-lived process
-    scores: dict[str, dict[str, float]] = {s: {} for s in systems}
     walls: dict[str, list[float]] = {s: [] for s in systems}
     overheads: dict[str, list[float]] = {s: [] for s in systems}
     rows = []
@@ -332,7 +331,6 @@ def main(argv=None) -> int:
             busy1, total1 = _busy_jiffies()
             cores = (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1) if total1 > total0 else float("nan")
             per_split[system][(name, seed)] = s
-            scores[system][name] = float(np.mean([v for (n, _), v in per_split[system].items() if n == name]))
             walls[system].append(wall)
             if "overhead_seconds" in timings:  # every second the driver computed, also while workers were busy
                 overheads[system].append(float(timings["overhead_seconds"]) + float(timings.get("prefetch_seconds", 0)))
@@ -341,7 +339,9 @@ def main(argv=None) -> int:
             extra = f",{timings.get('n_trials', 0)}t" if system in OURS else ""
             line.append(f"{system}={s:.4f}({wall:.1f}s{extra})")
         print(" ".join(line), flush=True)
-    frame = pd.DataFrame(scores)
+    split = pd.DataFrame(per_split)  # (dataset, seed) rows; a dataset's score is its mean over the seeds,
+    # NaN when a split failed (then the constant's score, in summarise)
+    frame = split.groupby(level=0, sort=False).agg(lambda col: col.to_numpy().mean()) if len(split) else split
     if frame.empty:
         print("no dataset was run")
         return 1
@@ -355,7 +355,6 @@ def main(argv=None) -> int:
     for line in summarise(frame, walls, overheads, args.budget, systems):
         print(line)
     if len(seeds) > 1 and all(s in systems for s in ("warm", "bo", "random")):
-        split = pd.DataFrame(per_split)
         better = ((split["warm"] > split["bo"]) & (split["warm"] > split["random"])).sum()
         print(f"per split: warm beats both bo and random on {better}/{len(split)} (dataset, seed) pairs")
     return 0

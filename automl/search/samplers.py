@@ -30,6 +30,11 @@ MIN_DISTANCE = 0.02  # proposals closer than this to a tried configuration are n
 RANKED_KEPT = 16  # runners-up of one EI ranking proposed next while the surrogate is unchanged
 
 
+def _allowed(families: list[Family], keys: set[str] | None) -> list[Family]:
+    """The ``families`` whose key is in ``keys`` (all of them when ``keys`` is None or matches none)."""
+    return [f for f in families if keys is None or f.key in keys] or families
+
+
 class RandomSampler:
     def __init__(self, families: list[Family], rng: np.random.Generator) -> None:
         self.families = families
@@ -37,7 +42,7 @@ class RandomSampler:
 
     def propose(self, history, families: set[str] | None = None) -> tuple[dict, str]:
         """A random configuration of a random family (of ``families`` when given)."""
-        pool = [f for f in self.families if families is None or f.key in families] or self.families
+        pool = _allowed(self.families, families)
         family = pool[self.rng.integers(len(pool))]
         return family.sample(self.rng), "random"
 
@@ -145,7 +150,7 @@ class BOSampler:
         best own and prior configurations of those families (half the values moved by N(0, 0.15),
         categories redrawn), snapped."""
         blocks = []
-        pool = [f for f in self.families if families is None or f.key in families] or self.families
+        pool = _allowed(self.families, families)
         allowed = {f.key for f in pool}
         per_family = max(1, self.n_candidates // len(pool))
         for family in pool:
