@@ -256,6 +256,7 @@ def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
         "dropped_columns": model.encoder_.schema["dropped"],
         "rows_dropped_missing_target": model.n_rows_dropped_,
         "model_dir": str(out_dir),
+        "interrupted": bool(model.fit_info_.get("interrupted")),
         "elapsed_seconds": round(seconds, 3),
         "time_budget": model.time_budget,
         "leaderboard": json.loads(board.head(20).to_json(orient="records")),
@@ -278,6 +279,8 @@ def _print_leaderboard(model, summary: dict) -> None:
         shown["score"] = shown["score"].map(lambda v: f"{v:.5g}" if isinstance(v, (int, float)) and v == v else "-")
         shown["fit_seconds"] = shown["fit_seconds"].map(lambda v: f"{v:.2f}" if v == v and v is not None else "-")
         click.echo(shown.to_string())
+    if summary["interrupted"]:
+        click.echo("search interrupted: the best model found so far was kept")
     click.echo(f"best {summary['metric']}: {summary['best_score']:.5g}  ({summary['best_config'].get('family')})")
     click.echo(f"model saved to {summary['model_dir']}; {summary['n_evaluations_written']} evaluation(s) written "
                f"to the knowledge base")

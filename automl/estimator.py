@@ -336,6 +336,7 @@ class AutoMLBase(BaseEstimator):
             "options": self._options(),
             "versions": library_versions(),
             "warm_start_note": warm["note"],
+            "interrupted": bool((getattr(result, "timings", None) or {}).get("interrupted")),
         }
         self.n_evaluations_written_ = self._write_back(warm, started_at) if self.write_back else 0
         return self

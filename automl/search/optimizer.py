@@ -269,7 +269,10 @@ class _Search:
     def _fits_in_time(self, config: dict, fidelity: float) -> bool:
         if self.max_trials is not None:
             return True
-        estimate = self.history.cost_estimate(config["family"], fidelity, self.costs)
+        return self._time_allows(self.history.cost_estimate(config["family"], fidelity, self.costs))
+
+    def _time_allows(self, estimate: float | None) -> bool:
+        """A trial estimated at ``estimate`` seconds (None: unknown) can still finish before the reserve."""
         left = self.deadline.remaining() - self._reserve()
         return left > 0.2 and (estimate is None or estimate * 1.2 < left)
 
@@ -277,9 +280,9 @@ class _Search:
         """A configuration of a family whose estimated cost fits in the time left, from the sampler (the
         surrogate's best among those families for ``bo`` / ``warm``); None if no family fits."""
         fidelity = self.rungs[0]
-        affordable = {f.key for f in self.families if f.key in self.family_keys
-                      and self._fits_in_time({"family": f.key}, fidelity)
-                      and self.history.cost_estimate(f.key, fidelity, self.costs) is not None}
+        estimates = {f.key: self.history.cost_estimate(f.key, fidelity, self.costs) for f in self.families}
+        affordable = {key for key, estimate in estimates.items()
+                      if estimate is not None and (self.max_trials is not None or self._time_allows(estimate))}
         if not affordable:
             return None
         for _ in range(5):
@@ -393,23 +396,28 @@ class _Search:
                 "splits": self.splits, "seed": self.p.seed, "user_families": REGISTRY.user_families(),
                 "sample_weight": self.p.sample_weight}
         n_workers = max(1, int(self.p.n_jobs))
-        started = time.monotonic()
-        executor: Executor = (self.executor_factory or LocalRunner)(data, n_workers, self.workdir)
-        self.timings["startup_seconds"] = time.monotonic() - started
+        executor: Executor | None = None
         try:
             try:
+                started = time.monotonic()
+                executor = (self.executor_factory or LocalRunner)(data, n_workers, self.workdir)
+                self.timings["startup_seconds"] = time.monotonic() - started
                 self._loop(executor)
                 if self.refit_enabled:
                     self._refit_members(executor)
             except KeyboardInterrupt:
                 self.interrupted = True
-                log.warning("interrupted: stopping the search and keeping the best model so far")
         finally:
-            for trial_id in executor.running():
-                if trial_id in self.by_id:  # (refit requests are not trials)
-                    self._record(trial_id, {"status": TIMEOUT, "error": "stopped at the end of the search",
-                                            "fit_seconds": 0.0})
-            executor.close()
+            if executor is not None:
+                for trial_id in executor.running():
+                    if trial_id in self.by_id:  # (refit requests are not trials)
+                        self._record(trial_id, {"status": TIMEOUT, "error": "stopped at the end of the search",
+                                                "fit_seconds": 0.0})
+                executor.close()
+        if self.interrupted:
+            if not self.kept:  # no model so far to keep: the interrupt stands
+                raise KeyboardInterrupt
+            log.warning("interrupted: the search stopped; keeping the best model so far")
         started = time.monotonic()
         result = self._assemble()
         self.overhead += time.monotonic() - started

@@ -74,7 +74,10 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
     warnings.filterwarnings("ignore")
     from ..models import REGISTRY
     from .trial import run_trial
-    data = joblib.load(data_path)
+    try:
+        data = joblib.load(data_path)
+    except (OSError, EOFError):  # the search ended (e.g. interrupted) while this worker started
+        return
     REGISTRY.ensure(data.get("user_families", []))
     while True:
         try:
@@ -172,7 +175,13 @@ class LocalRunner(Executor):
         joblib.dump(data, self.data_path)
         self.memory_limit = memory_limit if memory_limit is not None else default_memory_limit(n_workers)
         self.ctx = _context()
-        self.workers = [_Worker(self.ctx, self.data_path, self.memory_limit) for _ in range(n_workers)]
+        self.workers: list[_Worker] = []
+        try:
+            for _ in range(n_workers):
+                self.workers.append(_Worker(self.ctx, self.data_path, self.memory_limit))
+        except BaseException:  # e.g. Ctrl-C while the workers start: none is left behind
+            self.close()
+            raise
 
     def free_slots(self) -> int:
         return sum(1 for w in self.workers if w.trial_id is None)

@@ -1,0 +1,94 @@
+"""Ctrl-C during ``automl fit``: a real SIGINT to a real process. The search stops, the best model found so far
+is saved and predicts, and the evaluations made are still written back to the knowledge base."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "customers.csv"
+CLI = [sys.executable, "-c", "import cli; cli.main()"]
+
+
+def _first_trial_finished(tmp: Path) -> bool:
+    """A search work directory holds a trial's kept models: at least one trial has finished."""
+    return any(tmp.glob("automl-search-*/trial-*.joblib"))
+
+
+def _workers_starting(tmp: Path) -> bool:
+    return any(tmp.glob("automl-search-*/data.joblib"))
+
+
+def _fit(tmp: Path, kb: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(CLI + ["fit", str(EXAMPLE), "--target", "churned", "--time-budget", "120", "--kb",
+                                   str(kb), "--out", str(out), "--json", "--n-jobs", "2"],
+                            cwd=REPO, env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _interrupt_when(proc: subprocess.Popen, ready) -> tuple[str, str, float]:
+    """Send SIGINT once ``ready()``; (stdout, stderr, seconds from the signal to the exit)."""
+    try:
+        deadline = time.monotonic() + 90
+        while not ready() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1]
+        assert ready(), "the search did not get there within 90 s"
+        proc.send_signal(signal.SIGINT)
+        signalled = time.monotonic()
+        stdout, stderr = proc.communicate(timeout=60)
+        return stdout, stderr, time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_ctrl_c_keeps_the_best_model_so_far_and_writes_back(tmp_path):
+    tmp, kb, out = tmp_path / "tmp", tmp_path / "kb.duckdb", tmp_path / "model"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = _fit(tmp, kb, out)
+    stdout, stderr, seconds = _interrupt_when(proc, lambda: _first_trial_finished(tmp))
+    assert proc.returncode == 0, stderr  # the fit completes with the model it had
+    assert "Traceback" not in stderr and "interrupted" in stderr, stderr
+    assert seconds < 30  # it stopped, rather than running out the 120 s budget
+    summary = json.loads(stdout)
+    assert summary["interrupted"] is True
+    assert summary["n_trials_ok"] >= 1
+    assert summary["n_evaluations_written"] == summary["n_trials"] > 0
+    assert (out / "manifest.json").is_file()
+    assert not list(tmp.glob("automl-search-*"))  # the search's work directory is gone
+    preds = tmp_path / "preds.csv"
+    done = subprocess.run(CLI + ["predict", str(out), str(EXAMPLE), "--out", str(preds)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert set(pd.read_csv(preds)["prediction"]) <= {"yes", "no"}
+    info = subprocess.run(CLI + ["kb", "info", "--kb", str(kb), "--json"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["n_evaluations"] >= summary["n_evaluations_written"]
+
+
+def test_ctrl_c_while_the_workers_start_is_one_line_and_leaves_nothing_behind(tmp_path):
+    """Interrupted before any trial finished there is no model to keep: exit code 130, the one line
+    ``error: interrupted``, no worker traceback, no model directory and no search work directory left."""
+    tmp, kb, out = tmp_path / "tmp", tmp_path / "kb.duckdb", tmp_path / "model"
+    tmp.mkdir()
+    proc = _fit(tmp, kb, out)
+    stdout, stderr, _ = _interrupt_when(proc, lambda: _workers_starting(tmp))
+    assert "Traceback" not in stderr, stderr
+    if proc.returncode == 0:  # a trial happened to finish before the signal landed: the kept-model path
+        assert json.loads(stdout)["interrupted"] is True
+    else:
+        assert proc.returncode == 130, stderr
+        assert stderr.strip().splitlines()[-1] == "error: interrupted" and "keeping" not in stderr
+        assert not out.exists()
+    time.sleep(0.5)
+    assert not list(tmp.glob("automl-search-*"))
