@@ -28,6 +28,8 @@ PRIOR_HALF_LIFE = 10  # own observations after which the prior's weight has halv
 SURROGATE_TIME_SHARE = 0.05  # refits stop while they took more than this share of the elapsed time
 MIN_DISTANCE = 0.02  # proposals closer than this to a tried configuration are not made again
 RANKED_KEPT = 16  # runners-up of one EI ranking proposed next while the surrogate is unchanged
+RUNNER_UP_SHARE = 0.25  # of the model-based proposals: the surrogate's best within a runner-up family
+RUNNER_UPS = 2  # the families after the incumbent's (by their best loss) that take turns
 
 
 def _allowed(families: list[Family], keys: set[str] | None) -> list[Family]:
@@ -104,6 +106,8 @@ class BOSampler:
         self.deterministic = deterministic
         self._cache = None
         self._ranked_model, self._ranked = None, []  # the last EI ranking (its surrogate, runners-up best first)
+        self._turn = 0  # which runner-up family's turn it is
+        self._tried_of, self._tried, self._tried_n = None, {}, 0  # tried configurations' blocks (_tried_blocks)
         self._encoded: dict[tuple[str, float], np.ndarray | None] = {}  # (config id, fidelity) -> vector
         self._created = time.monotonic()
         self.fit_seconds = 0.0
@@ -199,6 +203,8 @@ class BOSampler:
         scheduler asks for the families whose trials still fit in the time left)."""
         if self.rng.random() < self.random_share:  # interleaved random configurations (as in SMAC)
             return self.random.propose(history, families)
+        if families is None and self.rng.random() < RUNNER_UP_SHARE:
+            families = self._runner_up(history)
         model, y = self.surrogate(history)
         if model is None:
             return self.random.propose(history, families)
@@ -222,23 +228,55 @@ class BOSampler:
             self._ranked_model, self._ranked = model, [V[i] for i in order[1:]]
         return self.encoder.decode(V[order[0]]), "surrogate"
 
+    def _runner_up(self, history) -> set[str] | None:
+        """One of the ``RUNNER_UPS`` families ranked after the incumbent's by their best loss (at the highest
+        fidelity run), in turn; None while fewer than two families have finished. A surrogate that settles on
+        one family leaves the ensemble near-copies of one model; tuning the next families too gives the
+        greedy selection members whose errors differ (on small data the random strategy's ensembles gained
+        more over their single best than the model-based ones, because their members were of several
+        families)."""
+        ok = history.ok()
+        if not ok:
+            return None
+        top = max(t.fidelity for t in ok)
+        best: dict[str, float] = {}
+        for t in ok:
+            if t.fidelity == top and t.loss < best.get(t.family, np.inf):
+                best[t.family] = t.loss
+        ranked = sorted(best, key=lambda f: (best[f], f))[1:1 + RUNNER_UPS]
+        if not ranked:
+            return None
+        self._turn += 1
+        return {ranked[self._turn % len(ranked)]}
+
     def _diverse(self, ei: np.ndarray, V: np.ndarray, history) -> np.ndarray:
         """Candidates within ``MIN_DISTANCE`` (max-norm in the unit cube) of a configuration this run already
         tried lose their EI: on small, flat problems the forest otherwise proposes near-copies of its best."""
-        by_family: dict[str, list] = {}
-        for t in history.trials:
-            v = self._encode(t)
-            if v is not None:
-                by_family.setdefault(t.config["family"], []).append(v)
         ei = ei.copy()
-        for key, vectors in by_family.items():  # only same-family configurations can be near: compare blocks
+        for key, seen in self._tried_blocks(history).items():  # only same-family configurations can be near
             rows = np.flatnonzero(V[:, self.encoder.index[key]] == 1.0)
             if not len(rows):
                 continue
-            family = self.families[self.encoder.index[key]]
             start = self.encoder.offsets[key]
-            block = V[rows, start:start + len(family.params)].astype(np.float32)
-            seen = np.array(vectors, dtype=np.float32)[:, start:start + len(family.params)]
+            block = V[rows, start:start + seen.shape[1]].astype(np.float32)
             dist = np.abs(block[:, None, :] - seen[None, :, :]).max(axis=2).min(axis=1)
             ei[rows[dist < MIN_DISTANCE]] = -np.inf
         return ei
+
+    def _tried_blocks(self, history) -> dict[str, np.ndarray]:
+        """Per family, the unit-cube blocks of every configuration tried in ``history``; trials are only ever
+        appended, so each is encoded once and the arrays grow by the new trials alone."""
+        if self._tried_of is not history:
+            self._tried_of, self._tried, self._tried_n = history, {}, 0
+        new: dict[str, list] = {}
+        for t in history.trials[self._tried_n:]:
+            v = self._encode(t)
+            if v is not None:
+                key = t.config["family"]
+                start = self.encoder.offsets[key]
+                new.setdefault(key, []).append(v[start:start + len(self.families[self.encoder.index[key]].params)])
+        self._tried_n = len(history.trials)
+        for key, rows in new.items():
+            block = np.array(rows, dtype=np.float32)
+            self._tried[key] = np.vstack([self._tried[key], block]) if key in self._tried else block
+        return self._tried

@@ -73,3 +73,26 @@ def test_proposals_from_an_unchanged_surrogate_stay_apart_and_only_use_the_famil
                 assert np.abs(vectors[a] - vectors[b]).max() >= MIN_DISTANCE
     only_linear = [sampler.propose(history, families={"linear"})[0]["family"] for _ in range(5)]
     assert only_linear == ["linear"] * 5
+
+
+def test_runner_up_families_take_turns_in_model_based_proposals():
+    """The incumbent's family gets most proposals, but the two families ranked next by their best loss take
+    turns in a share of them (members of other families for the ensemble); the worst family gets none
+    from that rule (only through the random share, switched off here)."""
+    from automl.search import samplers
+    from knowledge_base.canonical import config_id
+    families = [REGISTRY.get(k) for k in ("knn", "linear", "lightgbm", "extra_trees")]
+    rng = np.random.default_rng(5)
+    history = History()
+    losses = {"knn": 0.1, "linear": 0.2, "lightgbm": 0.3, "extra_trees": 0.9}
+    for i in range(12):
+        config = families[i % 4].sample(rng)
+        history.add(Trial(i, config, config_id(config), config["family"], 1.0, "random", status="ok",
+                          loss=losses[config["family"]] + 0.01 * i))
+    sampler = BOSampler(families, rng, (), random_share=0.0)
+    assert [sampler._runner_up(history) for _ in range(4)] == [{"lightgbm"}, {"linear"}, {"lightgbm"}, {"linear"}]
+    assert BOSampler(families, rng, ())._runner_up(History()) is None
+    proposed = [sampler.propose(history)[0]["family"] for _ in range(200)]
+    share = 1 - proposed.count("knn") / len(proposed)
+    assert samplers.RUNNER_UP_SHARE - 0.1 < share < 0.5, share
+    assert min(proposed.count("linear"), proposed.count("lightgbm")) >= 10
