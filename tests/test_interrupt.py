@@ -33,14 +33,15 @@ def _fit(tmp: Path, kb: Path, out: Path) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def _interrupt_when(proc: subprocess.Popen, ready) -> tuple[str, str, float]:
-    """Send SIGINT once ``ready()``; (stdout, stderr, seconds from the signal to the exit)."""
+def _interrupt_when(proc: subprocess.Popen, ready, settle: float = 0.0) -> tuple[str, str, float]:
+    """Send SIGINT ``settle`` seconds after ``ready()``; (stdout, stderr, seconds from the signal to the exit)."""
     try:
         deadline = time.monotonic() + 90
         while not ready() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()[1]
         assert ready(), "the search did not get there within 90 s"
+        time.sleep(settle)
         proc.send_signal(signal.SIGINT)
         signalled = time.monotonic()
         stdout, stderr = proc.communicate(timeout=60)
@@ -55,7 +56,8 @@ def test_ctrl_c_keeps_the_best_model_so_far_and_writes_back(tmp_path):
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
     proc = _fit(tmp, kb, out)
-    stdout, stderr, seconds = _interrupt_when(proc, lambda: _first_trial_finished(tmp))
+    # (settle: the first trial's models are on disk; give its result the moment it takes to reach the driver)
+    stdout, stderr, seconds = _interrupt_when(proc, lambda: _first_trial_finished(tmp), settle=0.5)
     assert proc.returncode == 0, stderr  # the fit completes with the model it had
     assert "Traceback" not in stderr and "interrupted" in stderr, stderr
     assert seconds < 30  # it stopped, rather than running out the 120 s budget

@@ -409,6 +409,10 @@ class _Search:
                 self.interrupted = True
         finally:
             if executor is not None:
+                if self.interrupted:  # results that arrived as the interrupt came are kept, not thrown away
+                    for trial_id, result in executor.collect(0.25):
+                        if trial_id in self.by_id:  # (refit requests are not trials)
+                            self._record(trial_id, result)
                 for trial_id in executor.running():
                     if trial_id in self.by_id:  # (refit requests are not trials)
                         self._record(trial_id, {"status": TIMEOUT, "error": "stopped at the end of the search",
