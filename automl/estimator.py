@@ -314,7 +314,8 @@ class AutoMLBase(BaseEstimator):
         self.ensemble_ = list(getattr(result, "ensemble", []) or [])
         self.validation_ = getattr(result, "protocol", None)
         self.class_distribution_ = class_distribution(target.y, target.classes, weights)
-        threshold = (getattr(result, "timings", None) or {}).get("threshold")
+        timings = getattr(result, "timings", None) or {}
+        threshold = timings.get("threshold")
         self.decision_threshold_ = float(threshold) if threshold is not None else None
         self.leaderboard_ = _leaderboard(self.trials_)
         self.leaderboard_.attrs["class_distribution"] = self.class_distribution_
@@ -336,7 +337,7 @@ class AutoMLBase(BaseEstimator):
             "options": self._options(),
             "versions": library_versions(),
             "warm_start_note": warm["note"],
-            "interrupted": bool((getattr(result, "timings", None) or {}).get("interrupted")),
+            "interrupted": bool(timings.get("interrupted")),
         }
         self.n_evaluations_written_ = self._write_back(warm, started_at) if self.write_back else 0
         return self

@@ -267,12 +267,13 @@ class _Search:
         return fresh[0], fresh[1], self.rungs[0], 0, None
 
     def _fits_in_time(self, config: dict, fidelity: float) -> bool:
-        if self.max_trials is not None:
-            return True
         return self._time_allows(self.history.cost_estimate(config["family"], fidelity, self.costs))
 
     def _time_allows(self, estimate: float | None) -> bool:
-        """A trial estimated at ``estimate`` seconds (None: unknown) can still finish before the reserve."""
+        """A trial estimated at ``estimate`` seconds (None: unknown) can still finish before the reserve
+        (always, in deterministic mode)."""
+        if self.max_trials is not None:
+            return True
         left = self.deadline.remaining() - self._reserve()
         return left > 0.2 and (estimate is None or estimate * 1.2 < left)
 
@@ -282,7 +283,7 @@ class _Search:
         fidelity = self.rungs[0]
         estimates = {f.key: self.history.cost_estimate(f.key, fidelity, self.costs) for f in self.families}
         affordable = {key for key, estimate in estimates.items()
-                      if estimate is not None and (self.max_trials is not None or self._time_allows(estimate))}
+                      if estimate is not None and self._time_allows(estimate)}
         if not affordable:
             return None
         for _ in range(5):
@@ -409,14 +410,13 @@ class _Search:
                 self.interrupted = True
         finally:
             if executor is not None:
-                if self.interrupted:  # results that arrived as the interrupt came are kept, not thrown away
-                    for trial_id, result in executor.collect(0.25):
-                        if trial_id in self.by_id:  # (refit requests are not trials)
-                            self._record(trial_id, result)
-                for trial_id in executor.running():
+                # results that arrived as an interrupt came are kept; the trials still running are stopped
+                arrived = executor.collect(0.25) if self.interrupted else []
+                stopped = [(trial_id, {"status": TIMEOUT, "error": "stopped at the end of the search",
+                                       "fit_seconds": 0.0}) for trial_id in executor.running()]
+                for trial_id, result in arrived + stopped:
                     if trial_id in self.by_id:  # (refit requests are not trials)
-                        self._record(trial_id, {"status": TIMEOUT, "error": "stopped at the end of the search",
-                                                "fit_seconds": 0.0})
+                        self._record(trial_id, result)
                 executor.close()
         if self.interrupted:
             if not self.kept:  # no model so far to keep: the interrupt stands
