@@ -62,6 +62,11 @@ class Encoder:
             pos += len(f.params)
         self.width = pos + 1
 
+    def span(self, key: str) -> slice:
+        """The columns of family ``key``'s unit-cube block."""
+        start = self.offsets[key]
+        return slice(start, start + len(self.families[self.index[key]].params))
+
     def encode(self, config: dict, fidelity: float) -> np.ndarray | None:
         key = config.get("family")
         if key not in self.offsets:
@@ -70,8 +75,7 @@ class Encoder:
         v = np.full(self.width, -1.0)
         v[: len(self.families)] = 0.0
         v[self.index[key]] = 1.0
-        start = self.offsets[key]
-        v[start:start + len(family.params)] = family.encode(config)
+        v[self.span(key)] = family.encode(config)
         v[-1] = fidelity
         return v
 
@@ -80,15 +84,13 @@ class Encoder:
         V = np.full((len(U), self.width), -1.0)
         V[:, : len(self.families)] = 0.0
         V[:, self.index[family.key]] = 1.0
-        start = self.offsets[family.key]
-        V[:, start:start + len(family.params)] = U
+        V[:, self.span(family.key)] = U
         V[:, -1] = fidelity
         return V
 
     def decode(self, v: np.ndarray) -> dict:
         family = self.families[int(np.argmax(v[: len(self.families)]))]
-        start = self.offsets[family.key]
-        return {"family": family.key, **decode_params(family.params, v[start:start + len(family.params)])}
+        return {"family": family.key, **decode_params(family.params, v[self.span(family.key)])}
 
 
 class BOSampler:
@@ -257,8 +259,7 @@ class BOSampler:
             rows = np.flatnonzero(V[:, self.encoder.index[key]] == 1.0)
             if not len(rows):
                 continue
-            start = self.encoder.offsets[key]
-            block = V[rows, start:start + seen.shape[1]].astype(np.float32)
+            block = V[rows, self.encoder.span(key)].astype(np.float32)
             dist = np.abs(block[:, None, :] - seen[None, :, :]).max(axis=2).min(axis=1)
             ei[rows[dist < MIN_DISTANCE]] = -np.inf
         return ei
@@ -273,8 +274,7 @@ class BOSampler:
             v = self._encode(t)
             if v is not None:
                 key = t.config["family"]
-                start = self.encoder.offsets[key]
-                new.setdefault(key, []).append(v[start:start + len(self.families[self.encoder.index[key]].params)])
+                new.setdefault(key, []).append(v[self.encoder.span(key)])
         self._tried_n = len(history.trials)
         for key, rows in new.items():
             block = np.array(rows, dtype=np.float32)
