@@ -32,8 +32,10 @@ def _builder(classifier, regressor):
 
 
 RANDOM_FOREST = Family("random_forest", ("binary", "multiclass", "regression"), PARAMS,
-                       _builder(RandomForestClassifier, RandomForestRegressor), cost=1.5)
+                       _builder(RandomForestClassifier, RandomForestRegressor), cost=1.5,
+                       cost_exponents=(("n_estimators", 0.78), ("max_features", 0.26)))
 EXTRA_TREES = Family("extra_trees", ("binary", "multiclass", "regression"),
                      tuple(p if p.name != "bootstrap" else Categorical("bootstrap", (False, True), False)
                            for p in PARAMS),
-                     _builder(ExtraTreesClassifier, ExtraTreesRegressor), cost=1.0)
+                     _builder(ExtraTreesClassifier, ExtraTreesRegressor), cost=1.0,
+                     cost_exponents=(("n_estimators", 0.69),))

@@ -36,6 +36,9 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
 
 FAMILY = Family("lightgbm", ("binary", "multiclass", "regression"), PARAMS, build, cost=1.0, iterations="n_estimators",
                 memory_per_cell=16.0,
+                # seconds: early stopping takes ~1/learning_rate rounds; bagging and coarser bins are cheaper
+                cost_exponents=(("learning_rate", -0.46), ("subsample", 0.44), ("max_bin", 0.13),
+                                ("min_child_samples", -0.13)),
                 defaults=({"family": "lightgbm", "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 10,
                            "colsample_bytree": 0.7, "subsample": 0.8},
                           {"family": "lightgbm", "learning_rate": 0.03, "num_leaves": 63, "min_child_samples": 5,

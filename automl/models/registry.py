@@ -5,6 +5,7 @@ valid ones; duplicate keys are refused.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -25,6 +26,9 @@ class Family:
     family; LightGBM also early-stops its boosting rounds (``iterations``) on the validation fold, so one
     training run gives its learning curve. ``memory_per_cell`` (bytes per training cell) and ``cost``
     (relative time) are rough hints; ``max_rows`` excludes the family from larger data.
+    ``cost_exponents`` (``(parameter, b)`` pairs) make the time estimate per configuration: a fit takes
+    ``(value / default) ** b`` times the default configuration's seconds per parameter (log-linear, fitted
+    within datasets on the knowledge base's evaluations by ``benchmarks/cost_exponents.py``).
     """
 
     key: str
@@ -37,6 +41,7 @@ class Family:
     fidelity: str = "rows"
     iterations: str | None = None  # the parameter early stopping chooses (LightGBM: boosting rounds)
     memory_per_cell: float = 64.0
+    cost_exponents: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.isidentifier():
@@ -51,6 +56,30 @@ class Family:
             raise ValueError(f"family {self.key!r}: build must be callable")
         object.__setattr__(self, "tasks", tuple(self.tasks))
         object.__setattr__(self, "params", tuple(self.params))
+
+    def relative_cost(self, config: dict) -> float:
+        """Seconds of ``config`` relative to the default configuration's on the same data (1.0 for a family
+        without ``cost_exponents``), clipped to [0.02, 50]."""
+        log_ratio = sum(b * math.log(v / d) for v, d, b in self._cost_terms(config))
+        return float(min(50.0, max(0.02, math.exp(log_ratio))))
+
+    def min_relative_cost(self) -> float:
+        """The lowest ``relative_cost`` over the space (each costed parameter at its cheaper end)."""
+        cheapest = {}
+        for name, b in self.cost_exponents:
+            p = next((p for p in self.params if p.name == name), None)
+            values = [v for v in (getattr(p, "choices", None) or (getattr(p, "low", None), getattr(p, "high", None)))
+                      if _positive(v)]
+            if values:
+                cheapest[name] = min(values) if b > 0 else max(values)
+        return self.relative_cost(cheapest)
+
+    def _cost_terms(self, config: dict):
+        defaults = {p.name: p.default for p in self.params}
+        for name, b in self.cost_exponents:
+            v, d = config.get(name), defaults.get(name)
+            if _positive(v) and _positive(d):
+                yield float(v), float(d), b
 
     def memory_estimate(self, n_rows: int, n_cols: int) -> float:
         """Rough peak bytes of one fit (the data copies the preprocessing and the model make)."""
@@ -83,6 +112,10 @@ class Family:
         for p in self.params:
             out[p.name] = p.clip(config[p.name]) if p.name in config else p.default
         return out
+
+
+def _positive(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
 
 class Registry:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class History:
     def __init__(self) -> None:
         self.trials: list[Trial] = []
         self._seen: set[tuple[str, float]] = set()
+        self._relative: dict[int, float] = {}  # trial id -> its configuration's relative cost (cost_estimate)
 
     def add(self, trial: Trial) -> None:
         self.trials.append(trial)
@@ -55,21 +56,31 @@ class History:
         """Evaluated at ``fidelity`` in this run or in a replayed earlier run."""
         return (config_id, round(fidelity, 9)) in self._seen
 
-    def cost_estimate(self, family: str, fidelity: float, costs: dict[str, float] | None = None) -> float | None:
+    def cost_estimate(self, family: str, fidelity: float, costs: dict[str, float] | None = None,
+                      config: dict | None = None, relative: Callable[[dict], float] | None = None) -> float | None:
         """Median seconds of finished trials of ``family`` scaled to ``fidelity``; for a family not run yet,
-        the other families' seconds scaled by the relative ``costs`` hints (None when nothing is known)."""
+        the other families' seconds scaled by the relative ``costs`` hints (None when nothing is known).
+        With ``relative`` (a configuration's seconds relative to its family default's), every trial's seconds
+        are first brought to its family default's, and the estimate is for ``config`` (for the family default
+        when ``config`` is None)."""
         def seconds(t: Trial) -> float:
-            return t.extra.get("full_seconds", t.fit_seconds) / max(t.fidelity, 1e-9)
+            unit = 1.0
+            if relative is not None:
+                if t.trial_id not in self._relative:
+                    self._relative[t.trial_id] = relative(t.config)
+                unit = self._relative[t.trial_id]
+            return t.extra.get("full_seconds", t.fit_seconds) / max(t.fidelity, 1e-9) / unit
+        scale = fidelity * (relative(config) if relative is not None and config is not None else 1.0)
         done = [t for t in self.trials if t.status in (OK, TIMEOUT) and t.fit_seconds > 0
                 and not t.extra.get("replayed")]
         same = [seconds(t) for t in done if t.family == family]
         if same:
-            return float(np.median(same)) * fidelity
+            return float(np.median(same)) * scale
         if not costs or family not in costs:
             return None
         # other families' successful trials only: one family's timeouts say nothing about another's cost
         others = [seconds(t) / costs[t.family] for t in done if t.status == OK and costs.get(t.family)]
-        return float(np.median(others)) * costs[family] * fidelity if others else None
+        return float(np.median(others)) * costs[family] * scale if others else None
 
     def to_dicts(self) -> list[dict[str, Any]]:
         from dataclasses import asdict

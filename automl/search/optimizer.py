@@ -154,6 +154,9 @@ class _Search:
         self.families = _allowed_families(problem)
         self.family_keys = {f.key for f in self.families}
         self.costs = {f.key: f.cost for f in self.families}
+        by_key = {f.key: f for f in self.families}
+        # per configuration: LightGBM at learning rate 0.03 takes ~3 x the default's seconds, at 0.3 ~half
+        self.relative = lambda c: by_key[c["family"]].relative_cost(c) if c.get("family") in by_key else 1.0
         self.rng = np.random.default_rng(problem.seed)
         n = len(problem.y)
         self.protocol = choose_protocol(n)
@@ -267,7 +270,8 @@ class _Search:
         return fresh[0], fresh[1], self.rungs[0], 0, None
 
     def _fits_in_time(self, config: dict, fidelity: float) -> bool:
-        return self._time_allows(self.history.cost_estimate(config["family"], fidelity, self.costs))
+        return self._time_allows(self.history.cost_estimate(config["family"], fidelity, self.costs, config=config,
+                                                            relative=self.relative))
 
     def _time_allows(self, estimate: float | None) -> bool:
         """A trial estimated at ``estimate`` seconds (None: unknown) can still finish before the reserve
@@ -278,17 +282,23 @@ class _Search:
         return left > 0.2 and (estimate is None or estimate * 1.2 < left)
 
     def _cheap_job(self):
-        """A configuration of a family whose estimated cost fits in the time left, from the sampler (the
-        surrogate's best among those families for ``bo`` / ``warm``); None if no family fits."""
+        """A configuration that fits in the time left, of a family whose cheapest configurations can (the
+        surrogate's best among the configurations that fit, for ``bo`` / ``warm``); None if no family fits."""
         fidelity = self.rungs[0]
-        estimates = {f.key: self.history.cost_estimate(f.key, fidelity, self.costs) for f in self.families}
-        affordable = {key for key, estimate in estimates.items()
-                      if estimate is not None and self._time_allows(estimate)}
+        units = {f.key: self.history.cost_estimate(f.key, fidelity, self.costs, relative=self.relative)
+                 for f in self.families}  # seconds of each family's default configuration
+
+        def fits(config: dict) -> bool:  # = _fits_in_time, without walking the history per candidate
+            unit = units.get(config["family"])
+            return unit is not None and self._time_allows(unit * self.relative(config))
+
+        affordable = {f.key for f in self.families
+                      if units[f.key] is not None and self._time_allows(units[f.key] * f.min_relative_cost())}
         if not affordable:
             return None
         for _ in range(5):
-            config, origin = self.sampler.propose(self.history, families=affordable)
-            if config["family"] in affordable and not self.history.seen(config_id(config), fidelity):
+            config, origin = self.sampler.propose(self.history, families=affordable, fits=fits)
+            if config["family"] in affordable and fits(config) and not self.history.seen(config_id(config), fidelity):
                 return config, origin, fidelity, 0, None
         return None
 

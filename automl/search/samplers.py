@@ -42,11 +42,16 @@ class RandomSampler:
         self.families = families
         self.rng = rng
 
-    def propose(self, history, families: set[str] | None = None) -> tuple[dict, str]:
-        """A random configuration of a random family (of ``families`` when given)."""
+    def propose(self, history, families: set[str] | None = None, fits=None) -> tuple[dict, str]:
+        """A random configuration of a random family (of ``families`` when given; one ``fits(config)``
+        accepts, when given and one of 20 draws does)."""
         pool = _allowed(self.families, families)
-        family = pool[self.rng.integers(len(pool))]
-        return family.sample(self.rng), "random"
+        for _ in range(20 if fits is not None else 1):
+            family = pool[self.rng.integers(len(pool))]
+            config = family.sample(self.rng)
+            if fits is None or fits(config):
+                break
+        return config, "random"
 
 
 class Encoder:
@@ -200,16 +205,16 @@ class BOSampler:
         self.fit_seconds += time.monotonic() - started
         return model, y
 
-    def propose(self, history, families: set[str] | None = None) -> tuple[dict, str]:
-        """The candidate with the highest expected improvement (among ``families`` when given: the
-        scheduler asks for the families whose trials still fit in the time left)."""
+    def propose(self, history, families: set[str] | None = None, fits=None) -> tuple[dict, str]:
+        """The candidate with the highest expected improvement (among ``families`` and the configurations
+        ``fits(config)`` accepts, when given: the scheduler asks for what still fits in the time left)."""
         if self.rng.random() < self.random_share:  # interleaved random configurations (as in SMAC)
-            return self.random.propose(history, families)
+            return self.random.propose(history, families, fits)
         if families is None and self.rng.random() < RUNNER_UP_SHARE:
             families = self._runner_up(history)
         model, y = self.surrogate(history)
         if model is None:
-            return self.random.propose(history, families)
+            return self.random.propose(history, families, fits)
         if families is None and model is self._ranked_model:
             while self._ranked:  # the surrogate has not changed: its next-best candidates are still its choice
                 v = self._ranked.pop(0)
@@ -224,7 +229,15 @@ class BOSampler:
         ei = (mu - best) * norm.cdf(z) + sigma * norm.pdf(z)
         ei = self._diverse(ei, V, history)
         if not np.isfinite(ei).any():  # every candidate repeats a configuration already tried
-            return self.random.propose(history, families)
+            return self.random.propose(history, families, fits)
+        if fits is not None:  # the best candidate that fits in the time left
+            for i in np.argsort(-ei, kind="stable"):
+                if not np.isfinite(ei[i]):
+                    break
+                config = self.encoder.decode(V[i])
+                if fits(config):
+                    return config, "surrogate"
+            return self.random.propose(history, families, fits)
         order = [int(i) for i in np.argsort(-ei, kind="stable")[:RANKED_KEPT + 1] if np.isfinite(ei[i])]
         if families is None:
             self._ranked_model, self._ranked = model, [V[i] for i in order[1:]]

@@ -27,6 +27,23 @@ def test_unknown_family_cost_from_hints_and_only_successful_trials():
     assert h.cost_estimate("faulty", 1.0, costs) == 9.0  # a family's own timeouts do count
 
 
+def test_cost_estimates_per_configuration_with_the_family_cost_model():
+    from automl.models import REGISTRY
+    lgbm = REGISTRY.get("lightgbm")
+    h = History()
+    slow = {**lgbm.default_config(), "learning_rate": 0.02}
+    h.add(Trial(0, slow, "slow", "lightgbm", 1.0, "kb", status="ok", loss=0.5, fit_seconds=4.0))
+    relative = lgbm.relative_cost
+    assert relative(slow) > 1.5 and relative({**slow, "learning_rate": 0.3}) < 1.0  # ~1 / learning rate rounds
+    unit = h.cost_estimate("lightgbm", 1.0, relative=relative)
+    assert abs(unit - 4.0 / relative(slow)) < 1e-9  # the default configuration's seconds
+    fast = {**slow, "learning_rate": 0.3}
+    assert h.cost_estimate("lightgbm", 1.0, config=fast, relative=relative) < 0.4 * 4.0
+    assert h.cost_estimate("lightgbm", 1.0) == 4.0  # without the model: the family's median
+    assert 0 < lgbm.min_relative_cost() < relative(fast)
+    assert REGISTRY.get("knn").relative_cost({"family": "knn", "n_neighbors": 3}) == 1.0  # no cost model
+
+
 def test_best_and_seen_per_fidelity():
     h = History()
     h.add(_trial(0, "knn", 1 / 3, 0.1, loss=0.2))

@@ -96,3 +96,46 @@ def test_runner_up_families_take_turns_in_model_based_proposals():
     share = 1 - proposed.count("knn") / len(proposed)
     assert samplers.RUNNER_UP_SHARE - 0.1 < share < 0.5, share
     assert min(proposed.count("linear"), proposed.count("lightgbm")) >= 10
+
+
+def test_proposals_can_be_limited_to_configurations_that_fit_in_the_time_left():
+    """The surrogate prefers slow (low learning rate) LightGBM here; asked for what fits, it proposes its best
+    candidate among the fast ones rather than a slow one or nothing."""
+    from knowledge_base.canonical import config_id
+    lgbm = REGISTRY.get("lightgbm")
+    rng = np.random.default_rng(11)
+    history = History()
+    for i in range(16):
+        config = lgbm.sample(rng)
+        history.add(Trial(i, config, config_id(config), "lightgbm", 1.0, "random", status="ok",
+                          loss=float(np.log(config["learning_rate"]))))  # lower rate, lower loss
+    fits = lambda c: c["learning_rate"] >= 0.1  # noqa: E731
+    sampler = BOSampler([lgbm], rng, (), random_share=0.0)
+    free = [sampler.propose(history)[0]["learning_rate"] for _ in range(3)]
+    assert max(free) < 0.1
+    limited = [sampler.propose(history, families={"lightgbm"}, fits=fits) for _ in range(5)]
+    assert all(origin == "surrogate" and fits(config) for config, origin in limited)
+    config, origin = RandomSampler([lgbm], np.random.default_rng(0)).propose(History(), fits=fits)
+    assert fits(config) and origin == "random"
+
+
+def test_a_slow_configuration_does_not_price_its_whole_family_out():
+    """A knowledge-base LightGBM at learning rate 0.01 took 8 s; before, the family's median cost kept every
+    LightGBM out of the last seconds. Now the estimate is per configuration: the default still fits."""
+    from automl.deadline import Deadline
+    from automl.search.optimizer import _Search
+    from knowledge_base.canonical import config_id
+    from tests.search.conftest import make_problem
+    lgbm = REGISTRY.get("lightgbm")
+    search = _Search(make_problem(n=200, families=["lightgbm"]), Deadline(10), "bo", (), (), None, None)
+    try:
+        slow = {**lgbm.default_config(), "learning_rate": 0.01}
+        search.history.add(Trial(0, slow, config_id(slow), "lightgbm", 1.0, "kb", status="ok", loss=0.1,
+                                 fit_seconds=8.0))
+        assert not search._fits_in_time(slow, 1.0)
+        assert search._fits_in_time(lgbm.default_config(), 1.0)
+        job = search._cheap_job()
+        assert job is not None and job[0]["family"] == "lightgbm" and search._fits_in_time(job[0], 1.0)
+    finally:
+        import shutil
+        shutil.rmtree(search.workdir, ignore_errors=True)
