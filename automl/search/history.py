@@ -57,12 +57,13 @@ class History:
         return (config_id, round(fidelity, 9)) in self._seen
 
     def cost_estimate(self, family: str, fidelity: float, costs: dict[str, float] | None = None,
-                      config: dict | None = None, relative: Callable[[dict], float] | None = None) -> float | None:
+                      relative: Callable[[dict], float] | None = None) -> float | None:
         """Median seconds of finished trials of ``family`` scaled to ``fidelity``; for a family not run yet,
         the other families' seconds scaled by the relative ``costs`` hints (None when nothing is known).
-        With ``relative`` (a configuration's seconds relative to its family default's), every trial's seconds
-        are first brought to its family default's, and the estimate is for ``config`` (for the family default
-        when ``config`` is None)."""
+        With ``relative`` (a configuration's seconds relative to its family default's; one function per
+        history, its values are cached per trial), every trial's seconds are first brought to its family
+        default's: the estimate is then the family default's, and ``relative(config)`` times it a
+        configuration's."""
         def seconds(t: Trial) -> float:
             unit = 1.0
             if relative is not None:
@@ -70,17 +71,16 @@ class History:
                     self._relative[t.trial_id] = relative(t.config)
                 unit = self._relative[t.trial_id]
             return t.extra.get("full_seconds", t.fit_seconds) / max(t.fidelity, 1e-9) / unit
-        scale = fidelity * (relative(config) if relative is not None and config is not None else 1.0)
         done = [t for t in self.trials if t.status in (OK, TIMEOUT) and t.fit_seconds > 0
                 and not t.extra.get("replayed")]
         same = [seconds(t) for t in done if t.family == family]
         if same:
-            return float(np.median(same)) * scale
+            return float(np.median(same)) * fidelity
         if not costs or family not in costs:
             return None
         # other families' successful trials only: one family's timeouts say nothing about another's cost
         others = [seconds(t) / costs[t.family] for t in done if t.status == OK and costs.get(t.family)]
-        return float(np.median(others)) * costs[family] * scale if others else None
+        return float(np.median(others)) * costs[family] * fidelity if others else None
 
     def to_dicts(self) -> list[dict[str, Any]]:
         from dataclasses import asdict

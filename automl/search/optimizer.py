@@ -269,9 +269,16 @@ class _Search:
             return fresh[0], fresh[1], 1.0, len(self.rungs) - 1, None
         return fresh[0], fresh[1], self.rungs[0], 0, None
 
-    def _fits_in_time(self, config: dict, fidelity: float) -> bool:
-        return self._time_allows(self.history.cost_estimate(config["family"], fidelity, self.costs, config=config,
-                                                            relative=self.relative))
+    def _unit_seconds(self, family: str, fidelity: float) -> float | None:
+        """Estimated seconds of ``family``'s default configuration at ``fidelity`` (None: nothing known)."""
+        return self.history.cost_estimate(family, fidelity, self.costs, relative=self.relative)
+
+    def _fits_in_time(self, config: dict, fidelity: float, unit: float | None = None) -> bool:
+        """``config`` at ``fidelity`` can finish in the time left; ``unit``: its family's ``_unit_seconds``
+        when the caller already has it (computing it walks the history)."""
+        if unit is None:
+            unit = self._unit_seconds(config["family"], fidelity)
+        return self._time_allows(None if unit is None else unit * self.relative(config))
 
     def _time_allows(self, estimate: float | None) -> bool:
         """A trial estimated at ``estimate`` seconds (None: unknown) can still finish before the reserve
@@ -285,12 +292,11 @@ class _Search:
         """A configuration that fits in the time left, of a family whose cheapest configurations can (the
         surrogate's best among the configurations that fit, for ``bo`` / ``warm``); None if no family fits."""
         fidelity = self.rungs[0]
-        units = {f.key: self.history.cost_estimate(f.key, fidelity, self.costs, relative=self.relative)
-                 for f in self.families}  # seconds of each family's default configuration
+        units = {f.key: self._unit_seconds(f.key, fidelity) for f in self.families}
 
-        def fits(config: dict) -> bool:  # = _fits_in_time, without walking the history per candidate
+        def fits(config: dict) -> bool:
             unit = units.get(config["family"])
-            return unit is not None and self._time_allows(unit * self.relative(config))
+            return unit is not None and self._fits_in_time(config, fidelity, unit)
 
         affordable = {f.key for f in self.families
                       if units[f.key] is not None and self._time_allows(units[f.key] * f.min_relative_cost())}
