@@ -23,7 +23,7 @@ Where things are decided (each module's docstring has the details):
 * ``_exchange``: the Parquet exchange format shared by export/import, the seed and the staging area.
 * ``_staging``: writes that could not get the file, merged idempotently by the next writer.
 * ``_vectors``: meta-feature scaling (``metafeatures.scaling``), when it is refitted, the vectors.
-* ``_retrieval``: normalised scores, similarity weighting, diversity (pure functions).
+* ``_retrieval``: normalised scores, similarity weighting, complementary suggestions (pure functions).
 * ``_fingerprint``: content fingerprints (row and column order do not matter).
 
 Queries compare datasets of one meta-feature version only: ``metafeatures_version=`` (keyword) names

@@ -11,15 +11,23 @@ thousand rows that is faster than any data-frame machinery.
   evaluated at there. Its evidence weight is ``similarity x that fidelity``.
 * ``expected = (sum w * s + 0.5 * PRIOR_WEIGHT) / (sum w + PRIOR_WEIGHT)``: a similarity-weighted mean
   shrunk toward 0.5, so one lucky score on one far dataset does not beat consistent scores on several.
-* Diversity: at most ``ceil(0.4 n)`` configurations per family while other families have candidates,
-  and never two of one family whose hyperparameter distance (:func:`config_distance`) is below
-  ``epsilon``.
+* Suggestions are chosen to complement each other (a portfolio local to the neighbours, as
+  auto-sklearn 2.0's greedy portfolio but weighted by similarity): each pick is the configuration that
+  most raises ``sum over neighbours of similarity x the best score among the picks so far`` (a score
+  at fidelity f counts f times; a configuration not evaluated on a neighbour counts 0 there). The first
+  pick is the best on the nearest data; the next ones cover the neighbours the first does not. Once no
+  configuration adds anything, the rest follow by expected score. Never two of one family whose
+  hyperparameter distance (:func:`config_distance`) is below ``epsilon``. Leave-one-out over the seed
+  (235 datasets, 25 neighbours), mean normalised regret of the best of the first 1 / 3 / 5 / 10:
+  0.050 / 0.028 / 0.018 / 0.007, against 0.047 / 0.033 / 0.027 / 0.021 for the expected-score order
+  with a family cap it replaces (that order put near-equivalent configurations of the strong family
+  first, so its first ten covered little more than its first three).
 """
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -28,7 +36,6 @@ CLIP_QUANTILE = 0.9
 MIN_FOR_QUANTILE = 5
 PRIOR_WEIGHT = 0.25
 DIVERSITY_EPSILON = 0.05
-FAMILY_SHARE = 0.4
 
 
 def similarity(distance: float) -> float:
@@ -161,6 +168,7 @@ class Candidate:
     family: str
     expected: float
     load: Callable[[], dict]  # parses the configuration lazily
+    scores: dict[int, float] = field(default_factory=dict)  # neighbour dataset -> score x fidelity
     _config: dict | None = None
 
     @property
@@ -170,36 +178,37 @@ class Candidate:
         return self._config
 
 
-def select_diverse(candidates: Iterable[Candidate], n: int, *, epsilon: float = DIVERSITY_EPSILON,
-                   family_share: float = FAMILY_SHARE) -> list[Candidate]:
-    """Greedy, best first: skip near-duplicates; cap each family's share, relaxed if too few remain."""
-    ordered = list(candidates)
-    if n <= 0 or not ordered:
+def select_complementary(candidates: Iterable[Candidate], n: int, weights: dict[int, float], *,
+                         epsilon: float = DIVERSITY_EPSILON) -> list[Candidate]:
+    """Up to ``n`` candidates, greedily, each the one that most raises ``sum_d weights[d] x max over the
+    picks of scores[d]``; once nothing adds, by ``expected`` (the input order); near-duplicates skipped.
+    Returned in the order picked (the order to try them in)."""
+    pool = list(candidates)
+    if n <= 0 or not pool:
         return []
-    cap = max(1, math.ceil(family_share * n))
     chosen: list[Candidate] = []
-    counts: dict[str, int] = {}
+    covered: dict[int, float] = {d: 0.0 for d in weights}
 
     def near(c: Candidate) -> bool:
         return any(o.family == c.family and config_distance(o.config, c.config) < epsilon for o in chosen)
 
-    skipped: list[Candidate] = []
-    for c in ordered:
-        if len(chosen) >= n:
+    while len(chosen) < n and pool:
+        gains = [sum(weights.get(d, 0.0) * (v - covered.get(d, 0.0)) for d, v in c.scores.items()
+                     if v > covered.get(d, 0.0)) for c in pool]
+        order = sorted(range(len(pool)), key=lambda i: -gains[i])  # stable: ties keep the expected order
+        pick = next((i for i in order if gains[i] > 1e-12 and not near(pool[i])), None)
+        if pick is None:
             break
-        if counts.get(c.family, 0) >= cap:
-            skipped.append(c)
-            continue
-        if near(c):
-            continue
+        c = pool.pop(pick)
         chosen.append(c)
-        counts[c.family] = counts.get(c.family, 0) + 1
-    for c in skipped:  # not enough other families: fill up, still without near-duplicates
+        for d, v in c.scores.items():
+            covered[d] = max(covered.get(d, 0.0), v)
+    for c in pool:  # nothing adds any more: the rest by expected score
         if len(chosen) >= n:
             break
         if not near(c):
             chosen.append(c)
-    return sorted(chosen, key=lambda c: (-c.expected, c.config_id))
+    return chosen
 
 
 def load_json(text: str) -> Callable[[], dict]:
@@ -207,4 +216,4 @@ def load_json(text: str) -> Callable[[], dict]:
 
 
 __all__ = ["similarity", "Observations", "normalise", "per_config", "expected_scores", "prior_rows", "config_id_of",
-           "config_distance", "Candidate", "select_diverse", "CLIP_QUANTILE", "PRIOR_WEIGHT", "DIVERSITY_EPSILON"]
+           "config_distance", "Candidate", "select_complementary", "CLIP_QUANTILE", "PRIOR_WEIGHT", "DIVERSITY_EPSILON"]

@@ -1113,9 +1113,13 @@ class _Plan:
         m = self.m
         if not self.ranked:
             return []
-        candidates = [R.Candidate(R.config_id_of(c), self.family_of[c], float(expected), R.load_json(texts[c]))
+        scores: dict[int, dict[int, float]] = {}
+        for (d, c), (score, fidelity) in self.pairs.items():
+            scores.setdefault(c, {})[d] = score * fidelity
+        candidates = [R.Candidate(R.config_id_of(c), self.family_of[c], float(expected), R.load_json(texts[c]),
+                                  scores.get(c, {}))
                       for c, expected, *_ in self.ranked if c in texts]
-        chosen = R.select_diverse(candidates, self.n)
+        chosen = R.select_complementary(candidates, self.n, m.weights)
         wanted = {int(c.config_id, 16) for c in chosen}
         sources_of: dict[int, list] = {}
         for (d, c), (score, _) in self.pairs.items():

@@ -124,20 +124,6 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _round_robin(design: list[tuple[dict, str]]) -> list[tuple[dict, str]]:
-    """``design`` reordered one configuration per family at a time (families in order of first appearance,
-    each family's own order kept)."""
-    queues: dict[str, list] = {}
-    for entry in design:
-        queues.setdefault(entry[0]["family"], []).append(entry)
-    out: list[tuple[dict, str]] = []
-    while any(queues.values()):
-        for queue in queues.values():
-            if queue:
-                out.append(queue.pop(0))
-    return out
-
-
 class _Search:
     def __init__(self, problem: SearchProblem, deadline: Deadline, strategy: str, suggestions, prior,
                  max_trials: int | None, callback: Callable | None, executor_factory=None, history=(),
@@ -210,11 +196,10 @@ class _Search:
 
     # ------------------------------------------------------------------ ask
     def _initial_design(self, suggestions) -> list[tuple[dict, str]]:
-        """warm: the suggestions (tagged with their origin) and the static portfolio's entries for the
-        families no suggestion covers (the whole portfolio when there is no suggestion), taken round-robin
-        over the families in order of first appearance, so that every family is tried within the first
-        trials instead of after all of one family's suggestions; bo / hyperband: the family defaults;
-        random: nothing. Deduplicated by configuration id, first occurrence kept."""
+        """warm: the suggestions (tagged with their origin) in the knowledge base's order (each chosen to
+        complement the ones before it on the nearest datasets), then the static portfolio's entries for the
+        families no suggestion covers (the whole portfolio when there is no suggestion); bo / hyperband: the
+        family defaults; random: nothing. Deduplicated by configuration id, first occurrence kept."""
         design: list[tuple[dict, str]] = []
         if self.strategy == "warm":
             for s in suggestions:
@@ -223,7 +208,6 @@ class _Search:
                     design.append((REGISTRY.get(config["family"]).complete(config), s.get("origin") or "kb"))
             covered = {config["family"] for config, _ in design}
             design += [(c, "portfolio") for c in static_portfolio(self.families) if c["family"] not in covered]
-            design = _round_robin(design)
         elif self.strategy in ("bo", "hyperband"):
             design += [(c, "default") for c in family_defaults(self.families)]
         seen, unique = set(), []

@@ -144,6 +144,22 @@ def test_suggest_is_diverse_and_filters_families(store):
     assert [s.config for s in lots] == [variants[0], others[2]]  # the family cap is relaxed, duplicates are not
 
 
+def test_suggestions_complement_each_other_on_the_neighbours(store):
+    """The second suggestion covers the neighbour the first does badly on, not the runner-up where the first
+    is already good (the expected-score order would take the runner-up: it is second on average)."""
+    best_on_two, runner_up, best_on_third = lgbm(15), {"family": "extra_trees", "n_estimators": 100}, \
+        {"family": "linear", "C": 1.0}
+    for name, centre in (("a", 0.0), ("b", 0.1)):
+        record(store, name, centre, [(best_on_two, -0.95), (runner_up, -0.94), (best_on_third, -0.60)])
+    record(store, "c", 0.2, [(best_on_two, -0.60), (runner_up, -0.61), (best_on_third, -0.95)])
+    query = make_metafeatures(0.1)
+    suggested = store.suggest(query, "binary", "roc_auc", n=3, k=3, **Q)
+    assert [s.config for s in suggested] == [best_on_two, best_on_third, runner_up]  # in the order to try them
+    assert suggested[1].expected < suggested[2].expected  # not the expected-score order
+    assert [s.config for s in store.suggest(query, "binary", "roc_auc", n=2, k=3, **Q)] == [best_on_two,
+                                                                                            best_on_third]
+
+
 def test_metrics_are_never_mixed_and_fallback_is_explained(store):
     a, b = lgbm(7), {"family": "linear", "C": 2.0}
     record(store, "auc", 0.0, [(a, -0.9), (b, -0.5)], metric="roc_auc")
