@@ -21,7 +21,10 @@ configurations of that ordering are:
 * ``lgbm-default``: the LightGBM family default configuration alone (the same for every k).
 
 Reported for k = 1, 3, 10, 25: mean normalised regret of the best of the first k (0 = the pool's best
-on that dataset, 1 = its worst; failed = 1) and the average rank among the methods (1 = best). Then
+on that dataset, 1 = its worst; failed = 1) and the average rank among the methods (1 = best). Then the
+same regret by time ("anytime"): the ordering is run on 2 workers with the held-out dataset's recorded
+fit seconds, and the best configuration finished within T times that dataset's median configuration
+seconds counts (T = 2, 4, 8, 16; a configuration that cannot finish in time still holds its worker). Then
 the three targets, and (issue #3) whether nearest neighbours by meta-features share the best model
 family more often than random pairs of datasets of the same task.
 """
@@ -45,6 +48,8 @@ from knowledge_base.canonical import config_id  # noqa: E402
 from knowledge_base.portfolio import greedy_portfolio, normalised_regret  # noqa: E402
 
 KS = (1, 3, 10, 25)
+TIMES = (2, 4, 8, 16)  # anytime budgets, in units of the held-out dataset's median configuration seconds
+WORKERS = 2
 METHODS = ("retrieval", "retrieval-k3", "nn-best", "portfolio", "family-defaults", "random", "lgbm-default")
 PRODUCT_K = 25  # neighbours a fit retrieves from (automl.estimator.RETRIEVAL_K)
 N_RANDOM = 200
@@ -64,9 +69,27 @@ def pool_matrix(store, space_version: str):
     ev = ev[(ev["fidelity"] >= 1.0) & (ev["space_version"].astype(str) == str(space_version))].copy()
     ev.loc[ev["status"] != "ok", "loss"] = np.nan
     losses = ev.pivot_table(index="fingerprint", columns="config_id", values="loss", aggfunc="mean")
+    seconds = ev.pivot_table(index="fingerprint", columns="config_id", values="fit_seconds", aggfunc="mean")
     configs = {cid: json.loads(c) for cid, c in zip(ev["config_id"], ev["config"])}
     datasets = datasets[datasets["fingerprint"].isin(losses.index)].set_index("fingerprint")
-    return datasets, losses.loc[datasets.index], configs
+    return datasets, losses.loc[datasets.index], configs, seconds.reindex(index=datasets.index, columns=losses.columns)
+
+
+def best_within(order: list[str], regret: pd.Series, seconds: pd.Series, budget: float) -> float:
+    """Best regret among the configurations of ``order`` that finish within ``budget`` seconds on ``WORKERS``
+    workers (each next configuration goes to the first free worker; one that cannot finish still holds it)."""
+    free = [0.0] * WORKERS
+    best = 1.0
+    fallback = float(seconds.median())
+    for cid in order:
+        k = int(np.argmin(free))
+        cost = seconds.get(cid, fallback)
+        free[k] += fallback if not np.isfinite(cost) else cost
+        if free[k] <= budget:
+            best = min(best, float(regret.get(cid, 1.0)) if np.isfinite(regret.get(cid, 1.0)) else 1.0)
+        if min(free) > budget:
+            break
+    return best
 
 
 def twins_of(datasets: pd.DataFrame) -> dict[str, list[str]]:
@@ -142,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from automl.space import SPACE_VERSION
     started = time.monotonic()
     store, tmp = load(args.kb)
-    datasets, losses, configs = pool_matrix(store, SPACE_VERSION)
+    datasets, losses, configs, seconds = pool_matrix(store, SPACE_VERSION)
     if len(datasets) < 5:
         print(f"only {len(datasets)} dataset(s) with candidate evaluations for space version {SPACE_VERSION}; "
               f"build the knowledge base first (docs/knowledge-base.md)")
@@ -165,7 +188,17 @@ def main(argv: list[str] | None = None) -> int:
             loss = task_losses.loc[fp]
             perms = np.argsort(rng.random((N_RANDOM, len(regret))), axis=1)
             r = regret.fillna(1.0).to_numpy()
+            secs = seconds.loc[fp]
+            median = float(secs.median())
             for method, lists in orders.items():
+                for t in TIMES:
+                    if method == "random":
+                        value = float(np.mean([best_within([regret.index[j] for j in perm], regret, secs, t * median)
+                                               for perm in perms[:50]]))
+                    else:
+                        value = float(np.mean([best_within(o, regret, secs, t * median) for o in lists]))
+                    rows.append({"dataset": row["name"], "fingerprint": fp, "task": task, "method": method,
+                                 "k": f"T{t}", "regret": value})
                 for k in KS:
                     if method == "random":  # expected best of k random pool configurations
                         value = float(r[perms[:, :k]].min(axis=1).mean())
@@ -199,6 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"k = {k}")
         print(table.round(3).to_string())
         print()
+    anytime = frame[frame["k"].astype(str).str.startswith("T")]
+    table = anytime.pivot_table(index="method", columns="k", values="regret", aggfunc="mean")
+    table = table.reindex(index=list(METHODS), columns=[f"T{t}" for t in TIMES]).dropna(how="all")
+    tables["anytime"] = table
+    print(f"anytime: mean regret of the best finished within T x the dataset's median configuration seconds, "
+          f"{WORKERS} workers")
+    print(table.round(3).to_string())
+    print()
     w = wins["lgbm"]
     total = sum(w)
     share = w[0] / max(1, total)

@@ -246,12 +246,31 @@ class _Search:
             cid, rung = promotion
             source = next(t for t in self.history.trials if t.config_id == cid)
             return source.config, "promoted", self.rungs[rung], rung, None
-        fresh = self._fresh_config(self.rungs[0])
+        rung = self._entry_rung()
+        fresh = self._fresh_config(self.rungs[rung])
         if fresh is None:
             return None
         if fresh[1] == "resumed":  # the earlier best, evaluated again for its models
             return fresh[0], fresh[1], 1.0, len(self.rungs) - 1, None
-        return fresh[0], fresh[1], self.rungs[0], 0, None
+        return fresh[0], fresh[1], self.rungs[rung], rung, None
+
+    def _entry_rung(self) -> int:
+        """The rung a new configuration starts at: the lowest, unless the time left cannot pay for ``eta``
+        full-fidelity runs of the best configuration so far (its estimate, over all workers). Then
+        screening on a share of the rows could promote nothing, and the final ensemble would be built
+        from models that saw a third of the data (201_pol at 10 s: no full-fidelity trial, RMSE 5.1
+        against 3.2 for random search at full fidelity): new configurations run at full fidelity."""
+        last = len(self.rungs) - 1
+        if last == 0 or self.max_trials is not None:
+            return 0
+        best = self.history.best()
+        if best is None:
+            return 0
+        unit = self._unit_seconds(best.family, 1.0)
+        if unit is None:
+            return 0
+        left = (self.deadline.remaining() - self._reserve()) * max(1, int(self.p.n_jobs))
+        return last if self.asha.eta * unit * self.relative(best.config) > left else 0
 
     def _unit_seconds(self, family: str, fidelity: float) -> float | None:
         """Estimated seconds of ``family``'s default configuration at ``fidelity`` (None: nothing known)."""

@@ -139,3 +139,27 @@ def test_a_slow_configuration_does_not_price_its_whole_family_out():
     finally:
         import shutil
         shutil.rmtree(search.workdir, ignore_errors=True)
+
+
+def test_new_configurations_start_at_full_fidelity_when_no_promotion_could_be_paid_for():
+    """On 3,000+ rows new configurations are screened on a third of the rows; once the time left cannot pay
+    for eta full-fidelity runs of the best configuration so far, they start at full fidelity instead (before:
+    the search went on screening and the final model was built from models that saw a third of the data)."""
+    from automl.deadline import Deadline
+    from automl.search.optimizer import _Search
+    from knowledge_base.canonical import config_id
+    from tests.search.conftest import make_problem
+    lgbm = REGISTRY.get("lightgbm")
+    problem = make_problem(n=3000, families=["lightgbm"])
+    for seconds, fidelity in ((0.1, 1 / 3), (2.5, 1.0)):  # a full-fidelity run: 0.3 s, then 7.5 s (3 x > 9 s left)
+        search = _Search(problem, Deadline(10), "bo", (), (), None, None)
+        try:
+            assert search.rungs == [1 / 3, 1.0] and search._entry_rung() == 0  # nothing known yet
+            config = lgbm.default_config()
+            search.history.add(Trial(0, config, config_id(config), "lightgbm", 1 / 3, "default", status="ok",
+                                     loss=0.3, fit_seconds=seconds))
+            job = search._next_job()
+            assert job is not None and job[2] == fidelity and job[3] == (0 if fidelity < 1 else 1)
+        finally:
+            import shutil
+            shutil.rmtree(search.workdir, ignore_errors=True)
