@@ -18,10 +18,10 @@ thousand rows that is faster than any data-frame machinery.
   pick is the best on the nearest data; the next ones cover the neighbours the first does not. Once no
   configuration adds anything, the rest follow by expected score. Never two of one family whose
   hyperparameter distance (:func:`config_distance`) is below ``epsilon``. Leave-one-out over the seed
-  (235 datasets, 25 neighbours), mean normalised regret of the best of the first 1 / 3 / 5 / 10:
-  0.050 / 0.028 / 0.018 / 0.007, against 0.047 / 0.033 / 0.027 / 0.021 for the expected-score order
-  with a family cap it replaces (that order put near-equivalent configurations of the strong family
-  first, so its first ten covered little more than its first three).
+  (``benchmarks/bench_metalearning.py``: 235 datasets, 25 neighbours), mean normalised regret of the
+  best of the first 1 / 3 / 10: 0.046 / 0.029 / 0.010, against 0.046 / 0.032 / 0.022 for the
+  expected-score order with a family cap it replaces (that order put near-equivalent configurations of
+  the strong family first, so its first ten covered little more than its first three).
 """
 from __future__ import annotations
 
