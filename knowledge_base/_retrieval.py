@@ -187,7 +187,7 @@ def select_complementary(candidates: Iterable[Candidate], n: int, weights: dict[
     if n <= 0 or not pool:
         return []
     chosen: list[Candidate] = []
-    covered: dict[int, float] = {d: 0.0 for d in weights}
+    covered: dict[int, float] = {}  # neighbour -> best score among the picks
 
     def near(c: Candidate) -> bool:
         return any(o.family == c.family and config_distance(o.config, c.config) < epsilon for o in chosen)

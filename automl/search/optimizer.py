@@ -266,22 +266,27 @@ class _Search:
         best = self.history.best()
         if best is None:
             return 0
-        unit = self._unit_seconds(best.family, 1.0)
-        if unit is None:
+        full = self._seconds(best.config, 1.0)
+        if full is None:
             return 0
         left = (self.deadline.remaining() - self._reserve()) * max(1, int(self.p.n_jobs))
-        return last if self.asha.eta * unit * self.relative(best.config) > left else 0
+        return last if self.asha.eta * full > left else 0
 
     def _unit_seconds(self, family: str, fidelity: float) -> float | None:
         """Estimated seconds of ``family``'s default configuration at ``fidelity`` (None: nothing known)."""
         return self.history.cost_estimate(family, fidelity, self.costs, relative=self.relative)
 
-    def _fits_in_time(self, config: dict, fidelity: float, unit: float | None = None) -> bool:
-        """``config`` at ``fidelity`` can finish in the time left; ``unit``: its family's ``_unit_seconds``
-        when the caller already has it (computing it walks the history)."""
+    def _seconds(self, config: dict, fidelity: float, unit: float | None = None) -> float | None:
+        """Estimated seconds of ``config`` at ``fidelity``: its family default's times its relative cost
+        (None: nothing known); ``unit``: the family's ``_unit_seconds`` when the caller already has it
+        (computing it walks the history)."""
         if unit is None:
             unit = self._unit_seconds(config["family"], fidelity)
-        return self._time_allows(None if unit is None else unit * self.relative(config))
+        return None if unit is None else unit * self.relative(config)
+
+    def _fits_in_time(self, config: dict, fidelity: float, unit: float | None = None) -> bool:
+        """``config`` at ``fidelity`` can finish in the time left (``unit``: as for ``_seconds``)."""
+        return self._time_allows(self._seconds(config, fidelity, unit))
 
     def _time_allows(self, estimate: float | None) -> bool:
         """A trial estimated at ``estimate`` seconds (None: unknown) can still finish before the reserve

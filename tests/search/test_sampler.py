@@ -1,6 +1,9 @@
 """Samplers without training: seeded random proposals; prior observations steer the surrogate."""
 from __future__ import annotations
 
+import contextlib
+import shutil
+
 import numpy as np
 
 from automl.models import REGISTRY
@@ -122,13 +125,10 @@ def test_proposals_can_be_limited_to_configurations_that_fit_in_the_time_left():
 def test_a_slow_configuration_does_not_price_its_whole_family_out():
     """A knowledge-base LightGBM at learning rate 0.01 took 8 s; before, the family's median cost kept every
     LightGBM out of the last seconds. Now the estimate is per configuration: the default still fits."""
-    from automl.deadline import Deadline
-    from automl.search.optimizer import _Search
     from knowledge_base.canonical import config_id
     from tests.search.conftest import make_problem
     lgbm = REGISTRY.get("lightgbm")
-    search = _Search(make_problem(n=200, families=["lightgbm"]), Deadline(10), "bo", (), (), None, None)
-    try:
+    with _search(make_problem(n=200, families=["lightgbm"])) as search:
         slow = {**lgbm.default_config(), "learning_rate": 0.01}
         search.history.add(Trial(0, slow, config_id(slow), "lightgbm", 1.0, "kb", status="ok", loss=0.1,
                                  fit_seconds=8.0))
@@ -136,30 +136,33 @@ def test_a_slow_configuration_does_not_price_its_whole_family_out():
         assert search._fits_in_time(lgbm.default_config(), 1.0)
         job = search._cheap_job()
         assert job is not None and job[0]["family"] == "lightgbm" and search._fits_in_time(job[0], 1.0)
-    finally:
-        import shutil
-        shutil.rmtree(search.workdir, ignore_errors=True)
 
 
 def test_new_configurations_start_at_full_fidelity_when_no_promotion_could_be_paid_for():
     """On 3,000+ rows new configurations are screened on a third of the rows; once the time left cannot pay
     for eta full-fidelity runs of the best configuration so far, they start at full fidelity instead (before:
     the search went on screening and the final model was built from models that saw a third of the data)."""
-    from automl.deadline import Deadline
-    from automl.search.optimizer import _Search
     from knowledge_base.canonical import config_id
     from tests.search.conftest import make_problem
     lgbm = REGISTRY.get("lightgbm")
     problem = make_problem(n=3000, families=["lightgbm"])
     for seconds, fidelity in ((0.1, 1 / 3), (2.5, 1.0)):  # a full-fidelity run: 0.3 s, then 7.5 s (3 x > 9 s left)
-        search = _Search(problem, Deadline(10), "bo", (), (), None, None)
-        try:
+        with _search(problem) as search:
             assert search.rungs == [1 / 3, 1.0] and search._entry_rung() == 0  # nothing known yet
             config = lgbm.default_config()
             search.history.add(Trial(0, config, config_id(config), "lightgbm", 1 / 3, "default", status="ok",
                                      loss=0.3, fit_seconds=seconds))
             job = search._next_job()
             assert job is not None and job[2] == fidelity and job[3] == (0 if fidelity < 1 else 1)
-        finally:
-            import shutil
-            shutil.rmtree(search.workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _search(problem, budget: float = 10.0):
+    """A ``bo`` search over ``problem`` that is never run (its scheduling methods are called directly)."""
+    from automl.deadline import Deadline
+    from automl.search.optimizer import _Search
+    search = _Search(problem, Deadline(budget), "bo", (), (), None, None)
+    try:
+        yield search
+    finally:
+        shutil.rmtree(search.workdir, ignore_errors=True)
