@@ -25,8 +25,10 @@ class ASHA:
     def report(self, rung: int, config_id: str, loss: float) -> None:
         self.results[rung][config_id] = loss
 
-    def next_promotion(self) -> tuple[str, int] | None:
-        """(config_id, next rung) of a configuration ready for promotion, highest rung first."""
+    def next_promotion(self, fits=None) -> tuple[str, int] | None:
+        """(config_id, next rung) of a configuration ready for promotion, highest rung first; marked promoted
+        when returned. ``fits(config_id, rung)``: whether that run can still finish in the time left; one
+        that cannot is passed over and stays promotable (it may fit on a freer worker, and is not lost)."""
         for r in range(len(self.rungs) - 2, -1, -1):
             done = self.results[r]
             k = len(done) // self.eta
@@ -34,10 +36,14 @@ class ASHA:
                 continue
             top = sorted(done, key=lambda c: done[c])[:k]
             for cid in top:
-                if cid not in self.promoted[r]:
+                if cid not in self.promoted[r] and (fits is None or fits(cid, r + 1)):
                     self.promoted[r].add(cid)
                     return cid, r + 1
         return None
+
+    def release(self, config_id: str, rung: int) -> None:
+        """A promotion to ``rung`` that was not run after all (it no longer fit): promotable again."""
+        self.promoted[rung - 1].discard(config_id)
 
 
 class _Bracket:

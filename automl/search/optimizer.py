@@ -234,18 +234,17 @@ class _Search:
         if self.hyperband is not None:
             bracket, rung, cid = self.hyperband.next_job()
             if cid is not None:
-                source = next(t for t in self.history.trials if t.config_id == cid)
-                return source.config, "promoted", self.rungs[rung], rung, bracket
+                return self._config_of(cid), "promoted", self.rungs[rung], rung, bracket
             fresh = self._fresh_config(self.rungs[rung])
             if fresh is None:
                 self.hyperband.report(bracket, rung, f"none-{len(self.history.trials)}", float("inf"))
                 return None
             return fresh[0], fresh[1], self.rungs[rung], rung, bracket
-        promotion = self.asha.next_promotion()
+        promotion = self.asha.next_promotion(
+            fits=lambda cid, rung: self._fits_in_time(self._config_of(cid), self.rungs[rung]))
         if promotion is not None:
             cid, rung = promotion
-            source = next(t for t in self.history.trials if t.config_id == cid)
-            return source.config, "promoted", self.rungs[rung], rung, None
+            return self._config_of(cid), "promoted", self.rungs[rung], rung, None
         rung = self._entry_rung()
         fresh = self._fresh_config(self.rungs[rung])
         if fresh is None:
@@ -253,6 +252,10 @@ class _Search:
         if fresh[1] == "resumed":  # the earlier best, evaluated again for its models
             return fresh[0], fresh[1], 1.0, len(self.rungs) - 1, None
         return fresh[0], fresh[1], self.rungs[rung], rung, None
+
+    def _config_of(self, cid: str) -> dict:
+        """The configuration of the first trial with configuration id ``cid``."""
+        return next(t.config for t in self.history.trials if t.config_id == cid)
 
     def _entry_rung(self) -> int:
         """The rung a new configuration starts at: the lowest, unless the time left cannot pay for ``eta``
@@ -498,6 +501,8 @@ class _Search:
                     if self.hyperband is not None and job[4] is not None:
                         # a bracket slot that will not run: tell the bracket, so it does not wait for it
                         self.hyperband.report(job[4], job[3], config_id(job[0]) + "-skipped", float("inf"))
+                    elif job[1] == "promoted":  # (proposed ahead, while it still fit) not lost: promotable again
+                        self.asha.release(config_id(job[0]), job[3])
                 if not done and self.hyperband is None:
                     job = self._cheap_job()  # the time left suits only a cheaper family
                     if job is not None:

@@ -55,6 +55,17 @@ def test_asha_promotes_the_top_third_once():
     assert asha.next_promotion() == ("c0", 1)
 
 
+def test_an_asha_promotion_that_cannot_run_in_the_time_left_is_not_lost():
+    asha = ASHA([1 / 9, 1 / 3, 1.0])
+    for i, loss in enumerate([0.5, 0.2, 0.9]):
+        asha.report(0, f"c{i}", loss)
+    assert asha.next_promotion(fits=lambda cid, rung: False) is None  # passed over, not marked promoted
+    assert asha.next_promotion(fits=lambda cid, rung: True) == ("c1", 1)
+    assert asha.next_promotion() is None
+    asha.release("c1", 1)  # proposed ahead, then no longer fit when a worker freed up
+    assert asha.next_promotion() == ("c1", 1)
+
+
 def test_racing_drops_only_clearly_worse_challengers():
     incumbent = [0.30, 0.32, 0.31, 0.29, 0.33]
     assert race_out([0.45], incumbent)  # far worse after one fold
