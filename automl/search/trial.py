@@ -88,13 +88,10 @@ def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: 
     return model
 
 
-def predict_one(model, X: pd.DataFrame, task: str, n_classes: int, num_iteration: int | None = None) -> np.ndarray:
-    """Values (regression) or the full class-probability matrix; ``num_iteration`` predicts with that many
-    LightGBM rounds instead of the early-stopped best (a pipeline passes it to its final step)."""
-    kwargs = {} if num_iteration is None else {"num_iteration": int(num_iteration)}
+def predict_one(model, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
     if task == "regression":
-        return np.asarray(model.predict(X, **kwargs), dtype=float)
-    return _as_full_proba(model, np.asarray(model.predict_proba(X, **kwargs), dtype=float), n_classes)
+        return np.asarray(model.predict(X), dtype=float)
+    return _as_full_proba(model, np.asarray(model.predict_proba(X), dtype=float), n_classes)
 
 
 def score_predictions(metric: Metric, y: np.ndarray, pred: np.ndarray, task: str,
@@ -105,60 +102,22 @@ def score_predictions(metric: Metric, y: np.ndarray, pred: np.ndarray, task: str
     return metric.score(y, pred, sample_weight=sample_weight)
 
 
-def _lgb_curve(model) -> np.ndarray | None:
-    """The validation curve LightGBM recorded while early stopping (its own metric, lower is better: log loss
-    or squared error), one value per round; None for a model without one."""
-    est = model.steps[-1][1] if hasattr(model, "steps") else model
-    for metrics in (getattr(est, "evals_result_", None) or {}).values():
-        for values in metrics.values():
-            return np.asarray(values, dtype=float)
-    return None
-
-
 def _lgb_summary(model) -> dict | None:
     """Rounds chosen by early stopping and a coarse validation curve (LightGBM's own metric)."""
     est = model.steps[-1][1] if hasattr(model, "steps") else model
     if not hasattr(est, "booster_"):
         return None
     rounds = int(getattr(est, "best_iteration_", 0) or est.booster_.current_iteration())
-    values, curve = _lgb_curve(model), None
-    if values is not None and len(values):
-        points = np.unique(np.linspace(0, len(values) - 1, min(len(values), 12)).astype(int))
-        curve = [[int(i) + 1, float(values[i])] for i in points]
+    curve = None
+    results = getattr(est, "evals_result_", None) or {}
+    for metrics in results.values():
+        for values in metrics.values():
+            values = np.asarray(values, dtype=float)
+            points = np.unique(np.linspace(0, len(values) - 1, min(len(values), 12)).astype(int))
+            curve = [[int(i) + 1, float(values[i])] for i in points]
+            break
+        break
     return {"rounds": rounds, "curve": curve}
-
-
-def cross_fold_rounds(curves: list[np.ndarray | None]) -> list[int] | None:
-    """Per fold, the round count that minimises the mean validation curve of the *other* folds (over the
-    rounds every one of them, and this fold's model, reached); None unless every fold has a curve.
-
-    Early stopping picks each fold's rounds on that fold's own validation rows, so out-of-fold predictions
-    at the early-stopped round are scored on the rows that chose it: optimistic (0.002 to 0.004 AUC or log
-    loss on 500-row sets, ``benchmarks/`` notes), and the optimism grows with the number of LightGBM
-    configurations compared. Scoring each fold at the rounds the other folds chose is honest for it."""
-    if len(curves) < 2 or any(c is None or not len(c) for c in curves):
-        return None
-    rounds = []
-    for k, own in enumerate(curves):
-        others = [c for j, c in enumerate(curves) if j != k]
-        length = min(len(own), *(len(c) for c in others))
-        mean = np.mean([c[:length] for c in others], axis=0)
-        rounds.append(int(np.argmin(mean)) + 1)
-    return rounds
-
-
-def _rescore_at_cross_fold_rounds(models, valid_rows, oof, fold_losses, X, y, task, n_classes, metric, w) -> None:
-    """LightGBM under cross-validation: replace each fold's out-of-fold predictions and loss (in place) by
-    those at the rounds the other folds chose (``cross_fold_rounds``). The fold models themselves keep their
-    early-stopped rounds for prediction: on held-out test rows those scored better (0.004 on average over 9
-    small PMLB sets) than the cross-fold rounds, which are capped by the shortest fold's curve."""
-    chosen = cross_fold_rounds([_lgb_curve(m) for m in models])
-    if chosen is None:
-        return
-    for k, (model, va, r) in enumerate(zip(models, valid_rows, chosen)):
-        oof[va] = predict_one(model, X.iloc[va], task, n_classes, num_iteration=r)
-        fold_losses[k] = float(metric.to_loss(score_predictions(metric, y[va], oof[va], task,
-                                                                None if w is None else w[va])))
 
 
 def run_trial(request: dict, data: dict) -> dict:
@@ -170,8 +129,7 @@ def run_trial(request: dict, data: dict) -> dict:
     ``data``: X, y, task, metric, splits, seed, sample_weight (optional).
     Returns plain data: status, score, loss, error, fit_seconds, fold_losses, and (unless raced out) the
     out-of-fold predictions (``oof``) and the saved fold models (``models_path``, when ``keep_models_dir``);
-    LightGBM adds ``rounds`` (per fold) and ``curve`` (first fold's validation curve), and under
-    cross-validation is scored at cross-fold rounds (``_rescore_at_cross_fold_rounds``).
+    LightGBM adds ``rounds`` (per fold) and ``curve`` (first fold's validation curve).
     """
     if request.get("refit"):
         return refit(request, data)
@@ -218,8 +176,6 @@ def run_trial(request: dict, data: dict) -> dict:
             if race_out(fold_losses, request.get("race")):
                 raced_out = True
                 break
-        if not raced_out and rounds:
-            _rescore_at_cross_fold_rounds(models, valid_rows, oof, fold_losses, X, y, task, n_classes, metric, w)
         rows = np.concatenate(valid_rows)
         score = score_predictions(metric, y[rows], oof[rows], task, None if w is None else w[rows])
         loss = metric.to_loss(score)
