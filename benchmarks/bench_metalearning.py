@@ -76,16 +76,15 @@ def pool_matrix(store, space_version: str):
     return datasets, losses.loc[datasets.index], configs, seconds.reindex(index=datasets.index, columns=losses.columns)
 
 
-def best_within(order: list[str], regret: pd.Series, seconds: pd.Series, budget: float) -> float:
+def best_within(order: list[str], regret: pd.Series, seconds: pd.Series, budget: float, default: float) -> float:
     """Best regret among the configurations of ``order`` that finish within ``budget`` seconds on ``WORKERS``
-    workers (each next configuration goes to the first free worker; one that cannot finish still holds it)."""
+    workers (each next configuration goes to the first free worker; one that cannot finish still holds it).
+    ``seconds``: recorded per configuration, gaps already filled; ``default``: for one not in it."""
     free = [0.0] * WORKERS
     best = 1.0
-    median = seconds.median()  # for a configuration without recorded seconds
-    seconds = seconds.fillna(median)
     for cid in order:
         k = int(np.argmin(free))
-        free[k] += seconds.get(cid, median)
+        free[k] += seconds.get(cid, default)
         if free[k] <= budget:
             best = min(best, regret.get(cid, 1.0))  # regret: failed / unknown already 1
         if min(free) > budget:
@@ -188,17 +187,17 @@ def main(argv: list[str] | None = None) -> int:
             regret = regret_all.loc[fp]
             loss = task_losses.loc[fp]
             perms = np.argsort(rng.random((N_RANDOM, len(regret))), axis=1)
-            r = regret.fillna(1.0).to_numpy()
-            secs = seconds.loc[fp]
-            median = float(secs.median())
             filled = regret.fillna(1.0)
+            r = filled.to_numpy()
+            median = float(seconds.loc[fp].median())  # also for a configuration without recorded seconds
+            secs = seconds.loc[fp].fillna(median)
             for method, lists in orders.items():
                 for t in TIMES:
                     if method == "random":
-                        value = float(np.mean([best_within([regret.index[j] for j in perm], filled, secs, t * median)
-                                               for perm in perms[:N_RANDOM_ANYTIME]]))
+                        value = float(np.mean([best_within([regret.index[j] for j in perm], filled, secs, t * median,
+                                                           median) for perm in perms[:N_RANDOM_ANYTIME]]))
                     else:
-                        value = float(np.mean([best_within(o, filled, secs, t * median) for o in lists]))
+                        value = float(np.mean([best_within(o, filled, secs, t * median, median) for o in lists]))
                     rows.append({"dataset": row["name"], "fingerprint": fp, "task": task, "method": method,
                                  "k": f"T{t}", "regret": value})
                 for k in KS:

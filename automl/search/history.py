@@ -35,11 +35,17 @@ class History:
     def __init__(self) -> None:
         self.trials: list[Trial] = []
         self._seen: set[tuple[str, float]] = set()
+        self._configs: dict[str, dict] = {}  # configuration id -> its configuration (first trial's)
         self._relative: dict[int, float] = {}  # trial id -> its configuration's relative cost (cost_estimate)
 
     def add(self, trial: Trial) -> None:
         self.trials.append(trial)
         self._seen.add((trial.config_id, round(trial.fidelity, 9)))
+        self._configs.setdefault(trial.config_id, trial.config)
+
+    def config(self, config_id: str) -> dict:
+        """The configuration of a tried configuration id (a promotion runs it again at a higher rung)."""
+        return self._configs[config_id]
 
     def finished(self) -> list[Trial]:
         return [t for t in self.trials if t.status in (OK, FAILED, TIMEOUT)]

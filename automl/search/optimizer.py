@@ -234,17 +234,17 @@ class _Search:
         if self.hyperband is not None:
             bracket, rung, cid = self.hyperband.next_job()
             if cid is not None:
-                return self._config_of(cid), "promoted", self.rungs[rung], rung, bracket
+                return self.history.config(cid), "promoted", self.rungs[rung], rung, bracket
             fresh = self._fresh_config(self.rungs[rung])
             if fresh is None:
                 self.hyperband.report(bracket, rung, f"none-{len(self.history.trials)}", float("inf"))
                 return None
             return fresh[0], fresh[1], self.rungs[rung], rung, bracket
         promotion = self.asha.next_promotion(
-            fits=lambda cid, rung: self._fits_in_time(self._config_of(cid), self.rungs[rung]))
+            fits=lambda cid, rung: self._fits_in_time(self.history.config(cid), self.rungs[rung]))
         if promotion is not None:
             cid, rung = promotion
-            return self._config_of(cid), "promoted", self.rungs[rung], rung, None
+            return self.history.config(cid), "promoted", self.rungs[rung], rung, None
         rung = self._entry_rung()
         fresh = self._fresh_config(self.rungs[rung])
         if fresh is None:
@@ -252,10 +252,6 @@ class _Search:
         if fresh[1] == "resumed":  # the earlier best, evaluated again for its models
             return fresh[0], fresh[1], 1.0, len(self.rungs) - 1, None
         return fresh[0], fresh[1], self.rungs[rung], rung, None
-
-    def _config_of(self, cid: str) -> dict:
-        """The configuration of the first trial with configuration id ``cid``."""
-        return next(t.config for t in self.history.trials if t.config_id == cid)
 
     def _entry_rung(self) -> int:
         """The rung a new configuration starts at: the lowest, unless the time left cannot pay for ``eta``
