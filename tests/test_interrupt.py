@@ -26,11 +26,19 @@ def _workers_starting(tmp: Path) -> bool:
     return any(tmp.glob("automl-search-*/data.joblib"))
 
 
+def _default_sigint() -> None:
+    """A process inherits an ignored SIGINT from its parent, and Python then keeps ignoring Ctrl-C (what a
+    ``nohup`` job wants). The fit runs as from a terminal: Ctrl-C at its default, whatever state the test
+    process is in (a suite started in the background by a non-interactive shell ignores SIGINT, and the fit
+    then ran its whole budget)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _fit(tmp: Path, kb: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(CLI + ["fit", str(EXAMPLE), "--target", "churned", "--time-budget", "120", "--kb",
                                    str(kb), "--out", str(out), "--json", "--n-jobs", "2"],
                             cwd=REPO, env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def _interrupt_when(proc: subprocess.Popen, ready, settle: float = 0.0) -> tuple[str, str, float]:

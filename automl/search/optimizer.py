@@ -48,6 +48,7 @@ STRATEGIES = ("warm", "bo", "hyperband", "random")
 KEEP_TOP = 15  # trials whose out-of-fold predictions and fold models are kept for the ensemble
 HOLDOUT_SHARE = 0.2
 REFIT_ID_OFFSET = 1_000_000  # executor ids of refit requests (never trial ids)
+CLOSING_SECONDS = 0.4  # of the final reserve: closing the workers and assembling the model (the rest: ensembling)
 
 
 @dataclass
@@ -161,7 +162,7 @@ class _Search:
         self._replay(history)
         self.kept: dict[int, dict] = {}  # trial_id -> {"oof", "models_path"}
         self.n_classes = int(problem.y.max()) + 1 if problem.task != "regression" else 0
-        self.final_reserve = 0.4 + 0.03 * self.budget  # closing the workers + ensembling
+        self.final_reserve = CLOSING_SECONDS + 0.03 * self.budget  # closing the workers + ensembling
         # holdout: the selected models are refit on every row when time allows (cv: the bagged fold models)
         self.refit_enabled = self.protocol.startswith("holdout") and max_trials is None
         self.selection: dict | None = None
@@ -485,7 +486,12 @@ class _Search:
                     break
                 ticks = time.monotonic()
                 done = False
-                for _ in range(5):  # a job that cannot finish in the time left is skipped; a cheaper one may fit
+                # a job that cannot finish in the time left is skipped. Hyperband asks its brackets again; the
+                # others ask once more for the best job among those that fit (``_cheap_job``), rather than
+                # re-drawing proposals until one happens to be cheap: re-drawing kept what the 20 % random
+                # and runner-up-family proposals offered, so the end of a search on large data went to k-NN
+                # and linear models no ensemble could use (197_cpu_act at 10 s: 7 of warm's last 9 trials)
+                for _ in range(5 if self.hyperband is not None else 1):
                     job, self._prefetched = self._prefetched or self._next_job(), None
                     if job is None:
                         break
@@ -544,9 +550,10 @@ class _Search:
                 "assemble_seconds": assemble, "refit_seconds": self.timings.get("refit_seconds", 0.0),
                 "n_workers": self.p.n_jobs, "interrupted": self.interrupted, "strategy": self.strategy}
 
-    def _select(self) -> dict | None:
+    def _select(self, seconds: float | None = None) -> dict | None:
         """Greedy ensemble selection over the kept out-of-fold predictions (used only when it beats the single
-        best), then the decision threshold for threshold metrics. Pure: no model is loaded."""
+        best), then the decision threshold for threshold metrics. Pure: no model is loaded. ``seconds``: the
+        selection's time limit (default 0.3 x the time left)."""
         candidates = sorted((i for i in self.kept if self.kept[i].get("models_path")),
                             key=lambda i: (self.by_id[i].loss, i))
         if not candidates:
@@ -563,7 +570,8 @@ class _Search:
         best_single = self.by_id[candidates[0]]
         members, weights, ensemble_loss = [candidates[0]], [1.0], best_single.loss
         if len(candidates) > 1 and self.deadline.remaining() > 0.1:
-            w, loss = greedy_selection(preds, loss_fn, seconds=0.3 * self.deadline.remaining())
+            w, loss = greedy_selection(preds, loss_fn, seconds=0.3 * self.deadline.remaining() if seconds is None
+                                       else seconds)
             if loss < best_single.loss - 1e-9 and sum(1 for x in w if x > 0) > 1:
                 members = [candidates[j] for j, x in enumerate(w) if x > 0]
                 weights = [x for x in w if x > 0]
@@ -590,14 +598,20 @@ class _Search:
         while executor.running() and self.deadline.remaining() > self.final_reserve:
             for trial_id, result in executor.collect(min(0.25, self.deadline.remaining() - self.final_reserve)):
                 self._record(trial_id, result)
-        self.selection = self._select()
+        # the selection takes the ensembling share of the final reserve and leaves the time kept for refitting
+        # the best (``_reserve``); the refits then run until the closing share. Before, the selection could
+        # take 0.3 x the time left, the refit's share too, and on a long run (146 trials) nothing was refit
+        kept_for_refit = self._reserve() - self.final_reserve
+        remaining = self.deadline.remaining()
+        self.selection = self._select(seconds=min(0.3 * remaining,
+                                                  max(0.05, remaining - kept_for_refit - CLOSING_SECONDS)))
         if self.selection is None or executor.running():
             return
         order = sorted(zip(self.selection["members"], self.selection["weights"]), key=lambda m: -m[1])
         pending: dict[int, int] = {}  # request id -> trial id
         for trial_id, _ in order:
             t = self.by_id[trial_id]
-            left = self.deadline.remaining() - self.final_reserve
+            left = self.deadline.remaining() - CLOSING_SECONDS
             cost = self._refit_seconds(t)
             if executor.free_slots() == 0 or cost * 1.1 > left:
                 continue
@@ -608,8 +622,8 @@ class _Search:
                                          "seconds": left, "keep_models_dir": self.workdir}, left)
             pending[request_id] = trial_id
         started = time.monotonic()
-        while pending and self.deadline.remaining() > self.final_reserve:
-            for request_id, result in executor.collect(min(0.25, self.deadline.remaining() - self.final_reserve)):
+        while pending and self.deadline.remaining() > CLOSING_SECONDS:
+            for request_id, result in executor.collect(min(0.25, self.deadline.remaining() - CLOSING_SECONDS)):
                 trial_id = pending.pop(request_id, None)
                 if trial_id is not None and result.get("status") == OK and result.get("models_path"):
                     self.kept[trial_id]["refit_path"] = result["models_path"]

@@ -50,6 +50,27 @@ def test_prior_weight_fades_as_own_observations_accumulate():
     assert np.all((0.0 <= y) & (y <= 1.0))
 
 
+def test_the_prior_weighs_as_much_as_ten_own_observations_however_many_rows_it_has():
+    """400 prior rows (a full retrieval) together weigh PRIOR_HALF_LIFE own observations, faded as the
+    run's own observations accumulate, and keep their similarity ratios: with a per-row weight, they
+    outweighed a 40-trial run's own results and held warm to the neighbours' favourite."""
+    from automl.search.samplers import PRIOR_HALF_LIFE
+    families = [REGISTRY.get("lightgbm")]
+    rng = np.random.default_rng(0)
+    prior = [{"config": families[0].sample(rng), "fidelity": 1.0, "normalised_score": float(rng.random()),
+              "weight": 0.8 if i % 2 else 0.4} for i in range(400)]
+    sampler = BOSampler(families, rng, prior)
+    history = History()
+    _, _, w0 = sampler.training_set(history)
+    assert len(w0) == 400 and np.isclose(w0.sum(), PRIOR_HALF_LIFE) and np.isclose(w0[1] / w0[0], 2.0)
+    for i in range(40):
+        history.add(Trial(i, families[0].sample(rng), f"id{i}", "lightgbm", 1.0, "random", status="ok",
+                          loss=float(rng.random())))
+    _, _, w40 = sampler.training_set(history)
+    own, prior_mass = w40[:40].sum(), w40[40:].sum()
+    assert own == 40 and np.isclose(prior_mass, PRIOR_HALF_LIFE * PRIOR_HALF_LIFE / (PRIOR_HALF_LIFE + 40))
+
+
 def test_proposals_from_an_unchanged_surrogate_stay_apart_and_only_use_the_families_asked_for():
     """Proposals made while no new result arrives (the surrogate's runners-up) are never within
     MIN_DISTANCE of a configuration already tried, and a ``families`` restriction is honoured."""
@@ -166,3 +187,38 @@ def _search(problem, budget: float = 10.0):
         yield search
     finally:
         shutil.rmtree(search.workdir, ignore_errors=True)
+
+
+def test_a_proposal_that_does_not_fit_in_the_time_left_is_replaced_by_the_best_that_fits():
+    """When the next proposal cannot finish in the time left, the search asks once for the best job among
+    those that fit (``_cheap_job``); it does not re-draw proposals until one happens to be cheap, which
+    let the random and runner-up shares fill the end of a search with k-NN and linear models."""
+    from knowledge_base.canonical import config_id
+    from tests.search.conftest import make_problem
+    lgbm, knn = REGISTRY.get("lightgbm"), REGISTRY.get("knn")
+    with _search(make_problem(n=200, families=["lightgbm", "knn"])) as search:
+        slow = {**lgbm.default_config(), "learning_rate": 0.01}
+        search.history.add(Trial(0, slow, config_id(slow), "lightgbm", 1.0, "kb", status="ok", loss=0.1,
+                                 fit_seconds=60.0))
+        asked = []
+
+        def next_job():
+            asked.append(1)
+            return slow, "surrogate", 1.0, 0, None
+
+        cheap = (knn.default_config(), "surrogate", 1.0, 0, None)
+        search._next_job, search._cheap_job = next_job, lambda: cheap
+        submitted = []
+
+        class OneSlot:
+            def free_slots(self):
+                return 0 if submitted else 1
+
+            def running(self):
+                return []
+
+            def submit(self, trial_id, request, seconds):
+                submitted.append(request["config"])
+
+        search._loop(OneSlot())
+        assert len(asked) == 1 and submitted == [cheap[0]]
