@@ -322,13 +322,17 @@ class _Search:
         return trial.extra.get("full_seconds", trial.fit_seconds) / max(trial.fidelity, 1e-9) * rows_share
 
     def _reserve(self) -> float:
-        """Seconds kept at the end: closing + ensembling, and under a holdout protocol the refit of the
-        current best on every row (when that costs at most a quarter of the budget)."""
+        """Seconds kept at the end: closing + ensembling, and ``_refit_reserve``."""
+        return self.final_reserve + self._refit_reserve()
+
+    def _refit_reserve(self) -> float:
+        """Under a holdout protocol, the seconds kept for refitting the current best on every row (0 when that
+        costs more than a quarter of the budget, or without a holdout protocol)."""
         if not self.refit_enabled or not self.kept:
-            return self.final_reserve
+            return 0.0
         best = self.by_id[min(self.kept, key=lambda i: (self.by_id[i].loss, i))]
         cost = 1.5 * self._refit_seconds(best) + 0.3
-        return self.final_reserve + (cost if cost <= 0.25 * self.budget else 0.0)
+        return cost if cost <= 0.25 * self.budget else 0.0
 
     def _race_against(self, fidelity: float) -> list[float] | None:
         """The incumbent's per-fold losses (CV at full fidelity only), for racing the next trial."""
@@ -570,8 +574,9 @@ class _Search:
         best_single = self.by_id[candidates[0]]
         members, weights, ensemble_loss = [candidates[0]], [1.0], best_single.loss
         if len(candidates) > 1 and self.deadline.remaining() > 0.1:
-            w, loss = greedy_selection(preds, loss_fn, seconds=0.3 * self.deadline.remaining() if seconds is None
-                                       else seconds)
+            if seconds is None:
+                seconds = 0.3 * self.deadline.remaining()
+            w, loss = greedy_selection(preds, loss_fn, seconds=seconds)
             if loss < best_single.loss - 1e-9 and sum(1 for x in w if x > 0) > 1:
                 members = [candidates[j] for j, x in enumerate(w) if x > 0]
                 weights = [x for x in w if x > 0]
@@ -601,10 +606,9 @@ class _Search:
         # the selection takes the ensembling share of the final reserve and leaves the time kept for refitting
         # the best (``_reserve``); the refits then run until the closing share. Before, the selection could
         # take 0.3 x the time left, the refit's share too, and on a long run (146 trials) nothing was refit
-        kept_for_refit = self._reserve() - self.final_reserve
         remaining = self.deadline.remaining()
         self.selection = self._select(seconds=min(0.3 * remaining,
-                                                  max(0.05, remaining - kept_for_refit - CLOSING_SECONDS)))
+                                                  max(0.05, remaining - self._refit_reserve() - CLOSING_SECONDS)))
         if self.selection is None or executor.running():
             return
         order = sorted(zip(self.selection["members"], self.selection["weights"]), key=lambda m: -m[1])

@@ -112,6 +112,13 @@ class BOSampler:
         self.random = RandomSampler(families, rng)
         self.encoder = Encoder(families)
         self.prior = [p for p in prior if p.get("config", {}).get("family") in self.encoder.offsets]
+        # the prior's rows, encoded once (the surrogate is refit on them many times): vectors, targets, weights
+        encoded = [(self.encoder.encode(p["config"], float(p.get("fidelity", 1.0))), p) for p in self.prior]
+        encoded = [(v, p) for v, p in encoded if v is not None]
+        self._prior_rows = [v for v, _ in encoded]
+        self._prior_targets = [float(p["normalised_score"]) for _, p in encoded]
+        self._prior_weights = np.array([max(1e-3, float(p.get("weight", 1.0))) for _, p in encoded])
+        self._prior_total = sum(self._prior_weights.tolist())
         self.random_share = random_share
         self.n_candidates = n_candidates
         self.deterministic = deterministic
@@ -142,17 +149,11 @@ class BOSampler:
                 v = self._encode(t)
                 if v is not None:
                     rows.append(v), targets.append(s), weights.append(1.0)
-        fade = PRIOR_HALF_LIFE / (PRIOR_HALF_LIFE + len(own))
-        prior_rows, prior_weights = [], []
-        for p in self.prior:
-            v = self.encoder.encode(p["config"], float(p.get("fidelity", 1.0)))
-            if v is not None:
-                prior_rows.append(v), targets.append(float(p["normalised_score"]))
-                prior_weights.append(max(1e-3, float(p.get("weight", 1.0))))
-        if prior_rows:
-            scale = PRIOR_HALF_LIFE * fade / sum(prior_weights)
-            rows += prior_rows
-            weights += [w * scale for w in prior_weights]
+        if self._prior_rows:
+            fade = PRIOR_HALF_LIFE / (PRIOR_HALF_LIFE + len(own))
+            rows += self._prior_rows
+            targets += self._prior_targets
+            weights += (self._prior_weights * (PRIOR_HALF_LIFE * fade / self._prior_total)).tolist()
         if not rows:
             return np.empty((0, self.encoder.width)), np.empty(0), np.empty(0)
         return np.vstack(rows), np.asarray(targets), np.asarray(weights)
