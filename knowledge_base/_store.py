@@ -1059,12 +1059,13 @@ def _retrieve(con, metafeatures, task, metric, k, k_all, exclude_fingerprint, ve
     if not neighbours:
         return [nb for _, nb in everyone], None
     cols = con.execute(
-        "SELECT dataset_id, config_key, family, fidelity, loss FROM evaluations "
+        "SELECT dataset_id, config_key, family, fidelity, loss, fit_seconds FROM evaluations "
         "WHERE dataset_id IN (SELECT unnest(?::INTEGER[])) AND metric = ? AND status = 'ok' "
         "AND loss IS NOT NULL AND isfinite(loss)", [[did for did, _ in neighbours], used]).fetchnumpy()
     obs = R.Observations(np.asarray(cols["dataset_id"], dtype=np.int64), np.asarray(cols["config_key"]),
                          np.asarray(cols["family"], dtype=object), np.asarray(cols["fidelity"], dtype=float),
-                         np.asarray(cols["loss"], dtype=float))
+                         np.asarray(cols["loss"], dtype=float),
+                         seconds=np.asarray(cols["fit_seconds"], dtype=float))
     if not len(obs):
         return [nb for _, nb in everyone], None
     obs.normalised = R.normalise(obs.dataset, obs.loss)
@@ -1094,7 +1095,7 @@ class _Plan:
         self.pairs, self.ranked, self.rows = {}, [], []
         if m is None:
             return
-        obs = _filtered(m, families)
+        obs = self.obs = _filtered(m, families)
         if not len(obs):
             return
         self.family_of = dict(zip(obs.config.tolist(), obs.family.tolist()))
@@ -1116,8 +1117,9 @@ class _Plan:
         scores: dict[int, dict[int, float]] = {}
         for (d, c), (score, fidelity) in self.pairs.items():
             scores.setdefault(c, {})[d] = score * fidelity
+        costs = R.relative_costs(self.obs)
         candidates = [R.Candidate(R.config_id_of(c), self.family_of[c], float(expected), R.load_json(texts[c]),
-                                  scores.get(c, {}))
+                                  scores.get(c, {}), R.typical_cost(c, costs, m.weights))
                       for c, expected, *_ in self.ranked if c in texts]
         chosen = R.select_complementary(candidates, self.n, m.weights)
         wanted = {int(c.config_id, 16) for c in chosen}

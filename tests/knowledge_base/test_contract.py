@@ -1,6 +1,7 @@
 """Conformance suite: the store contract, run on every implementation (DuckDB file, in memory)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -158,6 +159,20 @@ def test_suggestions_complement_each_other_on_the_neighbours(store):
     assert suggested[1].expected < suggested[2].expected  # not the expected-score order
     assert [s.config for s in store.suggest(query, "binary", "roc_auc", n=2, k=3, **Q)] == [best_on_two,
                                                                                             best_on_third]
+
+
+def test_after_the_first_suggestion_what_a_configuration_adds_per_second_decides(store):
+    """The first suggestion is the best on the neighbours however slow; after it, a cheap configuration that
+    covers the remaining neighbour nearly as well comes before a 40 x slower one that covers it best."""
+    best_on_two, slow_for_c, cheap_for_c = lgbm(15), lgbm(200, 0.01), {"family": "linear", "C": 1.0}
+    seconds = {kb.config_id(best_on_two): 5.0, kb.config_id(slow_for_c): 20.0, kb.config_id(cheap_for_c): 0.5}
+    losses = {"a": (-0.95, -0.60, -0.60), "b": (-0.95, -0.60, -0.60), "c": (-0.60, -0.95, -0.93)}
+    for (name, row), centre in zip(losses.items(), (0.0, 0.1, 0.2)):
+        evaluations = [dataclasses.replace(make_evaluation(c, loss), fit_seconds=seconds[kb.config_id(c)])
+                       for c, loss in zip((best_on_two, slow_for_c, cheap_for_c), row)]
+        store.record_run(make_run(f"run-{name}"), make_dataset(name, centre), evaluations)
+    suggested = store.suggest(make_metafeatures(0.1), "binary", "roc_auc", n=3, k=3, **Q)
+    assert [s.config for s in suggested] == [best_on_two, cheap_for_c, slow_for_c]
 
 
 def test_metrics_are_never_mixed_and_fallback_is_explained(store):
