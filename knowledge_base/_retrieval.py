@@ -18,7 +18,7 @@ thousand rows that is faster than any data-frame machinery.
   pick is the best on the nearest data; the next ones cover the neighbours the first does not, each
   chosen by what it adds per second: its gain divided by its typical cost (:func:`typical_cost`, the
   similarity-weighted geometric mean over the neighbours of its fit seconds relative to each one's
-  median configuration, :func:`relative_costs`), so a cheap configuration that covers a neighbour comes
+  median configuration, :func:`relative_seconds`), so a cheap configuration that covers a neighbour comes
   before a slow one that covers it a little better. Once no configuration adds anything, the rest
   follow by expected score. Never two of one family whose
   hyperparameter distance (:func:`config_distance`) is below ``epsilon``. Leave-one-out over the seed
@@ -27,7 +27,7 @@ thousand rows that is faster than any data-frame machinery.
   0.032 / 0.022 for the expected-score order with a family cap before that, which put near-equivalent
   configurations of the strong family first). By time (the order run on 2 workers with the held-out
   dataset's recorded seconds, best finished within 2 / 4 / 8 / 16 x its median configuration seconds):
-  0.045 / 0.016 / 0.006 / 0.003 per second, 0.095 / 0.022 / 0.011 / 0.004 by gain alone.
+  0.046 / 0.016 / 0.006 / 0.003 per second, 0.095 / 0.022 / 0.011 / 0.004 by gain alone.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class Observations:
     fidelity: np.ndarray  # float
     loss: np.ndarray  # float
     normalised: np.ndarray | None = None
-    seconds: np.ndarray | None = None  # float, NaN where not recorded
+    seconds: np.ndarray | None = None  # float, 0 where not recorded
 
     def __len__(self) -> int:
         return len(self.loss)
@@ -84,44 +84,45 @@ def normalise(dataset: np.ndarray, loss: np.ndarray) -> np.ndarray:
     return out
 
 
-def per_config(obs: Observations) -> dict[tuple[int, int], tuple[float, float]]:
-    """``(dataset, config) -> (mean normalised score at the highest fidelity, that fidelity)``."""
-    acc: dict[tuple[int, int], list] = {}
-    for d, c, f, v in zip(obs.dataset.tolist(), obs.config.tolist(), obs.fidelity.tolist(), obs.normalised.tolist()):
-        entry = acc.get((d, c))
-        if entry is None or f > entry[0]:
-            acc[(d, c)] = [f, v, 1]
-        elif f == entry[0]:
-            entry[1] += v
-            entry[2] += 1
-    return {key: (total / n, f) for key, (f, total, n) in acc.items()}
-
-
-def relative_costs(obs: Observations) -> dict[tuple[int, int], float]:
-    """``(dataset, config) -> fit seconds / the dataset's median``, both brought to full fidelity (seconds /
-    fidelity), at the highest fidelity the configuration ran at there; pairs without recorded seconds are
-    left out."""
+def relative_seconds(obs: Observations) -> np.ndarray:
+    """Each evaluation's fit seconds brought to full fidelity (seconds / fidelity), over the median of its
+    dataset's; NaN where no seconds were recorded (0)."""
+    out = np.full(len(obs), np.nan)
     if obs.seconds is None:
-        return {}
+        return out
     full = obs.seconds / np.maximum(obs.fidelity, 1e-3)
     ok = np.isfinite(full) & (full > 0)
-    out: dict[tuple[int, int], float] = {}
-    top: dict[tuple[int, int], float] = {}
-    for d in np.unique(obs.dataset[ok]).tolist():
+    for d in np.unique(obs.dataset[ok]):
         mask = ok & (obs.dataset == d)
-        median = float(np.median(full[mask]))
-        for c, f, v in zip(obs.config[mask].tolist(), obs.fidelity[mask].tolist(), (full[mask] / median).tolist()):
-            if f > top.get((d, c), -1.0):
-                top[(d, c)] = f
-                out[(d, c)] = v
+        out[mask] = full[mask] / np.median(full[mask])
     return out
 
 
-def expected_scores(pairs: dict[tuple[int, int], tuple[float, float]], weights: dict[int, float]
+def per_config(obs: Observations) -> dict[tuple[int, int], tuple[float, float, float]]:
+    """``(dataset, config) -> (mean normalised score at the highest fidelity, that fidelity, mean relative
+    seconds there (:func:`relative_seconds`; NaN when unknown))``."""
+    acc: dict[tuple[int, int], list] = {}
+    costs = relative_seconds(obs).tolist()
+    for d, c, f, v, t in zip(obs.dataset.tolist(), obs.config.tolist(), obs.fidelity.tolist(),
+                             obs.normalised.tolist(), costs):
+        entry = acc.get((d, c))
+        if entry is None or f > entry[0]:
+            entry = acc[(d, c)] = [f, 0.0, 0, 0.0, 0]
+        elif f != entry[0]:
+            continue
+        entry[1] += v
+        entry[2] += 1
+        if t == t:  # not NaN
+            entry[3] += t
+            entry[4] += 1
+    return {key: (total / n, f, cost / k if k else math.nan) for key, (f, total, n, cost, k) in acc.items()}
+
+
+def expected_scores(pairs: dict[tuple[int, int], tuple[float, float, float]], weights: dict[int, float]
                     ) -> list[tuple[int, float, float, int]]:
     """``(config, expected, evidence, n_datasets)``, best first (shrunk similarity-weighted mean)."""
     acc: dict[int, list] = {}
-    for (d, c), (score, fidelity) in pairs.items():
+    for (d, c), (score, fidelity, _) in pairs.items():
         w = weights[d] * fidelity
         entry = acc.setdefault(c, [0.0, 0.0, 0])
         entry[0] += w * score
@@ -198,7 +199,7 @@ class Candidate:
     expected: float
     load: Callable[[], dict]  # parses the configuration lazily
     scores: dict[int, float] = field(default_factory=dict)  # neighbour dataset -> score x fidelity
-    cost: float = 1.0  # expected fit seconds relative to a typical configuration (see relative_costs)
+    cost: float = 1.0  # expected fit seconds relative to a typical configuration (see typical_cost)
     _config: dict | None = None
 
     @property
@@ -208,12 +209,13 @@ class Candidate:
         return self._config
 
 
-def typical_cost(config: int, costs: dict[tuple[int, int], float], weights: dict[int, float]) -> float:
-    """Similarity-weighted geometric mean of a configuration's relative costs on the neighbours (1 unknown)."""
+def typical_cost(costs: dict[int, float], weights: dict[int, float]) -> float:
+    """Similarity-weighted geometric mean of a configuration's relative seconds on the neighbours (``costs``:
+    neighbour -> relative seconds, as :func:`per_config` gives them); 1 when none is known."""
     total = evidence = 0.0
-    for d, w in weights.items():
-        v = costs.get((d, config))
-        if v is not None and w > 0:
+    for d, v in costs.items():
+        w = weights.get(d, 0.0)
+        if v == v and w > 0:  # not NaN
             total += w * math.log(v)
             evidence += w
     return math.exp(total / evidence) if evidence > 0 else 1.0
@@ -258,6 +260,6 @@ def load_json(text: str) -> Callable[[], dict]:
     return lambda: json.loads(text)
 
 
-__all__ = ["similarity", "Observations", "normalise", "per_config", "relative_costs", "typical_cost", "expected_scores",
+__all__ = ["similarity", "Observations", "normalise", "per_config", "relative_seconds", "typical_cost", "expected_scores",
            "prior_rows", "config_id_of", "config_distance", "Candidate", "select_complementary", "CLIP_QUANTILE",
            "PRIOR_WEIGHT", "DIVERSITY_EPSILON", "COST_EXPONENT"]

@@ -1095,7 +1095,7 @@ class _Plan:
         self.pairs, self.ranked, self.rows = {}, [], []
         if m is None:
             return
-        obs = self.obs = _filtered(m, families)
+        obs = _filtered(m, families)
         if not len(obs):
             return
         self.family_of = dict(zip(obs.config.tolist(), obs.family.tolist()))
@@ -1115,16 +1115,17 @@ class _Plan:
         if not self.ranked:
             return []
         scores: dict[int, dict[int, float]] = {}
-        for (d, c), (score, fidelity) in self.pairs.items():
+        costs: dict[int, dict[int, float]] = {}
+        for (d, c), (score, fidelity, cost) in self.pairs.items():
             scores.setdefault(c, {})[d] = score * fidelity
-        costs = R.relative_costs(self.obs)
+            costs.setdefault(c, {})[d] = cost
         candidates = [R.Candidate(R.config_id_of(c), self.family_of[c], float(expected), R.load_json(texts[c]),
-                                  scores.get(c, {}), R.typical_cost(c, costs, m.weights))
+                                  scores.get(c, {}), R.typical_cost(costs.get(c, {}), m.weights))
                       for c, expected, *_ in self.ranked if c in texts]
         chosen = R.select_complementary(candidates, self.n, m.weights)
         wanted = {int(c.config_id, 16) for c in chosen}
         sources_of: dict[int, list] = {}
-        for (d, c), (score, _) in self.pairs.items():
+        for (d, c), (score, *_) in self.pairs.items():
             if c in wanted:
                 nb = m.by_id[d]
                 sources_of.setdefault(c, []).append((_label(nb), float(score), float(nb.distance)))
