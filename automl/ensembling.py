@@ -38,7 +38,8 @@ def greedy_selection(predictions: list[np.ndarray], loss_fn, n_iterations: int =
 
 
 class BaggedEnsemble:
-    """Weighted average of members; each member is the list of its fold models (averaged)."""
+    """Weighted average of members; each member is the list of its models (averaged): its fold models, with its
+    refit on every row when there is one, or its holdout model or refit."""
 
     def __init__(self, members: list[list], weights: list[float], task: str, n_classes: int,
                  threshold: float | None = None) -> None:

@@ -37,18 +37,14 @@ from pathlib import Path  # noqa: E402
 import joblib  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_search import load, metric_of  # noqa: E402
+from bench_search import load, metric_of, trial_split  # noqa: E402
 
-from automl.data import TableEncoder  # noqa: E402
-from automl.metrics import get_metric  # noqa: E402
 from automl.models import REGISTRY  # noqa: E402
 from automl.search.portfolio import family_defaults  # noqa: E402
 from automl.search.trial import predict_one, run_trial  # noqa: E402
-from automl.search.validation import make_splits  # noqa: E402
 
 DATASETS = ("diabetes,colic,ionosphere,breast_cancer_wisconsin,yeast,wine_quality_red,credit_g,1027_ESL,"
             "Hill_Valley_with_noise")
@@ -75,15 +71,9 @@ def _predict(model, X, task, n_classes, rounds=None):
 
 
 def one_split(X, y, task, seed, keep_dir) -> list[dict]:
-    name, score_fn, _ = metric_of(task)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed,
-                                          stratify=y if task != "regression" else None)
-    encoder = TableEncoder()
-    Xtr, Xte = encoder.fit_transform(Xtr), encoder.transform(Xte)
-    ytr, yte = np.asarray(ytr), np.asarray(yte)
-    n_classes = int(ytr.max()) + 1 if task != "regression" else 0
-    splits = make_splits(ytr, task, "cv5", seed)
-    data = {"X": Xtr, "y": ytr, "task": task, "metric": get_metric(name, task), "splits": splits, "seed": seed}
+    _, score_fn, _ = metric_of(task)
+    Xtr, Xte, ytr, yte, n_classes, data = trial_split(X, y, task, seed, "cv5")
+    splits = data["splits"]
     rows = []
     for i, config in enumerate(family_defaults([REGISTRY.get("lightgbm")])):
         result = run_trial({"trial_id": i, "config": config, "fidelity": 1.0, "seconds": 600,

@@ -76,6 +76,27 @@ def metric_of(task: str):
     return "rmse", lambda y, p: -float(np.sqrt(mean_squared_error(y, p))), False
 
 
+def trial_split(X, y, task: str, seed: int, protocol: str | None = None) -> tuple:
+    """One benchmark split (75 / 25, stratified, seeded) prepared as the search prepares it, for benchmarks
+    that run trials directly: (encoded train X, test X, train y, test y, classes, ``run_trial``'s data).
+    ``protocol`` as in ``automl.search.validation`` (default: the one the search chooses for the rows)."""
+    from sklearn.model_selection import train_test_split
+
+    from automl.data import TableEncoder
+    from automl.metrics import get_metric
+    from automl.search.validation import choose_protocol, make_splits
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed,
+                                          stratify=y if task != "regression" else None)
+    encoder = TableEncoder()
+    Xtr, Xte = encoder.fit_transform(Xtr), encoder.transform(Xte)
+    ytr, yte = np.asarray(ytr), np.asarray(yte)
+    n_classes = int(ytr.max()) + 1 if task != "regression" else 0
+    splits = make_splits(ytr, task, protocol or choose_protocol(len(ytr)), seed)
+    data = {"X": Xtr, "y": ytr, "task": task, "metric": get_metric(metric_of(task)[0], task), "splits": splits,
+            "seed": seed}
+    return Xtr, Xte, ytr, yte, n_classes, data
+
+
 def available(system: str) -> bool:
     if system == "autogluon":
         import subprocess

@@ -1,8 +1,9 @@
 """One trial: fit a configuration on every training fold (at a fidelity), score the validation rows.
 
 Runs inside a worker process. Returns plain data; it also keeps the out-of-fold predictions (for
-the ensemble) and saves the fold models to disk (for the final model, which is the bag of fold
-models: no refit needed) when the trial may enter the ensemble (its loss beats ``keep_below``).
+the ensemble) and saves the fold models to disk (for the final model, the bag of fold models, which
+a refit on every row may join: ``refit``) when the trial may enter the ensemble (its loss beats
+``keep_below``).
 """
 from __future__ import annotations
 
@@ -211,7 +212,8 @@ def run_trial(request: dict, data: dict) -> dict:
 def refit(request: dict, data: dict) -> dict:
     """Fit ``request["config"]`` once on every row (LightGBM with ``request["iterations"]`` rounds, keeping
     the rounds done if the time runs out) and save it to ``keep_models_dir``; used for the final model
-    under a holdout protocol. Returns status, models_path, fit_seconds, error."""
+    (it replaces the holdout model, or joins the fold models). Returns status, models_path, fit_seconds,
+    error."""
     start = time.monotonic()
     end = start + float(request["seconds"])
     X, y, task = data["X"], data["y"], data["task"]
@@ -227,7 +229,7 @@ def refit(request: dict, data: dict) -> dict:
         result = {"status": "ok", "models_path": str(path), "error": None}
     except TrialTimeout as exc:
         result = {"status": "timeout", "error": str(exc)}
-    except Exception as exc:  # the holdout model is used instead
+    except Exception as exc:  # the holdout / fold models are used instead
         result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     result["fit_seconds"] = time.monotonic() - start
     return result

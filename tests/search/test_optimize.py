@@ -142,6 +142,20 @@ def test_holdout_members_are_refit_on_every_row(monkeypatch):
     _check_model(r, p)
 
 
+def test_cv_members_are_refit_on_every_row_and_join_their_fold_models():
+    p = make_problem(n=400, n_jobs=2, families=("lightgbm", "linear"))
+    r = optimize(p, Deadline(8), strategy="bo")
+    assert r.protocol == "cv5"
+    assert r.timings["refit"], r.timings  # at least the best member was refit within the budget
+    refit_ids = set(r.timings["refit"])
+    sizes = {cid: len(models) for (cid, _), models in zip(r.ensemble, r.model.members)}
+    assert all(sizes[cid] == 6 for cid in refit_ids), sizes  # 5 fold models + the refit on every row
+    assert all(n == 5 for cid, n in sizes.items() if cid not in refit_ids), sizes
+    refit_trials = [t for t in r.trials if t.extra.get("refit")]
+    assert {t.config_id for t in refit_trials} == refit_ids
+    _check_model(r, p)
+
+
 def test_fallback_model_without_any_trial_early_stops_instead_of_overfitting():
     """No trial fits in the budget: the LightGBM fallback early-stops on a holdout, so on pure noise it stays
     near the constant predictor (rounds run until the deadline would overfit far beyond it)."""
