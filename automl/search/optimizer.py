@@ -663,11 +663,10 @@ class _Search:
         configuration) pairs and lost on 33 (median +0.16 %, worst -4.5 %); the refit alone lost on 85 (worst
         -84 %: on small data the bag's averaging counts for more than the rows a fold model misses)."""
         kept = self.kept[trial_id]
-        models = joblib.load(kept["models_path"])
-        if not kept.get("refit_path"):
-            return models
-        refit = joblib.load(kept["refit_path"])
-        return refit if len(self.splits) == 1 else models + refit
+        refit = joblib.load(kept["refit_path"]) if kept.get("refit_path") else []
+        if refit and len(self.splits) == 1:
+            return refit  # (the holdout model is not loaded)
+        return joblib.load(kept["models_path"]) + refit
 
     def _fallback_result(self) -> SearchResult:
         """No full-fidelity trial finished: fit the most promising configuration once, on all rows.
