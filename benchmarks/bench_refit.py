@@ -36,7 +36,7 @@ from bench_search import DEFAULT_DATASETS, load, metric_of, trial_split  # noqa:
 
 from automl.models import REGISTRY  # noqa: E402
 from automl.search.portfolio import family_defaults  # noqa: E402
-from automl.search.trial import predict_one, refit, run_trial  # noqa: E402
+from automl.search.trial import predict_one, refit, refit_iterations, run_trial  # noqa: E402
 
 TASKS = {"binary": "binary", "discrete": "multiclass", "continuous": "regression"}
 VARIANTS = ("refit", "bag+refit")
@@ -58,7 +58,7 @@ def one_split(X, y, task, seed, keep_dir) -> list[dict]:
                             "keep_models_dir": keep_dir}, data)
         folds = joblib.load(result["models_path"])
         full = refit({"trial_id": 1000 + i, "config": config, "seconds": 600, "keep_models_dir": keep_dir,
-                      "iterations": int(np.mean(result["rounds"]) * 1.1) + 1}, data)
+                      "iterations": refit_iterations(result["rounds"])}, data)
         (model,) = joblib.load(full["models_path"])
         bag = np.mean([predict_one(m, Xte, task, n_classes) for m in folds], axis=0)
         one = predict_one(model, Xte, task, n_classes)

@@ -40,7 +40,7 @@ from .history import FAILED, OK, TIMEOUT, History, Trial
 from .portfolio import family_defaults, static_portfolio
 from .runner import Executor, LocalRunner
 from .samplers import BOSampler, RandomSampler
-from .trial import fit_one, score_predictions
+from .trial import fit_one, refit_iterations, score_predictions
 from .validation import choose_protocol, make_splits
 
 log = logging.getLogger("automl")
@@ -627,7 +627,7 @@ class _Search:
             request_id = REFIT_ID_OFFSET + trial_id
             rounds = t.extra.get("rounds")
             executor.submit(request_id, {"trial_id": request_id, "refit": True, "config": t.config,
-                                         "iterations": int(np.mean(rounds) * 1.1) + 1 if rounds else None,
+                                         "iterations": refit_iterations(rounds),
                                          "seconds": left, "keep_models_dir": self.workdir}, left)
             pending[request_id] = trial_id
         started = time.monotonic()
