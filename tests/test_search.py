@@ -102,6 +102,19 @@ def test_asha_promotes_top_third():
     assert asha.next_promotion() == ("c3", 2)
 
 
+def test_asha_also_promotes_the_best_of_each_family_in_the_better_half():
+    """Families learn differently from more rows (201_pol: an MLP behind the LightGBMs on a third of the rows,
+    far ahead on all of them): the best configuration of each family is promotable when it is in the better
+    half of the rung, not only the top third overall; a family's best in the worse half is not."""
+    asha = ASHA([1 / 3, 1.0])
+    for i, loss in enumerate([1.0, 1.1, 1.2, 1.3, 1.4]):
+        asha.report(0, f"gbm{i}", loss, "lightgbm")
+    asha.report(0, "mlp", 1.25, "mlp")
+    asha.report(0, "linear", 9.0, "linear")
+    promoted = [asha.next_promotion() for _ in range(4)]
+    assert promoted == [("gbm0", 1), ("gbm1", 1), ("mlp", 1), None]
+
+
 def test_greedy_ensemble_never_worse_than_best_single():
     rng = np.random.default_rng(0)
     y = rng.normal(size=300)

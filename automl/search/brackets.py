@@ -14,28 +14,47 @@ def fidelity_rungs(n_rows: int, eta: int = 3) -> list[float]:
 
 
 class ASHA:
-    """Promote a configuration from rung r when it is in the top 1/eta of rung r's results."""
+    """Promote a configuration from rung r when it is in the top 1/eta of rung r's results, or when it is the
+    best of its group (model family) at rung r and in the better half of rung r's results.
+
+    Families learn differently from more rows: on 201_pol (11,000 training rows) an MLP scored RMSE 6.5 on a
+    third of the rows, behind LightGBMs at 6.0, and 3.0 on all of them, where the LightGBMs reached 4.7; ranked
+    with the LightGBMs alone it was never promoted, and random search at full fidelity won by a third."""
 
     def __init__(self, rungs: list[float], eta: int = 3) -> None:
         self.rungs = rungs
         self.eta = eta
         self.results: list[dict[str, float]] = [dict() for _ in rungs]  # config_id -> loss
+        self.groups: dict[str, str] = {}  # config_id -> its group
         self.promoted: list[set[str]] = [set() for _ in rungs]
 
-    def report(self, rung: int, config_id: str, loss: float) -> None:
+    def report(self, rung: int, config_id: str, loss: float, group: str | None = None) -> None:
         self.results[rung][config_id] = loss
+        if group is not None:
+            self.groups[config_id] = group
+
+    def _promotable(self, rung: int) -> list[str]:
+        """Rung ``rung``'s top 1/eta, then the best of each group that is in the better half, by loss."""
+        done = self.results[rung]
+        k = len(done) // self.eta
+        if k == 0:
+            return []
+        ranked = sorted(done, key=lambda c: done[c])
+        out, seen = list(ranked[:k]), set()
+        for cid in ranked[:(len(ranked) + 1) // 2]:
+            group = self.groups.get(cid)
+            if group is not None and group not in seen:
+                seen.add(group)
+                if cid not in out:
+                    out.append(cid)
+        return out
 
     def next_promotion(self, fits=None) -> tuple[str, int] | None:
         """(config_id, next rung) of a configuration ready for promotion, highest rung first; marked promoted
         when returned. ``fits(config_id, rung)``: whether that run can still finish in the time left; one
         that cannot is passed over and stays promotable (it may fit on a freer worker, and is not lost)."""
         for r in range(len(self.rungs) - 2, -1, -1):
-            done = self.results[r]
-            k = len(done) // self.eta
-            if k == 0:
-                continue
-            top = sorted(done, key=lambda c: done[c])[:k]
-            for cid in top:
+            for cid in self._promotable(r):
                 if cid not in self.promoted[r] and (fits is None or fits(cid, r + 1)):
                     self.promoted[r].add(cid)
                     return cid, r + 1

@@ -3,8 +3,9 @@
 Roles (each small and replaceable): the initial design (knowledge-base suggestions, then the static
 portfolio or the family defaults, deduplicated by id), the sampler (random, or the random-forest
 surrogate with expected improvement, shaped by prior observations), the scheduler (asynchronous
-successive halving for ``bo`` / ``warm``, synchronous Hyperband brackets for ``hyperband``, over
-training-share fidelities; CV folds raced at full fidelity), the runner (isolated worker processes) and
+successive halving for ``bo`` / ``warm`` (the top third of a rung, and each family's best in its better
+half, are promoted), synchronous Hyperband brackets for ``hyperband``, over training-share fidelities; CV
+folds raced at full fidelity), the runner (isolated worker processes) and
 the history. At the end: greedy ensemble selection over out-of-fold predictions; the final model is the
 bag of the selected members' fold (or holdout) models, each member also refit on every row in the workers
 when the time kept for it allows (a member not refit keeps its fold models, so the result always fits in
@@ -363,7 +364,7 @@ class _Search:
         if t.extra.get("raced_out"):  # what the full evaluation would have cost (for the time estimates)
             t.extra["full_seconds"] = t.fit_seconds * len(self.splits) / t.extra["raced_out"]
         if t.status == OK:
-            self.asha.report(t.rung, t.config_id, t.loss)
+            self.asha.report(t.rung, t.config_id, t.loss, t.family)
             if "oof" in result and result.get("models_path"):
                 self.kept[trial_id] = {"oof": result["oof"], "models_path": result["models_path"]}
                 self._trim_kept()
