@@ -1,10 +1,12 @@
 """Knowledge-base refresh jobs: datasets from a folder or from OpenML -> meta-features, evaluations, write-back.
 
 For every dataset: load and clean it exactly as ``automl fit`` does, fingerprint it, and skip it when the
-store already holds it for the current meta-feature and search-space versions. Otherwise compute the
-meta-features (on all rows), evaluate the common **portfolio candidates** (a fixed, seeded set of
-configurations, see :func:`portfolio_candidates`) at full fidelity with the search's own trial function,
-run a short real search, and write everything in one ``store.record_run`` transaction. From OpenML, the
+store already holds it for the current meta-feature version with every candidate of the pool evaluated
+under the current search-space version. A stored dataset that lacks some candidates (the pool grew) gets
+only those evaluated (no new search). A new one: compute the meta-features (on all rows), evaluate the
+common **portfolio candidates** (a fixed, seeded set of configurations, see :func:`portfolio_candidates`)
+at full fidelity with the search's own trial function, run a short real search, and write everything in
+one ``store.record_run`` transaction. From OpenML, the
 dataset's qualities and, optionally, prior runs of mappable flows (``source="openml"`` evaluations with
 OpenML's own metric and protocol) are written too.
 
@@ -26,6 +28,7 @@ import os
 import re
 import time
 import warnings
+import zlib
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -51,8 +54,14 @@ RUN_KIND = "refresh"
 OPENML_RUN_KIND = "openml-import"
 # how many space samples per family join the family defaults in the candidate pool
 CANDIDATE_SAMPLES = {"lightgbm": 10, "random_forest": 3, "extra_trees": 3, "linear": 3, "knn": 3, "mlp": 2}
+# more samples per family, space-filling: each family's own scrambled Sobol sequence, whose first n points do
+# not depend on how many are drawn, so raising a count appends candidates and keeps every earlier one (and
+# its stored evaluations): a store is topped up, not rebuilt. They give the warm start's prior evidence on
+# the families the first samples hardly cover (the SVM's C x gamma, the MLP's and k-NN's shapes)
+CANDIDATE_EXTRA_SAMPLES = {"svm": 8, "mlp": 3, "knn": 2, "linear": 2}
 # sampled forests and MLPs keep to the cheaper part of the space so a full PMLB build fits its CPU budget
 CANDIDATE_LIMITS = {"n_estimators": 200, "hidden": 64}
+TOP_UP_NOTE = "new candidate(s) evaluated"
 Callback = Callable[[dict], None]
 
 
@@ -125,11 +134,15 @@ class RefreshSummary:
 
 
 # ============================================================================ the candidate pool
-def portfolio_candidates(seed: int = 0, samples: dict[str, int] | None = None) -> list[dict]:
+def portfolio_candidates(seed: int = 0, samples: dict[str, int] | None = None,
+                         extra: dict[str, int] | None = None) -> list[dict]:
     """The common candidate pool: every family's default and hand-chosen configurations, then seeded
-    space samples per family (``CANDIDATE_SAMPLES``), deduplicated by id. Plain data, deterministic."""
+    space samples per family (``CANDIDATE_SAMPLES``, one random stream for all families), then the extra
+    samples (``CANDIDATE_EXTRA_SAMPLES``, :func:`_space_filling`), deduplicated by id. Plain data,
+    deterministic."""
     from .models import REGISTRY
     samples = CANDIDATE_SAMPLES if samples is None else samples
+    extra = CANDIDATE_EXTRA_SAMPLES if extra is None else extra
     rng = np.random.default_rng(seed)
     pool: list[dict] = []
     for key in REGISTRY.keys():
@@ -137,13 +150,9 @@ def portfolio_candidates(seed: int = 0, samples: dict[str, int] | None = None) -
         pool.append(family.default_config())
         pool += [family.complete(c) for c in family.defaults]
     for key in REGISTRY.keys():
-        family = REGISTRY.get(key)
-        for _ in range(samples.get(key, 0)):
-            for _attempt in range(100):
-                config = _rounded(family.complete(family.sample(rng)))
-                if all(config.get(k, v) <= v for k, v in CANDIDATE_LIMITS.items()):
-                    break
-            pool.append(config)
+        pool += [_sample(REGISTRY.get(key), rng) for _ in range(samples.get(key, 0))]
+    for key in REGISTRY.keys():
+        pool += _space_filling(REGISTRY.get(key), extra.get(key, 0), seed, {config_id(c) for c in pool})
     seen, out = set(), []
     for c in pool:
         cid = config_id(c)
@@ -151,6 +160,43 @@ def portfolio_candidates(seed: int = 0, samples: dict[str, int] | None = None) -
             seen.add(cid)
             out.append(c)
     return out
+
+
+def _sample(family, rng) -> dict:
+    """One rounded space sample of ``family`` within ``CANDIDATE_LIMITS`` (the last draw after 100 tries)."""
+    for _attempt in range(100):
+        config = _rounded(family.complete(family.sample(rng)))
+        if _within_limits(config):
+            break
+    return config
+
+
+def _space_filling(family, n: int, seed: int, taken: set[str]) -> list[dict]:
+    """The first ``n`` new points (not in ``taken``, within ``CANDIDATE_LIMITS``) of a scrambled Sobol
+    sequence over ``family``'s unit cube, seeded by (seed, family key): the first n are the same whatever
+    n is."""
+    from scipy.stats import qmc
+    from .space import decode_params
+    if n <= 0:
+        return []
+    sobol = qmc.Sobol(d=len(family.params), scramble=True, seed=np.random.default_rng([seed, zlib.crc32(
+        family.key.encode())]))
+    out: list[dict] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Sobol's balance warning for counts that are not powers of 2
+        for _attempt in range(100 * n):
+            config = _rounded(family.complete({"family": family.key, **decode_params(family.params,
+                                                                                     sobol.random(1)[0])}))
+            if _within_limits(config) and config_id(config) not in taken:
+                taken.add(config_id(config))
+                out.append(config)
+                if len(out) == n:
+                    break
+    return out
+
+
+def _within_limits(config: dict) -> bool:
+    return all(config.get(k, v) <= v for k, v in CANDIDATE_LIMITS.items())
 
 
 def _rounded(config: dict) -> dict:
@@ -164,20 +210,25 @@ def load_candidates(path: Path | None = None, seed: int = 0) -> list[dict]:
     path = CANDIDATES_FILE if path is None else Path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        if str(doc.get("space_version")) == str(SPACE_VERSION) and doc.get("configs"):
+        settings = _pool_settings(seed)
+        if {k: doc.get(k) for k in settings} == settings and doc.get("configs"):
             return [dict(c) for c in doc["configs"]]
-        log.info("candidate file %s is for space version %s (current %s): generating the pool",
-                 path, doc.get("space_version"), SPACE_VERSION)
+        log.info("candidate file %s was made with other settings (%s; now %s): generating the pool",
+                 path, {k: doc.get(k) for k in settings}, settings)
     except (OSError, ValueError, AttributeError):
         pass
     return portfolio_candidates(seed)
 
 
-def candidates_document(configs: list[dict], seed: int = 0) -> dict:
+def _pool_settings(seed: int = 0) -> dict:
+    """What the generated pool depends on (a shipped pool made with other settings is not used)."""
     from .space import SPACE_VERSION
     return {"space_version": str(SPACE_VERSION), "seed": seed, "samples_per_family": CANDIDATE_SAMPLES,
-            "sample_limits": CANDIDATE_LIMITS,
-            "configs": configs, "config_ids": [config_id(c) for c in configs]}
+            "extra_samples_per_family": CANDIDATE_EXTRA_SAMPLES, "sample_limits": CANDIDATE_LIMITS}
+
+
+def candidates_document(configs: list[dict], seed: int = 0) -> dict:
+    return {**_pool_settings(seed), "configs": configs, "config_ids": [config_id(c) for c in configs]}
 
 
 # ============================================================================ OpenML flows -> our space
@@ -617,34 +668,46 @@ class _Refresher:
             del frame
             fp = self.kb.fingerprint(prepared.X, prepared.y)
             state = self.index.state(fp)
-            if state["space_done"] and state["mf_version"] == self.mf_version:
-                return DatasetOutcome(item.name, "skipped", "already in the store for these versions", fp,
-                                      prepared.task, seconds=time.monotonic() - t0), None
-            mf = self.mf.compute(prepared.X, prepared.y, prepared.task)
-            dataset = self.dataset_record(item, prepared, fp, mf)
-            if state["space_done"]:
-                # only the meta-feature version changed: re-describe the dataset (the store upserts it,
-                # newest wins), keep every evaluation
-                self.write(self.run_record(fp, "refresh-metafeatures", {"name": item.name, "from_version":
-                                                                        state["mf_version"]}), dataset, [])
-                self.index.mark(fp, mf_version=self.mf_version)
-                return DatasetOutcome(item.name, "updated", f"meta-features recomputed (version "
-                                                            f"{state['mf_version']} -> {self.mf_version})", fp,
-                                      prepared.task, 0, seconds=time.monotonic() - t0), None
-            openml_evals, openml_note = [], ""
-            if item.openml_runs is not None:
-                openml_evals, openml_note = self.openml_evaluations(item, prepared)
+            known = bool(state["done"]) or state.get("refreshed", False)
             metric = get_metric(None, prepared.task).name
             Xs, ys, suffix = subsample_rows(prepared.X, prepared.y, prepared.task, self.options.max_rows,
                                             self.options.seed)
-            suggestions, prior = self.warm_material(mf, prepared.task, metric, fp)
+            missing = self.missing_candidates(state["done"], prepared.task, len(ys))
+            described = state["mf_version"] == self.mf_version
+            if known and described and not missing:
+                return DatasetOutcome(item.name, "skipped", "already in the store for these versions", fp,
+                                      prepared.task, seconds=time.monotonic() - t0), None
+            job = {"fingerprint": fp, "suffix": suffix, "metric": metric, "task": prepared.task, "t0": t0,
+                   "openml": [], "openml_note": "", "notes": prepared.notes, "n_rows_eval": len(ys)}
             work = {"X": Xs, "y": ys, "task": prepared.task, "metric": metric, "seed": self.options.seed,
-                    "candidates": self.candidates, "trial_seconds": self.options.trial_seconds,
-                    "budget": self.options.budget, "suggestions": suggestions, "prior": prior,
-                    "max_trials": self.options.search_trials}
-            return None, {"work": work, "dataset": dataset, "fingerprint": fp, "suffix": suffix, "metric": metric,
-                          "task": prepared.task, "t0": t0, "openml": openml_evals, "openml_note": openml_note,
-                          "notes": prepared.notes, "n_rows_eval": len(ys)}
+                    "candidates": missing, "trial_seconds": self.options.trial_seconds, "budget": 0.0,
+                    "suggestions": [], "prior": [], "max_trials": None}
+            if known:
+                # stored before: re-describe it when the meta-feature version changed (the store upserts the
+                # dataset, newest wins; every evaluation is kept), and evaluate the candidates that joined
+                # the pool since (no search: the dataset had its search)
+                dataset = self.stored_record(fp, state) if described else None
+                if dataset is None:
+                    dataset = self.dataset_record(item, prepared, fp, self.mf.compute(prepared.X, prepared.y,
+                                                                                       prepared.task))
+                    self.write(self.run_record(fp, "refresh-metafeatures", {"name": item.name, "from_version":
+                                                                            state["mf_version"]}), dataset, [])
+                    self.index.mark(fp, mf_version=self.mf_version, record=self.record_fields(dataset))
+                    job["notes"] = [f"meta-features recomputed (version {state['mf_version']} -> "
+                                    f"{self.mf_version})"] + prepared.notes
+                if not missing:
+                    return DatasetOutcome(item.name, "updated", job["notes"][0], fp, prepared.task, 0,
+                                          seconds=time.monotonic() - t0), None
+                return None, {**job, "work": work, "dataset": dataset, "top_up": True}
+            mf = self.mf.compute(prepared.X, prepared.y, prepared.task)
+            dataset = self.dataset_record(item, prepared, fp, mf)
+            if item.openml_runs is not None:
+                job["openml"], job["openml_note"] = self.openml_evaluations(item, prepared)
+            suggestions, prior = self.warm_material(mf, prepared.task, metric, fp)
+            work.update(candidates=self.candidates if self.options.candidates else [],
+                        budget=self.options.budget, suggestions=suggestions, prior=prior,
+                        max_trials=self.options.search_trials)
+            return None, {**job, "work": work, "dataset": dataset}
         except KeyboardInterrupt:
             raise
         except Exception as exc:
@@ -653,6 +716,7 @@ class _Refresher:
     # -- finish: evaluations -> records -> one write (parent process)
     def finish(self, item: Item, job: dict, get_result: Callable[[], dict]) -> DatasetOutcome:
         fp, t0 = job["fingerprint"], job["t0"]
+        top_up = job.get("top_up", False)
         try:
             result = get_result()
             protocol = f"{result['protocol']}{job['suffix']}"
@@ -660,18 +724,21 @@ class _Refresher:
             evaluations = [self.evaluation_record(r, protocol, job["metric"]) for r in rows]
             settings = {"source": item.source, "name": item.name, "task": job["task"], "metric": job["metric"],
                         "protocol": protocol, "max_rows": self.options.max_rows, "rows_evaluated": job["n_rows_eval"],
-                        "budget": self.options.budget, "n_candidates": len(result["candidates"]),
-                        "candidate_ids": self.candidate_ids, "n_search_trials": len(result["search"]),
+                        "budget": 0.0 if top_up else self.options.budget, "top_up": top_up,
+                        "n_candidates": len(result["candidates"]), "candidate_ids": self.candidate_ids,
+                        "n_search_trials": len(result["search"]),
                         "search_error": result.get("search_error"), "notes": job["notes"]}
             n = self.write(self.run_record(fp, RUN_KIND, settings), job["dataset"], evaluations)
             n_openml = 0
             if job["openml"]:
                 n_openml = self.write(self.run_record(fp, OPENML_RUN_KIND, {"name": item.name}, source="openml"),
                                       job["dataset"], job["openml"])
-            self.index.mark(fp, mf_version=self.mf_version, space_done=bool(result["candidates"]) or
-                            not self.options.candidates)
-            reason = "; ".join(x for x in [job["openml_note"], result.get("search_error") or ""] + job["notes"] if x)
-            return DatasetOutcome(item.name, "added", reason, fp, job["task"], n, n_openml,
+            self.index.mark(fp, mf_version=self.mf_version, done=[config_id(r["config"]) for r in result["candidates"]],
+                            record=self.record_fields(job["dataset"]))
+            self.index.entries[fp]["refreshed"] = True
+            notes = ([f"{len(result['candidates'])} {TOP_UP_NOTE}"] if top_up else []) + job["notes"]
+            reason = "; ".join(x for x in [job["openml_note"], result.get("search_error") or ""] + notes if x)
+            return DatasetOutcome(item.name, "updated" if top_up else "added", reason, fp, job["task"], n, n_openml,
                                   seconds=time.monotonic() - t0)
         except KeyboardInterrupt:
             raise
@@ -679,7 +746,30 @@ class _Refresher:
             return DatasetOutcome(item.name, "failed", _one_line(exc), fp, job["task"],
                                   seconds=time.monotonic() - t0)
 
+    def missing_candidates(self, done: set[str], task: str, n_rows: int) -> list[dict]:
+        """The pool's candidates not yet evaluated on a dataset (``done``: their ids) that its task and
+        evaluated rows allow (as the worker's ``REGISTRY.for_task``)."""
+        from .models import REGISTRY
+        allowed = {f.key for f in REGISTRY.for_task(task, n_rows)}
+        return [c for c, cid in zip(self.candidates, self.candidate_ids)
+                if cid not in done and c.get("family") in allowed]
+
     # -- records
+    def stored_record(self, fp: str, state: dict):
+        """The dataset record as stored (None when the index has none)."""
+        fields = state.get("record")
+        if not fields:
+            return None
+        return self.kb.records.DatasetRecord(
+            fingerprint=fp, name=str(fields["name"]), source=str(fields["source"]), task=str(fields["task"]),
+            n_rows=int(fields["n_rows"]), n_features=int(fields["n_features"]),
+            metafeatures=dict(fields["metafeatures"]), metafeatures_version=str(fields["metafeatures_version"]),
+            extra=dict(fields.get("extra") or {}))
+
+    @staticmethod
+    def record_fields(dataset) -> dict:
+        return {k: getattr(dataset, k) for k in StoreIndex.FIELDS}
+
     def dataset_record(self, item: Item, prepared: Prepared, fp: str, mf: dict):
         extra: dict = {"refresh_source": item.source}
         if prepared.notes:
@@ -803,35 +893,47 @@ def read_export(directory: str | Path) -> dict[str, pd.DataFrame]:
 
 
 class StoreIndex:
-    """What the refresh needs to know per fingerprint: meta-feature version, candidates done for this space.
+    """What the refresh needs to know per fingerprint: the stored description (meta-feature version and
+    the dataset record's fields) and which candidates it holds evaluations of for this space version.
 
     Built once per job from the store and kept current as the job writes (fits writing to the same
     store meanwhile never add candidate evaluations, so they cannot make it wrong).
     """
+
+    FIELDS = ("name", "source", "task", "n_rows", "n_features", "metafeatures", "metafeatures_version", "extra")
 
     def __init__(self, entries: dict[str, dict]) -> None:
         self.entries = entries
 
     @classmethod
     def from_store(cls, store, space_version: str) -> "StoreIndex":
-        entries = {str(fp): {"mf_version": str(v), "space_done": False}
-                   for fp, v in zip(*_columns(store.datasets(), "fingerprint", "metafeatures_version"))}
+        datasets = store.datasets()
+        entries = {str(row["fingerprint"]): {"mf_version": str(row["metafeatures_version"]), "done": set(),
+                                             "record": {k: row[k] for k in cls.FIELDS if k in row}}
+                   for row in datasets.to_dict("records")} if len(datasets) else {}
         ev = store.evaluations(origin=CANDIDATE_ORIGIN)
         if len(ev):
-            done = ev[ev["space_version"].astype(str) == str(space_version)]["fingerprint"].unique()
-            for fp in done:
-                entries.setdefault(str(fp), {"mf_version": None, "space_done": False})["space_done"] = True
+            ev = ev[ev["space_version"].astype(str) == str(space_version)]
+            for fp, cid in zip(ev["fingerprint"].astype(str), ev["config_id"].astype(str)):
+                entries.setdefault(fp, cls._empty())["done"].add(cid)
         return cls(entries)
 
-    def state(self, fp: str) -> dict:
-        return dict(self.entries.get(fp, {"mf_version": None, "space_done": False}))
+    @staticmethod
+    def _empty() -> dict:
+        return {"mf_version": None, "done": set(), "record": None}
 
-    def mark(self, fp: str, *, mf_version: str | None = None, space_done: bool | None = None) -> None:
-        entry = self.entries.setdefault(fp, {"mf_version": None, "space_done": False})
+    def state(self, fp: str) -> dict:
+        entry = self.entries.get(fp, self._empty())
+        return {**entry, "done": set(entry["done"])}
+
+    def mark(self, fp: str, *, mf_version: str | None = None, done: Iterable[str] = (),
+             record: dict | None = None) -> None:
+        entry = self.entries.setdefault(fp, self._empty())
         if mf_version is not None:
             entry["mf_version"] = mf_version
-        if space_done:
-            entry["space_done"] = True
+        entry["done"].update(done)
+        if record is not None:
+            entry["record"] = record
 
 
 def _columns(frame: pd.DataFrame, *names: str):

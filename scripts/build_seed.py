@@ -142,14 +142,13 @@ def transfer(raw_path: str, store) -> tuple[int, int]:
 
 
 def pool_of(store) -> list[dict]:
-    """The candidate pool the build store was filled with (from its refresh runs), in pool order."""
+    """The candidate pool the build store was last refreshed with (its latest refresh run), in pool order."""
     import json as _json
     runs = store.runs()
     ids = None
-    for settings in runs[runs["kind"] == "refresh"]["settings"]:
+    for settings in runs[runs["kind"] == "refresh"]["settings"]:  # oldest first
         if settings.get("candidate_ids"):
             ids = settings["candidate_ids"]
-            break
     if not ids:
         raise SystemExit("the build store has no refresh run with a candidate pool")
     ev = store.evaluations(origin="candidate")

@@ -1,8 +1,11 @@
 """Support vector machines with an RBF kernel (small data only: the fit is quadratic in the rows)."""
 from __future__ import annotations
 
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
@@ -19,16 +22,43 @@ PARAMS = (
 )
 
 
+class PlattSVC(ClassifierMixin, BaseEstimator):
+    """RBF SVC with probabilities by Platt scaling on ``min(3, smallest class)`` internal folds, or on the
+    training rows themselves when a class has one row (no fold could hold it out; scikit-learn's
+    calibration refuses fewer rows per class than folds, which failed every SVM on data with rare classes)."""
+
+    def __init__(self, C: float = 1.0, gamma: float = 0.05, class_weight=None, cache_size: float = 100) -> None:
+        self.C = C
+        self.gamma = gamma
+        self.class_weight = class_weight
+        self.cache_size = cache_size
+
+    def fit(self, X, y):
+        svc = SVC(C=self.C, gamma=self.gamma, class_weight=self.class_weight, cache_size=self.cache_size)
+        folds = min(3, int(np.unique(y, return_counts=True)[1].min()))
+        if folds >= 2:
+            model = CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False)
+        else:
+            model = CalibratedClassifierCV(FrozenEstimator(svc.fit(X, y)), method="sigmoid")
+        self.model_ = model.fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
 def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
     if task == "regression":
         svr = make_pipeline(for_dense_models(), SVR(C=config["C"], gamma=config["gamma"], epsilon=config["epsilon"],
                                                     cache_size=100))
         return TransformedTargetRegressor(regressor=svr, transformer=StandardScaler())
     weight = None if config.get("class_weight", "none") == "none" else "balanced"
-    # probabilities (ROC-AUC, log-loss, ensembling) by Platt scaling on 3 internal folds
-    svc = CalibratedClassifierCV(SVC(C=config["C"], gamma=config["gamma"], class_weight=weight, cache_size=100),
-                                 method="sigmoid", cv=3, ensemble=False)
-    return make_pipeline(for_dense_models(), svc)
+    # probabilities (ROC-AUC, log-loss, ensembling) by Platt scaling
+    return make_pipeline(for_dense_models(), PlattSVC(C=config["C"], gamma=config["gamma"], class_weight=weight))
 
 FAMILY = Family("svm", ("binary", "multiclass", "regression"), PARAMS, build, max_rows=3_000, cost=1.5,
                 memory_per_cell=32.0)

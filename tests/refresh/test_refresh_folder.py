@@ -108,10 +108,43 @@ def test_short_search_runs_and_writes_its_trials(tmp_path, store, options):
 
 def test_candidate_pool_is_fixed_plain_data():
     pool = refresh_mod.portfolio_candidates(0)
-    assert 30 <= len(pool) <= 40
+    assert 40 <= len(pool) <= 60
     assert pool == refresh_mod.portfolio_candidates(0)  # seeded
-    assert {c["family"] for c in pool} >= {"lightgbm", "random_forest", "extra_trees", "linear", "knn"}
+    assert {c["family"] for c in pool} >= {"lightgbm", "random_forest", "extra_trees", "linear", "knn", "mlp", "svm"}
     json.dumps(pool)  # plain data
+    assert len({refresh_mod.config_id(c) for c in pool}) == len(pool)
+
+
+def test_more_extra_samples_append_to_the_pool_and_keep_every_earlier_candidate():
+    from knowledge_base.canonical import config_id
+    extra = dict(refresh_mod.CANDIDATE_EXTRA_SAMPLES)
+    pool = [config_id(c) for c in refresh_mod.portfolio_candidates(0, extra=extra)]
+    grown = [config_id(c) for c in refresh_mod.portfolio_candidates(0, extra={**extra, "svm": extra["svm"] + 4})]
+    assert len(grown) == len(pool) + 4 and set(pool) <= set(grown)
+    none = [config_id(c) for c in refresh_mod.portfolio_candidates(0, extra={})]
+    assert pool[:len(none)] == none  # the extra samples come after the first pool, which they leave alone
+
+
+def test_a_grown_pool_is_evaluated_on_the_stored_datasets_without_a_new_search(data_folder, store, options):
+    (data_folder / "broken.tsv.gz").unlink()
+    first = refresh_from_dir(data_folder, store=store, options=options(pool=TINY_POOL[:2]))
+    assert first.count("added") == 4
+    n_runs = store.info()["n_runs"]
+
+    # the pool grows by one configuration, and by one of a family no dataset allows (never "missing")
+    grown = TINY_POOL + [{"family": "no_such_family", "x": 1}]
+    topped = refresh_from_dir(data_folder, store=store, options=options(pool=grown, budget=30.0, search_trials=1))
+    assert topped.count("updated") == 4 and not topped.failed, topped.outcomes
+    assert all(o.n_evaluations == 1 and refresh_mod.TOP_UP_NOTE in o.reason for o in topped.outcomes)
+    ev = store_tables(store)["evaluations"]
+    assert set(ev["origin"]) == {"candidate"}  # no search ran on the stored datasets
+    assert (ev.groupby("fingerprint")["config_id"].nunique() == 3).all()
+    runs = store.runs()
+    assert len(runs) == n_runs + 4 and runs["settings"].map(lambda s: s.get("top_up")).sum() == 4
+
+    again = refresh_from_dir(data_folder, store=store, options=options(pool=grown))
+    assert again.count("skipped") == 4
+    assert store.info()["n_evaluations"] == len(ev)
 
 
 def test_large_data_is_subsampled_honestly():
