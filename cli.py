@@ -499,7 +499,8 @@ def kb_report(ctx, out_path, data_path, target, task, kb_path, quiet):
 @click.option("--max-rows", type=click.IntRange(min=100), default=2000, show_default=True,
               help="Larger datasets are evaluated on a seeded subsample of this many rows (recorded in the protocol).")
 @click.option("--candidates", "candidates_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              default=None, help="JSON list of configurations to evaluate instead of the shipped candidate pool.")
+              default=None, help="JSON list of configurations to evaluate instead of the shipped candidate pool "
+                                 "(stored datasets get only the ones they lack).")
 @click.option("--no-prior-runs", is_flag=True, help="OpenML: do not import run records as prior evaluations.")
 @click.option("--openml-server", default=None, help="OpenML API URL (default: the openml client's configuration).")
 @click.option("--openml-cache", type=click.Path(path_type=Path), default=None,
@@ -517,7 +518,8 @@ def kb_refresh(ctx, from_dir, openml_suite, openml_tasks, budget, limit, n_jobs,
                no_prior_runs, openml_server, openml_cache, timeout, cluster, log_path, kb_path, quiet, as_json):
     """Add datasets to the knowledge base: meta-features, candidate pool, a short search, write-back.
 
-    Resumable and idempotent (datasets already done for the current versions are skipped); exit code 1
+    Resumable and idempotent (datasets already done for the current versions and candidate pool are
+    skipped; a stored dataset gets only the candidates it lacks); exit code 1
     when a dataset failed (each is reported and skipped), 2 for bad options.
     """
     import knowledge_base

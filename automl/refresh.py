@@ -668,7 +668,7 @@ class _Refresher:
             del frame
             fp = self.kb.fingerprint(prepared.X, prepared.y)
             state = self.index.state(fp)
-            known = bool(state["done"]) or state.get("refreshed", False)
+            known = bool(state["done"]) or state["refreshed"]
             metric = get_metric(None, prepared.task).name
             Xs, ys, suffix = subsample_rows(prepared.X, prepared.y, prepared.task, self.options.max_rows,
                                             self.options.seed)
@@ -734,8 +734,7 @@ class _Refresher:
                 n_openml = self.write(self.run_record(fp, OPENML_RUN_KIND, {"name": item.name}, source="openml"),
                                       job["dataset"], job["openml"])
             self.index.mark(fp, mf_version=self.mf_version, done=[config_id(r["config"]) for r in result["candidates"]],
-                            record=self.record_fields(job["dataset"]))
-            self.index.entries[fp]["refreshed"] = True
+                            record=self.record_fields(job["dataset"]), refreshed=True)
             notes = ([f"{len(result['candidates'])} {TOP_UP_NOTE}"] if top_up else []) + job["notes"]
             reason = "; ".join(x for x in [job["openml_note"], result.get("search_error") or ""] + notes if x)
             return DatasetOutcome(item.name, "updated" if top_up else "added", reason, fp, job["task"], n, n_openml,
@@ -908,7 +907,7 @@ class StoreIndex:
     @classmethod
     def from_store(cls, store, space_version: str) -> "StoreIndex":
         datasets = store.datasets()
-        entries = {str(row["fingerprint"]): {"mf_version": str(row["metafeatures_version"]), "done": set(),
+        entries = {str(row["fingerprint"]): {**cls._empty(), "mf_version": str(row["metafeatures_version"]),
                                              "record": {k: row[k] for k in cls.FIELDS if k in row}}
                    for row in datasets.to_dict("records")} if len(datasets) else {}
         ev = store.evaluations(origin=CANDIDATE_ORIGIN)
@@ -920,15 +919,17 @@ class StoreIndex:
 
     @staticmethod
     def _empty() -> dict:
-        return {"mf_version": None, "done": set(), "record": None}
+        # refreshed: processed by this job (with no candidates to evaluate, ``done`` alone cannot tell)
+        return {"mf_version": None, "done": set(), "record": None, "refreshed": False}
 
     def state(self, fp: str) -> dict:
         entry = self.entries.get(fp, self._empty())
         return {**entry, "done": set(entry["done"])}
 
     def mark(self, fp: str, *, mf_version: str | None = None, done: Iterable[str] = (),
-             record: dict | None = None) -> None:
+             record: dict | None = None, refreshed: bool = False) -> None:
         entry = self.entries.setdefault(fp, self._empty())
+        entry["refreshed"] = entry["refreshed"] or refreshed
         if mf_version is not None:
             entry["mf_version"] = mf_version
         entry["done"].update(done)
