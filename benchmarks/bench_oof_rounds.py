@@ -40,7 +40,7 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_search import load, metric_of, trial_split  # noqa: E402
+from bench_search import load, metric_of, tasks_of, trial_split  # noqa: E402
 
 from automl.models import REGISTRY  # noqa: E402
 from automl.search.portfolio import family_defaults  # noqa: E402
@@ -48,7 +48,6 @@ from automl.search.trial import predict_one, run_trial  # noqa: E402
 
 DATASETS = ("diabetes,colic,ionosphere,breast_cancer_wisconsin,yeast,wine_quality_red,credit_g,1027_ESL,"
             "Hill_Valley_with_noise")
-TASKS = {"binary": "binary", "discrete": "multiclass", "continuous": "regression"}
 
 
 def cross_fold_rounds(models) -> list[int]:
@@ -101,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     summary = pd.read_csv(args.pmlb / "summary.csv")
-    task_of = {r.dataset: TASKS[r.endpoint_type] for r in summary.itertuples()}
+    task_of = tasks_of(summary)
     table = []
     with tempfile.TemporaryDirectory() as keep_dir:
         for name in args.datasets.split(","):

@@ -32,13 +32,12 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_search import DEFAULT_DATASETS, load, metric_of, trial_split  # noqa: E402
+from bench_search import DEFAULT_DATASETS, load, metric_of, tasks_of, trial_split  # noqa: E402
 
 from automl.models import REGISTRY  # noqa: E402
 from automl.search.portfolio import family_defaults  # noqa: E402
 from automl.search.trial import predict_one, refit, refit_iterations, run_trial  # noqa: E402
 
-TASKS = {"binary": "binary", "discrete": "multiclass", "continuous": "regression"}
 VARIANTS = ("refit", "bag+refit")
 
 
@@ -86,7 +85,7 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=2, help="datasets run in parallel")
     args = parser.parse_args()
     summary = pd.read_csv(args.pmlb / "summary.csv")
-    task_of = {r.dataset: TASKS[r.endpoint_type] for r in summary.itertuples()}
+    task_of = tasks_of(summary)
     names = args.datasets.split(",") if args.datasets else default_datasets(summary)
     seeds = [int(s) for s in args.seeds.split(",")]
     parts = joblib.Parallel(n_jobs=args.n_jobs)(joblib.delayed(one_dataset)(args.pmlb, n, task_of, seeds)

@@ -59,6 +59,12 @@ QUICK_DATASETS = ["breast_cancer_wisconsin", "credit_g", "phoneme", "car_evaluat
 MAX_ROWS = 20_000
 
 
+def tasks_of(summary: pd.DataFrame) -> dict[str, str]:
+    """Dataset name -> our task, from PMLB's summary.csv (its endpoint types)."""
+    from knowledge_base.sources.folder import PMLB_TASKS
+    return {r.dataset: PMLB_TASKS[r.endpoint_type] for r in summary.itertuples()}
+
+
 def load(pmlb: Path, name: str, task_of: dict) -> tuple[pd.DataFrame, pd.Series, str]:
     frame = pd.read_csv(pmlb / f"{name}.tsv.gz", sep="\t")
     if len(frame) > MAX_ROWS:
@@ -299,8 +305,7 @@ def main(argv=None) -> int:
     elif "AUTOML_KB" not in os.environ:
         os.environ["AUTOML_KB"] = str(Path(tempfile.mkdtemp(prefix="bench-kb-")) / "kb.duckdb")
     summary = pd.read_csv(args.pmlb_dir / "summary.csv")
-    task_of = {r.dataset: {"binary": "binary", "discrete": "multiclass", "continuous": "regression"}[r.endpoint_type]
-               for r in summary.itertuples()}
+    task_of = tasks_of(summary)
     names = args.datasets.split(",") if args.datasets else (QUICK_DATASETS if args.quick else DEFAULT_DATASETS)
     systems = []
     for s in args.systems.split(","):

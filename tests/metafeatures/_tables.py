@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import metafeatures
+from knowledge_base.sources.folder import PMLB_TASKS
 
 PMLB = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "pmlb"
-PMLB_TASKS = {"binary": "binary", "discrete": "multiclass", "continuous": "regression"}
 
 
 def make_dataset(n: int = 200, n_numeric: int = 4, n_categorical: int = 2, task: str = "binary", seed: int = 0,
