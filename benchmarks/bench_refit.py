@@ -38,7 +38,9 @@ from automl.models import REGISTRY  # noqa: E402
 from automl.search.portfolio import family_defaults  # noqa: E402
 from automl.search.trial import predict_one, refit, refit_iterations, run_trial  # noqa: E402
 
-VARIANTS = ("refit", "bag+refit")
+# the refit's share of the average: alone, one more member of equal weight (deployed), a third, a half
+REFIT_SHARES = {"refit": 1.0, "bag+refit": None, "refit 1/3": 1 / 3, "refit 1/2": 0.5}
+VARIANTS = tuple(REFIT_SHARES)
 
 
 def default_datasets(summary: pd.DataFrame, per_task: int = 16) -> list[str]:
@@ -62,8 +64,11 @@ def one_split(X, y, task, seed, keep_dir) -> list[dict]:
         bag = np.mean([predict_one(m, Xte, task, n_classes) for m in folds], axis=0)
         one = predict_one(model, Xte, task, n_classes)
         k = len(folds)
-        rows.append({"config": i, "folds": k, "bag": score_fn(yte, bag), "refit": score_fn(yte, one),
-                     "bag+refit": score_fn(yte, (bag * k + one) / (k + 1))})
+        row = {"config": i, "folds": k, "bag": score_fn(yte, bag)}
+        for variant, share in REFIT_SHARES.items():
+            share = 1 / (k + 1) if share is None else share
+            row[variant] = score_fn(yte, (1 - share) * bag + share * one)
+        rows.append(row)
     return rows
 
 
