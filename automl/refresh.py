@@ -937,10 +937,6 @@ class StoreIndex:
             entry["record"] = record
 
 
-def _columns(frame: pd.DataFrame, *names: str):
-    return [frame[n].tolist() if n in frame else [] for n in names]
-
-
 def candidate_losses(tables: dict[str, pd.DataFrame], space_version: str) -> tuple[pd.DataFrame, dict[str, dict]]:
     """Full-fidelity candidate evaluations under our protocol: fingerprint, task, config_id, loss (failed: NaN)."""
     ev = tables["evaluations"]
