@@ -162,6 +162,9 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
     """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
     from automl.deadline import Deadline
     deadline = Deadline(_parse_budget(time_budget), start=ctx.obj["start"])
+    if cluster is None:  # the budget runs from here: the workers' imports overlap with this process's
+        from automl.search.runner import warm_up
+        warm_up()
     _configure_logging(quiet, ctx.obj["debug"])
     import pandas as pd
     from automl import AutoML
