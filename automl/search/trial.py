@@ -60,6 +60,15 @@ def _weight_kwargs(model, sample_weight) -> dict:
     return {"sample_weight": sample_weight}
 
 
+def _lgb_eval_kwargs(model, eval_set: tuple) -> dict:
+    """LightGBM's validation set: ``eval_X`` / ``eval_y`` where the installed version takes them (4.7 and
+    later, which deprecate ``eval_set``), else ``eval_set``."""
+    import inspect
+    if "eval_X" in inspect.signature(model.fit).parameters:
+        return {"eval_X": (eval_set[0],), "eval_y": (eval_set[1],)}
+    return {"eval_set": [eval_set]}
+
+
 def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: int, seed: int,
             eval_set: tuple | None = None, end: float | None = None, sample_weight: np.ndarray | None = None,
             eval_weight: np.ndarray | None = None, soft_deadline: bool = False, iterations: int | None = None):
@@ -80,7 +89,7 @@ def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: 
         callbacks = [_lgb_deadline_callback(end, soft_deadline)] if end is not None else []
         if eval_set is not None:
             callbacks.append(lgb.early_stopping(50, verbose=False))
-            kwargs["eval_set"] = [eval_set]
+            kwargs.update(_lgb_eval_kwargs(model, eval_set))
             if eval_weight is not None:
                 kwargs["eval_sample_weight"] = [eval_weight]
         model.fit(X, y, callbacks=callbacks, **kwargs)
