@@ -45,15 +45,15 @@ def _as_full_proba(model, proba: np.ndarray, n_classes: int) -> np.ndarray:
     return full
 
 
-def accepts_sample_weight(model) -> bool:
-    """Whether the final estimator of ``model`` (a pipeline or a bare estimator) takes sample weights."""
+def fit_takes(model, name: str) -> bool:
+    """Whether the final estimator of ``model`` (a pipeline or a bare estimator) takes ``name`` in ``fit``."""
     import inspect
     final = model.steps[-1][1] if hasattr(model, "steps") else model
-    return "sample_weight" in inspect.signature(final.fit).parameters
+    return name in inspect.signature(final.fit).parameters
 
 
 def _weight_kwargs(model, sample_weight) -> dict:
-    if sample_weight is None or not accepts_sample_weight(model):
+    if sample_weight is None or not fit_takes(model, "sample_weight"):
         return {}
     if hasattr(model, "steps"):
         return {f"{model.steps[-1][0]}__sample_weight": sample_weight}
@@ -63,8 +63,7 @@ def _weight_kwargs(model, sample_weight) -> dict:
 def _lgb_eval_kwargs(model, eval_set: tuple) -> dict:
     """LightGBM's validation set: ``eval_X`` / ``eval_y`` where the installed version takes them (4.7 and
     later, which deprecate ``eval_set``), else ``eval_set``."""
-    import inspect
-    if "eval_X" in inspect.signature(model.fit).parameters:
+    if fit_takes(model, "eval_X"):
         return {"eval_X": (eval_set[0],), "eval_y": (eval_set[1],)}
     return {"eval_set": [eval_set]}
 
