@@ -33,6 +33,9 @@ import pandas as pd
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_search import left_out, tasks_of  # noqa: E402
 
 MAX_ROWS = 20_000
 SYSTEMS = ("lgbm", "auto-default", "auto-ba", "auto-f1")
@@ -62,14 +65,15 @@ def scores(y_true: np.ndarray, labels: np.ndarray, binary: bool) -> dict[str, fl
             "f1": float(f1_score(y_true, labels, average="binary" if binary else "macro", zero_division=0))}
 
 
-def run(system: str, X, y, Xt, binary: bool, budget: float, n_jobs: int, seed: int, name: str) -> np.ndarray:
+def run(system: str, X, y, Xt, binary: bool, budget: float, n_jobs: int, seed: int,
+        excluded: tuple[str, ...]) -> np.ndarray:
     if system == "lgbm":
         import lightgbm as lgb
         return lgb.LGBMClassifier(n_jobs=n_jobs, verbose=-1, random_state=seed).fit(X, y).predict(Xt)
     from automl import AutoMLClassifier
     metric = {"auto-default": None, "auto-ba": "balanced_accuracy", "auto-f1": "f1" if binary else "f1_macro"}[system]
     model = AutoMLClassifier(metric=metric, time_budget=budget, n_jobs=n_jobs, seed=seed, write_back=False)
-    model._exclude_datasets = (name,)  # leave-one-out
+    model._exclude_datasets = excluded  # leave-one-out (the dataset and its copies: bench_search.left_out)
     model.fit(X, y)
     return np.asarray(model.predict(Xt))
 
@@ -98,15 +102,17 @@ def main(argv=None) -> int:
     warm_up()
     rows = []
     print(f"# budget {args.budget:g}s, n_jobs {args.n_jobs}, {len(names)} datasets", flush=True)
+    task_of = tasks_of(summary)
     for name in names:
         X, y = load(args.pmlb_dir, name)
+        excluded = left_out(args.pmlb_dir, name, task_of)
         binary = len(np.unique(y)) == 2
         Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=args.seed, stratify=y)
         shares = np.bincount(y) / len(y)
         line = [f"{name[:26]:26s} k={len(shares):<2d} minority={100 * shares.min():5.1f}%"]
         for system in SYSTEMS:
             try:
-                labels = run(system, Xtr, ytr, Xte, binary, args.budget, args.n_jobs, args.seed, name)
+                labels = run(system, Xtr, ytr, Xte, binary, args.budget, args.n_jobs, args.seed, excluded)
                 s = scores(yte, labels, binary)
             except Exception as exc:  # a failure scores nothing and is reported
                 print(f"# {system} failed on {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
