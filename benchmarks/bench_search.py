@@ -21,10 +21,10 @@ processes' CPU competes on a shared machine; compare runs made under similar loa
 ``--seeds 0,1,2`` repeats every dataset over several splits and ranks the systems on each dataset's mean score:
 one 25 % test split of a small dataset is noisy enough to reorder systems whose models differ little.
 
-Leave-one-out: ``warm`` never retrieves the dataset it is measured on, nor its copies stored under other names
-(``left_out``; their names are passed to the knowledge base's exclusion). ``--keep-own-dataset`` turns this
-off to measure an upper bound, never a figure of warm's. The knowledge base is ``--kb`` (default: ``AUTOML_KB`` or a temporary store,
-seeded from the package's seed when there is one); nothing is written back.
+Leave-one-out: ``warm`` never retrieves the dataset it is measured on, nor its copies stored under other
+names (``left_out``; their names are passed to the knowledge base's exclusion). ``--keep-own-dataset`` turns
+this off to measure an upper bound, never a figure of warm's. The knowledge base is ``--kb`` (default:
+``AUTOML_KB`` or a temporary store, seeded from the package's seed when there is one); nothing is written back.
 """
 from __future__ import annotations
 
@@ -95,8 +95,9 @@ def left_out(pmlb: Path, name: str, task_of: dict) -> tuple[str, ...]:
     own = [n for n in near if n.name == name]
     if not own:
         return (name,)
-    copies = [n.name for n in near if n.name != name and (n.n_rows, n.n_features) == (own[0].n_rows, own[0].n_features)
-              and n.distance < DUPLICATE_DISTANCE]
+    shape = (own[0].n_rows, own[0].n_features)
+    copies = [n.name for n in near
+              if n.name != name and (n.n_rows, n.n_features) == shape and n.distance < DUPLICATE_DISTANCE]
     return (name, *copies)
 
 
@@ -370,14 +371,14 @@ def main(argv=None) -> int:
         Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=strat)
         metric, score_fn, _ = metric_of(task)
         line = [f"{name[:24]:24s} {task[:5]:5s} {metric:8s} n={len(X):<6d}" + (f" s{seed}" if len(seeds) > 1 else "")]
+        if name not in excluded and any(s in OURS for s in systems):  # before the clock: not in any wall time
+            excluded[name] = () if args.keep_own_dataset else left_out(args.pmlb_dir, name, task_of)
         for system in systems:
             busy0, total0 = _busy_jiffies()
             start = time.monotonic()
             timings = {}
             try:
                 if system in OURS:
-                    if name not in excluded:
-                        excluded[name] = () if args.keep_own_dataset else left_out(args.pmlb_dir, name, task_of)
                     pred, timings = run_ours(system, Xtr, ytr, Xte, task, args.budget, args.n_jobs, seed,
                                              excluded[name], capture)
                 else:

@@ -41,10 +41,12 @@ def test_leave_one_out_also_leaves_out_copies_of_the_measured_dataset(tmp_path, 
     rng = np.random.default_rng(0)
     a = _table(rng, 300, "normal")
     store = kb.open_store(tmp_path / "kb.duckdb", seed_dir=None)
-    for name, frame in {"a": a, "copy_of_a": a[["f4", "f3", "f2", "f1", "f0", "target"]].rename(columns=lambda c: c if c == "target" else c.upper()), "same_shape": _table(rng, 300, "integer"),
-                        "fewer_rows": a.iloc[:200], "other": _table(rng, 500, "integer")}.items():
+    copy = a[["f4", "f3", "f2", "f1", "f0", "target"]].rename(columns=lambda c: c if c == "target" else c.upper())
+    tables = {"a": a, "copy_of_a": copy, "same_shape": _table(rng, 300, "integer"), "fewer_rows": a.iloc[:200],
+              "other": _table(rng, 500, "integer")}
+    for name, frame in tables.items():
         _record(store, tmp_path, name, frame)
     monkeypatch.setenv("AUTOML_KB", str(tmp_path / "kb.duckdb"))
-    task_of = {name: "binary" for name in ("a", "copy_of_a", "same_shape", "fewer_rows", "other")}
+    task_of = {name: "binary" for name in tables}
     assert left_out(tmp_path, "a", task_of) == ("a", "copy_of_a")
     assert left_out(tmp_path, "same_shape", task_of) == ("same_shape",)
