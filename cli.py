@@ -147,6 +147,13 @@ def _parse_budget(value: float) -> float:
 @click.option("--strategy", type=str, default="warm", show_default=True, help="warm, bo, hyperband or random.")
 @click.option("--max-trials", type=int, default=None, help="Stop after N trials (deterministic mode).")
 @click.option("--weight-column", default=None, help="Column holding row weights (not used as a feature).")
+@click.option("--valid", "valid_path", type=click.Path(path_type=Path), default=None,
+              help="Score every trial on this table (same columns as DATA, target included) instead of internal "
+                   "CV/holdout; the model is trained on DATA only.")
+@click.option("--groups", "groups_column", default=None,
+              help="Grouped folds: no value of this column in both training and validation (not a feature).")
+@click.option("--time-column", default=None,
+              help="Forward-chaining folds in this column's order (numbers or dates); it stays a feature.")
 @click.option("--cluster", default=None, metavar="ADDRESS",
               help="Run trials on a Dask cluster: tcp://host:port or 'local' (needs automl-meta[dask]).")
 @click.option("--include", default=None, help="Only these model families (comma-separated).")
@@ -158,7 +165,8 @@ def _parse_budget(value: float) -> float:
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.pass_context
 def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_path, no_warm_start, strategy,
-        max_trials, weight_column, cluster, include, exclude, resume_dir, with_report, quiet, as_json):
+        max_trials, weight_column, valid_path, groups_column, time_column, cluster, include, exclude, resume_dir,
+        with_report, quiet, as_json):
     """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
     from automl.deadline import Deadline
     deadline = Deadline(_parse_budget(time_budget), start=ctx.obj["start"])
@@ -185,10 +193,13 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
         strategy, max_trials = earlier.get("strategy", strategy), earlier.get("max_trials", max_trials)
         include, exclude = earlier.get("include", include), earlier.get("exclude", exclude)
         no_warm_start = not earlier.get("warm_start", not no_warm_start)
+        valid_path, groups_column = earlier.get("valid", valid_path), earlier.get("groups", groups_column)
+        time_column = earlier.get("time_column", time_column)
     if target is None:
         raise InputError("--target is required (the name of the column to predict)")
     table = load_table(data)
     X, y = split_target(table, target)
+    X, groups, X_val, y_val = _validation_inputs(X, target, valid_path, groups_column, weight_column)
     weights = None
     if weight_column is not None:
         X, weights = split_target(X, weight_column)
@@ -200,10 +211,12 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
                    warm_start=not no_warm_start, knowledge_base=str(kb_path) if kb_path else None,
                    strategy=strategy, max_trials=max_trials, callback=progress,
                    include=tuple(include.split(",")) if include else None,
-                   exclude=tuple(exclude.split(",")) if exclude else None, cluster=cluster)
-    model._fit_options = {"target": target, "weight_column": weight_column}
+                   exclude=tuple(exclude.split(",")) if exclude else None, cluster=cluster, time_column=time_column)
+    model._fit_options = {"target": target, "weight_column": weight_column, "groups": groups_column,
+                          "valid": str(valid_path) if valid_path is not None else None}
     try:
-        model.fit(X, y, sample_weight=weights, deadline=deadline, resume=previous)
+        model.fit(X, y, sample_weight=weights, X_val=X_val, y_val=y_val, groups=groups, deadline=deadline,
+                  resume=previous)
     finally:
         progress.close()
     model.save(out_dir)
@@ -219,7 +232,26 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
 
 _RESUMED_OPTIONS = {"metric": "metric", "task": "task", "seed": "seed", "strategy": "strategy",
                     "max_trials": "max_trials", "include": "include", "exclude": "exclude",
-                    "no_warm_start": "warm_start", "weight_column": "weight_column", "target": "target"}
+                    "no_warm_start": "warm_start", "weight_column": "weight_column", "target": "target",
+                    "valid_path": "valid", "groups_column": "groups", "time_column": "time_column"}
+
+
+def _validation_inputs(X, target: str, valid_path, groups_column, weight_column):
+    """``(X without the groups column, groups, X_val, y_val)`` for ``--groups`` and ``--valid``."""
+    from automl.data import load_table
+    from automl.exceptions import InputError
+    groups = X_val = y_val = None
+    if groups_column is not None:
+        if groups_column not in X.columns:
+            raise InputError(f"--groups column {groups_column!r} not found in {', '.join(map(str, X.columns[:30]))}")
+        groups = X.pop(groups_column)
+    if valid_path is not None:
+        valid = load_table(valid_path)
+        if target not in valid.columns:
+            raise InputError(f"--valid {str(valid_path)!r} has no target column {target!r}")
+        X_val = valid.drop(columns=[c for c in (target, weight_column, groups_column) if c in valid.columns])
+        y_val = valid[target]
+    return X, groups, X_val, y_val
 
 
 def _resume_options(ctx, previous) -> dict:
@@ -247,6 +279,7 @@ def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
         "best_score": model.best_score_,
         "best_config": model.best_config_,
         "validation": model.validation_,
+        "validation_scheme": model.fit_info_.get("validation"),
         "class_distribution": model.class_distribution_,
         "decision_threshold": model.decision_threshold_,
         "options": model.fit_info_["options"],

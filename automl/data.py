@@ -176,11 +176,7 @@ def encode_target(y: pd.Series, task: str | None) -> Target:
         if np.unique(arr).size < 2:
             raise InputError(f"target {name!r} has only one distinct value; nothing to learn")
         return Target(arr, task, None)
-    labels = y.to_numpy()
-    if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
-        labels = labels.astype(np.int64)
-    elif labels.dtype.kind not in "iub":
-        labels = np.asarray([str(v).strip() if isinstance(v, str) else v for v in labels], dtype=object)
+    labels = _class_labels(y)
     try:
         classes, codes = np.unique(labels, return_inverse=True)
     except TypeError:  # mixed types: compare as text
@@ -195,6 +191,33 @@ def encode_target(y: pd.Series, task: str | None) -> Target:
         raise InputError(f"class(es) {', '.join(map(repr, lonely[:5]))} of target {name!r} have a single row; "
                          f"validation needs at least 2 rows per class: add rows or merge classes")
     return Target(codes.astype(np.int64), task, classes)
+
+
+def _class_labels(y: pd.Series) -> np.ndarray:
+    """Class labels as compared: integral floats as integers, text stripped."""
+    labels = y.to_numpy()
+    if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
+        return labels.astype(np.int64)
+    if labels.dtype.kind not in "iub":
+        return np.asarray([str(v).strip() if isinstance(v, str) else v for v in labels], dtype=object)
+    return labels
+
+
+def encode_target_as(y: pd.Series, target: Target) -> np.ndarray:
+    """``y`` (the user's validation target) coded as ``target`` was; a class the training rows lack is bad
+    input (no model could predict it, and its scores would not be defined)."""
+    if target.task == "regression":
+        numeric = pd.to_numeric(y, errors="coerce")
+        if (numeric.isna() & y.notna()).any() or not np.all(np.isfinite(numeric.to_numpy(dtype=float))):
+            raise InputError(f"the validation target {y.name!r} is not numeric everywhere")
+        return numeric.to_numpy(dtype=float)
+    lookup = {str(c): i for i, c in enumerate(target.classes.tolist())}
+    keys = [str(v) for v in _class_labels(y).tolist()]
+    unknown = sorted({k for k in keys if k not in lookup})
+    if unknown:
+        raise InputError(f"the validation target {y.name!r} has class(es) the training data lacks: "
+                         f"{', '.join(map(repr, unknown[:5]))}")
+    return np.asarray([lookup[k] for k in keys], dtype=np.int64)
 
 
 def check_rows(n_rows: int, min_rows: int = MIN_ROWS) -> None:

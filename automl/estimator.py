@@ -67,6 +67,8 @@ def _check_params(est: "AutoMLBase") -> None:
         raise InputError(f"the 'strategy' parameter must be one of {', '.join(STRATEGIES)}; got {est.strategy!r}")
     if not isinstance(est.warm_start, (bool, np.bool_)):
         raise InputError(f"the 'warm_start' parameter must be True or False; got {est.warm_start!r}")
+    if est.time_column is not None and not isinstance(est.time_column, str):
+        raise InputError(f"the 'time_column' parameter must be a column name or None; got {est.time_column!r}")
 
 
 def _allowed_families(include, exclude) -> tuple[str, ...] | None:
@@ -154,7 +156,8 @@ class AutoMLBase(BaseEstimator):
                  seed: int = 0, warm_start: bool = True, knowledge_base: str | None = None,
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
-                 exclude: tuple[str, ...] | None = None, cluster: str | object | None = None) -> None:
+                 exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
+                 time_column: str | None = None) -> None:
         self.time_budget = time_budget
         self.metric = metric
         self.n_jobs = n_jobs
@@ -168,6 +171,7 @@ class AutoMLBase(BaseEstimator):
         self.include = include
         self.exclude = exclude
         self.cluster = cluster
+        self.time_column = time_column
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -242,18 +246,23 @@ class AutoMLBase(BaseEstimator):
         return pd.Series(arr, name="target")
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None, groups=None):
         """Search for the best pipeline within ``time_budget`` seconds; returns self.
 
         ``sample_weight`` weighs rows in training (every family that accepts weights; k-NN fits
         unweighted), in validation scores, ensembling and threshold tuning.
+        ``X_val, y_val``: every trial is scored on these rows instead of internal CV/holdout (they are
+        unweighted and never train the final model nor shape the encoder); ``groups`` (one value per row):
+        grouped folds, no group on both sides. ``time_column`` (a parameter) gives forward-chaining folds.
         """
-        return self._fit(X, y, task=self._requested_task(), deadline=None, sample_weight=sample_weight)
+        return self._fit(X, y, task=self._requested_task(), deadline=None, sample_weight=sample_weight,
+                         X_val=X_val, y_val=y_val, groups=groups)
 
     def _requested_task(self) -> str | None:
         return None
 
-    def _fit(self, X, y, *, task: str | None, deadline: Deadline | None, resume=None, sample_weight=None):
+    def _fit(self, X, y, *, task: str | None, deadline: Deadline | None, resume=None, sample_weight=None,
+             X_val=None, y_val=None, groups=None):
         _check_params(self)
         started_at = datetime.now(timezone.utc)
         deadline = deadline or Deadline(float(self.time_budget))
@@ -268,9 +277,13 @@ class AutoMLBase(BaseEstimator):
         weights = _check_sample_weight(sample_weight, len(y))
         if weights is not None:
             X = X.assign(__automl_weight__=weights)
+        if groups is not None:  # (rows dropped with a missing target drop their group too)
+            X = X.assign(__automl_group__=_row_values(groups, len(y), "groups"))
         X, y, self.n_rows_dropped_ = data_mod.drop_missing_target(X, y)
         if weights is not None:
             weights = X.pop("__automl_weight__").to_numpy(dtype=float)
+        if groups is not None:
+            groups = X.pop("__automl_group__").rename(getattr(groups, "name", None))
         data_mod.check_rows(len(y))
         target = data_mod.encode_target(y, task)
         self.task_ = target.task
@@ -292,8 +305,9 @@ class AutoMLBase(BaseEstimator):
         if self.cluster is not None:  # trials on a Dask cluster; only this driver writes to the knowledge base
             from .search.dask_runner import dask_executor_factory
             executor_factory = dask_executor_factory(self.cluster)  # InputError without Dask
-        problem = SearchProblem(X=Xc, y=target.y, task=self.task_, metric=metric, seed=int(self.seed),
-                                n_jobs=n_jobs, families=self.families_, sample_weight=weights)
+        Xs, ys, ws, split = self._validation_split(X, Xc, target, weights, groups, X_val, y_val)
+        problem = SearchProblem(X=Xs, y=ys, task=self.task_, metric=metric, seed=int(self.seed),
+                                n_jobs=n_jobs, families=self.families_, sample_weight=ws, split=split)
         search_deadline = Deadline(max(0.05, deadline.remaining() - _reserve_seconds(float(self.time_budget))))
         strategy = self.strategy if (self.warm_start or self.strategy != "warm") else "bo"
         previous = []
@@ -302,6 +316,7 @@ class AutoMLBase(BaseEstimator):
             if resume.task_ != self.task_ or resume.metric_ != self.metric_:
                 raise InputError(f"cannot resume a {resume.task_}/{resume.metric_} search as "
                                  f"{self.task_}/{self.metric_}; use the same task and metric")
+            _check_same_scheme(resume, len(target.y), split)
             previous = [t for t in resume.trials_ if t.get("status") in ("ok", "failed", "timeout")]
         result = optimize(problem, search_deadline, strategy=strategy, suggestions=warm["suggestions"],
                           prior=warm["prior"], max_trials=self.max_trials, callback=self.callback, history=previous,
@@ -313,6 +328,7 @@ class AutoMLBase(BaseEstimator):
         self.best_score_ = float(result.best_score)
         self.ensemble_ = list(getattr(result, "ensemble", []) or [])
         self.validation_ = getattr(result, "protocol", None)
+        scheme = getattr(result, "validation", None)
         self.class_distribution_ = class_distribution(target.y, target.classes, weights)
         timings = getattr(result, "timings", None) or {}
         threshold = timings.get("threshold")
@@ -334,6 +350,7 @@ class AutoMLBase(BaseEstimator):
             "sample_weight": weights is not None,
             "class_distribution": self.class_distribution_,
             "decision_threshold": self.decision_threshold_,
+            "validation": scheme.as_dict() if scheme is not None else {"protocol": self.validation_},
             "options": self._options(),
             "versions": library_versions(),
             "warm_start_note": warm["note"],
@@ -357,6 +374,38 @@ class AutoMLBase(BaseEstimator):
             options[key] = _plain(list(value) if isinstance(value, tuple) else value)
         options.update(getattr(self, "_fit_options", None) or {})
         return options
+
+    def _validation_split(self, X, Xc, target, weights, groups, X_val, y_val):
+        """The search table and the user's scheme: ``(X, y, sample_weight, SplitOptions or None)``. The user's
+        validation rows (``X_val``) are appended after the training rows, encoded by the encoder fitted on
+        the training rows; ``groups`` and ``time_column`` become a group code / ordering key per row."""
+        from .search.validation import SplitOptions, check_one_scheme, group_codes, time_order
+        if (X_val is None) != (y_val is None):
+            raise InputError("X_val and y_val go together: pass both or neither")
+        check_one_scheme(X_val is not None, groups is not None, self.time_column is not None)
+        times = None
+        if self.time_column is not None:
+            if self.time_column not in X.columns:
+                raise InputError(f"time column {self.time_column!r} is not a column of the data")
+            times = time_order(X[self.time_column], self.time_column)
+        name = None if groups is None else str(groups.name or "groups")
+        split = SplitOptions(groups=None if groups is None else group_codes(groups, name), times=times,
+                             groups_column=name, time_column=self.time_column)
+        if X_val is None:
+            return Xc, target.y, weights, split if split.kind is not None else None
+        Xv = self._as_frame(X_val, fitting=False).reset_index(drop=True)
+        yv = self._target_series(y_val)
+        if len(yv) != len(Xv):
+            raise InputError(f"X_val has {len(Xv)} rows but y_val has {len(yv)}; they must match")
+        Xv, yv, _ = data_mod.drop_missing_target(Xv, yv)
+        try:
+            Xcv = self.encoder_.transform(Xv)
+        except InputError as exc:
+            raise InputError(f"validation data: {exc}") from None
+        split = SplitOptions(n_valid=len(yv))
+        y_all = np.concatenate([target.y, data_mod.encode_target_as(yv, target)])
+        ws = None if weights is None else np.concatenate([weights, np.ones(len(yv))])
+        return pd.concat([Xc, Xcv], ignore_index=True), y_all, ws, split
 
     def _check_task_kind(self, y: pd.Series) -> None:
         """Hook for the classifier: refuse continuous targets the way scikit-learn does."""
@@ -441,7 +490,8 @@ class AutoMLBase(BaseEstimator):
                       "options": self.fit_info_["options"], "resumed_from": self.resumed_from_,
                       "sample_weight": self.fit_info_["sample_weight"],
                       "class_distribution": self.class_distribution_,
-                      "decision_threshold": self.decision_threshold_},
+                      "decision_threshold": self.decision_threshold_,
+                      "validation": self.fit_info_["validation"]},
             versions=versions)
         try:
             return int(self._open_kb().record_run(run, dataset, evaluations))
@@ -568,11 +618,12 @@ class AutoML(AutoMLBase):
                  n_jobs: int = 1, seed: int = 0, warm_start: bool = True, knowledge_base: str | None = None,
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
-                 exclude: tuple[str, ...] | None = None, cluster: str | object | None = None) -> None:
+                 exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
+                 time_column: str | None = None) -> None:
         super().__init__(time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed, warm_start=warm_start,
                          knowledge_base=knowledge_base, strategy=strategy, max_trials=max_trials,
                          write_back=write_back, callback=callback, include=include, exclude=exclude,
-                         cluster=cluster)
+                         cluster=cluster, time_column=time_column)
         self.task = task
 
     def _requested_task(self) -> str | None:
@@ -580,11 +631,12 @@ class AutoML(AutoMLBase):
             raise InputError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         return self.task
 
-    def fit(self, X, y, sample_weight=None, *, deadline: Deadline | None = None,
-            resume: "AutoMLBase | None" = None):
-        """``resume``: a fitted model of the same data whose search continues (its trials are replayed)."""
+    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None, groups=None, *,
+            deadline: Deadline | None = None, resume: "AutoMLBase | None" = None):
+        """``resume``: a fitted model of the same data whose search continues (its trials are replayed; the
+        validation scheme must be the same). ``X_val``, ``y_val``, ``groups``: as ``AutoMLBase.fit``."""
         return self._fit(X, y, task=self._requested_task(), deadline=deadline, resume=resume,
-                         sample_weight=sample_weight)
+                         sample_weight=sample_weight, X_val=X_val, y_val=y_val, groups=groups)
 
     def predict(self, X) -> np.ndarray:
         raw = self._predict_raw(X)
@@ -606,6 +658,26 @@ class AutoML(AutoMLBase):
         if self.task_ == "regression":
             return float(r2_score(y, pred, sample_weight=sample_weight))
         return float(accuracy_score(y, pred, sample_weight=sample_weight))
+
+
+def _row_values(values, n: int, name: str) -> np.ndarray:
+    """One value per row (``groups``), as a 1-d array of ``n`` values."""
+    arr = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values, dtype=object)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise InputError(f"{name} must be one value per row ({n}); got shape {arr.shape}")
+    return arr
+
+
+def _check_same_scheme(resume: "AutoMLBase", n_rows: int, split) -> None:
+    """A resumed search keeps its validation scheme: scores under another are not comparable."""
+    from .search.validation import choose_protocol, choose_validation
+    now = choose_validation(choose_protocol(n_rows), split).as_dict()
+    earlier = (getattr(resume, "fit_info_", None) or {}).get("validation") or {"protocol": resume.validation_}
+    changed = [k for k in earlier if k in now and earlier[k] != now[k]]
+    if changed:
+        raise InputError(f"cannot resume a search validated by {earlier.get('protocol')} "
+                         f"({', '.join(f'{k}={earlier[k]}' for k in changed)}) with {now['protocol']} "
+                         f"({', '.join(f'{k}={now[k]}' for k in changed)}): the scores would not be comparable")
 
 
 def _finite_or_none(value) -> float | None:

@@ -71,6 +71,19 @@ class Observations:
                             None if self.seconds is None else self.seconds[mask])
 
 
+OWN_SCHEME_PREFIXES = ("user-valid", "group-", "time-")  # validation schemes scored apart from row-shuffled CV
+
+
+def comparable_groups(dataset: np.ndarray, protocol: np.ndarray) -> np.ndarray:
+    """A key per evaluation under which losses are comparable (for :func:`normalise`): the dataset, and for
+    the user's validation set, grouped or time-ordered folds also the protocol (a forward-chaining loss is
+    not worse than a shuffled-CV loss of the same configuration, only measured differently). Row-shuffled
+    protocols (``cvK``, ``holdoutS``, with or without a subsample suffix) stay comparable with each other."""
+    schemes = [p if isinstance(p, str) and p.startswith(OWN_SCHEME_PREFIXES) else "" for p in protocol]
+    codes = {p: i for i, p in enumerate(sorted(set(schemes) | {""}))}
+    return np.asarray(dataset, dtype=np.int64) * len(codes) + np.asarray([codes[p] for p in schemes], dtype=np.int64)
+
+
 def normalise(dataset: np.ndarray, loss: np.ndarray) -> np.ndarray:
     """Normalised score (1 = best) of every loss within its dataset (see the module docstring)."""
     out = np.empty(len(loss), dtype=float)
@@ -260,6 +273,7 @@ def load_json(text: str) -> Callable[[], dict]:
     return lambda: json.loads(text)
 
 
-__all__ = ["similarity", "Observations", "normalise", "per_config", "relative_seconds", "typical_cost", "expected_scores",
+__all__ = ["similarity", "Observations", "comparable_groups", "normalise", "per_config", "relative_seconds",
+           "typical_cost", "expected_scores",
            "prior_rows", "config_id_of", "config_distance", "Candidate", "select_complementary", "CLIP_QUANTILE",
            "PRIOR_WEIGHT", "DIVERSITY_EPSILON", "COST_EXPONENT"]

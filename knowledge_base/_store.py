@@ -1059,7 +1059,7 @@ def _retrieve(con, metafeatures, task, metric, k, k_all, exclude_fingerprint, ve
     if not neighbours:
         return [nb for _, nb in everyone], None
     cols = con.execute(
-        "SELECT dataset_id, config_key, family, fidelity, loss, fit_seconds FROM evaluations "
+        "SELECT dataset_id, config_key, family, fidelity, loss, fit_seconds, protocol FROM evaluations "
         "WHERE dataset_id IN (SELECT unnest(?::INTEGER[])) AND metric = ? AND status = 'ok' "
         "AND loss IS NOT NULL AND isfinite(loss)", [[did for did, _ in neighbours], used]).fetchnumpy()
     obs = R.Observations(np.asarray(cols["dataset_id"], dtype=np.int64), np.asarray(cols["config_key"]),
@@ -1068,7 +1068,7 @@ def _retrieve(con, metafeatures, task, metric, k, k_all, exclude_fingerprint, ve
                          seconds=np.asarray(cols["fit_seconds"], dtype=float))
     if not len(obs):
         return [nb for _, nb in everyone], None
-    obs.normalised = R.normalise(obs.dataset, obs.loss)
+    obs.normalised = R.normalise(R.comparable_groups(obs.dataset, cols["protocol"]), obs.loss)
     return [nb for _, nb in everyone], _Material(task, metric, used, neighbours, obs)
 
 

@@ -42,7 +42,7 @@ from .portfolio import family_defaults, static_portfolio
 from .runner import Executor, LocalRunner
 from .samplers import BOSampler, RandomSampler
 from .trial import fit_one, refit_iterations, score_predictions
-from .validation import choose_protocol, make_splits
+from .validation import Kind, SplitOptions, Validation, choose_protocol, choose_validation, make_splits
 
 log = logging.getLogger("automl")
 
@@ -63,6 +63,7 @@ class SearchProblem:
     n_jobs: int = 1
     sample_weight: np.ndarray | None = None
     families: tuple[str, ...] | None = None  # allowed model families (None: all for the task)
+    split: SplitOptions | None = None  # the user's validation rows, groups or time order (None: by data size)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class SearchResult:
     ensemble: list[tuple[str, float]]
     protocol: str
     timings: dict = field(default_factory=dict)
+    validation: Validation | None = None
 
 
 def _allowed_families(problem: SearchProblem):
@@ -148,8 +150,10 @@ class _Search:
         self.relative = lambda c: by_key[c["family"]].relative_cost(c) if c.get("family") in by_key else 1.0
         self.rng = np.random.default_rng(problem.seed)
         n = len(problem.y)
-        self.protocol = choose_protocol(n)
-        self.splits = make_splits(problem.y, problem.task, self.protocol, problem.seed)
+        split = problem.split
+        self.validation = choose_validation(choose_protocol(n - (split.n_valid if split else 0)), split)
+        self.protocol = self.validation.protocol
+        self.splits = make_splits(problem.y, problem.task, self.validation, problem.seed, split)
         self.rungs = [1.0] if strategy == "random" else fidelity_rungs(n)
         self.asha = ASHA(self.rungs)
         self.hyperband = Hyperband(self.rungs) if strategy == "hyperband" else None
@@ -167,7 +171,8 @@ class _Search:
         self.final_reserve = CLOSING_SECONDS + 0.03 * self.budget  # closing the workers + ensembling
         # the selected models are refit on every row when time allows: under holdout the refit replaces the
         # holdout model; under CV it joins the member's fold models as one more bag member (see ``_member_models``)
-        self.refit_enabled = max_trials is None
+        # (not under the user's validation set: the final model is trained on the training rows only)
+        self.refit_enabled = max_trials is None and self.validation.kind is not Kind.USER
         self.selection: dict | None = None
         self.trial_cap = float(trial_timeout) if trial_timeout else max(3.0, 0.4 * self.budget)
         sweep_orphaned_workdirs()
@@ -429,7 +434,7 @@ class _Search:
     def _run(self) -> SearchResult:
         data = {"X": self.p.X, "y": self.p.y, "task": self.p.task, "metric": self.p.metric,
                 "splits": self.splits, "seed": self.p.seed, "user_families": REGISTRY.user_families(),
-                "sample_weight": self.p.sample_weight}
+                "sample_weight": self.p.sample_weight, "split": self.p.split}
         n_workers = max(1, int(self.p.n_jobs))
         executor: Executor | None = None
         try:
@@ -458,6 +463,7 @@ class _Search:
             log.warning("interrupted: the search stopped; keeping the best model so far")
         started = time.monotonic()
         result = self._assemble()
+        result.validation = self.validation
         self.overhead += time.monotonic() - started
         result.timings.update(self._timings(assemble=time.monotonic() - started))
         return result
@@ -682,6 +688,9 @@ class _Search:
         config = best.config if best else (lgb_default or self.families[0].default_config())
         end = time.monotonic() + max(0.5, self.deadline.remaining())
         X, y, sw = self.p.X, self.p.y, self.p.sample_weight
+        if self.validation.kind is Kind.USER:  # the user's validation rows never train the final model
+            rows = self.splits[0][0]
+            X, y, sw = X.iloc[rows], y[rows], None if sw is None else sw[rows]
         rounds = best.extra.get("rounds") if best else None
         kwargs: dict = {"iterations": int(np.mean(rounds)) + 1} if rounds else {}
         if config["family"] == "lightgbm" and not rounds and len(y) >= 20:

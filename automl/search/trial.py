@@ -135,7 +135,7 @@ def run_trial(request: dict, data: dict) -> dict:
     ``request``: trial_id, config, fidelity, seconds, keep_models_dir, and optionally ``keep_below`` (save
     the fold models only when the loss is below it: bounded disk) and ``race`` (the incumbent's per-fold
     losses: the trial stops after a fold when clearly worse, see ``racing``).
-    ``data``: X, y, task, metric, splits, seed, sample_weight (optional).
+    ``data``: X, y, task, metric, splits, seed, sample_weight (optional), split (the user's scheme, optional).
     Returns plain data: status, score, loss, error, fit_seconds, fold_losses, and (unless raced out) the
     out-of-fold predictions (``oof``) and the saved fold models (``models_path``, when ``keep_models_dir``);
     LightGBM adds ``rounds`` (per fold) and ``curve`` (first fold's validation curve).
@@ -163,7 +163,7 @@ def run_trial(request: dict, data: dict) -> dict:
         for fold, (tr, va) in enumerate(data["splits"]):
             if time.monotonic() > end:
                 raise TrialTimeout(f"trial deadline reached after {fold} fold(s)")
-            tr = subsample(tr, fidelity, seed + fold, y if task != "regression" else None)
+            tr = subsample(tr, fidelity, seed + fold, y if task != "regression" else None, data.get("split"))
             Xtr, ytr, Xva, yva = X.iloc[tr], y[tr], X.iloc[va], y[va]
             # LightGBM gets a fair share of the trial's time per fold and keeps the rounds done when it runs out
             # (a slightly under-trained model instead of a lost trial); other families stop at the trial's end
