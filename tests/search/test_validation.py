@@ -2,11 +2,17 @@
 training-share subsamples keep every class, whole groups or the latest rows."""
 from __future__ import annotations
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.dummy import DummyClassifier
 
 from automl.exceptions import InputError
+from automl.metrics import get_metric
+from automl.models import REGISTRY, Family
+from automl.search.trial import run_trial
+from automl.space import Categorical
 from automl.search.validation import (Kind, SplitOptions, Validation, choose_protocol, choose_validation,
                                       group_codes, make_splits, subsample, time_order)
 
@@ -121,3 +127,36 @@ def test_subsample_takes_whole_groups_or_the_latest_rows():
     times = np.arange(200.0)[::-1]
     idx = subsample(train, 0.25, seed=1, options=SplitOptions(times=times))
     assert sorted(times[idx]) == list(np.arange(150.0, 200.0))  # the 50 most recent rows
+
+
+class _RowsSeen(DummyClassifier):
+    """Remembers which rows (index labels) it was trained on."""
+
+    def fit(self, X, y, **kwargs):
+        self.rows_ = X.index.to_numpy()
+        return super().fit(X, y)
+
+
+def _rows_seen(config, task, n_rows, n_classes, seed):
+    return _RowsSeen(strategy="prior")
+
+
+def test_a_low_fidelity_trial_trains_on_the_latest_rows_of_each_time_fold(tmp_path):
+    rows_family = Family("rows_seen_test", ("binary",), (Categorical("strategy", ("prior",), "prior"),), _rows_seen)
+    REGISTRY.register(rows_family)
+    try:
+        n = 300
+        times = np.arange(n, dtype=float)[::-1].copy()  # the last row is the oldest
+        y = np.arange(n) % 2
+        options = SplitOptions(times=times, time_column="t")
+        splits = make_splits(y, "binary", choose_validation("cv3", options), 0, options)
+        data = {"X": pd.DataFrame({"x": np.zeros(n)}), "y": y, "task": "binary", "metric": get_metric(None, "binary"),
+                "splits": splits, "seed": 0, "split": options}
+        result = run_trial({"trial_id": 0, "config": {"family": "rows_seen_test", "strategy": "prior"},
+                            "fidelity": 1 / 3, "seconds": 30, "keep_models_dir": str(tmp_path)}, data)
+        assert result["status"] == "ok", result
+        for model, (tr, _) in zip(joblib.load(result["models_path"]), splits):
+            size = len(model.rows_)
+            assert size < len(tr) and set(model.rows_) == set(tr[np.argsort(times[tr])[-size:]])
+    finally:
+        REGISTRY.unregister(rows_family.key)
