@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier
 
+from automl.deadline import Deadline
 from automl.exceptions import InputError
 from automl.metrics import get_metric
 from automl.models import REGISTRY, Family
+from automl.search import SearchProblem, optimize
 from automl.search.trial import run_trial
 from automl.space import Categorical
 from automl.search.validation import (Kind, SplitOptions, Validation, choose_protocol, choose_validation,
@@ -141,22 +143,37 @@ def _rows_seen(config, task, n_rows, n_classes, seed):
     return _RowsSeen(strategy="prior")
 
 
-def test_a_low_fidelity_trial_trains_on_the_latest_rows_of_each_time_fold(tmp_path):
-    rows_family = Family("rows_seen_test", ("binary",), (Categorical("strategy", ("prior",), "prior"),), _rows_seen)
-    REGISTRY.register(rows_family)
+@pytest.fixture
+def rows_seen_family():
+    family = Family("rows_seen_test", ("binary",), (Categorical("strategy", ("prior",), "prior"),), _rows_seen)
+    REGISTRY.register(family)
     try:
-        n = 300
-        times = np.arange(n, dtype=float)[::-1].copy()  # the last row is the oldest
-        y = np.arange(n) % 2
-        options = SplitOptions(times=times, time_column="t")
-        splits = make_splits(y, "binary", choose_validation("cv3", options), 0, options)
-        data = {"X": pd.DataFrame({"x": np.zeros(n)}), "y": y, "task": "binary", "metric": get_metric(None, "binary"),
-                "splits": splits, "seed": 0, "split": options}
-        result = run_trial({"trial_id": 0, "config": {"family": "rows_seen_test", "strategy": "prior"},
-                            "fidelity": 1 / 3, "seconds": 30, "keep_models_dir": str(tmp_path)}, data)
-        assert result["status"] == "ok", result
-        for model, (tr, _) in zip(joblib.load(result["models_path"]), splits):
-            size = len(model.rows_)
-            assert size < len(tr) and set(model.rows_) == set(tr[np.argsort(times[tr])[-size:]])
+        yield family
     finally:
-        REGISTRY.unregister(rows_family.key)
+        REGISTRY.unregister(family.key)
+
+
+def test_a_low_fidelity_trial_trains_on_the_latest_rows_of_each_time_fold(tmp_path, rows_seen_family):
+    n = 300
+    times = np.arange(n, dtype=float)[::-1].copy()  # the last row is the oldest
+    y = np.arange(n) % 2
+    options = SplitOptions(times=times, time_column="t")
+    splits = make_splits(y, "binary", choose_validation("cv3", options), 0, options)
+    data = {"X": pd.DataFrame({"x": np.zeros(n)}), "y": y, "task": "binary", "metric": get_metric(None, "binary"),
+            "splits": splits, "seed": 0, "split": options}
+    result = run_trial({"trial_id": 0, "config": {"family": rows_seen_family.key, "strategy": "prior"},
+                        "fidelity": 1 / 3, "seconds": 30, "keep_models_dir": str(tmp_path)}, data)
+    assert result["status"] == "ok", result
+    for model, (tr, _) in zip(joblib.load(result["models_path"]), splits):
+        size = len(model.rows_)
+        assert size < len(tr) and set(model.rows_) == set(tr[np.argsort(times[tr])[-size:]])
+
+
+def test_the_fallback_model_never_trains_on_the_users_validation_rows(rows_seen_family):
+    n, n_valid = 300, 100
+    problem = SearchProblem(X=pd.DataFrame({"x": np.zeros(n)}), y=np.arange(n) % 2, task="binary",
+                            metric=get_metric(None, "binary"), families=(rows_seen_family.key,),
+                            split=SplitOptions(n_valid=n_valid))
+    result = optimize(problem, Deadline(0.05), strategy="bo")  # no trial finishes: the fallback model
+    assert result.timings.get("fallback") and result.protocol == "user-valid"
+    assert sorted(result.model.members[0][0].rows_) == list(range(n - n_valid))
