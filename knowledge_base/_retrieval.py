@@ -6,8 +6,8 @@ thousand rows that is faster than any data-frame machinery.
 * Normalised score, within one (dataset, metric, validation scheme: :func:`comparable_groups`), over its
   ``ok`` evaluations with a finite loss at any fidelity: ``1`` for the best loss, ``0`` at the 90th
   percentile of losses or worse (the maximum when the dataset has fewer than 5 evaluations), linear in
-  between. Clipping at a quantile keeps one
-  terrible configuration from squashing all the others together. All-equal losses score 1.
+  between. Clipping at a quantile keeps one terrible configuration from squashing all the others
+  together. All-equal losses score 1.
 * A configuration's score on a dataset is the mean normalised score at the highest fidelity it was
   evaluated at there. Its evidence weight is ``similarity x that fidelity``.
 * ``expected = (sum w * s + 0.5 * PRIOR_WEIGHT) / (sum w + PRIOR_WEIGHT)``: a similarity-weighted mean
