@@ -388,8 +388,8 @@ class AutoMLBase(BaseEstimator):
             if self.time_column not in X.columns:
                 raise InputError(f"time column {self.time_column!r} is not a column of the data")
             times = time_order(X[self.time_column], self.time_column)
-        name = None if groups is None else str(groups.name or "groups")
-        split = SplitOptions(groups=None if groups is None else group_codes(groups, name), times=times,
+        name = None if groups is None or groups.name is None else str(groups.name)  # (None: an array of groups)
+        split = SplitOptions(groups=None if groups is None else group_codes(groups, name or "groups"), times=times,
                              groups_column=name, time_column=self.time_column)
         if X_val is None:
             return Xc, target.y, weights, split if split.kind is not None else None
