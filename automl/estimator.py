@@ -397,8 +397,8 @@ class AutoMLBase(BaseEstimator):
         yv = self._target_series(y_val)
         if len(yv) != len(Xv):
             raise InputError(f"X_val has {len(Xv)} rows but y_val has {len(yv)}; they must match")
-        Xv, yv, _ = data_mod.drop_missing_target(Xv, yv)
         try:
+            Xv, yv, _ = data_mod.drop_missing_target(Xv, yv)
             Xcv = self.encoder_.transform(Xv)
         except InputError as exc:
             raise InputError(f"validation data: {exc}") from None

@@ -85,6 +85,8 @@ def test_validation_set_errors_are_input_errors():
         clf.fit(X[:600], y[:600], X_val=X[600:], y_val=y[600:].replace("no", "maybe"))
     with pytest.raises(InputError, match="validation data: .*'city'"):
         clf.fit(X[:600], y[:600], X_val=X[600:].drop(columns=["city"]), y_val=y[600:])
+    with pytest.raises(InputError, match="validation data: target .* missing in every row"):
+        clf.fit(X[:600], y[:600], X_val=X[600:], y_val=pd.Series([None] * 200, name="churned"))
     with pytest.raises(InputError, match="pass both or neither"):
         clf.fit(X[:600], y[:600], X_val=X[600:])
     with pytest.raises(InputError, match="a validation set and groups cannot be combined"):
