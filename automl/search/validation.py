@@ -116,14 +116,15 @@ def choose_validation(protocol: str, options: SplitOptions | None = None) -> Val
 
 def make_splits(y: np.ndarray, task: str, validation: Validation | str, seed: int,
                 options: SplitOptions | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Train/validation index pairs; stratified for classification (folds capped by the rarest class)."""
+    """Train/validation index pairs; stratified for classification (folds capped by the rarest class).
+    ``options``: the group codes or time keys of a grouped or time-ordered ``validation``."""
     if isinstance(validation, str):
         validation = Validation.parse(validation)
     n = len(y)
     idx = np.arange(n)
     classification = task != "regression"
     if validation.kind is Kind.USER:
-        return [(idx[:n - options.n_valid], idx[n - options.n_valid:])]
+        return [(idx[:n - validation.valid_rows], idx[n - validation.valid_rows:])]
     if validation.kind is Kind.GROUP:
         return _group_splits(y, classification, validation, seed, options.groups)
     if validation.kind is Kind.TIME:
