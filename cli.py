@@ -5,21 +5,67 @@ stderr with exit code 2 for bad input and 1 otherwise; ``--debug`` shows the tra
 """
 from __future__ import annotations
 
-import time
-
-import json
-import logging
-import os
 import sys
-import traceback
-from pathlib import Path
-
-import click
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _interrupted_exit() -> SystemExit:
+    """Ctrl-C before a model exists: the one line and exit code 130 (nothing saved)."""
+    sys.stderr.write("error: interrupted\n")
+    sys.stderr.flush()
+    return SystemExit(EXIT_INTERRUPTED)
+
+
+try:  # Ctrl-C while the command line's own modules load ends like Ctrl-C later on
+    import json
+    import logging
+    import os
+    import time
+    import traceback
+    from pathlib import Path
+    from typing import Callable, Iterable
+
+    import click
+except KeyboardInterrupt:
+    raise _interrupted_exit() from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 class _ErrorHandlingGroup(click.Group):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Every way the command ends goes through here: click's usage errors, Ctrl-C during parsing or
+        start-up and the command's own exit code become one line ``error: ...`` and the exit code."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare ``automl`` or ``automl kb``: a request for help
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
+        except click.ClickException as exc:
+            message = _one_line(exc.format_message()).rstrip(".")
+            if message[:2].istitle():  # click's "Missing argument ..." reads as the rest of our messages
+                message = message[0].lower() + message[1:]
+            ctx = getattr(exc, "ctx", None)
+            if isinstance(exc, click.UsageError) and ctx is not None:
+                message += f"; see '{ctx.command_path} --help'"
+            click.echo(f"error: {message}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            raise _interrupted_exit() from None
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except KeyboardInterrupt:  # click would turn it into Abort after printing an empty line
+            raise _interrupted_exit() from None
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -27,7 +73,7 @@ class _ErrorHandlingGroup(click.Group):
             raise
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:  # the single place where errors become exit codes
             debug = (ctx.obj or {}).get("debug", False)
             if debug:
@@ -121,6 +167,40 @@ class _Progress:
             sys.stderr.flush()
 
 
+class _ValuesHelpOption(click.Option):
+    """An option whose help lists the valid values, read from their owner only when help is shown: the model
+    registry and the metrics import scikit-learn and LightGBM (about 1 s), which only ``--help`` should pay."""
+
+    def __init__(self, *args, values: Callable[[], Iterable[str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._values = values
+        self._template = self.help or ""
+
+    def get_help_record(self, ctx: click.Context):
+        self.help = self._template.format(values=", ".join(self._values()))
+        return super().get_help_record(ctx)
+
+
+def _family_names() -> list[str]:
+    from automl.models import REGISTRY
+    return REGISTRY.keys()
+
+
+def _metric_names() -> list[str]:
+    from automl.metrics import METRICS
+    return list(METRICS)
+
+
+def _task_names() -> tuple[str, ...]:
+    from automl.metrics import TASKS
+    return TASKS
+
+
+def _strategy_names() -> tuple[str, ...]:
+    from automl.estimator import STRATEGIES
+    return STRATEGIES
+
+
 def _parse_budget(value: float) -> float:
     from automl.exceptions import InputError
     if not (value > 0) or value != value or value == float("inf"):
@@ -131,12 +211,13 @@ def _parse_budget(value: float) -> float:
 @main.command()
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--target", "-y", default=None,
-              help="Name of the target column (with --resume: the earlier fit's target by default).")
+              help="Name of the target column. [required unless --resume, which reuses the saved model's target]")
 @click.option("--time-budget", "-t", type=float, default=60.0, show_default=True,
               help="Seconds for the whole fit, loading and saving included.")
-@click.option("--metric", default=None, help="roc_auc, log_loss, accuracy, balanced_accuracy, f1, f1_macro, "
-                                             "rmse, mae, r2 (default: by task).")
-@click.option("--task", type=str, default=None, help="binary, multiclass or regression (default: inferred).")
+@click.option("--metric", cls=_ValuesHelpOption, values=_metric_names, default=None,
+              help="One of {values} (default: by task).")
+@click.option("--task", cls=_ValuesHelpOption, values=_task_names, type=str, default=None,
+              help="One of {values} (default: inferred).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Model directory to write (default: models/<data name>).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -144,7 +225,8 @@ def _parse_budget(value: float) -> float:
 @click.option("--kb", "kb_path", type=click.Path(path_type=Path), default=None,
               help="Knowledge base file (default: $AUTOML_KB or the per-user store).")
 @click.option("--no-warm-start", is_flag=True, help="Do not start from the knowledge base.")
-@click.option("--strategy", type=str, default="warm", show_default=True, help="warm, bo, hyperband or random.")
+@click.option("--strategy", cls=_ValuesHelpOption, values=_strategy_names, type=str, default="warm",
+              show_default=True, help="One of {values}.")
 @click.option("--max-trials", type=int, default=None, help="Stop after N trials (deterministic mode).")
 @click.option("--weight-column", default=None, help="Column holding row weights (not used as a feature).")
 @click.option("--valid", "valid_path", type=click.Path(path_type=Path), default=None,
@@ -156,8 +238,10 @@ def _parse_budget(value: float) -> float:
               help="Forward-chaining folds in this column's order (numbers or dates); it stays a feature.")
 @click.option("--cluster", default=None, metavar="ADDRESS",
               help="Run trials on a Dask cluster: tcp://host:port or 'local' (needs automl-meta[dask]).")
-@click.option("--include", default=None, help="Only these model families (comma-separated).")
-@click.option("--exclude", default=None, help="Never these model families (comma-separated).")
+@click.option("--include", cls=_ValuesHelpOption, values=_family_names, default=None,
+              help="Only these model families (comma-separated): {values}.")
+@click.option("--exclude", cls=_ValuesHelpOption, values=_family_names, default=None,
+              help="Never these model families (comma-separated): {values}.")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
               help="Continue the search saved in this model directory (same data, task and metric).")
 @click.option("--report", "with_report", is_flag=True, help="Also write MODEL_DIR/report.html.")
@@ -177,13 +261,15 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
     import pandas as pd
     from automl import AutoML
     from automl.data import load_table, split_target
+    import knowledge_base
     from automl.exceptions import InputError
     from automl.metrics import TASKS
+    from automl.persistence import check_writable_dir, check_writable_file
     if task is not None and task not in TASKS:
         raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     out_dir = out_dir or Path("models") / Path(data).name.split(".")[0]
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {str(out_dir)!r} exists and is not a directory")
+    check_writable_dir(out_dir, "--out", replaced=True)  # at once, not after the budget
+    check_writable_file(knowledge_base.resolve_path(kb_path), "--kb" if kb_path else "knowledge base")
     previous = AutoML.load(resume_dir) if resume_dir is not None else None
     if previous is not None:  # options not given on this command line continue the earlier fit's
         earlier = _resume_options(ctx, previous)
@@ -322,24 +408,44 @@ def _print_leaderboard(model, summary: dict) -> None:
                f"to the knowledge base")
 
 
+def _column_names(values: tuple[str, ...]) -> list[str]:
+    """Column names from a repeatable, comma-separated option, in the order given, each once."""
+    names: list[str] = []
+    for value in values:
+        for name in (part.strip() for part in value.split(",")):
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
 @main.command()
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--out", "out_path", type=click.Path(path_type=Path), default=None,
               help="CSV file for the predictions (default: stdout).")
 @click.option("--proba", is_flag=True, help="Write class probabilities (classification).")
+@click.option("--id-column", "--keep-columns", "keep_columns", multiple=True, metavar="A,B",
+              help="Columns of DATA copied to the output before the predictions, in this order (repeatable or "
+                   "comma-separated).")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings.")
 @click.pass_context
-def predict(ctx, model_dir, data, out_path, proba, quiet):
+def predict(ctx, model_dir, data, out_path, proba, keep_columns, quiet):
     """Predict DATA with the model saved in MODEL_DIR."""
     _configure_logging(quiet, ctx.obj["debug"])
     import pandas as pd
     from automl import AutoML
-    from automl.data import load_table
+    from automl.data import load_table, shown_columns
     from automl.exceptions import InputError
-    from automl.persistence import atomic_write_text
+    from automl.persistence import atomic_write_text, check_writable_file
+    if out_path is not None:
+        check_writable_file(out_path, "--out")
     model = AutoML.load(model_dir)
-    table = load_table(data)
+    keep = _column_names(keep_columns)
+    table = load_table(data, text_columns=tuple(keep))
+    absent = [c for c in keep if c not in table.columns]
+    if absent:
+        raise InputError(f"--id-column {', '.join(map(repr, absent))} not found in {Path(data).name}; columns are: "
+                         f"{shown_columns(table.columns)}")
     if proba:
         if model.task_ == "regression":
             raise InputError("--proba needs a classification model; this one is regression")
@@ -347,12 +453,64 @@ def predict(ctx, model_dir, data, out_path, proba, quiet):
         frame = pd.DataFrame(p, columns=[f"proba_{c}" for c in model.classes_])
     else:
         frame = pd.DataFrame({"prediction": model.predict(table)})
+    clash = [c for c in keep if c in frame.columns]
+    if clash:
+        raise InputError(f"--id-column {clash[0]!r} has the name of a prediction column; rename it in the data")
+    frame = pd.concat([table[keep].reset_index(drop=True), frame], axis=1)
     text = frame.to_csv(index=False)
     if out_path is None:
         click.echo(text, nl=False)
     else:
         atomic_write_text(out_path, text)
         click.echo(f"{len(frame)} prediction(s) written to {out_path}", err=True)
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--target", "-y", default=None, help="Target column of DATA (default: the one the model was fitted on).")
+@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No warnings.")
+@click.pass_context
+def evaluate(ctx, model_dir, data, target, as_json, quiet):
+    """Score the model saved in MODEL_DIR on labelled DATA: every metric of its task, a confusion matrix
+    (classification) or a residual summary (regression)."""
+    _configure_logging(quiet, ctx.obj["debug"])
+    from automl import AutoML
+    from automl.data import load_table, split_target
+    from automl.exceptions import InputError
+    model = AutoML.load(model_dir)
+    target = target or ((getattr(model, "fit_info_", None) or {}).get("options") or {}).get("target")
+    if target is None:
+        raise InputError(f"--target is required: the model in {str(model_dir)!r} does not record its target column")
+    X, y = split_target(load_table(data), target)
+    result = model.evaluate(X, y)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        _print_evaluation(result)
+
+
+def _print_evaluation(result) -> None:
+    import pandas as pd
+    left_out = f" ({result.n_rows_left_out} left out)" if result.n_rows_left_out else ""
+    click.echo(f"task {result.task}, {result.n_rows} row(s) scored{left_out}")
+    width = max(len(s.name) for s in result.scores)
+    for s in result.scores:
+        value = "-" if s.score is None else f"{s.score:.5g}"
+        note = "  (the model's metric)" if s.primary else ""
+        click.echo(f"  {s.name:<{width}}  {value:>10}{note}")
+    if result.confusion is not None:
+        labels = [str(c) for c in result.confusion.labels]
+        table = pd.DataFrame(result.confusion.counts, index=labels, columns=labels)
+        click.echo("confusion matrix (rows: true class, columns: predicted class):")
+        click.echo(table.to_string())
+    if result.residuals is not None:
+        r = result.residuals
+        click.echo("residuals (observed - predicted):")
+        click.echo(f"  mean {r.mean:.5g}  median {r.median:.5g}  q05 {r.q05:.5g}  q25 {r.q25:.5g}  q75 {r.q75:.5g}  "
+                   f"q95 {r.q95:.5g}  min {r.min:.5g}  max {r.max:.5g}")
+        click.echo(f"  MAE {r.mae:.5g}  RMSE {r.rmse:.5g}")
 
 
 # --------------------------------------------------------------------------- knowledge base
@@ -428,6 +586,8 @@ def kb_similar(data, target, task, metric, k, n, kb_path, as_json):
 def kb_export(directory, kb_path):
     """Write the store as Parquet files into DIRECTORY (lossless)."""
     import knowledge_base
+    from automl.persistence import check_writable_dir
+    check_writable_dir(directory, "DIRECTORY")
     counts = knowledge_base.open_store(kb_path).export(directory)
     click.echo(", ".join(f"{v} {k}" for k, v in counts.items()) + f" exported to {directory}")
 
@@ -493,9 +653,11 @@ def report(ctx, model_dir, out_path, data_path, target, max_rows, seed, quiet):
     """Write a self-contained HTML report of the model saved in MODEL_DIR."""
     _configure_logging(quiet, ctx.obj["debug"])
     from automl.report import load_for_report, write_fit_report
+    from automl.persistence import check_writable_file
     model, manifest = load_for_report(model_dir)
-    X, y = _evaluation_data(data_path, target)
     out_path = out_path or Path(model_dir) / "report.html"
+    check_writable_file(out_path, "--out")
+    X, y = _evaluation_data(data_path, target)
     write_fit_report(model, out_path, manifest=manifest, X=X, y=y, max_rows=max_rows, seed=seed,
                      data_label=Path(data_path).name if data_path else None)
     click.echo(f"report written to {out_path}", err=True)
@@ -514,7 +676,9 @@ def report(ctx, model_dir, out_path, data_path, target, max_rows, seed, quiet):
 def kb_report(ctx, out_path, data_path, target, task, kb_path, quiet):
     """Write a self-contained HTML map of what the knowledge base knows."""
     _configure_logging(quiet, ctx.obj["debug"])
+    from automl.persistence import check_writable_file
     from automl.report import write_kb_report
+    check_writable_file(out_path, "--out")
     X, y = _evaluation_data(data_path, target)
     write_kb_report(out_path, kb_path, X=X, y=y, task=task, data_name=Path(data_path).name if data_path else None)
     click.echo(f"report written to {out_path}", err=True)

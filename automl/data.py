@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .exceptions import InputError
+from .exceptions import InputError, plain_repr
 from .metrics import TASKS
 
 log = logging.getLogger("automl")
@@ -35,8 +35,10 @@ _DATE_HINT = re.compile(r"\d{1,4}[-/.:]\d{1,2}")
 
 
 # --------------------------------------------------------------------------- loading
-def load_table(path: str | Path) -> pd.DataFrame:
-    """Read CSV (delimiter sniffed, gzip, UTF-8 with/without BOM, latin-1 fallback), TSV or Parquet."""
+def load_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read CSV (delimiter sniffed, gzip, UTF-8 with/without BOM, latin-1 fallback), TSV or Parquet.
+
+    ``text_columns`` of a CSV/TSV are kept as the text in the file (identifiers such as ``007`` stay as written)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"data file {str(path)!r} does not exist")
@@ -51,7 +53,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
         except Exception as exc:  # pyarrow raises many types for a damaged file
             raise InputError(f"cannot read Parquet file {str(path)!r}: {exc}") from None
     else:
-        frame = _read_delimited(path, tab=".tsv" in suffixes)
+        frame = _read_delimited(path, tab=".tsv" in suffixes, text_columns=text_columns)
     if frame.shape[1] == 0:
         raise InputError(f"data file {str(path)!r} has no columns")
     if len(frame) == 0:
@@ -59,7 +61,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _read_delimited(path: Path, tab: bool) -> pd.DataFrame:
+def _read_delimited(path: Path, tab: bool, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
         try:
@@ -80,8 +82,9 @@ def _read_delimited(path: Path, tab: bool) -> pd.DataFrame:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(f"duplicate column names in {path.name}: {', '.join(map(repr, dupes))}; rename them")
+    as_text = {raw: str for raw, name in zip(header, names) if name in text_columns}
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, low_memory=False, skipinitialspace=True)
+        frame = pd.read_csv(io.StringIO(text), sep=sep, low_memory=False, skipinitialspace=True, dtype=as_text or None)
     except pd.errors.ParserError as exc:
         raise InputError(f"cannot parse {path.name}: {str(exc).strip().splitlines()[-1]}") from None
     except pd.errors.EmptyDataError:
@@ -118,10 +121,15 @@ def split_target(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Ser
         cols = [str(c) for c in frame.columns]
         lowered = {c.lower(): c for c in cols}
         close = [lowered[m] for m in difflib.get_close_matches(str(target).lower(), list(lowered), n=1, cutoff=0.5)]
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        shown = ", ".join(cols[:30]) + (" ..." if len(cols) > 30 else "")
-        raise InputError(f"target column {target!r} not found{hint} columns are: {shown}")
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InputError(f"target column {target!r} not found{hint}; columns are: {shown_columns(cols)}")
     return frame.drop(columns=[target]), frame[target]
+
+
+def shown_columns(columns, limit: int = 30) -> str:
+    """A table's column names for a message: the first ``limit``, then ``...``."""
+    names = [str(c) for c in columns]
+    return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")
 
 
 def drop_missing_target(X: pd.DataFrame, y: pd.Series) -> tuple[pd.DataFrame, pd.Series, int]:
@@ -144,7 +152,8 @@ def infer_task(y: pd.Series) -> str:
     values = y.dropna()
     n_unique = values.nunique()
     if n_unique <= 1:
-        raise InputError(f"target {y.name!r} has only one distinct value/class ({values.iloc[0]!r}); nothing to learn")
+        raise InputError(f"target {y.name!r} has only one distinct value/class ({plain_repr(values.iloc[0])}); "
+                         f"nothing to learn")
     if n_unique == 2:
         return "binary"
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
@@ -164,43 +173,57 @@ def encode_target(y: pd.Series, task: str | None) -> Target:
         raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     name = y.name
     if task == "regression":
-        numeric = pd.to_numeric(y, errors="coerce")
-        bad = numeric.isna() & y.notna()
-        if bad.any() or pd.api.types.is_bool_dtype(y):
-            example = y[bad].iloc[0] if bad.any() else y.iloc[0]
-            raise InputError(f"target {name!r} is not numeric (e.g. {example!r}), so it cannot be used for "
-                             f"regression; use --task binary or multiclass")
-        arr = numeric.to_numpy(dtype=float)
-        if not np.all(np.isfinite(arr)):
-            raise InputError(f"target {name!r} has infinite values")
+        arr = numeric_target(y)
         if np.unique(arr).size < 2:
             raise InputError(f"target {name!r} has only one distinct value; nothing to learn")
         return Target(arr, task, None)
-    labels = _class_labels(y)
+    labels = class_labels(y)
     try:
         classes, codes = np.unique(labels, return_inverse=True)
     except TypeError:  # mixed types: compare as text
         classes, codes = np.unique(labels.astype(str), return_inverse=True)
     if classes.size < 2:
-        raise InputError(f"target {name!r} has only one class ({classes[0]!r}); a classifier needs two or more")
+        raise InputError(f"target {name!r} has only one class ({plain_repr(classes[0])}); a classifier needs two "
+                         f"or more")
     if task == "binary" and classes.size != 2:
-        raise InputError(f"target {name!r} has {classes.size} classes, not 2; use --task multiclass")
+        raise InputError(f"target {name!r} has {classes.size} classes, not 2; use task='multiclass'")
     counts = np.bincount(codes, minlength=classes.size)
     lonely = [classes[i] for i in np.flatnonzero(counts < 2)]
     if lonely:
-        raise InputError(f"class(es) {', '.join(map(repr, lonely[:5]))} of target {name!r} have a single row; "
+        raise InputError(f"class(es) {', '.join(map(plain_repr, lonely[:5]))} of target {name!r} have a single row; "
                          f"validation needs at least 2 rows per class: add rows or merge classes")
     return Target(codes.astype(np.int64), task, classes)
 
 
-def _class_labels(y: pd.Series) -> np.ndarray:
-    """Class labels as compared: integral floats as integers, text stripped."""
+def numeric_target(y: pd.Series) -> np.ndarray:
+    """A regression target as finite floats; text or booleans are bad input naming an example."""
+    numeric = pd.to_numeric(y, errors="coerce")
+    bad = numeric.isna() & y.notna()
+    if bad.any() or pd.api.types.is_bool_dtype(y):
+        example = y[bad].iloc[0] if bad.any() else y.iloc[0]
+        raise InputError(f"target {y.name!r} is not numeric (e.g. {plain_repr(example)}), so it cannot be used for "
+                         f"regression; use task='binary' or task='multiclass'")
+    arr = numeric.to_numpy(dtype=float)
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"target {y.name!r} has infinite values")
+    return arr
+
+
+def class_labels(y: pd.Series) -> np.ndarray:
+    """Class labels as the model keeps them: whole floats as integers, text stripped."""
     labels = y.to_numpy()
     if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
         return labels.astype(np.int64)
     if labels.dtype.kind not in "iub":
         return np.asarray([str(v).strip() if isinstance(v, str) else v for v in labels], dtype=object)
     return labels
+
+
+def class_codes(y: pd.Series, classes) -> np.ndarray:
+    """``y``'s labels as codes of ``classes`` (a model's classes, in code order), matched as text the way
+    ``encode_target`` compares mixed labels; -1 for a label that is not one of them."""
+    lookup = {str(c): i for i, c in enumerate(np.asarray(classes).tolist())}
+    return np.asarray([lookup.get(str(v), -1) for v in class_labels(y).tolist()], dtype=np.int64)
 
 
 def encode_target_as(y: pd.Series, target: Target) -> np.ndarray:
@@ -211,13 +234,12 @@ def encode_target_as(y: pd.Series, target: Target) -> np.ndarray:
         if (numeric.isna() & y.notna()).any() or not np.all(np.isfinite(numeric.to_numpy(dtype=float))):
             raise InputError(f"the validation target {y.name!r} is not numeric everywhere")
         return numeric.to_numpy(dtype=float)
-    lookup = {str(c): i for i, c in enumerate(target.classes.tolist())}
-    keys = [str(v) for v in _class_labels(y).tolist()]
-    unknown = sorted({k for k in keys if k not in lookup})
+    codes = class_codes(y, target.classes)
+    unknown = sorted({str(v) for v, code in zip(class_labels(y).tolist(), codes) if code < 0})
     if unknown:
         raise InputError(f"the validation target {y.name!r} has class(es) the training data lacks: "
                          f"{', '.join(map(repr, unknown[:5]))}")
-    return np.asarray([lookup[k] for k in keys], dtype=np.int64)
+    return codes
 
 
 def check_rows(n_rows: int, min_rows: int = MIN_ROWS) -> None:
@@ -235,6 +257,7 @@ class ColumnPlan:
     date_parts: list[str] = field(default_factory=list)
 
 
+_MISSING_TEXT = ("", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "#n/a")  # read as missing, not as bad numbers
 _BOOL_TEXT = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "t": 1.0, "f": 0.0, "y": 1.0, "n": 0.0}
 
 
@@ -342,7 +365,10 @@ class TableEncoder:
         return ColumnPlan(name, "datetime", date_parts=parts), ""
 
     # -- transform
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+    def transform(self, X: pd.DataFrame, *, report_unparsed: bool = False) -> pd.DataFrame:
+        """The cleaned table. Text that does not parse in a number column becomes missing; with
+        ``report_unparsed`` (predict time) one warning counts such values per column (values that were
+        missing already, blank or an NA marker such as ``NA``, are not counted)."""
         if not isinstance(X, pd.DataFrame):
             raise InputError("features must be a table (pandas DataFrame)")
         present = {str(c): c for c in X.columns}
@@ -355,6 +381,7 @@ class TableEncoder:
             log.warning("ignoring %d column(s) the model was not trained on: %s", len(extra),
                         ", ".join(map(repr, extra[:10])))
         out: dict[str, pd.Series] = {}
+        unparsed: dict[str, int] = {}
         for plan in self.plans_:
             s = X[present[plan.name]]
             s = s.reset_index(drop=True)
@@ -364,6 +391,9 @@ class TableEncoder:
                 else:
                     text = s.astype("string").str.strip().str.replace(",", ".", regex=False)
                     v = pd.to_numeric(text, errors="coerce").astype("float64")
+                    n_bad = int((v.isna() & text.notna() & ~text.str.lower().isin(_MISSING_TEXT)).sum())
+                    if n_bad:
+                        unparsed[plan.name] = n_bad
                 out[plan.name] = v.replace([np.inf, -np.inf], np.nan)
             elif plan.kind == "boolean":
                 if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
@@ -395,6 +425,9 @@ class TableEncoder:
                     text = text.where(text.isna() | text.isin(known), OTHER)
                 out[plan.name] = pd.Categorical(text.astype(object).where(text.notna(), None),
                                                 categories=plan.categories)
+        if report_unparsed and unparsed:
+            detail = ", ".join(f"{n} value(s) in column {name!r}" for name, n in unparsed.items())
+            log.warning("%s are not numbers and were treated as missing", detail)
         frame = pd.DataFrame(out)
         frame.index = X.index
         return frame

@@ -14,7 +14,7 @@ import uuid
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,12 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from . import data as data_mod
 from .deadline import Deadline
-from .exceptions import AutoMLError, InputError
+from .exceptions import AutoMLError, InputError, plain_repr
 from .metrics import TASKS, get_metric
 from .versions import __version__, library_versions
+
+if TYPE_CHECKING:
+    from .evaluation import Evaluation
 
 log = logging.getLogger("automl")
 
@@ -48,14 +51,14 @@ def _check_params(est: "AutoMLBase") -> None:
                 (value <= low if strict else value < low):
             bound = f"> {low}" if strict else f">= {low}"
             raise InputError(f"the {name!r} parameter of {type(est).__name__} must be a number {bound}; "
-                             f"got {value!r}")
+                             f"got {plain_repr(value)}")
 
     def integer(name, value, low, allow_none=False):
         if value is None and allow_none:
             return
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
             raise InputError(f"the {name!r} parameter of {type(est).__name__} must be an integer >= {low}; "
-                             f"got {value!r}")
+                             f"got {plain_repr(value)}")
 
     real("time_budget", est.time_budget, 0)
     integer("n_jobs", est.n_jobs, -1)
@@ -64,11 +67,13 @@ def _check_params(est: "AutoMLBase") -> None:
     integer("seed", est.seed, 0)
     integer("max_trials", est.max_trials, 1, allow_none=True)
     if est.strategy not in STRATEGIES:
-        raise InputError(f"the 'strategy' parameter must be one of {', '.join(STRATEGIES)}; got {est.strategy!r}")
+        raise InputError(f"the 'strategy' parameter must be one of {', '.join(STRATEGIES)}; "
+                         f"got {plain_repr(est.strategy)}")
     if not isinstance(est.warm_start, (bool, np.bool_)):
-        raise InputError(f"the 'warm_start' parameter must be True or False; got {est.warm_start!r}")
+        raise InputError(f"the 'warm_start' parameter must be True or False; got {plain_repr(est.warm_start)}")
     if est.time_column is not None and not isinstance(est.time_column, str):
-        raise InputError(f"the 'time_column' parameter must be a column name or None; got {est.time_column!r}")
+        raise InputError(f"the 'time_column' parameter must be a column name or None; "
+                         f"got {plain_repr(est.time_column)}")
 
 
 def _allowed_families(include, exclude) -> tuple[str, ...] | None:
@@ -503,9 +508,35 @@ class AutoMLBase(BaseEstimator):
     def _transform(self, X) -> pd.DataFrame:
         check_is_fitted(self, "model_")
         frame = self._as_frame(X, fitting=False)
-        Xc = self.encoder_.transform(frame)
+        Xc = self.encoder_.transform(frame, report_unparsed=True)
         Xc.index = pd.RangeIndex(len(Xc))
         return Xc
+
+    def evaluate(self, X, y) -> "Evaluation":
+        """Every metric of the task on labelled data (X, y), the rows scored, and a confusion matrix
+        (classification) or a residual summary (regression); see :class:`automl.evaluation.Evaluation`.
+        Rows without a target, and rows whose class the model never saw, are left out with a warning."""
+        from .evaluation import evaluate_predictions, true_values
+        check_is_fitted(self, "model_")
+        frame = self._as_frame(X, fitting=False).reset_index(drop=True)
+        y = self._target_series(y)
+        if len(y) != len(frame):
+            raise InputError(f"X has {len(frame)} rows but y has {len(y)}; they must match")
+        frame, y, n_missing = data_mod.drop_missing_target(frame, y)
+        classes = getattr(self, "classes_", None)
+        truth, known = true_values(y, self.task_, classes)
+        Xc = self.encoder_.transform(frame.loc[known], report_unparsed=True)
+        Xc.index = pd.RangeIndex(len(Xc))
+        prediction = np.asarray(self.model_.predict(Xc))
+        proba = None
+        if self.task_ == "regression":
+            prediction = prediction.astype(float)
+        else:
+            prediction = prediction.astype(np.int64)
+            proba = np.asarray(self.model_.predict_proba(Xc), dtype=float)
+        return evaluate_predictions(self.task_, truth[known], prediction, proba, classes,
+                                    get_metric(self.metric, self.task_),
+                                    n_left_out=n_missing + int((~known).sum()))
 
     def _predict_raw(self, X) -> np.ndarray:
         Xc = self._transform(X)

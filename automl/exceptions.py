@@ -32,3 +32,16 @@ class BudgetError(AutoMLError):
 
 class TrialError(AutoMLError):
     """A single trial failed; recorded as a status, never raised out of the search."""
+
+
+def plain_value(value):
+    """``value`` with numpy scalars unwrapped into their Python value (labels and values shown to users)."""
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == () and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def plain_repr(value) -> str:
+    """``repr`` of ``value`` as a user reads it in a message: ``1`` and ``'a'``, not ``np.int64(1)`` and
+    ``np.str_('a')``."""
+    return repr(plain_value(value))

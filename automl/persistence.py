@@ -16,7 +16,7 @@ from typing import Any
 
 import joblib
 
-from .exceptions import ModelLoadError
+from .exceptions import InputError, ModelLoadError
 from .versions import MODEL_FORMAT_VERSION, library_versions
 
 MODEL_FILE = "model.joblib"
@@ -48,6 +48,49 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable_file(path: str | Path, label: str) -> None:
+    """Raise ``InputError`` (naming ``label``) unless ``path`` can be written the way this package writes files:
+    a temporary sibling renamed into place (or, for a store, files beside it), so its folder must be writable
+    or creatable, and an existing ``path`` must be a readable, writable file. Checked before work that takes
+    time, so that a bad path fails at once rather than after the budget."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{label} {str(path)!r} is a directory, not a file")
+    if path.exists():
+        try:
+            with open(path, "r+b"):
+                pass
+        except OSError as exc:
+            raise InputError(f"{label} {str(path)!r} cannot be read and written: {exc.strerror or exc}") from None
+    _check_creatable_in(path.parent, path, label)
+
+
+def check_writable_dir(path: str | Path, label: str, *, replaced: bool = False) -> None:
+    """Raise ``InputError`` (naming ``label``) unless directory ``path`` can be written: it is not an existing
+    file, and files can be created in it (or, when it does not exist yet or is ``replaced`` as a whole through
+    a sibling, as model directories are, in its nearest existing parent)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{label} {str(path)!r} exists and is not a directory")
+    _check_creatable_in(path.parent if replaced else path, path, label)
+
+
+def _check_creatable_in(folder: Path, path: Path, label: str) -> None:
+    """A file can be created in ``folder``, or in its nearest existing parent when it does not exist yet."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{label} {str(path)!r} cannot be created: {str(existing)!r} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".automl-write-check-", dir=existing)
+    except OSError as exc:
+        raise InputError(f"{label} {str(path)!r} cannot be written: cannot create files in {str(existing)!r} "
+                         f"({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def save_model(obj: Any, directory: str | Path, manifest: dict) -> Path:

@@ -59,6 +59,7 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which then stops the workers
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # inherited blocked from the start-up window
     try:  # the libraries are loaded already (forkserver preload): limit their pools at run time too
         from threadpoolctl import threadpool_limits
         threadpool_limits(1)
@@ -102,18 +103,43 @@ WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "OPE
 def _worker_environment():
     """One thread per trial, OpenMP waiting passively (spin-waiting collapses under contention, see
     notes/measured.md). OpenMP reads these when the library loads, i.e. in the fork server (which
-    preloads the model libraries) or in a spawned worker: so they are set while those start, then restored."""
+    preloads the model libraries) or in a spawned worker: so they are set while those start, then restored.
+    Children also start with Ctrl-C ignored (see ``_children_ignore_sigint``)."""
     saved = {k: os.environ.get(k) for k in WORKER_ENVIRONMENT}
     for k, v in WORKER_ENVIRONMENT.items():
         os.environ.setdefault(k, v)
     try:
-        yield
+        with _children_ignore_sigint():
+            yield
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint():
+    """Processes started inside ignore SIGINT from their first instruction: the terminal sends Ctrl-C to the
+    whole process group, and the driver, which owns the workers' lifetime, stops them (a fork server
+    importing its preload would otherwise print a KeyboardInterrupt traceback). SIG_IGN survives exec;
+    SIGINT stays blocked meanwhile, so a Ctrl-C in this window reaches the driver when it ends."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may change handlers; Ctrl-C is delivered there anyway
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 @contextlib.contextmanager
