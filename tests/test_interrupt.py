@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "customers.csv"
@@ -102,3 +103,57 @@ def test_ctrl_c_while_the_workers_start_is_one_line_and_leaves_nothing_behind(tm
         assert not out.exists()
     time.sleep(0.5)
     assert not list(tmp.glob("automl-search-*"))
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _fit_in_own_group(tmp: Path, kb: Path, out: Path) -> subprocess.Popen:
+    """The fit as a terminal runs it: its own process group, which Ctrl-C signals as a whole."""
+    return subprocess.Popen(CLI + ["fit", str(EXAMPLE), "--target", "churned", "--time-budget", "60", "--kb",
+                                   str(kb), "--out", str(out), "--n-jobs", "2"],
+                            cwd=REPO, env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint, start_new_session=True)
+
+
+@pytest.mark.parametrize("moment", ["fork server importing", "main importing", "workers starting"])
+def test_ctrl_c_to_the_process_group_during_start_up_is_one_line(tmp_path, moment):
+    """SIGINT to every process of the group (the fork server and the workers too) before any model exists:
+    exit code 130, the one line ``error: interrupted``, no traceback from any of them, nothing saved."""
+    if not Path(f"/proc/{os.getpid()}/stat").exists():
+        pytest.skip("needs Linux /proc")
+    tmp, kb, out = tmp_path / "tmp", tmp_path / "kb.duckdb", tmp_path / "model"
+    tmp.mkdir()
+    proc = _fit_in_own_group(tmp, kb, out)
+    try:
+        deadline = time.monotonic() + 60
+        ready = {"fork server importing": lambda: _children(proc.pid),
+                 "main importing": lambda: _children(proc.pid),
+                 "workers starting": lambda: _workers_starting(tmp)}[moment]
+        while not ready() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None and ready(), proc.communicate()[1]
+        if moment == "main importing":
+            time.sleep(0.4)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    if proc.returncode == 0:  # a trial finished before the signal landed: the kept-model path
+        assert "interrupted" in stderr
+        return
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted"
+    assert not out.exists()

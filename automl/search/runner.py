@@ -59,7 +59,7 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which then stops the workers
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # inherited blocked from the start-up window
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked since the start (_children_block_sigint)
     try:  # the libraries are loaded already (forkserver preload): limit their pools at run time too
         from threadpoolctl import threadpool_limits
         threadpool_limits(1)
@@ -104,12 +104,12 @@ def _worker_environment():
     """One thread per trial, OpenMP waiting passively (spin-waiting collapses under contention, see
     notes/measured.md). OpenMP reads these when the library loads, i.e. in the fork server (which
     preloads the model libraries) or in a spawned worker: so they are set while those start, then restored.
-    Children also start with Ctrl-C ignored (see ``_children_ignore_sigint``)."""
+    Children also start with Ctrl-C blocked (see ``_children_block_sigint``)."""
     saved = {k: os.environ.get(k) for k in WORKER_ENVIRONMENT}
     for k, v in WORKER_ENVIRONMENT.items():
         os.environ.setdefault(k, v)
     try:
-        with _children_ignore_sigint():
+        with _children_block_sigint():
             yield
     finally:
         for k, v in saved.items():
@@ -120,26 +120,29 @@ def _worker_environment():
 
 
 @contextlib.contextmanager
-def _children_ignore_sigint():
-    """Processes started inside ignore SIGINT from their first instruction: the terminal sends Ctrl-C to the
-    whole process group, and the driver, which owns the workers' lifetime, stops them (a fork server
-    importing its preload would otherwise print a KeyboardInterrupt traceback). SIG_IGN survives exec;
-    SIGINT stays blocked meanwhile, so a Ctrl-C in this window reaches the driver when it ends."""
+def _children_block_sigint():
+    """Processes started inside begin with SIGINT blocked (the mask survives fork and exec) until they ignore it:
+    the terminal sends Ctrl-C to the whole process group, and the driver, which owns the workers' lifetime,
+    stops them (a fork server importing its preload would otherwise print a KeyboardInterrupt traceback). A
+    Ctrl-C meanwhile is deferred until the start is complete (a start cut in half leaves a child that fails
+    reading its half-sent instructions), then raised as usual."""
     import signal
     import threading
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may change handlers; Ctrl-C is delivered there anyway
-        return
+    from multiprocessing import resource_tracker
+    resource_tracker.ensure_running()  # first: starting it unblocks SIGINT again (it protects itself the same way)
+    deferred: list[int] = []
+    previous = None
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not None:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: deferred.append(signum))
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            yield
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+        yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a signal pending meanwhile arrives here, deferred
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if deferred:
+        signal.raise_signal(signal.SIGINT)  # to the handler in place before (KeyboardInterrupt by default)
 
 
 @contextlib.contextmanager
