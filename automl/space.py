@@ -18,6 +18,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from .exceptions import plain_repr
+
 SPACE_VERSION = "1"
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -199,7 +201,7 @@ def check_config(params: tuple[Param, ...], config: dict) -> list[str]:
     problems = [f"unknown parameter {k!r}" for k in config if k != "family" and k not in names]
     for p in params:
         if p.name in config and not p.contains(config[p.name]):
-            problems.append(f"{p.name}={config[p.name]!r} is outside its domain")
+            problems.append(f"{p.name}={plain_repr(config[p.name])} is outside its domain")
     return problems
 
 

@@ -199,9 +199,14 @@ def test_messages_show_plain_values_not_numpy_reprs():
         AutoML(time_budget=np.float64(-1.0)).fit(table.drop(columns="y"), table["y"])
     with pytest.raises(InputError) as jobs:
         AutoML(n_jobs=np.int64(-3)).fit(table.drop(columns="y"), table["y"])
+    from automl.models import REGISTRY
+    from automl.space import check_config
+    params = REGISTRY.get("lightgbm").params
     messages = [str(e.value) for e in (one_value, one_class, budget, jobs)]
+    messages += check_config(params, {"learning_rate": np.float64(7.5)})
     assert "(7)" in messages[0] and "('b')" in messages[1]
     assert "got -1.0" in messages[2] and "got -3" in messages[3]
+    assert messages[4] == "learning_rate=7.5 is outside its domain"
     assert not any("np." in m for m in messages), messages
 
 
