@@ -480,10 +480,12 @@ def evaluate(ctx, model_dir, data, target, as_json, quiet):
     from automl.data import load_table, split_target
     from automl.exceptions import InputError
     model = AutoML.load(model_dir)
-    target = target or ((getattr(model, "fit_info_", None) or {}).get("options") or {}).get("target")
+    options = (getattr(model, "fit_info_", None) or {}).get("options") or {}
+    target = target or options.get("target")
     if target is None:
         raise InputError(f"--target is required: the model in {str(model_dir)!r} does not record its target column")
     X, y = split_target(load_table(data), target)
+    X = X.drop(columns=[options.get("weight_column")], errors="ignore")  # row weights are not a feature
     result = model.evaluate(X, y)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
