@@ -100,3 +100,10 @@ def test_bad_inputs_are_one_line(multiclass, regression, tmp_path):
     text.to_csv(tmp_path / "text.csv", index=False)
     assert_bad_input(invoke("evaluate", regression["dir"], tmp_path / "text.csv"), "not numeric")
     assert_bad_input(invoke("evaluate", multiclass["dir"]), "missing argument 'DATA'")
+
+
+def test_the_weight_column_is_not_taken_for_a_feature(tmp_path):
+    weighted = fit_cli_model(tmp_path, "binary", weighted=True)
+    result = invoke("evaluate", weighted["dir"], weighted["csv"])
+    assert result.exit_code == 0, result.stderr
+    assert "ignoring" not in result.stderr and "'w'" not in result.stderr
