@@ -59,7 +59,8 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which then stops the workers
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked since the start (_children_block_sigint)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked since the start (_children_block_sigint)
     try:  # the libraries are loaded already (forkserver preload): limit their pools at run time too
         from threadpoolctl import threadpool_limits
         threadpool_limits(1)
@@ -128,6 +129,9 @@ def _children_block_sigint():
     reading its half-sent instructions), then raised as usual."""
     import signal
     import threading
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: no process groups to protect from
+        yield
+        return
     from multiprocessing import resource_tracker
     resource_tracker.ensure_running()  # first: starting it unblocks SIGINT again (it protects itself the same way)
     deferred: list[int] = []
