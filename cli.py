@@ -473,8 +473,10 @@ def predict(ctx, model_dir, data, out_path, proba, keep_columns, quiet):
 @click.option("--quiet", "-q", is_flag=True, help="No warnings.")
 @click.pass_context
 def evaluate(ctx, model_dir, data, target, as_json, quiet):
-    """Score the model saved in MODEL_DIR on labelled DATA: every metric of its task, a confusion matrix
-    (classification) or a residual summary (regression)."""
+    """Score the model saved in MODEL_DIR on labelled DATA.
+
+    Every metric of the model's task, the rows scored, and a confusion matrix (classification) or a residual
+    summary (regression)."""
     _configure_logging(quiet, ctx.obj["debug"])
     from automl import AutoML
     from automl.data import load_table, split_target

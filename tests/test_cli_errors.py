@@ -221,3 +221,9 @@ def test_python_api_messages_name_parameters_not_flags():
     assert "task='multiclass'" in str(binary.value)
     assert "task='binary'" in str(regression.value)
     assert "--" not in str(binary.value) + str(regression.value)
+
+
+def test_a_bare_command_group_prints_its_help():
+    for args in ([], ["kb"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0 and "Usage:" in result.stdout and not result.stderr, args
