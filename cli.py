@@ -259,9 +259,10 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
         warm_up()
     _configure_logging(quiet, ctx.obj["debug"])
     import pandas as pd
+
+    import knowledge_base
     from automl import AutoML
     from automl.data import load_table, split_target
-    import knowledge_base
     from automl.exceptions import InputError
     from automl.metrics import TASKS
     from automl.persistence import check_writable_dir, check_writable_file
@@ -324,12 +325,12 @@ _RESUMED_OPTIONS = {"metric": "metric", "task": "task", "seed": "seed", "strateg
 
 def _validation_inputs(X, target: str, valid_path, groups_column, weight_column):
     """``(X without the groups column, groups, X_val, y_val)`` for ``--groups`` and ``--valid``."""
-    from automl.data import load_table
+    from automl.data import load_table, shown_columns
     from automl.exceptions import InputError
     groups = X_val = y_val = None
     if groups_column is not None:
         if groups_column not in X.columns:
-            raise InputError(f"--groups column {groups_column!r} not found in {', '.join(map(str, X.columns[:30]))}")
+            raise InputError(f"--groups column {groups_column!r} not found in {shown_columns(X.columns)}")
         groups = X.pop(groups_column)
     if valid_path is not None:
         valid = load_table(valid_path)
@@ -487,7 +488,8 @@ def evaluate(ctx, model_dir, data, target, as_json, quiet):
     if target is None:
         raise InputError(f"--target is required: the model in {str(model_dir)!r} does not record its target column")
     X, y = split_target(load_table(data), target)
-    X = X.drop(columns=[options.get("weight_column")], errors="ignore")  # row weights are not a feature
+    not_features = [options.get("weight_column"), options.get("groups")]  # row weights and fold groups
+    X = X.drop(columns=[c for c in not_features if c], errors="ignore")
     result = model.evaluate(X, y)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

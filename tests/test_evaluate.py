@@ -102,8 +102,8 @@ def test_bad_inputs_are_one_line(multiclass, regression, tmp_path):
     assert_bad_input(invoke("evaluate", multiclass["dir"]), "missing argument 'DATA'")
 
 
-def test_the_weight_column_is_not_taken_for_a_feature(tmp_path):
+def test_weight_and_group_columns_are_not_taken_for_features(tmp_path):
     weighted = fit_cli_model(tmp_path, "binary", weighted=True)
     result = invoke("evaluate", weighted["dir"], weighted["csv"])
     assert result.exit_code == 0, result.stderr
-    assert "ignoring" not in result.stderr and "'w'" not in result.stderr
+    assert "ignoring" not in result.stderr and "'w'" not in result.stderr and "'g'" not in result.stderr
