@@ -18,12 +18,19 @@ The contract is :class:`KnowledgeBase`; :class:`DuckDBStore` implements it on a 
 
 Where things are decided (each module's docstring has the details):
 
-* ``_store``: connections, retry/back-off, staging fallback, creation, validation, migrations, SQL.
+* ``_contract``: the abstract ``KnowledgeBase``: every method callers use, documented.
+* ``_duckdb``: the DuckDB store and ``open_store``: sessions, staging fallback, reads and writes.
+* ``_connection``: short connections: foreign-file refusal, retry/back-off, validation, migrations.
+* ``_memory``: the in-memory store (the DuckDB store's SQL on an in-memory database).
+* ``_seed``: creating a new store (schema + seed, built aside and linked into place).
+* ``_ingest``: the one write path (record_run, import, staging, seed): idempotent merges.
+* ``_integrity``: what ``check()`` verifies and ``compact()`` repairs.
+* ``_nearest``: the SQL side of retrieval (nearest datasets, their evaluations).
 * ``_schema``: the schema, its version and the migrations (old DDL kept verbatim for the tests).
 * ``_exchange``: the Parquet exchange format shared by export/import, the seed and the staging area.
 * ``_staging``: writes that could not get the file, merged idempotently by the next writer.
 * ``_vectors``: meta-feature scaling (``metafeatures.scaling``), when it is refitted, the vectors.
-* ``_retrieval``: normalised scores, similarity weighting, complementary suggestions (pure functions).
+* ``_retrieval``: normalised scores, similarity weighting, complementary suggestions (no SQL).
 * ``_fingerprint``: content fingerprints (row and column order do not matter).
 
 Queries compare datasets of one meta-feature version only: ``metafeatures_version=`` (keyword) names
@@ -34,7 +41,10 @@ from ._errors import (DamagedStoreError, ExchangeError, InvalidRecordError, Know
                       NotAKnowledgeBaseError, ReadOnlyStoreError, SchemaVersionError, StoreBusyError)
 from ._fingerprint import fingerprint
 from ._schema import SCHEMA_VERSION
-from ._store import SEED_DIR, SEED_ENV, DuckDBStore, KnowledgeBase, MemoryStore, open_store, resolve_path
+from ._contract import KnowledgeBase
+from ._duckdb import DuckDBStore, open_store, resolve_path
+from ._memory import MemoryStore
+from ._seed import SEED_DIR, SEED_ENV
 from .canonical import canonical_json, config_id
 from .records import (DEFAULT_METRICS, DatasetRecord, EvaluationRecord, Neighbour, PriorObservation, RunRecord,
                       Suggestion)

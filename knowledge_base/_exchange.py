@@ -343,3 +343,23 @@ def _check_metadata(path: Path, table: pa.Table) -> None:
 __all__ = ["SCHEMAS", "FORMAT", "METADATA_KEY", "records_to_tables", "conform", "write_folder", "read_folder",
            "has_tables", "empty_tables", "plain", "dumps", "utc_naive", "now_utc", "metafeatures_json",
            "parse_metafeatures"]
+
+
+_EXPORT_QUERIES = {
+    "datasets": "SELECT fingerprint, name, source, task, n_rows, n_features, metafeatures, metafeatures_version, "
+                "extra, created_at, updated_at FROM datasets ORDER BY fingerprint",
+    "configurations": "SELECT printf('%016x', config_key) AS config_id, config, family, space_version, "
+                      "created_at FROM configurations ORDER BY config_key",
+    "runs": "SELECT run_id, kind, source, started_at, finished_at, budget_seconds, settings, versions, "
+            "fingerprint, n_evaluations, recorded_at FROM runs ORDER BY run_id",
+    "evaluations": "SELECT e.run_id, e.seq, d.fingerprint, printf('%016x', e.config_key) AS config_id, "
+                   "e.space_version, e.fidelity, e.protocol, "
+                   "e.metric, e.score, e.loss, e.fit_seconds, e.status, e.error, e.seed, e.library_version, "
+                   "e.created_at, e.origin FROM evaluations e JOIN datasets d USING (dataset_id) "
+                   "ORDER BY e.run_id, e.seq",
+}
+
+
+def export_tables(con) -> dict[str, pa.Table]:
+    """The store's four primary tables in the exchange format (internal ids replaced by natural keys)."""
+    return {name: con.sql(sql).to_arrow_table().cast(SCHEMAS[name]) for name, sql in _EXPORT_QUERIES.items()}

@@ -39,6 +39,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .records import Neighbour, PriorObservation, Suggestion
+
 CLIP_QUANTILE = 0.9
 MIN_FOR_QUANTILE = 5
 PRIOR_WEIGHT = 0.25
@@ -274,7 +276,109 @@ def load_json(text: str) -> Callable[[], dict]:
     return lambda: json.loads(text)
 
 
+
+class Material:
+    """Neighbours under the metric actually used and their ``ok`` evaluations, normalised per dataset.
+
+    ``neighbours`` pairs each stored dataset's internal id with its :class:`Neighbour`; ``used`` is the
+    requested metric, or the task's default when no neighbour has scores under the requested one.
+    """
+
+    def __init__(self, task: str, requested: str, used: str, neighbours: list[tuple[int, Neighbour]],
+                 obs: Observations) -> None:
+        self.task, self.requested, self.used = task, requested, used
+        self.neighbours = neighbours
+        self.obs = obs
+        self.by_id = {did: nb for did, nb in neighbours}
+        self.weights = {did: nb.similarity for did, nb in neighbours}
+
+    @property
+    def note(self) -> str:
+        if self.used == self.requested:
+            return ""
+        return (f"; no similar dataset has {self.requested} evaluations, so these are {self.used} scores "
+                f"(the {self.task} default)")
+
+
+class Plan:
+    """Suggestions and prior observations ranked without SQL, so their configurations are fetched at once:
+    :meth:`keys` names the configurations to fetch, then :meth:`suggestions` and :meth:`observations`
+    take their JSON texts by key."""
+
+    def __init__(self, m: Material | None, n: int, families: set[str] | None, limit: int | None,
+                 suggest: bool = True, prior: bool = True) -> None:
+        self.m, self.n = m, n
+        self.pairs, self.ranked, self.rows = {}, [], []
+        if m is None:
+            return
+        obs = m.obs if families is None else \
+            m.obs.subset(np.isin(m.obs.family, np.asarray(sorted(families), dtype=object)))
+        if not len(obs):
+            return
+        self.family_of = dict(zip(obs.config.tolist(), obs.family.tolist()))
+        if suggest and n > 0:
+            self.pairs = per_config(obs)
+            self.ranked = expected_scores(self.pairs, m.weights)[:max(50, 20 * n)]
+        if prior:
+            self.rows = prior_rows(obs, m.weights)
+            if limit is not None:
+                self.rows = self.rows[:int(limit)]
+
+    def keys(self) -> set[int]:
+        return {c for c, *_ in self.ranked} | {c for _, c, *_ in self.rows}
+
+    def suggestions(self, texts: dict[int, str]) -> list[Suggestion]:
+        """The complementary picks among the ranked configurations, each with its sources and explanation."""
+        if not self.ranked:
+            return []
+        scores: dict[int, dict[int, float]] = {}
+        costs: dict[int, dict[int, float]] = {}
+        for (d, c), (score, fidelity, cost) in self.pairs.items():
+            scores.setdefault(c, {})[d] = score * fidelity
+            costs.setdefault(c, {})[d] = cost
+        candidates = [Candidate(config_id_of(c), self.family_of[c], float(expected), load_json(texts[c]),
+                                scores.get(c, {}), typical_cost(costs.get(c, {}), self.m.weights))
+                      for c, expected, *_ in self.ranked if c in texts]
+        chosen = select_complementary(candidates, self.n, self.m.weights)
+        sources_of = self._sources({int(c.config_id, 16) for c in chosen})
+        return [Suggestion(config=c.config, config_id=c.config_id, family=c.family, expected=float(c.expected),
+                           explanation=self._explanation(c, sources_of[int(c.config_id, 16)]),
+                           sources=sources_of[int(c.config_id, 16)], metric=self.m.used) for c in chosen]
+
+    def _sources(self, wanted: set[int]) -> dict[int, list[tuple[str, float, float]]]:
+        """``(neighbour label, score, distance)`` of each wanted configuration, nearest first."""
+        sources_of: dict[int, list] = {}
+        for (d, c), (score, *_) in self.pairs.items():
+            if c in wanted:
+                nb = self.m.by_id[d]
+                sources_of.setdefault(c, []).append((nb.name or nb.fingerprint[:12], float(score), float(nb.distance)))
+        return {c: sorted(sources, key=lambda t: (t[2], t[0])) for c, sources in sources_of.items()}
+
+    def _explanation(self, c: Candidate, sources: list[tuple[str, float, float]]) -> str:
+        m = self.m
+        shown = ", ".join(f"{label!r} (distance {dist:.2f}, score {score:.2f})" for label, score, dist in sources[:3])
+        more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
+        return (f"{c.family}: expected {c.expected:.2f} (similarity-weighted normalised {m.used}, "
+                f"1 = best) from {len(sources)} of {len(m.neighbours)} similar {m.task} dataset(s): "
+                f"{shown}{more}{m.note}")
+
+    def observations(self, texts: dict[int, str]) -> list[PriorObservation]:
+        """The prior rows whose configuration was fetched, each configuration parsed once."""
+        parsed: dict[int, dict] = {}
+        out = []
+        for d, c, f, v, fam, w in self.rows:
+            if c not in texts:
+                continue
+            config = parsed.get(c)
+            if config is None:
+                config = parsed[c] = json.loads(texts[c])
+            out.append(PriorObservation(config=config, config_id=config_id_of(c), family=fam, fidelity=float(f),
+                                        normalised_score=float(v), weight=float(w),
+                                        fingerprint=self.m.by_id[d].fingerprint, metric=self.m.used))
+        return out
+
+
 __all__ = ["similarity", "Observations", "comparable_groups", "normalise", "per_config", "relative_seconds",
            "typical_cost", "expected_scores",
            "prior_rows", "config_id_of", "config_distance", "Candidate", "select_complementary", "CLIP_QUANTILE",
-           "PRIOR_WEIGHT", "DIVERSITY_EPSILON", "COST_EXPONENT"]
+           "PRIOR_WEIGHT", "DIVERSITY_EPSILON", "COST_EXPONENT", "Material", "Plan"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import knowledge_base as kb
-from knowledge_base._store import WRITE_PATIENCE
+from knowledge_base._duckdb import WRITE_PATIENCE
 from tests.knowledge_base.factories import lgbm, make_dataset, make_evaluation, make_run
 
 
