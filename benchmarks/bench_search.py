@@ -22,7 +22,7 @@ processes' CPU competes on a shared machine; compare runs made under similar loa
 one 25 % test split of a small dataset is noisy enough to reorder systems whose models differ little.
 
 Leave-one-out: ``warm`` never retrieves the dataset it is measured on, nor its copies stored under other
-names (``left_out``; their names are passed to the knowledge base's exclusion). ``--keep-own-dataset`` turns
+names (``left_out``; the estimator reads the store through ``leave_out.LeaveOut``, which hides them). ``--keep-own-dataset`` turns
 this off to measure an upper bound, never a figure of warm's. The knowledge base is ``--kb`` (default:
 ``AUTOML_KB`` or a temporary store, seeded from the package's seed when there is one); nothing is written back.
 """
@@ -163,10 +163,13 @@ class _Capture:
 
 
 def run_ours(strategy, X, y, Xt, task, budget, n_jobs, seed, excluded: tuple[str, ...], capture: _Capture):
+    import knowledge_base as kb
     from automl import AutoML
+    from leave_out import LeaveOut
+    # leave-one-out: never retrieve the measured dataset (or a copy of it)
     model = AutoML(task=task, time_budget=budget, n_jobs=n_jobs, seed=seed, strategy=strategy,
-                   warm_start=strategy == "warm", write_back=False)
-    model._exclude_datasets = excluded  # leave-one-out: never retrieve the measured dataset (or a copy of it)
+                   warm_start=strategy == "warm", write_back=False,
+                   knowledge_base=LeaveOut(kb.open_store(None), excluded))
     capture.last = None
     model.fit(X, y)
     pred = model.predict_proba(Xt) if task != "regression" else model.predict(Xt)
