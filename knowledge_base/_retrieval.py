@@ -22,13 +22,8 @@ thousand rows that is faster than any data-frame machinery.
   median configuration, :func:`relative_seconds`), so a cheap configuration that covers a neighbour comes
   before a slow one that covers it a little better. Once no configuration adds anything, the rest
   follow by expected score. Never two of one family whose
-  hyperparameter distance (:func:`config_distance`) is below ``epsilon``. Leave-one-out over the seed
-  (``benchmarks/bench_metalearning.py``: 235 datasets, 25 neighbours), mean normalised regret of the
-  best of the first 1 / 3 / 10: 0.046 / 0.028 / 0.006 (0.046 / 0.029 / 0.010 by gain alone, 0.046 /
-  0.032 / 0.022 for the expected-score order with a family cap before that, which put near-equivalent
-  configurations of the strong family first). By time (the order run on 2 workers with the held-out
-  dataset's recorded seconds, best finished within 2 / 4 / 8 / 16 x its median configuration seconds):
-  0.046 / 0.016 / 0.006 / 0.003 per second, 0.095 / 0.022 / 0.011 / 0.004 by gain alone.
+  hyperparameter distance (:func:`config_distance`) is below ``epsilon``. How this order compares with
+  the alternatives in leave-one-out over the seed: ``docs/knowledge-base.md`` (Retrieval).
 """
 from __future__ import annotations
 
