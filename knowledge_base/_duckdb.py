@@ -154,15 +154,15 @@ class DuckDBStore(KnowledgeBase):
         try:
             with self._session(write=True) as con:
                 with transaction(con):
-                    counts = ingest(con, tables, new_runs_only=True, trusted=True)
-                if not counts["runs"]:
+                    added = ingest(con, tables, new_runs_only=True, trusted=True)
+                if not added.runs:
                     log.debug("run %s is already in the knowledge base; nothing written", run.run_id)
                 if self.staging.pending():
                     try:  # the run is committed: merging others' staged runs must not fail this call
                         self._merge_pending(con)
                     except (KnowledgeBaseError, duckdb.Error, OSError) as exc:
                         log.warning("staged runs not merged this time: %s", first_line(exc))
-            return counts["evaluations"]
+            return added.evaluations
         except StoreBusyError:
             if self.staging.has_run(run.run_id):
                 return 0
@@ -382,8 +382,8 @@ class DuckDBStore(KnowledgeBase):
 def _ingest_transaction(con, tables: dict[str, pa.Table | None]) -> int:
     """Conform exchange tables from a folder and merge them in one transaction; returns new evaluations."""
     with transaction(con):
-        counts = ingest(con, conform({k: v for k, v in tables.items() if v is not None}))
-    return counts["evaluations"]
+        added = ingest(con, conform({k: v for k, v in tables.items() if v is not None}))
+    return added.evaluations
 
 
 def _set(families: Iterable[str] | None) -> set[str] | None:

@@ -8,6 +8,7 @@ parameters; identifiers in SQL text are this module's constants.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator
 
 import pyarrow as pa
@@ -18,12 +19,20 @@ from ._vectors import refresh_vectors
 
 _INCOMING = {"datasets": "kb_in_datasets", "configurations": "kb_in_configurations", "runs": "kb_in_runs",
              "evaluations": "kb_in_evaluations"}
-_NOTHING = {"datasets": 0, "configurations": 0, "runs": 0, "evaluations": 0}
 
 
-def ingest(con, tables: dict[str, pa.Table], *, new_runs_only: bool = False, trusted: bool = False
-           ) -> dict[str, int]:
-    """Merge exchange tables inside the caller's transaction; returns counts of what was added.
+@dataclass(frozen=True)
+class Added:
+    """What one ``ingest`` added: datasets (inserted or updated), configurations, runs and evaluations."""
+
+    datasets: int = 0
+    configurations: int = 0
+    runs: int = 0
+    evaluations: int = 0
+
+
+def ingest(con, tables: dict[str, pa.Table], *, new_runs_only: bool = False, trusted: bool = False) -> Added:
+    """Merge exchange tables inside the caller's transaction; returns what was added.
 
     The newer ``updated_at`` wins for a dataset's meta-features, shape and ``extra``; a record with
     a name sets name and source. ``new_runs_only``: when every incoming run is already stored, change
@@ -32,7 +41,7 @@ def ingest(con, tables: dict[str, pa.Table], *, new_runs_only: bool = False, tru
     """
     runs, seen = _new_runs(con, tables["runs"])
     if new_runs_only and tables["runs"].num_rows and not runs.num_rows:
-        return dict(_NOTHING)
+        return Added()
     evaluations = _evaluations_of(tables["evaluations"], seen, set(runs.column("run_id").to_pylist()))
     incoming = {"datasets": _one_per_key(tables["datasets"], "fingerprint", latest="updated_at"),
                 "configurations": _one_per_key(tables["configurations"], "config_id"),
@@ -51,8 +60,8 @@ def ingest(con, tables: dict[str, pa.Table], *, new_runs_only: bool = False, tru
             _count_ok_evaluations(con)
     fingerprints = incoming["datasets"].column("fingerprint").to_pylist()
     refresh_vectors(con, fingerprints)
-    return {"datasets": len(fingerprints), "configurations": incoming["configurations"].num_rows,
-            "runs": runs.num_rows, "evaluations": evaluations.num_rows}
+    return Added(datasets=len(fingerprints), configurations=incoming["configurations"].num_rows,
+                 runs=runs.num_rows, evaluations=evaluations.num_rows)
 
 
 def _new_runs(con, runs: pa.Table) -> tuple[pa.Table, set[str]]:

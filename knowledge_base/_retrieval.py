@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -272,6 +273,7 @@ def load_json(text: str) -> Callable[[], dict]:
 
 
 
+@dataclass(frozen=True)
 class Material:
     """Neighbours under the metric actually used and their ``ok`` evaluations, normalised per dataset.
 
@@ -279,13 +281,20 @@ class Material:
     requested metric, or the task's default when no neighbour has scores under the requested one.
     """
 
-    def __init__(self, task: str, requested: str, used: str, neighbours: list[tuple[int, Neighbour]],
-                 obs: Observations) -> None:
-        self.task, self.requested, self.used = task, requested, used
-        self.neighbours = neighbours
-        self.obs = obs
-        self.by_id = {did: nb for did, nb in neighbours}
-        self.weights = {did: nb.similarity for did, nb in neighbours}
+    task: str
+    requested: str
+    used: str
+    neighbours: list[tuple[int, Neighbour]]
+    obs: Observations
+
+    @cached_property
+    def by_id(self) -> dict[int, Neighbour]:
+        return {did: nb for did, nb in self.neighbours}
+
+    @cached_property
+    def weights(self) -> dict[int, float]:
+        """Each neighbour's similarity: its evidence weight."""
+        return {did: nb.similarity for did, nb in self.neighbours}
 
     @property
     def note(self) -> str:

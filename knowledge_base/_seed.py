@@ -54,8 +54,8 @@ def load_seed(con, seed_dir: Path | None, warn: bool = True) -> str:
         return "empty seed"
     tables = read_folder(seed_dir)
     with transaction(con):
-        counts = ingest(con, tables)
-    return f"seeded from {seed_dir}: {counts['datasets']} dataset(s), {counts['evaluations']} evaluation(s)"
+        added = ingest(con, tables)
+    return f"seeded from {seed_dir}: {added.datasets} dataset(s), {added.evaluations} evaluation(s)"
 
 
 def create_store_file(path: Path, seed_dir: Path | None) -> None:

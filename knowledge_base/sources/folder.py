@@ -2,8 +2,8 @@
 
 Layouts understood by :func:`discover`:
 
-* **PMLB** (``../shared/datasets/pmlb``): ``NAME.tsv.gz`` tab-separated with a ``target`` column, and
-  ``summary.csv`` whose ``dataset`` / ``endpoint_type`` columns give the task (``binary`` -> binary,
+* **PMLB** (the Penn Machine Learning Benchmarks layout): ``NAME.tsv.gz`` tab-separated with a ``target``
+  column, and ``summary.csv`` whose ``dataset`` / ``endpoint_type`` columns give the task (``binary`` -> binary,
   ``discrete`` -> multiclass, ``continuous`` -> regression).
 * **Manifest**: ``manifest.json`` -- ``{"datasets": [{"file": "a.csv", "target": "y", "task": "binary",
   "name": "a"}, ...]}`` (a bare list works too) -- or ``datasets.csv`` with columns ``file``, ``target`` and
