@@ -124,7 +124,11 @@ class DuckDBStore(KnowledgeBase):
                     f"to {SCHEMA_VERSION}, which a read-only open cannot do") from None
             con.close()
             con = connect(self.path, True, max(patience, MAINTENANCE_PATIENCE))
-            validate(con, self.path, True)
+            try:
+                validate(con, self.path, True)
+            except BaseException:
+                con.close()  # the caller still holds the first (closed) connection: never leave this one open
+                raise
         self._validated = True
         return con
 
