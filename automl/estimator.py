@@ -647,7 +647,8 @@ class AutoML(AutoMLBase):
     """Task-inferring front used by the CLI: ``AutoML(task=None)`` decides binary/multiclass/regression."""
 
     def __init__(self, *, task: str | None = None, time_budget: float = 60.0, metric: str | None = None,
-                 n_jobs: int = 1, seed: int = 0, warm_start: bool = True, knowledge_base: str | KnowledgeBase | None = None,
+                 n_jobs: int = 1, seed: int = 0, warm_start: bool = True,
+                 knowledge_base: str | KnowledgeBase | None = None,
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,

@@ -383,6 +383,6 @@ class Plan:
 
 
 __all__ = ["similarity", "Observations", "comparable_groups", "normalise", "per_config", "relative_seconds",
-           "typical_cost", "expected_scores",
-           "prior_rows", "config_id_of", "config_distance", "Candidate", "select_complementary", "CLIP_QUANTILE",
-           "PRIOR_WEIGHT", "DIVERSITY_EPSILON", "COST_EXPONENT", "Material", "Plan"]
+           "typical_cost", "expected_scores", "prior_rows", "config_id_of", "config_distance", "Candidate",
+           "select_complementary", "Material", "Plan", "CLIP_QUANTILE", "PRIOR_WEIGHT", "DIVERSITY_EPSILON",
+           "COST_EXPONENT"]
