@@ -79,7 +79,7 @@ class RefreshOptions:
     trial_seconds: float = 60.0  # cap for one candidate evaluation
     rebuild_portfolio: bool = True
     portfolio_size: int = 16
-    check: bool = True  # store.check() at the end (when the store offers it)
+    check: bool = True  # store.check() at the end
     pool: list[dict] | None = None  # the candidate configurations (None: the shipped / generated pool)
     search_trials: int | None = None  # stop each search after this many trials (deterministic mode)
     cluster: Any = None  # a Dask cluster ("local", tcp://host:port or a Client): one task per dataset there
@@ -547,7 +547,7 @@ class _Refresher:
         self.options = options
         self.callback = callback
         self.space_version = str(SPACE_VERSION)
-        self.store = store if hasattr(store, "record_run") else kb.open_store(store)
+        self.store = store if isinstance(store, kb.KnowledgeBase) else kb.open_store(store)
         pool = options.pool if options.pool is not None else load_candidates(seed=options.seed)
         self.candidates = [dict(c) for c in pool] if options.candidates else []
         self.candidate_ids = [config_id(c) for c in self.candidates]
@@ -576,7 +576,7 @@ class _Refresher:
 
     # -- the loop
     def run(self, items: list[Item], problems: list[tuple[str, str]], source: str) -> RefreshSummary:
-        summary = RefreshSummary(source=source, store=str(getattr(self.store, "path", self.store)))
+        summary = RefreshSummary(source=source, store=str(self.store.path))
         for name, reason in problems:
             summary.outcomes.append(DatasetOutcome(name, "failed", reason))
             log.error("%s: %s", name, reason)
@@ -804,15 +804,11 @@ class _Refresher:
         if self.options.budget <= 0:
             return [], []
         try:
-            if callable(getattr(self.store, "retrieve", None)):
-                _, suggestions, prior = self.store.retrieve(mf, task, metric, n=10, k=10, exclude_fingerprint=fp)
-            else:
-                suggestions = self.store.suggest(mf, task, metric, n=10, exclude_fingerprint=fp)
-                prior = self.store.prior_observations(mf, task, metric, k=10, exclude_fingerprint=fp)
+            _, suggestions, prior = self.store.retrieve(mf, task, metric, n=10, k=10, exclude_fingerprint=fp)
         except Exception as exc:  # an empty or busy store means a cold search, never a failure
             log.debug("no warm start: %s", exc)
             return [], []
-        return ([{"config": s.config, "origin": "kb", "explanation": getattr(s, "explanation", "")}
+        return ([{"config": s.config, "origin": "kb", "explanation": s.explanation}
                  for s in suggestions],
                 [{"config": p.config, "fidelity": p.fidelity, "normalised_score": p.normalised_score,
                   "weight": p.weight} for p in prior])
@@ -858,7 +854,7 @@ class _Refresher:
                 summary.portfolio = str(path) if path else None
             except Exception as exc:
                 log.warning("portfolio not rebuilt: %s", _one_line(exc))
-        if self.options.check and callable(getattr(self.store, "check", None)):
+        if self.options.check:
             try:
                 problems = self.store.check()
                 summary.check = {"problems": list(problems)}
@@ -955,7 +951,7 @@ def rebuild_portfolio(store=None, *, size: int = 16, out: str | Path | None = No
     import knowledge_base as kb
     from knowledge_base.portfolio import build_portfolios, portfolio_document, portfolio_path, save_portfolio
     from .space import SPACE_VERSION
-    store = store if hasattr(store, "record_run") else kb.open_store(store)
+    store = store if isinstance(store, kb.KnowledgeBase) else kb.open_store(store)
     # only the candidate evaluations are read (not every search trial of every fit)
     frame, configs = candidate_losses({"evaluations": store.evaluations(origin=CANDIDATE_ORIGIN)}, SPACE_VERSION)
     if frame.empty:
