@@ -444,8 +444,8 @@ class AutoMLBase(BaseEstimator):
         try:
             store = self._open_kb()
             mf = material["metafeatures"]
-            # suggestions from the 25 nearest datasets (leave-one-out over the seed: top-1 regret 0.046 at k=25,
-            # 0.058 at 10, 0.051 for the static portfolio); the surrogate's prior keeps the nearest rows
+            # suggestions from the RETRIEVAL_K nearest datasets (why 25: docs/knowledge-base.md); the surrogate's
+            # prior keeps the nearest rows
             neighbours, suggestions, prior = store.retrieve(mf, self.task_, self.metric_, n=10, k=RETRIEVAL_K,
                                                             neighbours_k=10, prior_limit=PRIOR_LIMIT,
                                                             families=self.families_)
