@@ -23,7 +23,7 @@ thousand rows that is faster than any data-frame machinery.
   before a slow one that covers it a little better. Once no configuration adds anything, the rest
   follow by expected score. Never two of one family whose
   hyperparameter distance (:func:`config_distance`) is below ``epsilon``. How this order compares with
-  the alternatives in leave-one-out over the seed: ``docs/knowledge-base.md`` (Retrieval).
+  the alternatives in leave-one-out over the seed: ``docs/knowledge-base.md`` (Measured choices).
 """
 from __future__ import annotations
 
@@ -275,7 +275,7 @@ def load_json(text: str) -> Callable[[], dict]:
 
 @dataclass(frozen=True)
 class Material:
-    """Neighbours under the metric actually used and their ``ok`` evaluations, normalised per dataset.
+    """Neighbours under the metric actually used and their ``ok`` evaluations, normalised per dataset and scheme.
 
     ``neighbours`` pairs each stored dataset's internal id with its :class:`Neighbour`; ``used`` is the
     requested metric, or the task's default when no neighbour has scores under the requested one.
