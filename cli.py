@@ -242,6 +242,11 @@ def _parse_budget(value: float) -> float:
               help="Only these model families (comma-separated): {values}.")
 @click.option("--exclude", cls=_ValuesHelpOption, values=_family_names, default=None,
               help="Never these model families (comma-separated): {values}.")
+@click.option("--drop-columns", default=None, help="Never use these columns (comma-separated).")
+@click.option("--keep-columns", default=None,
+              help="Keep these columns even when they predict the target alone (comma-separated).")
+@click.option("--rare-classes", default="drop", show_default=True,
+              help="Classes too small to validate: set their rows aside, or merge them into class 'other'.")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
               help="Continue the search saved in this model directory (same data, task and metric).")
 @click.option("--report", "with_report", is_flag=True, help="Also write MODEL_DIR/report.html.")
@@ -249,7 +254,8 @@ def _parse_budget(value: float) -> float:
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.pass_context
 def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_path, no_warm_start, strategy,
-        max_trials, weight_column, valid_path, groups_column, time_column, cluster, include, exclude, resume_dir,
+        max_trials, weight_column, valid_path, groups_column, time_column, cluster, include, exclude, drop_columns,
+        keep_columns, rare_classes, resume_dir,
         with_report, quiet, as_json):
     """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
     from automl.deadline import Deadline
@@ -298,7 +304,8 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
                    warm_start=not no_warm_start, knowledge_base=str(kb_path) if kb_path else None,
                    strategy=strategy, max_trials=max_trials, callback=progress,
                    include=tuple(include.split(",")) if include else None,
-                   exclude=tuple(exclude.split(",")) if exclude else None, cluster=cluster, time_column=time_column)
+                   exclude=tuple(exclude.split(",")) if exclude else None, cluster=cluster, time_column=time_column,
+                   drop_columns=_names(drop_columns), keep_columns=_names(keep_columns), rare_classes=rare_classes)
     model._fit_options = {"target": target, "weight_column": weight_column, "groups": groups_column,
                           "valid": str(valid_path) if valid_path is not None else None}
     try:
@@ -315,6 +322,11 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
         click.echo(json.dumps(summary, indent=2, default=str))
     else:
         _print_leaderboard(model, summary)
+
+
+def _names(value: str | None) -> tuple[str, ...] | None:
+    """A comma-separated option as a tuple of names (None when not given)."""
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
 
 
 _RESUMED_OPTIONS = {"metric": "metric", "task": "task", "seed": "seed", "strategy": "strategy",
@@ -377,6 +389,8 @@ def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
         "resumed_from": model.resumed_from_,
         "warm_start": model.fit_info_["warm_start_note"],
         "dropped_columns": model.encoder_.schema["dropped"],
+        "leakage": model.fit_info_["leakage"],
+        "rare_classes": model.fit_info_["rare_classes"],
         "rows_dropped_missing_target": model.n_rows_dropped_,
         "model_dir": str(out_dir),
         "interrupted": bool(model.fit_info_.get("interrupted")),

@@ -187,11 +187,6 @@ def encode_target(y: pd.Series, task: str | None) -> Target:
                          f"or more")
     if task == "binary" and classes.size != 2:
         raise InputError(f"target {name!r} has {classes.size} classes, not 2; use task='multiclass'")
-    counts = np.bincount(codes, minlength=classes.size)
-    lonely = [classes[i] for i in np.flatnonzero(counts < 2)]
-    if lonely:
-        raise InputError(f"class(es) {', '.join(map(plain_repr, lonely[:5]))} of target {name!r} have a single row; "
-                         f"validation needs at least 2 rows per class: add rows or merge classes")
     return Target(codes.astype(np.int64), task, classes)
 
 
@@ -255,6 +250,13 @@ class ColumnPlan:
     categories: list[str] = field(default_factory=list)
     true_values: list[str] = field(default_factory=list)
     date_parts: list[str] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[str]:
+        """The cleaned columns this input column becomes (a date column: one per part)."""
+        if self.kind == "datetime":
+            return [f"{self.name}__{part}" for part in self.date_parts]
+        return [self.name]
 
 
 _MISSING_TEXT = ("", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "#n/a")  # read as missing, not as bad numbers
@@ -412,12 +414,12 @@ class TableEncoder:
                         d = pd.to_datetime(s.astype("string"), errors="coerce", format="mixed")
                 if getattr(d.dt, "tz", None) is not None:
                     d = d.dt.tz_localize(None)
-                for part in plan.date_parts:
+                for part, column in zip(plan.date_parts, plan.outputs):
                     if part == "epoch_days":
                         vals = (d - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
                     else:
                         vals = getattr(d.dt, part)
-                    out[f"{plan.name}__{part}"] = pd.to_numeric(vals, errors="coerce").astype("float64")
+                    out[column] = pd.to_numeric(vals, errors="coerce").astype("float64")
             else:
                 text = s.astype("string").str.strip()
                 known = set(plan.categories)
@@ -434,6 +436,21 @@ class TableEncoder:
 
     def fit_transform(self, X: pd.DataFrame) -> pd.DataFrame:
         return self.fit(X).transform(X)
+
+    def drop(self, reasons: dict[str, str]) -> None:
+        """Stop using the input columns in ``reasons`` (name -> why, recorded in the schema); at predict time
+        they are neither needed nor reported as extra."""
+        if not reasons:
+            return
+        self.plans_ = [p for p in self.plans_ if p.name not in reasons]
+        self.dropped_.update(reasons)
+        if not self.plans_:
+            raise InputError("no usable feature left after dropping " + ", ".join(map(repr, reasons)))
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """Cleaned column -> the input column it comes from."""
+        return {out: p.name for p in self.plans_ for out in p.outputs}
 
     @property
     def schema(self) -> dict:

@@ -24,6 +24,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from . import data as data_mod
+from . import leakage
+from . import rare_classes as rare_mod
 from .deadline import Deadline
 from .exceptions import AutoMLError, InputError, plain_repr
 from .metrics import TASKS, get_metric
@@ -71,6 +73,10 @@ def _check_params(est: "AutoMLBase") -> None:
     if est.strategy not in STRATEGIES:
         raise InputError(f"the 'strategy' parameter must be one of {', '.join(STRATEGIES)}; "
                          f"got {plain_repr(est.strategy)}")
+    from .rare_classes import MODES
+    if est.rare_classes not in MODES:
+        raise InputError(f"the 'rare_classes' parameter must be one of {', '.join(MODES)}; "
+                         f"got {plain_repr(est.rare_classes)}")
     if not isinstance(est.warm_start, (bool, np.bool_)):
         raise InputError(f"the 'warm_start' parameter must be True or False; got {plain_repr(est.warm_start)}")
     if est.time_column is not None and not isinstance(est.time_column, str):
@@ -164,7 +170,8 @@ class AutoMLBase(BaseEstimator):
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
-                 time_column: str | None = None) -> None:
+                 time_column: str | None = None, drop_columns: tuple[str, ...] | None = None,
+                 keep_columns: tuple[str, ...] | None = None, rare_classes: str = "drop") -> None:
         self.time_budget = time_budget
         self.metric = metric
         self.n_jobs = n_jobs
@@ -179,6 +186,9 @@ class AutoMLBase(BaseEstimator):
         self.exclude = exclude
         self.cluster = cluster
         self.time_column = time_column
+        self.drop_columns = drop_columns
+        self.keep_columns = keep_columns
+        self.rare_classes = rare_classes
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -280,6 +290,7 @@ class AutoMLBase(BaseEstimator):
         if len(y) != len(X):
             raise InputError(f"X has {len(X)} rows but y has {len(y)}; they must match")
         X = X.reset_index(drop=True)
+        drop, keep = leakage.column_options(self.drop_columns, self.keep_columns, X.columns)
         self._check_task_kind(y)
         weights = _check_sample_weight(sample_weight, len(y))
         if weights is not None:
@@ -296,13 +307,16 @@ class AutoMLBase(BaseEstimator):
         self.task_ = target.task
         if self.task_ not in self._estimator_type_tasks:
             raise InputError(f"{type(self).__name__} cannot fit a {self.task_} task")
-        if target.classes is not None:
-            self.classes_ = target.classes
+        X, target, weights, self.rare_classes_, classes = rare_mod.handle(X, target, weights, self.rare_classes)
+        if classes is not None:
+            self.classes_ = classes  # every class name, also those set aside
         metric = get_metric(self.metric, self.task_)
         self.metric_ = metric.name
         self.encoder_ = data_mod.TableEncoder().fit(X)
         Xc = self.encoder_.transform(X)
         Xc.index = pd.RangeIndex(len(Xc))
+        Xc, self.leakage_ = leakage.screen_columns(self.encoder_, Xc, target.y, self.task_, drop=drop, keep=keep,
+                                                   seed=int(self.seed))
 
         self.families_ = _allowed_families(self.include, self.exclude)
         warm = self._warm_start_material(Xc, target.y)
@@ -328,7 +342,7 @@ class AutoMLBase(BaseEstimator):
         result = optimize(problem, search_deadline, strategy=strategy, suggestions=warm["suggestions"],
                           prior=warm["prior"], max_trials=self.max_trials, callback=self.callback, history=previous,
                           executor_factory=executor_factory)
-        self.model_ = result.model
+        self.model_ = result.model if classes is None else rare_mod.wrap(result.model, target.classes, classes)
         self.trials_ = [_trial_dict(t) for t in result.trials]
         self.resumed_from_ = getattr(resume, "run_id_", None)
         self.best_config_ = dict(result.best_config)
@@ -362,6 +376,8 @@ class AutoMLBase(BaseEstimator):
             "versions": library_versions(),
             "warm_start_note": warm["note"],
             "interrupted": bool(timings.get("interrupted")),
+            "leakage": [f.as_dict() for f in self.leakage_],
+            "rare_classes": self.rare_classes_.as_dict() if self.rare_classes_ else None,
         }
         self.n_evaluations_written_ = self._write_back(warm, started_at) if self.write_back else 0
         return self
@@ -466,6 +482,10 @@ class AutoMLBase(BaseEstimator):
 
     def _write_back(self, warm: dict, started_at: datetime) -> int:
         if warm["metafeatures"] is None or not self.trials_:
+            return 0
+        if get_metric(self.metric, self.task_).is_perfect(self.best_score_):
+            log.warning("nothing written to the knowledge base: the validation %s is perfect (%g), which points "
+                        "to a leak of the target rather than evidence of what works", self.metric_, self.best_score_)
             return 0
         import knowledge_base as kb
         import metafeatures
@@ -652,11 +672,13 @@ class AutoML(AutoMLBase):
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
-                 time_column: str | None = None) -> None:
+                 time_column: str | None = None, drop_columns: tuple[str, ...] | None = None,
+                 keep_columns: tuple[str, ...] | None = None, rare_classes: str = "drop") -> None:
         super().__init__(time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed, warm_start=warm_start,
                          knowledge_base=knowledge_base, strategy=strategy, max_trials=max_trials,
                          write_back=write_back, callback=callback, include=include, exclude=exclude,
-                         cluster=cluster, time_column=time_column)
+                         cluster=cluster, time_column=time_column, drop_columns=drop_columns,
+                         keep_columns=keep_columns, rare_classes=rare_classes)
         self.task = task
 
     def _requested_task(self) -> str | None:

@@ -23,6 +23,12 @@ class Metric:
     needs_proba: bool
     tasks: tuple[str, ...]
     fn: Callable[..., float]
+    perfect: float | None = None  # the best score the metric can take (None: unbounded or unknown)
+
+    def is_perfect(self, score: float) -> bool:
+        """Whether ``score`` is the metric's best possible value (to rounding): a validation no honest model
+        reaches on real data, so a sign of a leak rather than evidence."""
+        return self.perfect is not None and score is not None and abs(float(score) - self.perfect) <= 1e-9
 
     def score(self, y_true, prediction, sample_weight=None) -> float:
         """``prediction``: probabilities (n, K) when ``needs_proba``, else labels / values."""
@@ -79,15 +85,15 @@ _CLS = ("binary", "multiclass")
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("roc_auc", True, True, _CLS, _roc_auc),
-        Metric("log_loss", False, True, _CLS, _log_loss),
-        Metric("accuracy", True, False, _CLS, skm.accuracy_score),
-        Metric("balanced_accuracy", True, False, _CLS, skm.balanced_accuracy_score),
-        Metric("f1", True, False, ("binary",), _f1_binary),
-        Metric("f1_macro", True, False, _CLS, _f1_macro),
-        Metric("rmse", False, False, ("regression",), _rmse),
-        Metric("mae", False, False, ("regression",), skm.mean_absolute_error),
-        Metric("r2", True, False, ("regression",), skm.r2_score),
+        Metric("roc_auc", True, True, _CLS, _roc_auc, 1.0),
+        Metric("log_loss", False, True, _CLS, _log_loss, 0.0),
+        Metric("accuracy", True, False, _CLS, skm.accuracy_score, 1.0),
+        Metric("balanced_accuracy", True, False, _CLS, skm.balanced_accuracy_score, 1.0),
+        Metric("f1", True, False, ("binary",), _f1_binary, 1.0),
+        Metric("f1_macro", True, False, _CLS, _f1_macro, 1.0),
+        Metric("rmse", False, False, ("regression",), _rmse, 0.0),
+        Metric("mae", False, False, ("regression",), skm.mean_absolute_error, 0.0),
+        Metric("r2", True, False, ("regression",), skm.r2_score, 1.0),
     ]
 }
 

@@ -271,6 +271,18 @@ def _summary(f: ModelFacts, ev: Evaluation | None, label: str, in_sample: bool) 
                                             f" tuned on validation predictions for {f.metric}"))
     if dropped:
         pairs.append(("Dropped columns", "; ".join(f"{k} ({v})" for k, v in list(dropped.items())[:12])))
+    if "leakage" in info:  # models fitted before the check have no entry
+        leaks = info["leakage"] or []
+        pairs.append(("Leakage check", "; ".join(
+            f"{x['column']} predicts the target alone ({x['kind']}, {x['measure']} {x['score']:.4f}): "
+            + ("kept as asked, validation scores may be optimistic" if x["kept"] else "dropped")
+            for x in leaks) or "no column predicts the target alone"))
+    rare = info.get("rare_classes")
+    if rare:
+        pairs.append(("Rare classes", f"{fmt(rare['n_rows'])} row(s) of classes with fewer than {rare['min_rows']} "
+                                      f"rows ({', '.join(map(str, rare['classes']))}) "
+                                      + (f"merged into {rare['merged_into']!r}" if rare["mode"] == "merge"
+                                         else "set aside (never predicted)")))
     pairs.append(("Warm start", info.get("warm_start_note") or "-"))
     members = D.ensemble_members(f.ensemble, f.trials, f.best_config)
     out = kv_table(pairs)

@@ -101,6 +101,13 @@ def choose_protocol(n_rows: int) -> str:
     return "holdout0.2"
 
 
+def min_rows_per_class(validation: Validation | str) -> int:
+    """Rows every class needs for the stratified split of ``protocol``: k for k-fold CV, 2 for a holdout."""
+    if isinstance(validation, str):
+        validation = Validation.parse(validation)
+    return validation.n_splits if validation.kind is Kind.CV else 2
+
+
 def choose_validation(protocol: str, options: SplitOptions | None = None) -> Validation:
     """The scheme: the user's (their validation rows, groups or time order) at the size-chosen ``protocol``'s
     number of folds or holdout share, else ``protocol`` itself."""

@@ -1,0 +1,138 @@
+"""Classes too small for the validation split: set aside (default) or merged into one ``other`` class.
+
+A stratified k-fold split needs k rows of every class and a stratified holdout needs 2, so a class
+with fewer rows would abort the fit. Its rows are left out of the search (or relabelled ``other``)
+and the fit goes on; the fitted model still knows every class name: ``classes_`` lists the set-aside
+classes and ``predict_proba`` has a column for each (probability 0).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .data import MIN_ROWS, Target, check_rows
+from .exceptions import InputError
+from .search.validation import choose_protocol, min_rows_per_class
+
+log = logging.getLogger("automl")
+
+MODES = ("drop", "merge")
+MERGED_LABEL = "other"
+
+
+@dataclass(frozen=True)
+class RareClasses:
+    """What was done with the rare classes: ``classes`` (labels) and their ``n_rows``, each below ``min_rows``."""
+
+    mode: str  # "drop": rows set aside; "merge": relabelled ``merged_into``
+    classes: tuple
+    n_rows: int
+    min_rows: int
+    merged_into: object | None = None
+
+    def as_dict(self) -> dict:
+        from .estimator import _plain
+        return {"mode": self.mode, "classes": [_plain(c) for c in self.classes], "n_rows": self.n_rows,
+                "min_rows": self.min_rows, "merged_into": _plain(self.merged_into)}
+
+
+class ClassSubsetModel:
+    """A model fitted on some classes, answering for all: codes and probability columns of ``n_classes``.
+
+    ``columns[j]`` is the full class code of the inner model's class j; other classes get probability 0.
+    """
+
+    def __init__(self, model, columns: np.ndarray, n_classes: int) -> None:
+        self.model = model
+        self.columns = np.asarray(columns, dtype=np.int64)
+        self.n_classes = int(n_classes)
+
+    def predict(self, X) -> np.ndarray:
+        return self.columns[np.asarray(self.model.predict(X)).astype(np.int64)]
+
+    def predict_proba(self, X) -> np.ndarray:
+        inner = np.asarray(self.model.predict_proba(X), dtype=float)
+        out = np.zeros((inner.shape[0], self.n_classes))
+        out[:, self.columns] = inner
+        return out
+
+
+def _rare(codes: np.ndarray, n_classes: int) -> tuple[np.ndarray, int]:
+    """Boolean mask of the rare classes, and the rows per class the validation needs.
+
+    The need is the protocol's: k rows for stratified k-fold, 2 for a holdout (the protocol depends on the
+    rows left, so it is recomputed until stable). When meeting it would leave fewer than two classes or
+    too few rows, the need is the splitter's floor, 2 rows (``make_splits`` then uses fewer folds).
+    """
+    counts = np.bincount(codes, minlength=n_classes)
+    rare = np.zeros(n_classes, dtype=bool)
+    while True:
+        need = min_rows_per_class(choose_protocol(int(counts[~rare].sum())))
+        now = counts < need
+        if (now == rare).all():
+            break
+        rare = now | rare
+    if (~rare).sum() < 2 or counts[~rare].sum() < MIN_ROWS:
+        need = 2
+        rare = counts < need
+    return rare, need
+
+
+def handle(X: pd.DataFrame, target: Target, weights: np.ndarray | None, mode: str
+           ) -> tuple[pd.DataFrame, Target, np.ndarray | None, RareClasses | None, np.ndarray]:
+    """(X, search target, weights, what was done, classes the fitted model answers for).
+
+    The search target has codes 0..K'-1 over the classes that stay; with ``mode="drop"`` the model's
+    classes are all of ``target.classes``, so wrap the search's model in ``ClassSubsetModel``.
+    """
+    if target.classes is None:
+        return X, target, weights, None, None
+    classes = target.classes
+    rare, need = _rare(target.y, len(classes))
+    if not rare.any():
+        return X, target, weights, None, classes
+    rows = rare[target.y]
+    labels = tuple(classes[rare])
+    merged_into = None
+    if mode == "merge":
+        merged_into = MERGED_LABEL if MERGED_LABEL not in set(map(str, classes)) else f"__{MERGED_LABEL}__"
+        kept = np.flatnonzero(~rare)
+        codes = np.where(rows, len(kept), np.searchsorted(kept, target.y))
+        merged_classes = np.asarray(list(classes[kept]) + [merged_into], dtype=object)
+        if rows.sum() >= need:
+            log.warning("merged %d row(s) of %d class(es) with fewer than %d rows (%s) into class %r",
+                        int(rows.sum()), len(labels), need, _names(labels), merged_into)
+            info = RareClasses("merge", labels, int(rows.sum()), need, merged_into)
+            return X, Target(codes.astype(np.int64), target.task, merged_classes), weights, info, merged_classes
+        log.warning("the %d row(s) merged into %r are still fewer than %d: setting them aside", int(rows.sum()),
+                    merged_into, need)
+    keep = ~rows
+    kept = np.flatnonzero(~rare)
+    if kept.size < 2:
+        raise InputError(f"the target has fewer than two classes with at least {need} rows (classes "
+                         f"{_names(labels)} are too small to validate); a classifier needs two or more")
+    check_rows(int(keep.sum()))
+    log.warning("set aside %d row(s) of %d class(es) with fewer than %d rows, too few to validate: %s "
+                "(the model knows these classes but never predicts them)", int(rows.sum()), len(labels), need,
+                _names(labels))
+    codes = np.searchsorted(kept, target.y[keep]).astype(np.int64)
+    X = X.loc[keep].reset_index(drop=True)
+    weights = weights[keep] if weights is not None else None
+    info = RareClasses("drop", labels, int(rows.sum()), need, None)
+    return X, Target(codes, target.task, classes[kept]), weights, info, classes
+
+
+def wrap(model, search_classes: np.ndarray, classes: np.ndarray):
+    """The search's ``model`` answering for every class of ``classes`` (itself when they are the same)."""
+    if len(search_classes) == len(classes):
+        return model
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    return ClassSubsetModel(model, np.asarray([index[c] for c in search_classes.tolist()]), len(classes))
+
+
+def _names(labels: tuple) -> str:
+    shown = ", ".join(repr(getattr(c, "item", lambda: c)()) for c in labels[:10])
+    return shown + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
