@@ -371,7 +371,7 @@ def _resume_options(ctx, previous) -> dict:
 
 def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
     board = model.leaderboard_
-    n_ok = int((board["status"] == "ok").sum()) if len(board) else 0
+    n_ok = sum(1 for t in model.trials_ if t.get("status") == "ok")
     return {
         "task": model.task_,
         "metric": model.metric_,
@@ -383,6 +383,7 @@ def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
         "decision_threshold": model.decision_threshold_,
         "options": model.fit_info_["options"],
         "ensemble": model.ensemble_,
+        "final_model": model.fit_info_["final_model"],
         "n_trials": len(model.trials_),
         "n_trials_ok": n_ok,
         "n_evaluations_written": model.n_evaluations_written_,
@@ -401,8 +402,10 @@ def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
 
 
 def _print_leaderboard(model, summary: dict) -> None:
-    board = model.leaderboard_.head(15)
-    cols = ["family", "fidelity", "score", "fit_seconds", "status", "origin", "config_id"]
+    from automl.leaderboard import FINAL, PARTIAL, PARTIAL_NOTE
+    board = model.leaderboard_.head(16)
+    cols = ["kind", "family", "fidelity", "score", "fit_seconds", "status", "origin", "config_id"]
+    final = summary["final_model"]
     click.echo(f"task {summary['task']}, metric {summary['metric']}, validation {summary['validation']}, "
                f"{summary['n_trials']} trials in {summary['elapsed_seconds']:.1f}s")
     if summary["class_distribution"]:
@@ -412,13 +415,18 @@ def _print_leaderboard(model, summary: dict) -> None:
                    + (f"; decision threshold {summary['decision_threshold']:.3f}"
                       if summary["decision_threshold"] is not None else ""))
     if len(board):
-        shown = board[cols].copy()
+        shown = board[[c for c in cols if c in board.columns]].copy()
+        shown.loc[shown["kind"] == FINAL, "family"] = final["description"]
         shown["score"] = shown["score"].map(lambda v: f"{v:.5g}" if isinstance(v, (int, float)) and v == v else "-")
-        shown["fit_seconds"] = shown["fit_seconds"].map(lambda v: f"{v:.2f}" if v == v and v is not None else "-")
+        shown["fit_seconds"] = shown["fit_seconds"].map(lambda v: f"{v:.2f}" if isinstance(v, (int, float)) and
+                                                        v == v else "-")
+        shown["config_id"] = shown["config_id"].map(lambda v: v if len(str(v)) <= 20 else str(v)[:19] + "\u2026")
         click.echo(shown.to_string())
+        if (shown["kind"] == PARTIAL).any():
+            click.echo(f"({PARTIAL_NOTE})")
     if summary["interrupted"]:
         click.echo("search interrupted: the best model found so far was kept")
-    click.echo(f"best {summary['metric']}: {summary['best_score']:.5g}  ({summary['best_config'].get('family')})")
+    click.echo(f"best {summary['metric']}: {summary['best_score']:.5g}  ({final['description']})")
     click.echo(f"model saved to {summary['model_dir']}; {summary['n_evaluations_written']} evaluation(s) written "
                f"to the knowledge base")
 

@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from . import data as data_mod
+from . import leaderboard as board_mod
 from . import leakage
 from . import rare_classes as rare_mod
 from .deadline import Deadline
@@ -354,7 +355,9 @@ class AutoMLBase(BaseEstimator):
         timings = getattr(result, "timings", None) or {}
         threshold = timings.get("threshold")
         self.decision_threshold_ = float(threshold) if threshold is not None else None
-        self.leaderboard_ = _leaderboard(self.trials_)
+        self.final_model_ = board_mod.final_model(self.ensemble_, self.trials_, self.best_config_, self.best_score_,
+                                                  metric.to_loss(self.best_score_))
+        self.leaderboard_ = board_mod.leaderboard(self.trials_, self.final_model_)
         self.leaderboard_.attrs["class_distribution"] = self.class_distribution_
         self.neighbours_ = warm["neighbours"]
         self.warm_start_configs_ = warm["suggestions"]
@@ -377,6 +380,7 @@ class AutoMLBase(BaseEstimator):
             "warm_start_note": warm["note"],
             "interrupted": bool(timings.get("interrupted")),
             "leakage": [f.as_dict() for f in self.leakage_],
+            "final_model": self.final_model_.as_dict(),
             "rare_classes": self.rare_classes_.as_dict() if self.rare_classes_ else None,
         }
         self.n_evaluations_written_ = self._write_back(warm, started_at) if self.write_back else 0
@@ -758,26 +762,3 @@ def _plain(value):
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
-
-
-_LEADERBOARD_COLUMNS = ["config_id", "family", "fidelity", "score", "loss", "fit_seconds", "status", "origin",
-                        "error", "config"]
-
-
-def _leaderboard(trials: list[dict]) -> pd.DataFrame:
-    """Every trial, best first: finished trials by fidelity (highest first) then loss."""
-    rows = []
-    for t in trials:
-        row = {c: t.get(c) for c in _LEADERBOARD_COLUMNS}
-        row["config"] = json.dumps(t.get("config"), sort_keys=True)
-        rows.append(row)
-    board = pd.DataFrame(rows, columns=_LEADERBOARD_COLUMNS)
-    if board.empty:
-        return board
-    board["_ok"] = board["status"].eq("ok")
-    board["_loss"] = pd.to_numeric(board["loss"], errors="coerce").fillna(np.inf)
-    board = board.sort_values(["_ok", "fidelity", "_loss"], ascending=[False, False, True], kind="stable")
-    board = board.drop(columns=["_ok", "_loss"]).reset_index(drop=True)
-    board.index.name = "rank"
-    board.index = board.index + 1
-    return board

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..leaderboard import FINAL, PARTIAL_NOTE
 from . import _data as D
 from . import _figures as F
 from ._page import Page, esc, fmt, img, kv_table, note, table
@@ -309,16 +310,22 @@ def _leaderboard(f: ModelFacts) -> str:
     if "error" in board.columns:
         board["error"] = board["error"].map(lambda e: "" if e is None or (isinstance(e, float) and math.isnan(e))
                                             else str(e)[:80])
-    cols = ["family", "fidelity", "score", "fit_seconds", "status", "origin", "ensemble_weight", "hyperparameters",
-            "error", "config_id"]
+    cols = ["kind", "family", "fidelity", "score", "fit_seconds", "status", "origin", "ensemble_weight",
+            "hyperparameters", "error", "config_id"]
     if "error" in board.columns and not board["error"].astype(bool).any():
         cols.remove("error")
+    if "kind" in board.columns:  # the final model's row: its members and weights instead of hyperparameters
+        final = board["kind"] == FINAL
+        board.loc[final, "hyperparameters"] = (f.fit_info.get("final_model") or {}).get("description", "")
+        board.loc[final, "ensemble_weight"] = 0.0
+    else:  # a model saved before the final model had a row
+        cols.remove("kind")
     return (table(board, cols, headers={"fit_seconds": "seconds", "ensemble_weight": "ensemble weight"},
                   formats={"ensemble_weight": lambda v: f"{v:.2f}" if v else "",
                            "fit_seconds": lambda v: fmt(v, 3)},
                   index="rank", titles={"hyperparameters": "_full"})
-            + note(f"Showing {len(board)} of {total} trials, best first (finished trials at the highest fidelity "
-                   f"first, then by validation loss)."))
+            + note(f"Showing {len(board)} of {total} rows: the final model that predict uses, then the trials at "
+                   f"full fidelity by validation score, then the rest ({PARTIAL_NOTE})."))
 
 
 def _anytime(f: ModelFacts) -> str:
