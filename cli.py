@@ -288,6 +288,8 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
         no_warm_start = not earlier.get("warm_start", not no_warm_start)
         valid_path, groups_column = earlier.get("valid", valid_path), earlier.get("groups", groups_column)
         time_column = earlier.get("time_column", time_column)
+        drop_columns, keep_columns = earlier.get("drop_columns", drop_columns), earlier.get("keep_columns", keep_columns)
+        rare_classes = earlier.get("rare_classes", rare_classes)
     if target is None:
         raise InputError("--target is required (the name of the column to predict)")
     table = load_table(data)
@@ -332,7 +334,8 @@ def _names(value: str | None) -> tuple[str, ...] | None:
 _RESUMED_OPTIONS = {"metric": "metric", "task": "task", "seed": "seed", "strategy": "strategy",
                     "max_trials": "max_trials", "include": "include", "exclude": "exclude",
                     "no_warm_start": "warm_start", "weight_column": "weight_column", "target": "target",
-                    "valid_path": "valid", "groups_column": "groups", "time_column": "time_column"}
+                    "valid_path": "valid", "groups_column": "groups", "time_column": "time_column",
+                    "drop_columns": "drop_columns", "keep_columns": "keep_columns", "rare_classes": "rare_classes"}
 
 
 def _validation_inputs(X, target: str, valid_path, groups_column, weight_column):
@@ -363,7 +366,7 @@ def _resume_options(ctx, previous) -> dict:
         if key not in stored or ctx.get_parameter_source(param) != click.core.ParameterSource.DEFAULT:
             continue
         value = stored[key]
-        if key in ("include", "exclude") and value is not None:
+        if key in ("include", "exclude", "drop_columns", "keep_columns") and value is not None:
             value = ",".join(value) if isinstance(value, (list, tuple)) else str(value)
         out[key] = value
     return out

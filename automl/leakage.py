@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from dataclasses import dataclass
-
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd

@@ -123,6 +123,10 @@ def test_drop_columns_and_unknown_names(tmp_path):
     assert {"plan", "city"}.isdisjoint(model.encoder_.schema["used"])
     frame = pd.read_csv(EXAMPLE).drop(columns=["churned", "plan", "city"])
     assert len(model.predict(frame)) == len(frame)
+    resumed = invoke("fit", EXAMPLE, "--resume", out, "--time-budget", 4, "--max-trials", 3, "--out", tmp_path / "r",
+                     "--json")  # --resume carries the exclusions over
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["dropped_columns"]["plan"] == "dropped by drop_columns"
     for option in ("--drop-columns", "--keep-columns"):
         bad = invoke("fit", EXAMPLE, "--target", "churned", option, "plan,nope,zilch", "--time-budget", 4,
                      "--out", tmp_path / "bad")

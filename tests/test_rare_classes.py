@@ -35,7 +35,7 @@ def test_the_minimum_follows_the_split():
         assert set(y[train]) == {0, 1, 2}
 
 
-def test_single_row_classes_are_set_aside_and_still_known(caplog):
+def test_single_row_classes_are_set_aside_and_still_known(caplog, tmp_path):
     X, y = planets_like()
     with caplog.at_level("WARNING", logger="automl"):
         model = AutoMLClassifier(time_budget=5, max_trials=3, write_back=False).fit(X, y)
@@ -51,6 +51,8 @@ def test_single_row_classes_are_set_aside_and_still_known(caplog):
     assert model.fit_info_["rare_classes"] == {"mode": "drop", "classes": ["enterprise", "student", "team"],
                                                "n_rows": 6, "min_rows": 5, "merged_into": None}
     assert model.fit_info_["n_rows"] == len(X) - 6
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(AutoML.load(tmp_path / "m").predict_proba(X), proba)
 
 
 def test_merge_puts_rare_classes_into_other(tmp_path):
