@@ -288,7 +288,8 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
         no_warm_start = not earlier.get("warm_start", not no_warm_start)
         valid_path, groups_column = earlier.get("valid", valid_path), earlier.get("groups", groups_column)
         time_column = earlier.get("time_column", time_column)
-        drop_columns, keep_columns = earlier.get("drop_columns", drop_columns), earlier.get("keep_columns", keep_columns)
+        drop_columns = earlier.get("drop_columns", drop_columns)
+        keep_columns = earlier.get("keep_columns", keep_columns)
         rare_classes = earlier.get("rare_classes", rare_classes)
     if target is None:
         raise InputError("--target is required (the name of the column to predict)")
@@ -418,7 +419,7 @@ def _print_leaderboard(model, summary: dict) -> None:
                    + (f"; decision threshold {summary['decision_threshold']:.3f}"
                       if summary["decision_threshold"] is not None else ""))
     if len(board):
-        shown = board[[c for c in cols if c in board.columns]].copy()
+        shown = board[cols].copy()
         shown.loc[shown["kind"] == FINAL, "family"] = final["description"]
         shown["score"] = shown["score"].map(lambda v: f"{v:.5g}" if isinstance(v, (int, float)) and v == v else "-")
         shown["fit_seconds"] = shown["fit_seconds"].map(lambda v: f"{v:.2f}" if isinstance(v, (int, float)) and

@@ -74,9 +74,8 @@ def _check_params(est: "AutoMLBase") -> None:
     if est.strategy not in STRATEGIES:
         raise InputError(f"the 'strategy' parameter must be one of {', '.join(STRATEGIES)}; "
                          f"got {plain_repr(est.strategy)}")
-    from .rare_classes import MODES
-    if est.rare_classes not in MODES:
-        raise InputError(f"the 'rare_classes' parameter must be one of {', '.join(MODES)}; "
+    if est.rare_classes not in rare_mod.MODES:
+        raise InputError(f"the 'rare_classes' parameter must be one of {', '.join(rare_mod.MODES)}; "
                          f"got {plain_repr(est.rare_classes)}")
     if not isinstance(est.warm_start, (bool, np.bool_)):
         raise InputError(f"the 'warm_start' parameter must be True or False; got {plain_repr(est.warm_start)}")
@@ -171,8 +170,8 @@ class AutoMLBase(BaseEstimator):
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
-                 time_column: str | None = None, drop_columns: tuple[str, ...] | None = None,
-                 keep_columns: tuple[str, ...] | None = None, rare_classes: str = "drop") -> None:
+                 time_column: str | None = None, drop_columns: tuple[str, ...] | str | None = None,
+                 keep_columns: tuple[str, ...] | str | None = None, rare_classes: str = "drop") -> None:
         self.time_budget = time_budget
         self.metric = metric
         self.n_jobs = n_jobs
@@ -676,8 +675,8 @@ class AutoML(AutoMLBase):
                  strategy: str = "warm", max_trials: int | None = None, write_back: bool = True,
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
-                 time_column: str | None = None, drop_columns: tuple[str, ...] | None = None,
-                 keep_columns: tuple[str, ...] | None = None, rare_classes: str = "drop") -> None:
+                 time_column: str | None = None, drop_columns: tuple[str, ...] | str | None = None,
+                 keep_columns: tuple[str, ...] | str | None = None, rare_classes: str = "drop") -> None:
         super().__init__(time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed, warm_start=warm_start,
                          knowledge_base=knowledge_base, strategy=strategy, max_trials=max_trials,
                          write_back=write_back, callback=callback, include=include, exclude=exclude,

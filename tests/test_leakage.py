@@ -70,7 +70,8 @@ def test_a_near_formula_of_a_regression_target_is_dropped_unless_kept(caplog):
     with caplog.at_level("WARNING", logger="automl"):
         model = AutoMLRegressor(time_budget=4, max_trials=3, write_back=False).fit(X, y)
     assert "'fare'" in caplog.text and "dropped as a likely leak" in caplog.text
-    assert "fare" not in model.encoder_.schema["used"] and "leaks the target" in model.encoder_.schema["dropped"]["fare"]
+    schema = model.encoder_.schema
+    assert "fare" not in schema["used"] and "leaks the target" in schema["dropped"]["fare"]
     assert model.fit_info_["leakage"][0]["column"] == "fare" and not model.fit_info_["leakage"][0]["kept"]
     model.predict(X.drop(columns=["fare"]))  # predict no longer needs the dropped column
     kept = AutoMLRegressor(time_budget=4, max_trials=3, write_back=False, keep_columns=("fare",)).fit(X, y)
