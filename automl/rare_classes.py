@@ -34,9 +34,8 @@ class RareClasses:
     merged_into: object | None = None
 
     def as_dict(self) -> dict:
-        from .estimator import _plain
-        return {"mode": self.mode, "classes": [_plain(c) for c in self.classes], "n_rows": self.n_rows,
-                "min_rows": self.min_rows, "merged_into": _plain(self.merged_into)}
+        return {"mode": self.mode, "classes": [_label(c) for c in self.classes], "n_rows": self.n_rows,
+                "min_rows": self.min_rows, "merged_into": self.merged_into}
 
 
 class ClassSubsetModel:
@@ -82,8 +81,8 @@ def _rare(codes: np.ndarray, n_classes: int) -> tuple[np.ndarray, int]:
 
 
 def handle(X: pd.DataFrame, target: Target, weights: np.ndarray | None, mode: str
-           ) -> tuple[pd.DataFrame, Target, np.ndarray | None, RareClasses | None, np.ndarray]:
-    """(X, search target, weights, what was done, classes the fitted model answers for).
+           ) -> tuple[pd.DataFrame, Target, np.ndarray | None, RareClasses | None, np.ndarray | None]:
+    """(X, search target, weights, what was done, classes the fitted model answers for; None for regression).
 
     The search target has codes 0..K'-1 over the classes that stay; with ``mode="drop"`` the model's
     classes are all of ``target.classes``, so wrap the search's model in ``ClassSubsetModel``.
@@ -133,6 +132,11 @@ def wrap(model, search_classes: np.ndarray, classes: np.ndarray):
     return ClassSubsetModel(model, np.asarray([index[c] for c in search_classes.tolist()]), len(classes))
 
 
+def _label(value):
+    """A class label as plain Python (numpy scalars become int / str) for JSON and messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _names(labels: tuple) -> str:
-    shown = ", ".join(repr(getattr(c, "item", lambda: c)()) for c in labels[:10])
+    shown = ", ".join(repr(_label(c)) for c in labels[:10])
     return shown + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")

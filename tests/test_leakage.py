@@ -82,7 +82,7 @@ def test_relabelled_target_is_named_dropped_and_reported(tmp_path):
     titanic_like(tmp_path / "t.csv")
     out = tmp_path / "m"
     result = invoke("fit", tmp_path / "t.csv", "--target", "churned", "--time-budget", 5, "--max-trials", 4,
-                    "--out", out, "--json", "--report")
+                    "--include", "linear", "--out", out, "--json", "--report")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["leakage"] == [{"column": "alive", "kind": "mapping", "score": 1.0,
@@ -100,7 +100,7 @@ def test_kept_leak_gives_a_perfect_validation_that_is_not_written_back(tmp_path)
     titanic_like(tmp_path / "t.csv")
     before = kb.open_store().info()  # the tests' DuckDB store (AUTOML_KB), filled from the seed
     result = invoke("fit", tmp_path / "t.csv", "--target", "churned", "--keep-columns", "alive", "--time-budget", 5,
-                    "--max-trials", 4, "--out", tmp_path / "m", "--json")
+                    "--max-trials", 4, "--include", "linear", "--out", tmp_path / "m", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["leakage"][0]["kept"] is True and summary["best_score"] == 1.0
@@ -152,3 +152,11 @@ def test_the_check_is_cheap_on_a_large_table():
     seconds = time.perf_counter() - started
     assert [name for name, _, _ in found] == ["leak"]
     assert seconds < 1.0, seconds  # ~0.05 s on an idle core; the margin is for a busy machine
+
+
+def test_perfect_scores_are_known_per_metric():
+    from automl.metrics import get_metric, make_metric
+    assert get_metric("roc_auc", "binary").is_perfect(1.0) and not get_metric("roc_auc", "binary").is_perfect(0.999)
+    assert get_metric("rmse", "regression").is_perfect(0.0) and not get_metric("r2", "regression").is_perfect(0.97)
+    custom = make_metric(np.mean, greater_is_better=True)
+    assert not custom.is_perfect(1.0)  # a user metric's best value is unknown: never treated as perfect

@@ -276,7 +276,7 @@ def _summary(f: ModelFacts, ev: Evaluation | None, label: str, in_sample: bool) 
         leaks = info["leakage"] or []
         pairs.append(("Leakage check", "; ".join(
             f"{x['column']} predicts the target alone ({x['kind']}, {x['measure']} {x['score']:.4f}): "
-            + ("kept as asked, validation scores may be optimistic" if x["kept"] else "dropped")
+            + ("kept, so validation scores may be optimistic" if x["kept"] else "dropped")
             for x in leaks) or "no column predicts the target alone"))
     rare = info.get("rare_classes")
     if rare:
