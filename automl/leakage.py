@@ -84,14 +84,14 @@ def screen_columns(encoder, Xc: pd.DataFrame, y: np.ndarray, task: str, *, drop:
     """
     encoder.drop({c: "dropped by drop_columns" for c in drop if c not in encoder.dropped_})
     sources = encoder.sources
-    findings = check_columns(Xc[list(sources)], y, task, sources, set(keep), seed=seed)
+    findings = check_columns(Xc, y, task, sources, set(keep), seed=seed)
     if findings and {f.column for f in findings} >= set(sources.values()):
         # every column predicts the target alone: an easy problem (or a table of leaks) that cannot be fitted
         # without them, so nothing is dropped
         findings = [dataclasses.replace(f, kept=True) for f in findings]
         log.warning("every column predicts the target alone (%s); none dropped",
                     ", ".join(f.describe() for f in findings[:5]))
-        return Xc[list(sources)], findings
+        return _only(Xc, list(sources)), findings
     for f in findings:
         if f.kept:
             log.warning("column %s predicts the target alone; kept as asked (keep_columns): validation scores "
@@ -101,15 +101,19 @@ def screen_columns(encoder, Xc: pd.DataFrame, y: np.ndarray, task: str, *, drop:
                         "(keep it with keep_columns)", f.describe())
     encoder.drop({f.column: f"leaks the target ({f.kind.value}, {f.measure} {f.score:.4f})"
                   for f in findings if not f.kept})
-    return Xc[list(encoder.sources)], findings
+    return _only(Xc, list(encoder.sources)), findings
+
+
+def _only(X: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return X if list(X.columns) == columns else X[columns]
 
 
 def check_columns(X: pd.DataFrame, y: np.ndarray, task: str, sources: dict[str, str], keep: set[str], *,
                   seed: int = 0) -> list[LeakageFinding]:
-    """Findings per input column (``sources`` maps each cleaned column to its input column; a date column's
-    parts share one), the best score of its cleaned columns; ``kept`` for columns named in ``keep``."""
+    """Findings per input column (``sources`` maps each cleaned column of ``X`` to check to its input column; a
+    date column's parts share one), the best score of its cleaned columns; ``kept`` for columns in ``keep``."""
     best: dict[str, tuple[LeakKind, float]] = {}
-    for name, kind, score in find_leaks(X, y, task, seed=seed):
+    for name, kind, score in find_leaks(X, y, task, seed=seed, columns=[c for c in X.columns if c in sources]):
         column = sources.get(name, name)
         if column not in best or score > best[column][1]:
             best[column] = (kind, score)
@@ -117,9 +121,10 @@ def check_columns(X: pd.DataFrame, y: np.ndarray, task: str, sources: dict[str, 
     return [LeakageFinding(c, kind, score, measure, kept=c in keep) for c, (kind, score) in best.items()]
 
 
-def find_leaks(X: pd.DataFrame, y: np.ndarray, task: str, *, seed: int = 0,
-               sample_rows: int = SAMPLE_ROWS) -> list[tuple[str, LeakKind, float]]:
-    """(encoded column, kind, score) for every column of the cleaned ``X`` scoring >= THRESHOLD alone.
+def find_leaks(X: pd.DataFrame, y: np.ndarray, task: str, *, seed: int = 0, sample_rows: int = SAMPLE_ROWS,
+               columns: list[str] | None = None) -> list[tuple[str, LeakKind, float]]:
+    """(cleaned column, kind, score) for every column of the cleaned ``X`` (or of its ``columns``) scoring
+    >= THRESHOLD alone.
 
     ``y``: class codes (classification) or floats (regression). Checks run on at most ``sample_rows``
     seeded rows; the caller maps encoded columns back to input columns.
@@ -141,7 +146,7 @@ def find_leaks(X: pd.DataFrame, y: np.ndarray, task: str, *, seed: int = 0,
         if np.unique(target).size < 2:
             return []
     found = []
-    for name in X.columns:
+    for name in X.columns if columns is None else columns:
         codes, n_levels, values = _levels(X[name].iloc[rows] if len(rows) < n else X[name])
         if n_levels < 2:
             continue
@@ -149,7 +154,7 @@ def find_leaks(X: pd.DataFrame, y: np.ndarray, task: str, *, seed: int = 0,
             score = _score(target, _group_predict(codes, n_levels, target, regression), regression)
             if score >= THRESHOLD:
                 found.append((str(name), LeakKind.MAPPING, score))
-                continue
+            continue  # a one-column model of a few levels predicts no better than the mapping
         if values is None:
             continue  # a category column with many levels: only the mapping check is meaningful
         score = _score(target, _neighbour_predict(values, target, regression), regression)
@@ -176,9 +181,13 @@ def _group_predict(groups: np.ndarray, n_groups: int, target: np.ndarray, regres
     if regression:
         means = np.bincount(groups, weights=target, minlength=n_groups) / np.bincount(groups, minlength=n_groups)
         return means[groups]
-    table = np.zeros((n_groups, int(target.max()) + 1))
-    np.add.at(table, (groups, target), 1.0)
-    return table.argmax(axis=1)[groups]
+    return _class_table(groups, n_groups, target).argmax(axis=1)[groups]
+
+
+def _class_table(groups: np.ndarray, n_groups: int, target: np.ndarray) -> np.ndarray:
+    """Rows per (group, class)."""
+    k = int(target.max()) + 1
+    return np.bincount(groups * k + target, minlength=n_groups * k).reshape(n_groups, k).astype(float)
 
 
 def _neighbour_predict(values: np.ndarray, target: np.ndarray, regression: bool) -> np.ndarray:
@@ -207,8 +216,7 @@ def _neighbour_predict(values: np.ndarray, target: np.ndarray, regression: bool)
         means = sums / counts
         pred[ok] = np.where(alone, means[closest[groups]], loo)
         return pred
-    table = np.zeros((unique.size, int(target.max()) + 1))
-    np.add.at(table, (groups, t), 1.0)
+    table = _class_table(groups, unique.size, t)
     own = table[groups]
     own[np.arange(len(t)), t] -= 1.0  # leave the row itself out
     pred[ok] = np.where(alone, table.argmax(axis=1)[closest[groups]], own.argmax(axis=1))
@@ -219,8 +227,10 @@ def _score(target: np.ndarray, pred: np.ndarray, regression: bool) -> float:
     if regression:
         total = np.sum((target - target.mean()) ** 2)
         return float(1.0 - np.sum((target - pred) ** 2) / total) if total > 0 else 0.0
-    recalls = [np.mean(pred[target == c] == c) for c in np.unique(target)]
-    return float(np.mean(recalls))
+    support = np.bincount(target)
+    hits = np.bincount(target[pred == target], minlength=support.size)
+    present = support > 0
+    return float(np.mean(hits[present] / support[present]))  # balanced accuracy
 
 
 def _r2_linear(a: np.ndarray, b: np.ndarray) -> float:
