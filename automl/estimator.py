@@ -307,7 +307,10 @@ class AutoMLBase(BaseEstimator):
         self.task_ = target.task
         if self.task_ not in self._estimator_type_tasks:
             raise InputError(f"{type(self).__name__} cannot fit a {self.task_} task")
-        X, target, weights, self.rare_classes_, classes = rare_mod.handle(X, target, weights, self.rare_classes)
+        from .search.validation import requested_kind
+        kind = requested_kind(X_val is not None, groups is not None, self.time_column is not None)
+        X, target, (weights, groups), self.rare_classes_, classes = rare_mod.handle(
+            X, target, self.rare_classes, (weights, groups), kind=kind)
         if classes is not None:
             self.classes_ = classes  # every class name, also those set aside
         metric = get_metric(self.metric, self.task_)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .data import MIN_ROWS, Target, check_rows
 from .exceptions import InputError
-from .search.validation import choose_protocol, min_rows_per_class
+from .search.validation import Kind, Validation, choose_protocol, min_rows_per_class
 
 log = logging.getLogger("automl")
 
@@ -59,40 +59,44 @@ class ClassSubsetModel:
         return out
 
 
-def _rare(codes: np.ndarray, n_classes: int) -> tuple[np.ndarray, int]:
+def _rare(codes: np.ndarray, n_classes: int, kind: Kind | None) -> tuple[np.ndarray, int]:
     """Boolean mask of the rare classes, and the rows per class the validation needs.
 
-    The need is the protocol's: k rows for stratified k-fold, 2 for a holdout (the protocol depends on the
-    rows left, so it is recomputed until stable). When meeting it would leave fewer than two classes or
-    too few rows, the need is the splitter's floor, 2 rows (``make_splits`` then uses fewer folds).
+    The need is the scheme's (``min_rows_per_class``); for the scheme chosen by data size (``kind`` None) the
+    protocol depends on the rows left, so it is recomputed until stable. When meeting it would leave fewer
+    than two classes or too few rows, the need is the splitter's floor, 2 rows (``make_splits`` then uses
+    fewer folds).
     """
     counts = np.bincount(codes, minlength=n_classes)
     rare = np.zeros(n_classes, dtype=bool)
     while True:
-        need = min_rows_per_class(choose_protocol(int(counts[~rare].sum())))
+        scheme = Validation(kind) if kind is not None else choose_protocol(int(counts[~rare].sum()))
+        need = min_rows_per_class(scheme)
         now = counts < need
         if (now == rare).all():
             break
         rare = now | rare
     if (~rare).sum() < 2 or counts[~rare].sum() < MIN_ROWS:
-        need = 2
+        need = min(need, 2)
         rare = counts < need
     return rare, need
 
 
-def handle(X: pd.DataFrame, target: Target, weights: np.ndarray | None, mode: str
-           ) -> tuple[pd.DataFrame, Target, np.ndarray | None, RareClasses | None, np.ndarray | None]:
-    """(X, search target, weights, what was done, classes the fitted model answers for; None for regression).
+def handle(X: pd.DataFrame, target: Target, mode: str, per_row: tuple = (), kind: Kind | None = None
+           ) -> tuple[pd.DataFrame, Target, tuple, RareClasses | None, np.ndarray | None]:
+    """(X, search target, ``per_row`` filtered alike, what was done, classes the fitted model answers for; None for
+    regression). ``per_row``: arrays or Series of one value per row of X (or None); ``kind``: the user's
+    validation scheme (None: chosen by data size).
 
     The search target has codes 0..K'-1 over the classes that stay; with ``mode="drop"`` the model's
     classes are all of ``target.classes``, so wrap the search's model in ``ClassSubsetModel``.
     """
     if target.classes is None:
-        return X, target, weights, None, None
+        return X, target, per_row, None, None
     classes = target.classes
-    rare, need = _rare(target.y, len(classes))
+    rare, need = _rare(target.y, len(classes), kind)
     if not rare.any():
-        return X, target, weights, None, classes
+        return X, target, per_row, None, classes
     rows = rare[target.y]
     labels = tuple(classes[rare])
     merged_into = None
@@ -105,7 +109,7 @@ def handle(X: pd.DataFrame, target: Target, weights: np.ndarray | None, mode: st
             log.warning("merged %d row(s) of %d class(es) with fewer than %d rows (%s) into class %r",
                         int(rows.sum()), len(labels), need, _names(labels), merged_into)
             info = RareClasses("merge", labels, int(rows.sum()), need, merged_into)
-            return X, Target(codes.astype(np.int64), target.task, merged_classes), weights, info, merged_classes
+            return X, Target(codes.astype(np.int64), target.task, merged_classes), per_row, info, merged_classes
         log.warning("the %d row(s) merged into %r are still fewer than %d: setting them aside", int(rows.sum()),
                     merged_into, need)
     keep = ~rows
@@ -119,9 +123,10 @@ def handle(X: pd.DataFrame, target: Target, weights: np.ndarray | None, mode: st
                 _names(labels))
     codes = np.searchsorted(kept, target.y[keep]).astype(np.int64)
     X = X.loc[keep].reset_index(drop=True)
-    weights = weights[keep] if weights is not None else None
+    per_row = tuple(None if v is None else v[keep].reset_index(drop=True) if isinstance(v, pd.Series) else v[keep]
+                    for v in per_row)
     info = RareClasses("drop", labels, int(rows.sum()), need, None)
-    return X, Target(codes, target.task, classes[kept]), weights, info, classes
+    return X, Target(codes, target.task, classes[kept]), per_row, info, classes
 
 
 def wrap(model, search_classes: np.ndarray, classes: np.ndarray):

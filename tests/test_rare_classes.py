@@ -72,6 +72,18 @@ def test_merge_puts_rare_classes_into_other(tmp_path):
     assert bad.exit_code == 2 and bad.stderr.strip().splitlines()[-1].startswith("error: the 'rare_classes'")
 
 
+def test_the_users_validation_scheme_sets_the_need():
+    X, y = planets_like()
+    groups = X.pop("city")  # grouped folds need two rows of a class (in two groups), not five
+    model = AutoMLClassifier(time_budget=5, max_trials=3, write_back=False).fit(X, y, groups=groups)
+    assert model.fit_info_["validation"]["kind"] == "group"
+    assert model.fit_info_["rare_classes"]["classes"] == ["enterprise"] and model.fit_info_["rare_classes"]["min_rows"] == 2
+    # with the user's validation rows every training row trains every trial: no class is too small
+    with_valid = AutoMLClassifier(time_budget=5, max_trials=3, write_back=False).fit(
+        X.iloc[:600], y.iloc[:600], X_val=X.iloc[600:], y_val=y.iloc[600:])
+    assert with_valid.rare_classes_ is None and "enterprise" in with_valid.classes_
+
+
 def test_fewer_than_two_classes_left_is_the_usual_error():
     X, _ = planets_like()
     y = pd.Series(["a"] * (len(X) - 1) + ["b"])

@@ -46,11 +46,16 @@ class SplitOptions:
     @property
     def kind(self) -> Kind | None:
         """The scheme the user asked for (None: chosen by data size)."""
-        if self.n_valid:
-            return Kind.USER
-        if self.groups is not None:
-            return Kind.GROUP
-        return Kind.TIME if self.times is not None else None
+        return requested_kind(self.n_valid > 0, self.groups is not None, self.times is not None)
+
+
+def requested_kind(valid: bool, groups: bool, time: bool) -> Kind | None:
+    """The scheme of the user's options: their validation rows, groups or a time column (None: by data size)."""
+    if valid:
+        return Kind.USER
+    if groups:
+        return Kind.GROUP
+    return Kind.TIME if time else None
 
 
 def check_one_scheme(valid: bool, groups: bool, time: bool) -> None:
@@ -102,9 +107,13 @@ def choose_protocol(n_rows: int) -> str:
 
 
 def min_rows_per_class(validation: Validation | str) -> int:
-    """Rows every class needs for the stratified split of ``protocol``: k for k-fold CV, 2 for a holdout."""
+    """Rows every class needs so that each split's training part holds it: k for stratified k-fold, 2 for a
+    stratified holdout and for grouped or time-ordered folds (two groups / times at the least), 1 with the
+    user's validation rows (every training row trains every trial)."""
     if isinstance(validation, str):
         validation = Validation.parse(validation)
+    if validation.kind is Kind.USER:
+        return 1
     return validation.n_splits if validation.kind is Kind.CV else 2
 
 
