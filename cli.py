@@ -255,8 +255,7 @@ def _parse_budget(value: float) -> float:
 @click.pass_context
 def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_path, no_warm_start, strategy,
         max_trials, weight_column, valid_path, groups_column, time_column, cluster, include, exclude, drop_columns,
-        keep_columns, rare_classes, resume_dir,
-        with_report, quiet, as_json):
+        keep_columns, rare_classes, resume_dir, with_report, quiet, as_json):
     """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
     from automl.deadline import Deadline
     deadline = Deadline(_parse_budget(time_budget), start=ctx.obj["start"])
@@ -308,7 +307,8 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
                    strategy=strategy, max_trials=max_trials, callback=progress,
                    include=tuple(include.split(",")) if include else None,
                    exclude=tuple(exclude.split(",")) if exclude else None, cluster=cluster, time_column=time_column,
-                   drop_columns=_names(drop_columns), keep_columns=_names(keep_columns), rare_classes=rare_classes)
+                   drop_columns=_column_names((drop_columns or "",)) or None,
+                   keep_columns=_column_names((keep_columns or "",)) or None, rare_classes=rare_classes)
     model._fit_options = {"target": target, "weight_column": weight_column, "groups": groups_column,
                           "valid": str(valid_path) if valid_path is not None else None}
     try:
@@ -325,11 +325,6 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
         click.echo(json.dumps(summary, indent=2, default=str))
     else:
         _print_leaderboard(model, summary)
-
-
-def _names(value: str | None) -> tuple[str, ...] | None:
-    """A comma-separated option as a tuple of names (None when not given)."""
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
 
 
 _RESUMED_OPTIONS = {"metric": "metric", "task": "task", "seed": "seed", "strategy": "strategy",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .data import MIN_ROWS, Target, check_rows
-from .exceptions import InputError
+from .exceptions import InputError, plain_repr, plain_value
 from .search.validation import Kind, Validation, choose_protocol, min_rows_per_class
 
 log = logging.getLogger("automl")
@@ -34,7 +34,7 @@ class RareClasses:
     merged_into: object | None = None
 
     def as_dict(self) -> dict:
-        return {"mode": self.mode, "classes": [_label(c) for c in self.classes], "n_rows": self.n_rows,
+        return {"mode": self.mode, "classes": [plain_value(c) for c in self.classes], "n_rows": self.n_rows,
                 "min_rows": self.min_rows, "merged_into": self.merged_into}
 
 
@@ -137,11 +137,6 @@ def wrap(model, search_classes: np.ndarray, classes: np.ndarray):
     return ClassSubsetModel(model, np.asarray([index[c] for c in search_classes.tolist()]), len(classes))
 
 
-def _label(value):
-    """A class label as plain Python (numpy scalars become int / str) for JSON and messages."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _names(labels: tuple) -> str:
-    shown = ", ".join(repr(_label(c)) for c in labels[:10])
+    shown = ", ".join(plain_repr(c) for c in labels[:10])
     return shown + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
