@@ -59,11 +59,13 @@ def test_merge_puts_rare_classes_into_other(tmp_path):
     planets_like(tmp_path / "p.csv")
     result = CliRunner().invoke(main, ["fit", str(tmp_path / "p.csv"), "--target", "plan", "--rare-classes",
                                        "merge", "--time-budget", "5", "--max-trials", "3", "--out",
-                                       str(tmp_path / "m"), "--json"])
+                                       str(tmp_path / "m"), "--json", "--report"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["rare_classes"]["mode"] == "merge" and summary["rare_classes"]["n_rows"] == 6
     assert "merged 6 row(s) of 3 class(es)" in result.stderr and "'other'" in result.stderr
+    page = (tmp_path / "m" / "report.html").read_text(encoding="utf-8")
+    assert "Rare classes" in page and "merged into &#x27;other&#x27;" in page
     model = AutoML.load(tmp_path / "m")
     assert list(model.classes_) == ["basic", "family", "premium", "standard", "other"]
     assert model.predict_proba(planets_like()[0]).shape[1] == 5
