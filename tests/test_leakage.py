@@ -14,7 +14,7 @@ import knowledge_base as kb
 from automl import AutoML, AutoMLRegressor
 from automl.data import TableEncoder
 from automl.exceptions import InputError
-from automl.leakage import LeakKind, check_columns, find_leaks
+from automl.leakage import LeakKind, check_columns, find_leaks, screen_columns
 from cli import main
 from tests.conftest import EXAMPLE
 
@@ -160,3 +160,14 @@ def test_perfect_scores_are_known_per_metric():
     assert get_metric("rmse", "regression").is_perfect(0.0) and not get_metric("r2", "regression").is_perfect(0.97)
     custom = make_metric(np.mean, greater_is_better=True)
     assert not custom.is_perfect(1.0)  # a user metric's best value is unknown: never treated as perfect
+
+
+def test_a_table_whose_every_column_predicts_the_target_keeps_them(caplog):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    X = pd.DataFrame({"a": y * 2.0 + rng.normal(0, 0.01, 300), "b": np.where(y == 1, "on", "off")})
+    encoder = TableEncoder().fit(X)
+    with caplog.at_level("WARNING", logger="automl"):
+        Xc, found = screen_columns(encoder, encoder.transform(X), y, "binary", drop=[], keep=[])
+    assert {f.column for f in found} == {"a", "b"} and all(f.kept for f in found)
+    assert list(Xc.columns) == ["a", "b"] and "none dropped" in caplog.text  # nothing would be left to fit
