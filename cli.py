@@ -652,6 +652,106 @@ def kb_compact(kb_path):
     click.echo(f"compacted {store.path}")
 
 
+# --------------------------------------------------------------------------- production: drift and retune
+def _print_drift(report) -> None:
+    click.echo(f"drift {report.verdict.value}: {report.n_rows_now} new row(s) against {report.n_rows_before} "
+               f"training row(s) (PSI: 0.1 moderate, 0.25 major, after sampling noise)")
+    click.echo(f"  {'column':24s} {'kind':12s} {'PSI':>8s} {'noise':>7s} {'missing':>15s} {'unseen':>7s}  verdict")
+    for c in report.columns:
+        unseen = "-" if c.unseen_share is None else f"{100 * c.unseen_share:.1f}%"
+        missing = f"{100 * c.missing_share_before:.1f}% -> {100 * c.missing_share_now:.1f}%"
+        click.echo(f"  {c.name[:24]:24s} {c.kind.value:12s} {c.psi:8.3f} {c.noise:7.3f} {missing:>15s} "
+                   f"{unseen:>7s}  {c.verdict.value}")
+    if report.missing_columns:
+        click.echo(f"  columns gone (not used by the model): {', '.join(report.missing_columns)}")
+    if report.added_columns:
+        click.echo(f"  new columns (ignored by the model): {', '.join(report.added_columns)}")
+    if report.metafeature_distance is None:
+        click.echo("  meta-feature distance: - (the new data has no target column)")
+    else:
+        moved = ", ".join(f"{k} {v:.2f}" for k, v in report.metafeatures_moved)
+        click.echo(f"  meta-feature distance {report.metafeature_distance:.3f} (0 same, ~1.4 unrelated)"
+                   + (f"; moved most: {moved}" if moved else ""))
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--target", "-y", default=None, help="Target column of DATA (default: the model's; optional).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No warnings.")
+@click.pass_context
+def drift(ctx, model_dir, data, target, as_json, quiet):
+    """How far DATA has moved from the training data of the model saved in MODEL_DIR."""
+    _configure_logging(quiet, ctx.obj["debug"])
+    from automl import AutoML
+    from automl.data import load_table
+    from automl.drift import model_drift
+    model = AutoML.load(model_dir)
+    report = model_drift(model, load_table(data), target)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_drift(report)
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--target", "-y", default=None, help="Target column of DATA (default: the model's).")
+@click.option("--time-budget", "-t", type=float, default=60.0, show_default=True,
+              help="Seconds for the whole command, loading and saving included.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Write a winning challenger here instead of replacing MODEL_DIR.")
+@click.option("--seed", type=int, default=None, help="Seed of the split and the search (default: the model's).")
+@click.option("--max-trials", type=int, default=None, help="Stop after N trials (deterministic mode).")
+@click.option("--n-jobs", type=int, default=1, show_default=True, help="Parallel trials (-1: all cores).")
+@_KB_OPTION
+@click.option("--quiet", "-q", is_flag=True, help="No progress display and no warnings.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.pass_context
+def retune(ctx, model_dir, data, target, time_budget, out_dir, seed, max_trials, n_jobs, kb_path, quiet, as_json):
+    """Search on DATA and replace the model in MODEL_DIR only if the new one scores better on held-out new rows.
+
+    Exit code 0 whether the model was replaced or kept (--json "replaced" says which); an interrupted retune
+    leaves MODEL_DIR unchanged.
+    """
+    from automl.deadline import Deadline
+    deadline = Deadline(_parse_budget(time_budget), start=ctx.obj["start"])
+    from automl.search.runner import warm_up
+    warm_up()
+    _configure_logging(quiet, ctx.obj["debug"])
+    from automl import AutoML
+    from automl.data import load_table
+    from automl.exceptions import InputError
+    from automl.retune import retune as run_retune
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {str(out_dir)!r} exists and is not a directory")
+    champion = AutoML.load(model_dir)
+    table = load_table(data)
+    progress = _Progress(time_budget, enabled=sys.stderr.isatty() and not quiet and not as_json)
+    try:
+        result = run_retune(champion, model_dir, table, target=target, out=out_dir, time_budget=time_budget,
+                            deadline=deadline, seed=seed, max_trials=max_trials, n_jobs=n_jobs,
+                            knowledge_base=str(kb_path) if kb_path else None, callback=progress)
+    finally:
+        progress.close()
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    if result.drift is not None:
+        _print_drift(result.drift)
+    else:
+        click.echo(f"drift: - ({result.drift_note})")
+    click.echo(f"{result.metric} on {result.n_held_out_rows} held-out new row(s): champion "
+               f"{result.champion_score:.5g}, challenger {result.challenger_score:.5g} ({result.n_trials} trials on "
+               f"{result.n_train_rows} rows)")
+    if result.replaced:
+        click.echo(f"replaced: the challenger is saved to {result.model_dir}")
+    else:
+        click.echo(f"kept: the model in {result.model_dir} is unchanged")
+
+
 # --------------------------------------------------------------------------- reports
 def _evaluation_data(data_path, target):
     """(X, y) from --data/--target, or (None, None); the two options go together."""

@@ -279,7 +279,7 @@ class AutoMLBase(BaseEstimator):
         return None
 
     def _fit(self, X, y, *, task: str | None, deadline: Deadline | None, resume=None, sample_weight=None,
-             X_val=None, y_val=None, groups=None):
+             X_val=None, y_val=None, groups=None, first_configs=()):
         _check_params(self)
         started_at = datetime.now(timezone.utc)
         deadline = deadline or Deadline(float(self.time_budget))
@@ -323,6 +323,8 @@ class AutoMLBase(BaseEstimator):
 
         self.families_ = _allowed_families(self.include, self.exclude)
         warm = self._warm_start_material(Xc, target.y)
+        warm["suggestions"] = [*first_configs, *warm["suggestions"]]
+        self.profile_ = _training_profile(X, self.encoder_, Xc, target.y, self.task_, warm)
         from .search import SearchProblem, optimize  # the search imports heavy modules; keep fit's import cheap
         n_jobs = _resolve_n_jobs(self.n_jobs)
         executor_factory = None
@@ -613,6 +615,7 @@ class AutoMLBase(BaseEstimator):
             "resumed_from": self.resumed_from_,
             "n_evaluations_written": self.n_evaluations_written_,
             "neighbours": self.neighbours_,
+            "profile": self.profile_.to_dict() if getattr(self, "profile_", None) is not None else None,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -693,11 +696,14 @@ class AutoML(AutoMLBase):
         return self.task
 
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None, groups=None, *,
-            deadline: Deadline | None = None, resume: "AutoMLBase | None" = None):
+            deadline: Deadline | None = None, resume: "AutoMLBase | None" = None, first_configs=()):
         """``resume``: a fitted model of the same data whose search continues (its trials are replayed; the
-        validation scheme must be the same). ``X_val``, ``y_val``, ``groups``: as ``AutoMLBase.fit``."""
+        validation scheme must be the same). ``first_configs``: warm-start suggestions
+        (``{"config", "origin", "explanation"}``) tried before the knowledge base's (``automl retune``: the
+        previous model's best). ``X_val``, ``y_val``, ``groups``: as ``AutoMLBase.fit``."""
         return self._fit(X, y, task=self._requested_task(), deadline=deadline, resume=resume,
-                         sample_weight=sample_weight, X_val=X_val, y_val=y_val, groups=groups)
+                         sample_weight=sample_weight, X_val=X_val, y_val=y_val, groups=groups,
+                         first_configs=first_configs)
 
     def predict(self, X) -> np.ndarray:
         raw = self._predict_raw(X)
@@ -739,6 +745,18 @@ def _check_same_scheme(resume: "AutoMLBase", n_rows: int, split) -> None:
         raise InputError(f"cannot resume a search validated by {earlier.get('protocol')} "
                          f"({', '.join(f'{k}={earlier[k]}' for k in changed)}) with {now['protocol']} "
                          f"({', '.join(f'{k}={now[k]}' for k in changed)}): the scores would not be comparable")
+
+
+def _training_profile(X, encoder, Xc, y, task: str, warm: dict):
+    """The training data's profile for drift detection (``automl.profile``); None, with a warning, if it
+    fails (it never stops a fit)."""
+    from .profile import compute_profile
+    try:
+        return compute_profile(X, encoder, Xc, y, task, metafeatures=warm["metafeatures"],
+                               fingerprint=warm["fingerprint"])
+    except Exception as exc:  # a summary of the data must never cost the model
+        log.warning("the training data's profile failed (%s); drift cannot be measured for this model", exc)
+        return None
 
 
 def _finite_or_none(value) -> float | None:

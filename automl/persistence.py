@@ -110,16 +110,42 @@ def save_model(obj: Any, directory: str | Path, manifest: dict) -> Path:
         full["model_sha256"] = _sha256(model_path)
         (staging / MANIFEST_FILE).write_text(json.dumps(full, indent=2, default=str), encoding="utf-8")
         if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-            os.replace(directory, old)
-            os.replace(staging, directory)
-            shutil.rmtree(old, ignore_errors=True)
+            _replace_directory(staging, directory)
         else:
             os.replace(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return directory
+
+
+_RENAME_EXCHANGE = 2  # renameat2 flag (Linux >= 3.15): swap two paths in one step
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap directories ``a`` and ``b`` atomically (Linux renameat2); False where the system cannot."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return done == 0
+
+
+def _replace_directory(staging: Path, directory: Path) -> None:
+    """Put ``staging`` in the place of the existing ``directory``. Where the system swaps two directories in one
+    step, a kill at any moment leaves either the old or the new model at ``directory``, whole; elsewhere two
+    renames leave ``directory`` absent for an instant (the old model then waits in ``.NAME.old-PID``)."""
+    if _exchange(staging, directory):
+        shutil.rmtree(staging, ignore_errors=True)  # (now holding the old model)
+        return
+    old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+    os.replace(directory, old)
+    os.replace(staging, directory)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_manifest(directory: str | Path) -> dict:

@@ -1,0 +1,153 @@
+"""Continuous tuning in production (``automl retune``): a challenger searched on new data replaces the saved
+model (the champion) only if it scores better on rows of the new data that neither trained on.
+
+The new data is split once (seeded, stratified): a quarter is held out. The challenger is fitted on the rest
+with the held-out rows as its validation set (the user-valid scheme: every trial, the ensemble and the decision
+threshold are chosen on them); the champion, trained on the old data, predicts the same rows. Both are
+scored by the same code and metric; the challenger must be strictly better. A winning challenger is saved as
+fitted (not refitted on every row): the model saved is the model that was compared. The challenger's search
+starts from the champion's own best configurations (origin ``previous model``), then the knowledge base's.
+
+Cron-safe: nothing is written to the model directory before the decision, and the replacement is the atomic
+save of ``automl.persistence``; an interrupted retune (Ctrl-C, kill) leaves the champion as it was.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import Target, drop_missing_target, encode_target, encode_target_as
+from .deadline import Deadline
+from .drift import DriftReport, model_columns, model_drift, model_profile
+from .exceptions import InputError
+from .metrics import Metric, get_metric
+from .search.validation import Kind, Validation, make_splits
+
+log = logging.getLogger("automl")
+
+HELD_OUT_SHARE = 0.25  # of the new rows: the comparison's rows, never trained on by either model
+FIRST_CONFIGS = 5  # of the champion's best configurations tried first
+ORIGIN = "previous model"
+
+
+@dataclass(frozen=True)
+class RetuneResult:
+    replaced: bool
+    metric: str
+    champion_score: float
+    challenger_score: float
+    n_train_rows: int
+    n_held_out_rows: int
+    n_trials: int
+    model_dir: Path  # where the model in use now is (the champion's directory when it was kept)
+    drift: DriftReport | None
+    drift_note: str | None  # why there is no drift report
+
+    def to_dict(self) -> dict:
+        return {"replaced": self.replaced, "metric": self.metric, "champion_score": self.champion_score,
+                "challenger_score": self.challenger_score, "n_train_rows": self.n_train_rows,
+                "n_held_out_rows": self.n_held_out_rows, "n_trials": self.n_trials, "model_dir": str(self.model_dir),
+                "drift": self.drift.to_dict() if self.drift is not None else None, "drift_note": self.drift_note}
+
+
+def previous_configs(champion, n: int = FIRST_CONFIGS) -> list[dict]:
+    """The champion's ``n`` best distinct configurations (its leaderboard's order) as warm-start suggestions."""
+    board = champion.leaderboard_
+    out, seen = [], set()
+    for _, row in board[board["status"] == "ok"].iterrows():
+        if row["config_id"] in seen:
+            continue
+        seen.add(row["config_id"])
+        out.append({"config": json.loads(row["config"]), "origin": ORIGIN,
+                    "explanation": f"the previous model's #{len(out) + 1}: {champion.metric_} {row['score']:.5g} "
+                                   f"on its own data"})
+        if len(out) == n:
+            break
+    return out
+
+
+def score_on(model, X: pd.DataFrame, codes: np.ndarray, metric: Metric) -> float:
+    """``model``'s ``metric`` on raw rows ``X`` with the target in ``model``'s codes (its predictions as its users
+    get them: probabilities, or labels after its decision threshold)."""
+    if model.task_ == "regression":
+        return metric.score(codes, np.asarray(model.predict(X), dtype=float))
+    if metric.needs_proba:
+        return metric.score(codes, np.asarray(model.predict_proba(X), dtype=float))
+    lookup = {str(c): i for i, c in enumerate(model.classes_.tolist())}
+    return metric.score(codes, np.asarray([lookup[str(p)] for p in model.predict(X)]))
+
+
+def _better(metric: Metric, challenger: float, champion: float) -> bool:
+    if not np.isfinite(challenger):
+        return False
+    if not np.isfinite(champion):
+        return True
+    return metric.to_loss(challenger) < metric.to_loss(champion) - 1e-12 * max(1.0, abs(champion))
+
+
+def retune(champion, model_dir: str | Path, table: pd.DataFrame, *, target: str | None = None,
+           out: str | Path | None = None, time_budget: float = 60.0, deadline: Deadline | None = None,
+           seed: int | None = None, max_trials: int | None = None, n_jobs: int = 1,
+           knowledge_base: str | None = None, callback=None) -> RetuneResult:
+    """Retune ``champion`` (loaded from ``model_dir``) on the new ``table``; save the challenger into ``out`` (default
+    ``model_dir``) only if it wins. Ctrl-C during the search raises ``KeyboardInterrupt`` with nothing saved."""
+    from .estimator import AutoML
+    deadline = deadline or Deadline(float(time_budget))
+    options = (getattr(champion, "fit_info_", None) or {}).get("options") or {}
+    target = target or options.get("target")
+    if target is None:
+        raise InputError("--target is required: the model does not record the column it predicts")
+    X, y = model_columns(champion, table, target)
+    if y is None:
+        raise InputError(f"the new data has no target column {target!r}; retune needs labelled rows")
+    if options.get("weight_column"):
+        log.warning("retune does not use the weight column %r: every new row weighs the same",
+                    options["weight_column"])
+    drift, drift_note = None, None
+    if model_profile(champion) is None:
+        drift_note = "the model has no profile of its training data (saved by an older version): no drift figures"
+        log.warning(drift_note)
+    else:
+        drift = model_drift(champion, table, target)
+    X, y, _ = drop_missing_target(X, y)
+    X, y = X.reset_index(drop=True), y.reset_index(drop=True)
+    task, metric = champion.task_, get_metric(champion.metric_, champion.task_)
+    new = encode_target(y, task)  # bad input: one class, not numeric, ...
+    if task != "regression":
+        try:
+            codes = encode_target_as(y, Target(np.arange(len(champion.classes_)), task, champion.classes_))
+        except InputError:
+            unknown = sorted(set(map(str, new.classes)) - set(map(str, champion.classes_)))
+            raise InputError(f"the new data has class(es) the model never saw ({', '.join(unknown[:5])}): the two "
+                             f"models would not predict the same classes; fit a new model") from None
+    else:
+        codes = new.y
+    seed = int(champion.seed if seed is None else seed)
+    train, held = make_splits(new.y, task, Validation(Kind.HOLDOUT, share=HELD_OUT_SHARE), seed)[0]
+    champion_score = score_on(champion, X.iloc[held], codes[held], metric)
+    challenger = AutoML(task=task, metric=champion.metric_, time_budget=float(time_budget), n_jobs=n_jobs, seed=seed,
+                        warm_start=True, knowledge_base=knowledge_base, strategy="warm", max_trials=max_trials,
+                        callback=callback, include=options.get("include"), exclude=options.get("exclude"),
+                        time_column=None)
+    challenger._fit_options = {"target": target, "weight_column": None, "groups": None, "valid": None}
+    challenger.fit(X.iloc[train], y.iloc[train], X_val=X.iloc[held], y_val=y.iloc[held], deadline=deadline,
+                   first_configs=previous_configs(champion))
+    if challenger.fit_info_.get("interrupted"):
+        log.warning("retune interrupted: the model in %s is unchanged", model_dir)
+        raise KeyboardInterrupt
+    challenger_score = score_on(challenger, X.iloc[held], codes[held], metric)
+    replaced = _better(metric, challenger_score, champion_score)
+    result = RetuneResult(replaced=replaced, metric=metric.name, champion_score=champion_score,
+                          challenger_score=challenger_score, n_train_rows=len(train), n_held_out_rows=len(held),
+                          n_trials=len(challenger.trials_), model_dir=Path(out or model_dir) if replaced
+                          else Path(model_dir), drift=drift, drift_note=drift_note)
+    if replaced:
+        challenger.fit_info_["retune"] = {"replaced_run": getattr(champion, "run_id_", None),
+                                          **{k: v for k, v in result.to_dict().items() if k != "model_dir"}}
+        challenger.save(result.model_dir)
+    return result
