@@ -108,25 +108,25 @@ def retune(champion, model_dir: str | Path, table: pd.DataFrame, *, target: str 
     if options.get("weight_column"):
         log.warning("retune does not use the weight column %r: every new row weighs the same",
                     options["weight_column"])
+    X, y, _ = drop_missing_target(X, y)
+    X, y = X.reset_index(drop=True), y.reset_index(drop=True)
+    task, metric = champion.task_, get_metric(champion.metric_, champion.task_)
+    codes = None
+    if task != "regression":
+        try:  # the champion's class codes (the two models are scored on the same codes)
+            codes = encode_target_as(y, Target(np.arange(len(champion.classes_)), task, champion.classes_))
+        except InputError:
+            unknown = sorted({str(v).strip() for v in y} - {str(c) for c in champion.classes_})
+            raise InputError(f"the new data has class(es) the model never saw ({', '.join(unknown[:5])}): the two "
+                             f"models would not predict the same classes; fit a new model") from None
+    new = encode_target(y, task)  # bad input: one class, not numeric, ...
+    codes = new.y if codes is None else codes
     drift, drift_note = None, None
     if model_profile(champion) is None:
         drift_note = "the model has no profile of its training data (saved by an older version): no drift figures"
         log.warning(drift_note)
     else:
         drift = model_drift(champion, table, target)
-    X, y, _ = drop_missing_target(X, y)
-    X, y = X.reset_index(drop=True), y.reset_index(drop=True)
-    task, metric = champion.task_, get_metric(champion.metric_, champion.task_)
-    new = encode_target(y, task)  # bad input: one class, not numeric, ...
-    if task != "regression":
-        try:
-            codes = encode_target_as(y, Target(np.arange(len(champion.classes_)), task, champion.classes_))
-        except InputError:
-            unknown = sorted(set(map(str, new.classes)) - set(map(str, champion.classes_)))
-            raise InputError(f"the new data has class(es) the model never saw ({', '.join(unknown[:5])}): the two "
-                             f"models would not predict the same classes; fit a new model") from None
-    else:
-        codes = new.y
     seed = int(champion.seed if seed is None else seed)
     train, held = make_splits(new.y, task, Validation(Kind.HOLDOUT, share=HELD_OUT_SHARE), seed)[0]
     champion_score = score_on(champion, X.iloc[held], codes[held], metric)
