@@ -9,7 +9,8 @@ fitted (not refitted on every row): the model saved is the model that was compar
 starts from the champion's own best configurations (origin ``previous model``), then the knowledge base's.
 
 Cron-safe: nothing is written to the model directory before the decision, and the replacement is the atomic
-save of ``automl.persistence``; an interrupted retune (Ctrl-C, kill) leaves the champion as it was.
+save of ``automl.persistence`` (one directory swap); a retune interrupted (Ctrl-C, kill) before that swap leaves
+the champion as it was, after it the challenger, whole.
 """
 from __future__ import annotations
 

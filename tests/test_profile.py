@@ -63,5 +63,6 @@ def test_a_fitted_model_saves_its_training_profile(tmp_path):
     plan = profile.column("plan")
     assert set(plan.categories) == {"basic", "standard", "premium", "family"} and plan.other_share == 0
     assert abs(plan.missing_share - X["plan"].isna().mean()) < 1e-6
-    assert profile.n_rows == len(X) and profile.fingerprint and len(profile.metafeatures) == len(metafeatures.FEATURE_NAMES)
+    assert profile.n_rows == len(X) and profile.fingerprint
+    assert len(profile.metafeatures) == len(metafeatures.FEATURE_NAMES)
     assert "C100565" not in json.dumps(manifest["profile"])  # no raw rows (an ID of the table)
