@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import Target, drop_missing_target, encode_target, encode_target_as
+from .data import class_codes, class_labels, drop_missing_target, encode_target
 from .deadline import Deadline
 from .drift import DriftReport, model_columns, model_drift, model_profile
 from .exceptions import InputError
@@ -72,15 +72,11 @@ def previous_configs(champion, n: int = FIRST_CONFIGS) -> list[dict]:
     return out
 
 
-def score_on(model, X: pd.DataFrame, codes: np.ndarray, metric: Metric) -> float:
-    """``model``'s ``metric`` on raw rows ``X`` with the target in ``model``'s codes (its predictions as its users
-    get them: probabilities, or labels after its decision threshold)."""
-    if model.task_ == "regression":
-        return metric.score(codes, np.asarray(model.predict(X), dtype=float))
-    if metric.needs_proba:
-        return metric.score(codes, np.asarray(model.predict_proba(X), dtype=float))
-    lookup = {str(c): i for i, c in enumerate(model.classes_.tolist())}
-    return metric.score(codes, np.asarray([lookup[str(p)] for p in model.predict(X)]))
+def score_on(model, X: pd.DataFrame, y: pd.Series, metric: Metric) -> float:
+    """``model``'s ``metric`` on raw rows ``X`` and labels ``y`` (``evaluate``: its predictions as its users get
+    them); NaN where the metric is undefined on these rows."""
+    value = model.evaluate(X, y).score(metric.name)
+    return float("nan") if value is None else float(value)
 
 
 def _better(metric: Metric, challenger: float, champion: float) -> bool:
@@ -112,16 +108,13 @@ def retune(champion, model_dir: str | Path, table: pd.DataFrame, *, target: str 
     X, y, _ = drop_missing_target(X, y)
     X, y = X.reset_index(drop=True), y.reset_index(drop=True)
     task, metric = champion.task_, get_metric(champion.metric_, champion.task_)
-    codes = None
     if task != "regression":
-        try:  # the champion's class codes (the two models are scored on the same codes)
-            codes = encode_target_as(y, Target(np.arange(len(champion.classes_)), task, champion.classes_))
-        except InputError:
-            unknown = sorted({str(v).strip() for v in y} - {str(c) for c in champion.classes_})
+        codes = class_codes(y, champion.classes_)
+        unknown = sorted({str(v) for v, code in zip(class_labels(y).tolist(), codes) if code < 0})
+        if unknown:
             raise InputError(f"the new data has class(es) the model never saw ({', '.join(unknown[:5])}): the two "
-                             f"models would not predict the same classes; fit a new model") from None
+                             f"models would not predict the same classes; fit a new model")
     new = encode_target(y, task)  # bad input: one class, not numeric, ...
-    codes = new.y if codes is None else codes
     drift, drift_note = None, None
     if model_profile(champion) is None:
         drift_note = "the model has no profile of its training data (saved by an older version): no drift figures"
@@ -130,7 +123,7 @@ def retune(champion, model_dir: str | Path, table: pd.DataFrame, *, target: str 
         drift = model_drift(champion, table, target)
     seed = int(champion.seed if seed is None else seed)
     train, held = make_splits(new.y, task, Validation(Kind.HOLDOUT, share=HELD_OUT_SHARE), seed)[0]
-    champion_score = score_on(champion, X.iloc[held], codes[held], metric)
+    champion_score = score_on(champion, X.iloc[held], y.iloc[held], metric)
     challenger = AutoML(task=task, metric=champion.metric_, time_budget=float(time_budget), n_jobs=n_jobs, seed=seed,
                         warm_start=True, knowledge_base=knowledge_base, strategy="warm", max_trials=max_trials,
                         callback=callback, include=options.get("include"), exclude=options.get("exclude"),
@@ -141,7 +134,7 @@ def retune(champion, model_dir: str | Path, table: pd.DataFrame, *, target: str 
     if challenger.fit_info_.get("interrupted"):
         log.warning("retune interrupted: the model in %s is unchanged", model_dir)
         raise KeyboardInterrupt
-    challenger_score = score_on(challenger, X.iloc[held], codes[held], metric)
+    challenger_score = score_on(challenger, X.iloc[held], y.iloc[held], metric)
     replaced = _better(metric, challenger_score, champion_score)
     result = RetuneResult(replaced=replaced, metric=metric.name, champion_score=champion_score,
                           challenger_score=challenger_score, n_train_rows=len(train), n_held_out_rows=len(held),
