@@ -92,9 +92,26 @@ def retune(champion, model_dir: str | Path, table: pd.DataFrame, *, target: str 
            seed: int | None = None, max_trials: int | None = None, n_jobs: int = 1,
            knowledge_base: str | None = None, callback=None) -> RetuneResult:
     """Retune ``champion`` (loaded from ``model_dir``) on the new ``table``; save the challenger into ``out`` (default
-    ``model_dir``) only if it wins. Ctrl-C during the search raises ``KeyboardInterrupt`` with nothing saved."""
+    ``model_dir``) only if it wins. Ctrl-C before the save raises ``KeyboardInterrupt`` with nothing saved."""
+    try:
+        result, challenger = _contest(champion, model_dir, table, target=target, out=out, time_budget=time_budget,
+                                      deadline=deadline or Deadline(float(time_budget)), seed=seed,
+                                      max_trials=max_trials, n_jobs=n_jobs, knowledge_base=knowledge_base,
+                                      callback=callback)
+    except KeyboardInterrupt:
+        log.warning("retune interrupted: the model in %s is unchanged", model_dir)
+        raise
+    if result.replaced:
+        challenger.fit_info_["retune"] = {"replaced_run": getattr(champion, "run_id_", None),
+                                          **{k: v for k, v in result.to_dict().items() if k != "model_dir"}}
+        challenger.save(result.model_dir)
+    return result
+
+
+def _contest(champion, model_dir, table: pd.DataFrame, *, target, out, time_budget: float, deadline: Deadline,
+             seed, max_trials, n_jobs: int, knowledge_base, callback):
+    """The drift, the challenger's search and both scores: ``(RetuneResult, challenger)``; nothing is saved."""
     from .estimator import AutoML
-    deadline = deadline or Deadline(float(time_budget))
     options = (getattr(champion, "fit_info_", None) or {}).get("options") or {}
     target = target or options.get("target")
     if target is None:
@@ -131,8 +148,7 @@ def retune(champion, model_dir: str | Path, table: pd.DataFrame, *, target: str 
     challenger._fit_options = {"target": target, "weight_column": None, "groups": None, "valid": None}
     challenger.fit(X.iloc[train], y.iloc[train], X_val=X.iloc[held], y_val=y.iloc[held], deadline=deadline,
                    first_configs=previous_configs(champion))
-    if challenger.fit_info_.get("interrupted"):
-        log.warning("retune interrupted: the model in %s is unchanged", model_dir)
+    if challenger.fit_info_.get("interrupted"):  # (the search keeps its best so far; retune does not)
         raise KeyboardInterrupt
     challenger_score = score_on(challenger, X.iloc[held], y.iloc[held], metric)
     replaced = _better(metric, challenger_score, champion_score)
@@ -140,8 +156,4 @@ def retune(champion, model_dir: str | Path, table: pd.DataFrame, *, target: str 
                           challenger_score=challenger_score, n_train_rows=len(train), n_held_out_rows=len(held),
                           n_trials=len(challenger.trials_), model_dir=Path(out or model_dir) if replaced
                           else Path(model_dir), drift=drift, drift_note=drift_note)
-    if replaced:
-        challenger.fit_info_["retune"] = {"replaced_run": getattr(champion, "run_id_", None),
-                                          **{k: v for k, v in result.to_dict().items() if k != "model_dir"}}
-        challenger.save(result.model_dir)
-    return result
+    return result, challenger
