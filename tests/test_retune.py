@@ -171,7 +171,7 @@ def _when_a_trial_finished(proc: subprocess.Popen, tmp: Path) -> None:
     time.sleep(0.5)  # mid-search: trials keep running
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_an_interrupted_retune_leaves_the_model_unchanged(champion, tmp_path, sig):
     model_dir, kb = champion
     before = _digest(model_dir)
