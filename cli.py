@@ -721,13 +721,15 @@ def retune(ctx, model_dir, data, target, time_budget, out_dir, seed, max_trials,
     from automl.search.runner import warm_up
     warm_up()
     _configure_logging(quiet, ctx.obj["debug"])
+    import knowledge_base
     from automl import AutoML
     from automl.data import load_table
-    from automl.exceptions import InputError
+    from automl.persistence import check_writable_dir, check_writable_file
     from automl.retune import retune as run_retune
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"--out {str(out_dir)!r} exists and is not a directory")
     champion = AutoML.load(model_dir)
+    # at once, not after the budget: where a winner would be saved, and the store the search writes back to
+    check_writable_dir(out_dir or model_dir, "--out" if out_dir is not None else "MODEL_DIR", replaced=True)
+    check_writable_file(knowledge_base.resolve_path(kb_path), "--kb" if kb_path else "knowledge base")
     table = load_table(data)
     progress = _Progress(time_budget, enabled=sys.stderr.isatty() and not quiet and not as_json)
     try:

@@ -120,6 +120,10 @@ def test_retune_bad_input_is_one_line_exit_2(champion, tmp_path):
 
     one_line(invoke("retune", tmp_path / "nowhere", EXAMPLE_V2, "--kb", kb), "does not exist")
     one_line(invoke("retune", model_dir, tmp_path / "missing.csv", "--kb", kb), "does not exist")
+    (tmp_path / "a-file").write_text("not a directory")
+    one_line(invoke("retune", model_dir, EXAMPLE_V2, "--kb", kb, "--out", tmp_path / "a-file"), "--out",
+             "not a directory")
+    one_line(invoke("retune", model_dir, EXAMPLE_V2, "--kb", tmp_path), "--kb", "is a directory")
     frame = pd.read_csv(EXAMPLE_V2)
     unlabelled = tmp_path / "unlabelled.csv"
     frame.drop(columns=["churned"]).to_csv(unlabelled, index=False)
