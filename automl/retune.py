@@ -1,7 +1,8 @@
 """Continuous tuning in production (``automl retune``): a challenger searched on new data replaces the saved
 model (the champion) only if it scores better on rows of the new data that neither trained on.
 
-The new data is split once (seeded, stratified): a quarter is held out. The challenger is fitted on the rest
+The new data is split once (seeded, stratified): a quarter is held out (the latest quarter when the model was
+fitted with a time column, whole groups when with a groups column). The challenger is fitted on the rest
 with the held-out rows as its validation set (the user-valid scheme: every trial, the ensemble and the decision
 threshold are chosen on them); the champion, trained on the old data, predicts the same rows. Both are
 scored by the same code and metric; the challenger must be strictly better. A winning challenger is saved as
@@ -27,7 +28,7 @@ from .deadline import Deadline
 from .drift import DriftReport, model_columns, model_drift, model_profile
 from .exceptions import InputError
 from .metrics import Metric, get_metric
-from .search.validation import Kind, Validation, make_splits
+from .search.validation import Kind, SplitOptions, Validation, group_codes, make_splits, time_order
 
 log = logging.getLogger("automl")
 
@@ -42,6 +43,7 @@ class RetuneResult:
     metric: str
     champion_score: float
     challenger_score: float
+    held_out: str  # how the held-out rows were chosen (a protocol: holdout0.25, time-holdout0.25, ...)
     n_train_rows: int
     n_held_out_rows: int
     n_trials: int
@@ -51,7 +53,7 @@ class RetuneResult:
 
     def to_dict(self) -> dict:
         return {"replaced": self.replaced, "metric": self.metric, "champion_score": self.champion_score,
-                "challenger_score": self.challenger_score, "n_train_rows": self.n_train_rows,
+                "challenger_score": self.challenger_score, "held_out": self.held_out, "n_train_rows": self.n_train_rows,
                 "n_held_out_rows": self.n_held_out_rows, "n_trials": self.n_trials, "model_dir": str(self.model_dir),
                 "drift": self.drift.to_dict() if self.drift is not None else None, "drift_note": self.drift_note}
 
@@ -77,6 +79,23 @@ def score_on(model, X: pd.DataFrame, y: pd.Series, metric: Metric) -> float:
     them); NaN where the metric is undefined on these rows."""
     value = model.evaluate(X, y).score(metric.name)
     return float("nan") if value is None else float(value)
+
+
+def held_out_split(y: np.ndarray, task: str, X: pd.DataFrame, groups: pd.Series | None, time_column: str | None,
+                   seed: int) -> tuple[Validation, np.ndarray, np.ndarray]:
+    """``(scheme, train rows, held-out rows)`` of the new data, in the champion's fit's spirit: the latest rows
+    when it was fitted with a time column, whole groups with a groups column, else a stratified random quarter."""
+    options = None
+    if time_column is not None and time_column in X.columns:
+        validation = Validation(Kind.TIME, share=HELD_OUT_SHARE, time_column=time_column)
+        options = SplitOptions(times=time_order(X[time_column], time_column), time_column=time_column)
+    elif groups is not None:
+        validation = Validation(Kind.GROUP, share=HELD_OUT_SHARE, groups_column=str(groups.name))
+        options = SplitOptions(groups=group_codes(groups, str(groups.name)), groups_column=str(groups.name))
+    else:
+        validation = Validation(Kind.HOLDOUT, share=HELD_OUT_SHARE)
+    train, held = make_splits(y, task, validation, seed, options)[0]
+    return validation, train, held
 
 
 def _better(metric: Metric, challenger: float, champion: float) -> bool:
@@ -122,7 +141,9 @@ def _contest(champion, model_dir, table: pd.DataFrame, *, target, out, time_budg
     if options.get("weight_column"):
         log.warning("retune does not use the weight column %r: every new row weighs the same",
                     options["weight_column"])
+    groups = table[options["groups"]].reset_index(drop=True) if options.get("groups") in table.columns else None
     X, y, _ = drop_missing_target(X, y)
+    groups = None if groups is None else groups.loc[X.index].reset_index(drop=True)
     X, y = X.reset_index(drop=True), y.reset_index(drop=True)
     task, metric = champion.task_, get_metric(champion.metric_, champion.task_)
     if task != "regression":
@@ -139,7 +160,7 @@ def _contest(champion, model_dir, table: pd.DataFrame, *, target, out, time_budg
     else:
         drift = model_drift(champion, table, target)
     seed = int(champion.seed if seed is None else seed)
-    train, held = make_splits(new.y, task, Validation(Kind.HOLDOUT, share=HELD_OUT_SHARE), seed)[0]
+    validation, train, held = held_out_split(new.y, task, X, groups, options.get("time_column"), seed)
     champion_score = score_on(champion, X.iloc[held], y.iloc[held], metric)
     challenger = AutoML(task=task, metric=champion.metric_, time_budget=float(time_budget), n_jobs=n_jobs, seed=seed,
                         warm_start=True, knowledge_base=knowledge_base, strategy="warm", max_trials=max_trials,
@@ -153,7 +174,8 @@ def _contest(champion, model_dir, table: pd.DataFrame, *, target, out, time_budg
     challenger_score = score_on(challenger, X.iloc[held], y.iloc[held], metric)
     replaced = _better(metric, challenger_score, champion_score)
     result = RetuneResult(replaced=replaced, metric=metric.name, champion_score=champion_score,
-                          challenger_score=challenger_score, n_train_rows=len(train), n_held_out_rows=len(held),
+                          challenger_score=challenger_score, held_out=validation.protocol, n_train_rows=len(train),
+                          n_held_out_rows=len(held),
                           n_trials=len(challenger.trials_), model_dir=Path(out or model_dir) if replaced
                           else Path(model_dir), drift=drift, drift_note=drift_note)
     return result, challenger

@@ -200,3 +200,31 @@ def test_an_interrupted_retune_leaves_the_model_unchanged(champion, tmp_path, si
     assert json.loads((model_dir / "manifest.json").read_text())["model_sha256"] == sha
     assert AutoML.load(model_dir).task_ == "binary"
     assert sorted(p.name for p in model_dir.parent.iterdir() if p.name.startswith(".")) == []
+
+
+def test_the_held_out_rows_follow_the_models_time_column_or_groups():
+    from automl.retune import held_out_split
+    n = 400
+    frame = pd.DataFrame({"day": pd.Series(range(n)).sample(frac=1, random_state=0).to_numpy(),
+                          "x": range(n)})
+    y = (frame["x"] % 2).to_numpy()
+    scheme, train, held = held_out_split(y, "binary", frame, None, "day", seed=0)
+    assert scheme.protocol == "time-holdout0.25" and len(held) == 100
+    assert frame["day"].iloc[held].min() > frame["day"].iloc[train].max()  # the latest rows
+    groups = pd.Series(frame["x"] // 10, name="shop")
+    scheme, train, held = held_out_split(y, "binary", frame, groups, None, seed=0)
+    assert scheme.protocol == "group-holdout0.25"
+    assert not set(groups.iloc[held]) & set(groups.iloc[train])  # no shop on both sides
+    assert held_out_split(y, "binary", frame, None, None, seed=0)[0].protocol == "holdout0.25"
+
+
+def test_a_model_fitted_with_a_time_column_is_retuned_on_the_latest_rows(tmp_path):
+    from automl.retune import retune
+    table = pd.read_csv(EXAMPLE).dropna(subset=["signup_date"])
+    champion = AutoML(time_budget=30, max_trials=1, time_column="signup_date", write_back=False)
+    champion.fit(table.drop(columns=["churned"]), table["churned"])
+    champion.save(tmp_path / "model")
+    new = pd.read_csv(EXAMPLE_V2).dropna(subset=["signup_date"])
+    result = retune(AutoML.load(tmp_path / "model"), tmp_path / "model", new, target="churned", time_budget=30,
+                    max_trials=1)
+    assert result.held_out == "time-holdout0.25" and result.n_held_out_rows + result.n_train_rows == len(new)
