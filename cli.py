@@ -745,7 +745,7 @@ def retune(ctx, model_dir, data, target, time_budget, out_dir, seed, max_trials,
         _print_drift(result.drift)
     else:
         click.echo(f"drift: - ({result.drift_note})")
-    click.echo(f"{result.metric} on {result.n_held_out_rows} held-out new row(s): champion "
+    click.echo(f"{result.metric} on {result.n_held_out_rows} held-out new row(s) ({result.held_out}): champion "
                f"{result.champion_score:.5g}, challenger {result.challenger_score:.5g} ({result.n_trials} trials on "
                f"{result.n_train_rows} rows)")
     if result.replaced:
