@@ -27,6 +27,7 @@ from .data import class_codes, class_labels, drop_missing_target, encode_target
 from .deadline import Deadline
 from .drift import DriftReport, model_columns, model_drift, model_profile
 from .exceptions import InputError
+from .leaderboard import FINAL
 from .metrics import Metric, get_metric
 from .search.validation import Kind, SplitOptions, Validation, group_codes, make_splits, time_order
 
@@ -61,8 +62,11 @@ class RetuneResult:
 def previous_configs(champion, n: int = FIRST_CONFIGS) -> list[dict]:
     """The champion's ``n`` best distinct configurations (its leaderboard's order) as warm-start suggestions."""
     board = champion.leaderboard_
+    trials = board["status"].eq("ok")
+    if "kind" in board:  # (not the final model's row: an ensemble is not a configuration to search)
+        trials &= board["kind"].ne(FINAL)
     out, seen = [], set()
-    for _, row in board[board["status"] == "ok"].iterrows():
+    for _, row in board[trials].iterrows():
         if row["config_id"] in seen:
             continue
         seen.add(row["config_id"])
@@ -165,7 +169,8 @@ def _contest(champion, model_dir, table: pd.DataFrame, *, target, out, time_budg
     challenger = AutoML(task=task, metric=champion.metric_, time_budget=float(time_budget), n_jobs=n_jobs, seed=seed,
                         warm_start=True, knowledge_base=knowledge_base, strategy="warm", max_trials=max_trials,
                         callback=callback, include=options.get("include"), exclude=options.get("exclude"),
-                        time_column=None)
+                        time_column=None, drop_columns=options.get("drop_columns"),
+                        keep_columns=options.get("keep_columns"), rare_classes=options.get("rare_classes", "drop"))
     challenger._fit_options = {"target": target, "weight_column": None, "groups": None, "valid": None}
     challenger.fit(X.iloc[train], y.iloc[train], X_val=X.iloc[held], y_val=y.iloc[held], deadline=deadline,
                    first_configs=previous_configs(champion))

@@ -228,3 +228,16 @@ def test_a_model_fitted_with_a_time_column_is_retuned_on_the_latest_rows(tmp_pat
     result = retune(AutoML.load(tmp_path / "model"), tmp_path / "model", new, target="churned", time_budget=30,
                     max_trials=1)
     assert result.held_out == "time-holdout0.25" and result.n_held_out_rows + result.n_train_rows == len(new)
+
+
+def test_the_challenger_keeps_the_models_column_choices(tmp_path):
+    """Columns the user dropped from the model stay dropped in the challenger (whatever the decision)."""
+    from automl.deadline import Deadline
+    from automl.retune import _contest
+    table = pd.read_csv(EXAMPLE)
+    champion = AutoML(time_budget=30, max_trials=1, drop_columns=("city",), write_back=False)
+    champion.fit(table.drop(columns=["churned"]), table["churned"])
+    _, challenger = _contest(champion, tmp_path / "model", pd.read_csv(EXAMPLE_V2), target="churned", out=None,
+                             time_budget=30, deadline=Deadline(30), seed=None, max_trials=1, n_jobs=1,
+                             knowledge_base=None, callback=None)
+    assert challenger.encoder_.dropped_["city"] == "dropped by drop_columns"
