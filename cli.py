@@ -249,13 +249,16 @@ def _parse_budget(value: float) -> float:
               help="Classes too small to validate: set their rows aside, or merge them into class 'other'.")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), default=None,
               help="Continue the search saved in this model directory (same data, task and metric).")
+@click.option("--compact", is_flag=True,
+              help="Deployment-light model: the best single member refit on every row when it scores within 1 % "
+                   "of the ensemble.")
 @click.option("--report", "with_report", is_flag=True, help="Also write MODEL_DIR/report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display and no warnings.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.pass_context
 def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_path, no_warm_start, strategy,
         max_trials, weight_column, valid_path, groups_column, time_column, cluster, include, exclude, drop_columns,
-        keep_columns, rare_classes, resume_dir, with_report, quiet, as_json):
+        keep_columns, rare_classes, resume_dir, compact, with_report, quiet, as_json):
     """Fit the best model for DATA (CSV, TSV or Parquet) within the time budget and save it."""
     from automl.deadline import Deadline
     deadline = Deadline(_parse_budget(time_budget), start=ctx.obj["start"])
@@ -271,9 +274,14 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
     from automl.exceptions import InputError
     from automl.metrics import TASKS
     from automl.persistence import check_writable_dir, check_writable_file
+    from automl.timing import PhaseClock
+    clock = PhaseClock(start=ctx.obj["start"], cpu_start=0.0)  # CPU since the process started, imports included
+    clock.lap("imports")
     if task is not None and task not in TASKS:
         raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    out_dir = out_dir or Path("models") / Path(data).name.split(".")[0]
+    # --resume without --out saves back into the resumed model's directory (atomically: the old model stays whole
+    # until the new one is complete)
+    out_dir = out_dir or resume_dir or Path("models") / Path(data).name.split(".")[0]
     check_writable_dir(out_dir, "--out", replaced=True)  # at once, not after the budget
     check_writable_file(knowledge_base.resolve_path(kb_path), "--kb" if kb_path else "knowledge base")
     previous = AutoML.load(resume_dir) if resume_dir is not None else None
@@ -284,6 +292,7 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
         metric, task, seed = earlier.get("metric", metric), earlier.get("task", task), earlier.get("seed", seed)
         strategy, max_trials = earlier.get("strategy", strategy), earlier.get("max_trials", max_trials)
         include, exclude = earlier.get("include", include), earlier.get("exclude", exclude)
+        compact = earlier.get("compact", compact)
         no_warm_start = not earlier.get("warm_start", not no_warm_start)
         valid_path, groups_column = earlier.get("valid", valid_path), earlier.get("groups", groups_column)
         time_column = earlier.get("time_column", time_column)
@@ -301,6 +310,7 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
         weights = pd.to_numeric(weights, errors="coerce")
         if weights.isna().any():
             raise InputError(f"--weight-column {weight_column!r} has missing or non-numeric values")
+    clock.lap("load")
     progress = _Progress(time_budget, enabled=sys.stderr.isatty() and not quiet and not as_json)
     model = AutoML(task=task, time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed,
                    warm_start=not no_warm_start, knowledge_base=str(kb_path) if kb_path else None,
@@ -308,9 +318,11 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
                    include=tuple(include.split(",")) if include else None,
                    exclude=tuple(exclude.split(",")) if exclude else None, cluster=cluster, time_column=time_column,
                    drop_columns=_column_names((drop_columns or "",)) or None,
-                   keep_columns=_column_names((keep_columns or "",)) or None, rare_classes=rare_classes)
+                   keep_columns=_column_names((keep_columns or "",)) or None, rare_classes=rare_classes,
+                   compact=compact)
     model._fit_options = {"target": target, "weight_column": weight_column, "groups": groups_column,
                           "valid": str(valid_path) if valid_path is not None else None}
+    model._startup_clock = clock
     try:
         model.fit(X, y, sample_weight=weights, X_val=X_val, y_val=y_val, groups=groups, deadline=deadline,
                   resume=previous)
@@ -331,7 +343,8 @@ _RESUMED_OPTIONS = {"metric": "metric", "task": "task", "seed": "seed", "strateg
                     "max_trials": "max_trials", "include": "include", "exclude": "exclude",
                     "no_warm_start": "warm_start", "weight_column": "weight_column", "target": "target",
                     "valid_path": "valid", "groups_column": "groups", "time_column": "time_column",
-                    "drop_columns": "drop_columns", "keep_columns": "keep_columns", "rare_classes": "rare_classes"}
+                    "drop_columns": "drop_columns", "keep_columns": "keep_columns", "rare_classes": "rare_classes",
+                    "compact": "compact"}
 
 
 def _validation_inputs(X, target: str, valid_path, groups_column, weight_column):
@@ -369,6 +382,7 @@ def _resume_options(ctx, previous) -> dict:
 
 
 def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
+    from automl.persistence import directory_size
     board = model.leaderboard_
     n_ok = sum(1 for t in model.trials_ if t.get("status") == "ok")
     return {
@@ -393,6 +407,11 @@ def _fit_summary(model, out_dir: Path, seconds: float) -> dict:
         "rare_classes": model.fit_info_["rare_classes"],
         "rows_dropped_missing_target": model.n_rows_dropped_,
         "model_dir": str(out_dir),
+        "model_size_bytes": directory_size(out_dir),
+        "fallback": model.fit_info_.get("fallback"),
+        "kept_previous_model": bool(model.fit_info_.get("kept_previous_model")),
+        "compact": model.fit_info_.get("compact"),
+        "startup": (model.fit_info_.get("timings") or {}).get("startup"),
         "interrupted": bool(model.fit_info_.get("interrupted")),
         "elapsed_seconds": round(seconds, 3),
         "time_budget": model.time_budget,
@@ -425,9 +444,14 @@ def _print_leaderboard(model, summary: dict) -> None:
             click.echo(f"({PARTIAL_NOTE})")
     if summary["interrupted"]:
         click.echo("search interrupted: the best model found so far was kept")
+    if summary["fallback"]:
+        click.echo(f"fallback: {summary['fallback']['reason']}; {summary['fallback']['family']} scored on "
+                   f"{summary['fallback']['holdout_rows']} held-out rows")
+    if summary["kept_previous_model"]:
+        click.echo("the resumed model scored better on its validation than this search's: it was kept")
     click.echo(f"best {summary['metric']}: {summary['best_score']:.5g}  ({final['description']})")
-    click.echo(f"model saved to {summary['model_dir']}; {summary['n_evaluations_written']} evaluation(s) written "
-               f"to the knowledge base")
+    click.echo(f"model saved to {summary['model_dir']} ({summary['model_size_bytes'] / 1e6:.1f} MB); "
+               f"{summary['n_evaluations_written']} evaluation(s) written to the knowledge base")
 
 
 def _column_names(values: tuple[str, ...]) -> list[str]:

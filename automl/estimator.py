@@ -30,6 +30,7 @@ from . import rare_classes as rare_mod
 from .deadline import Deadline
 from .exceptions import AutoMLError, InputError, plain_repr
 from .metrics import TASKS, get_metric
+from .timing import PhaseClock
 from .versions import __version__, library_versions
 
 if TYPE_CHECKING:
@@ -77,8 +78,9 @@ def _check_params(est: "AutoMLBase") -> None:
     if est.rare_classes not in rare_mod.MODES:
         raise InputError(f"the 'rare_classes' parameter must be one of {', '.join(rare_mod.MODES)}; "
                          f"got {plain_repr(est.rare_classes)}")
-    if not isinstance(est.warm_start, (bool, np.bool_)):
-        raise InputError(f"the 'warm_start' parameter must be True or False; got {plain_repr(est.warm_start)}")
+    for name in ("warm_start", "compact"):
+        if not isinstance(getattr(est, name), (bool, np.bool_)):
+            raise InputError(f"the {name!r} parameter must be True or False; got {plain_repr(getattr(est, name))}")
     if est.time_column is not None and not isinstance(est.time_column, str):
         raise InputError(f"the 'time_column' parameter must be a column name or None; "
                          f"got {plain_repr(est.time_column)}")
@@ -171,7 +173,8 @@ class AutoMLBase(BaseEstimator):
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
                  time_column: str | None = None, drop_columns: tuple[str, ...] | str | None = None,
-                 keep_columns: tuple[str, ...] | str | None = None, rare_classes: str = "drop") -> None:
+                 keep_columns: tuple[str, ...] | str | None = None, rare_classes: str = "drop",
+                 compact: bool = False) -> None:
         self.time_budget = time_budget
         self.metric = metric
         self.n_jobs = n_jobs
@@ -189,6 +192,7 @@ class AutoMLBase(BaseEstimator):
         self.drop_columns = drop_columns
         self.keep_columns = keep_columns
         self.rare_classes = rare_classes
+        self.compact = compact
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -283,6 +287,7 @@ class AutoMLBase(BaseEstimator):
         _check_params(self)
         started_at = datetime.now(timezone.utc)
         deadline = deadline or Deadline(float(self.time_budget))
+        clock = self.__dict__.pop("_startup_clock", None) or PhaseClock()  # (the CLI's holds its imports, loading)
         from .search.runner import warm_up
         warm_up()  # the worker processes' imports overlap with validation, meta-features and retrieval
         X = self._as_frame(X, fitting=True)
@@ -320,12 +325,14 @@ class AutoMLBase(BaseEstimator):
         Xc.index = pd.RangeIndex(len(Xc))
         Xc, self.leakage_ = leakage.screen_columns(self.encoder_, Xc, target.y, self.task_, drop=drop, keep=keep,
                                                    seed=int(self.seed))
+        clock.lap("encode")
 
         self.families_ = _allowed_families(self.include, self.exclude)
-        warm = self._warm_start_material(Xc, target.y)
+        warm = self._warm_start_material(Xc, target.y, clock)
         warm["suggestions"] = [*first_configs, *warm["suggestions"]]
         self.profile_ = _training_profile(X, self.encoder_, Xc, target.y, self.task_, warm)
         from .search import SearchProblem, optimize  # the search imports heavy modules; keep fit's import cheap
+        clock.lap("imports")
         n_jobs = _resolve_n_jobs(self.n_jobs)
         executor_factory = None
         if self.cluster is not None:  # trials on a Dask cluster; only this driver writes to the knowledge base
@@ -333,7 +340,8 @@ class AutoMLBase(BaseEstimator):
             executor_factory = dask_executor_factory(self.cluster)  # InputError without Dask
         Xs, ys, ws, split = self._validation_split(X, Xc, target, weights, groups, X_val, y_val)
         problem = SearchProblem(X=Xs, y=ys, task=self.task_, metric=metric, seed=int(self.seed),
-                                n_jobs=n_jobs, families=self.families_, sample_weight=ws, split=split)
+                                n_jobs=n_jobs, families=self.families_, sample_weight=ws, split=split,
+                                compact=bool(self.compact))
         search_deadline = Deadline(max(0.05, deadline.remaining() - _reserve_seconds(float(self.time_budget))))
         strategy = self.strategy if (self.warm_start or self.strategy != "warm") else "bo"
         previous = []
@@ -347,6 +355,8 @@ class AutoMLBase(BaseEstimator):
         result = optimize(problem, search_deadline, strategy=strategy, suggestions=warm["suggestions"],
                           prior=warm["prior"], max_trials=self.max_trials, callback=self.callback, history=previous,
                           executor_factory=executor_factory)
+        for phase in result.startup:
+            clock.add(phase)
         self.model_ = result.model if classes is None else rare_mod.wrap(result.model, target.classes, classes)
         self.trials_ = [_trial_dict(t) for t in result.trials]
         self.resumed_from_ = getattr(resume, "run_id_", None)
@@ -359,6 +369,10 @@ class AutoMLBase(BaseEstimator):
         timings = getattr(result, "timings", None) or {}
         threshold = timings.get("threshold")
         self.decision_threshold_ = float(threshold) if threshold is not None else None
+        # (a fallback's score is on a holdout of its own, not on the search's splits: the resumed model wins)
+        kept_previous = self._keep_better_resumed(resume, float("nan") if result.fallback else result.best_loss,
+                                                  metric, n_rows=len(target.y), fingerprint=warm["fingerprint"],
+                                                  weighted=weights is not None)
         self.final_model_ = board_mod.final_model(self.ensemble_, self.trials_, self.best_config_, self.best_score_,
                                                   metric.to_loss(self.best_score_))
         self.leaderboard_ = board_mod.leaderboard(self.trials_, self.final_model_)
@@ -386,9 +400,39 @@ class AutoMLBase(BaseEstimator):
             "leakage": [f.as_dict() for f in self.leakage_],
             "final_model": self.final_model_.as_dict(),
             "rare_classes": self.rare_classes_.as_dict() if self.rare_classes_ else None,
+            "fallback": None if kept_previous else _plain(result.fallback),
+            "compact": resume.fit_info_.get("compact") if kept_previous else _plain(result.compaction),
+            "kept_previous_model": kept_previous,
+            "data_fingerprint": warm["fingerprint"],
+            "timings": {"startup": clock.as_dict()},
         }
         self.n_evaluations_written_ = self._write_back(warm, started_at) if self.write_back else 0
         return self
+
+    def _keep_better_resumed(self, resume, new_loss: float, metric, *, n_rows: int, fingerprint: str | None,
+                             weighted: bool) -> bool:
+        """A resumed search never returns a model worse on its own validation than the one it resumed from: the
+        splits depend only on the rows, the task, the validation scheme and the seed, so when those match and
+        the new final model's validation loss is worse, the resumed model is kept (returns True), as long as its
+        families are still allowed."""
+        if resume is None:
+            return False
+        info = getattr(resume, "fit_info_", None) or {}
+        prints = (info.get("data_fingerprint"), fingerprint)
+        family = {t.get("config_id"): t.get("family") for t in resume.trials_}
+        allowed = self.families_ is None or all(family.get(cid) in self.families_ for cid, _ in resume.ensemble_)
+        same_splits = (resume.validation_ == self.validation_ and int(resume.seed) == int(self.seed)
+                       and info.get("n_rows") == n_rows and (None in prints or prints[0] == prints[1])
+                       and bool(info.get("sample_weight")) == weighted)
+        old_loss = metric.to_loss(float(resume.best_score_))
+        if not (same_splits and allowed and np.isfinite(old_loss)) or not (old_loss < new_loss - 1e-12 or
+                                                                           not np.isfinite(new_loss)):
+            return False
+        log.warning("the resumed search's final model (validation %s %.5g) is worse than the model it resumed from "
+                    "(%.5g); that model is kept", self.metric_, metric.to_score(new_loss), resume.best_score_)
+        self.model_, self.best_config_, self.best_score_ = resume.model_, dict(resume.best_config_), resume.best_score_
+        self.ensemble_, self.decision_threshold_ = list(resume.ensemble_), resume.decision_threshold_
+        return True
 
     def _options(self) -> dict:
         """Every constructor option as plain data (callbacks and cluster objects by name), plus what the
@@ -449,7 +493,7 @@ class AutoMLBase(BaseEstimator):
             return self.knowledge_base
         return kb.open_store(self.knowledge_base)
 
-    def _warm_start_material(self, Xc: pd.DataFrame, y: np.ndarray) -> dict:
+    def _warm_start_material(self, Xc: pd.DataFrame, y: np.ndarray, clock: PhaseClock | None = None) -> dict:
         material = {"suggestions": [], "prior": [], "neighbours": [], "metafeatures": None,
                     "fingerprint": None, "note": "knowledge base not used"}
         needs_kb = self.write_back or (self.warm_start and self.strategy == "warm")
@@ -463,6 +507,9 @@ class AutoMLBase(BaseEstimator):
         except Exception as exc:  # meta-features never stop a fit
             log.warning("meta-features failed (%s); fitting without the knowledge base", exc)
             return material
+        finally:
+            if clock is not None:
+                clock.lap("metafeatures")
         if not (self.warm_start and self.strategy == "warm"):
             return material
         try:
@@ -477,6 +524,9 @@ class AutoMLBase(BaseEstimator):
             material["note"] = f"knowledge base unavailable: {exc}"
             log.warning("knowledge base unavailable (%s); starting from the default portfolio", exc)
             return material
+        finally:
+            if clock is not None:
+                clock.lap("knowledge_base")
         material["neighbours"] = [_plain(n) for n in neighbours]
         material["suggestions"] = [{"config": s.config, "origin": "kb", "explanation": s.explanation}
                                    for s in suggestions]
@@ -682,12 +732,13 @@ class AutoML(AutoMLBase):
                  callback: Callable[[dict], None] | None = None, include: tuple[str, ...] | None = None,
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
                  time_column: str | None = None, drop_columns: tuple[str, ...] | str | None = None,
-                 keep_columns: tuple[str, ...] | str | None = None, rare_classes: str = "drop") -> None:
+                 keep_columns: tuple[str, ...] | str | None = None, rare_classes: str = "drop",
+                 compact: bool = False) -> None:
         super().__init__(time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed, warm_start=warm_start,
                          knowledge_base=knowledge_base, strategy=strategy, max_trials=max_trials,
                          write_back=write_back, callback=callback, include=include, exclude=exclude,
                          cluster=cluster, time_column=time_column, drop_columns=drop_columns,
-                         keep_columns=keep_columns, rare_classes=rare_classes)
+                         keep_columns=keep_columns, rare_classes=rare_classes, compact=compact)
         self.task = task
 
     def _requested_task(self) -> str | None:

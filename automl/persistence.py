@@ -108,6 +108,7 @@ def save_model(obj: Any, directory: str | Path, manifest: dict) -> Path:
         full["versions"] = library_versions()
         full["model_file"] = MODEL_FILE
         full["model_sha256"] = _sha256(model_path)
+        full["model_bytes"] = model_path.stat().st_size
         (staging / MANIFEST_FILE).write_text(json.dumps(full, indent=2, default=str), encoding="utf-8")
         if directory.exists():
             _replace_directory(staging, directory)
@@ -146,6 +147,11 @@ def _replace_directory(staging: Path, directory: Path) -> None:
     os.replace(directory, old)
     os.replace(staging, directory)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def directory_size(directory: str | Path) -> int:
+    """Bytes of the files in a model directory (what deploying it copies)."""
+    return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
 
 
 def read_manifest(directory: str | Path) -> dict:

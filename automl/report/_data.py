@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-# The search's origins (automl/search/history.py: kb | portfolio | default | surrogate | random | promoted),
+# The search's origins (automl/search/history.py: kb | portfolio | default | surrogate | random | promoted | early),
 # in legend order, with the label and colour every figure uses.
 ORIGINS: dict[str, tuple[str, str]] = {
     "kb": ("knowledge base", "#1b9e77"),
@@ -23,6 +23,7 @@ ORIGINS: dict[str, tuple[str, str]] = {
     "surrogate": ("surrogate", "#d95f02"),
     "random": ("random", "#e7298a"),
     "promoted": ("promoted (higher fidelity)", "#66a61e"),
+    "early": ("early (in the driver, while the workers start)", "#e6ab02"),
 }
 UNKNOWN_ORIGIN = ("other", "#777777")
 

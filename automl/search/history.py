@@ -8,6 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 OK, FAILED, TIMEOUT = "ok", "failed", "timeout"
+EARLY = "early"  # origin of the first trial, run in the driver while the workers start (not a scheduler rung)
 
 
 @dataclass
@@ -17,7 +18,7 @@ class Trial:
     config_id: str
     family: str
     fidelity: float
-    origin: str  # kb | portfolio | default | surrogate | random | promoted
+    origin: str  # kb | portfolio | default | surrogate | random | promoted | resumed | early
     status: str = "pending"
     score: float | None = None
     loss: float | None = None
@@ -77,8 +78,9 @@ class History:
                     self._relative[t.trial_id] = relative(t.config)
                 unit = self._relative[t.trial_id]
             return t.extra.get("full_seconds", t.fit_seconds) / max(t.fidelity, 1e-9) / unit
+        # (the early trial ran in the driver beside the workers' start-up: its seconds say little of a worker's)
         done = [t for t in self.trials if t.status in (OK, TIMEOUT) and t.fit_seconds > 0
-                and not t.extra.get("replayed")]
+                and not t.extra.get("replayed") and t.origin != EARLY]
         same = [seconds(t) for t in done if t.family == family]
         if same:
             return float(np.median(same)) * fidelity

@@ -9,7 +9,10 @@ folds raced at full fidelity), the runner (isolated worker processes) and
 the history. At the end: greedy ensemble selection over out-of-fold predictions; the final model is the
 bag of the selected members' fold (or holdout) models, each member also refit on every row in the workers
 when the time kept for it allows (a member not refit keeps its fold models, so the result always fits in
-the budget).
+the budget). ``compact``: the best single member alone (its refit) when it is nearly as good as the ensemble.
+While the workers start, an early trial runs in a thread of the driver, so a search always has a validated
+model; only when even that had no time is the final model the fallback (one configuration fitted on the training
+rows of one of the search's folds, scored on its validation rows, reported as ``SearchResult.fallback``).
 
 Strategies: ``random`` (random configurations at full fidelity), ``hyperband`` (random configurations in
 Hyperband brackets, family defaults first), ``bo`` (family defaults, then the surrogate, ASHA), ``warm``
@@ -21,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -36,12 +40,13 @@ from ..ensembling import BaggedEnsemble, greedy_selection, tune_threshold
 from ..exceptions import BudgetError, InputError
 from ..metrics import Metric
 from ..models import REGISTRY
+from ..timing import PhaseTiming
 from .brackets import ASHA, Hyperband, fidelity_rungs
-from .history import FAILED, OK, TIMEOUT, History, Trial
+from .history import EARLY, FAILED, OK, TIMEOUT, History, Trial
 from .portfolio import family_defaults, static_portfolio
-from .runner import Executor, LocalRunner
+from .runner import Executor, LocalRunner, forkserver_cpu_seconds
 from .samplers import BOSampler, RandomSampler
-from .trial import fit_one, refit_iterations, score_predictions
+from .trial import fit_one, predict_one, refit_iterations, run_trial, score_predictions
 from .validation import Kind, SplitOptions, Validation, choose_protocol, choose_validation, make_splits
 
 log = logging.getLogger("automl")
@@ -51,6 +56,35 @@ KEEP_TOP = 15  # trials whose out-of-fold predictions and fold models are kept f
 HOLDOUT_SHARE = 0.2
 REFIT_ID_OFFSET = 1_000_000  # executor ids of refit requests (never trial ids)
 CLOSING_SECONDS = 0.4  # of the final reserve: closing the workers and assembling the model (the rest: ensembling)
+EARLY_TRAIN_ROWS = 2_000  # training rows per fold of the early trial: LightGBM takes tenths of a second on them
+EARLY_LEARNING_RATE = 0.2  # LightGBM's defaults at a high learning rate: early stopping after few rounds
+MIN_TRIAL_SECONDS = 0.5  # search time left below which no trial (early or in a worker) and no worker is started
+COMPACT_TOLERANCE = 0.01  # compact keeps the best single member when its loss is within 1 % of the ensemble's
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """The final model when no trial's models could be kept: one configuration fitted once on the training rows of
+    one of the search's folds and scored on its validation rows (``holdout_score`` None only when those rows hold
+    a class the others lack, said in ``reason``)."""
+
+    reason: str
+    config_id: str
+    family: str
+    holdout_score: float | None
+    holdout_rows: int
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What ``compact=True`` kept: the best single member (``kept="single"``, refit on every row when ``refit``)
+    or the ensemble, when the single member's validation loss was not within ``COMPACT_TOLERANCE`` of it."""
+
+    kept: str
+    member: str
+    single_score: float
+    ensemble_score: float
+    refit: bool
 
 
 @dataclass
@@ -64,6 +98,7 @@ class SearchProblem:
     sample_weight: np.ndarray | None = None
     families: tuple[str, ...] | None = None  # allowed model families (None: all for the task)
     split: SplitOptions | None = None  # the user's validation rows, groups or time order (None: by data size)
+    compact: bool = False  # keep the best single member (refit on every row) when it is nearly as good
 
 
 @dataclass
@@ -77,6 +112,9 @@ class SearchResult:
     protocol: str
     timings: dict = field(default_factory=dict)
     validation: Validation | None = None
+    fallback: Fallback | None = None  # set when no trial's models could be kept
+    startup: tuple[PhaseTiming, ...] = ()  # the search's start-up phases: worker start, first trial
+    compaction: Compaction | None = None  # set with ``compact=True``
 
 
 def _allowed_families(problem: SearchProblem):
@@ -127,6 +165,28 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:  # somebody else's live process
         return True
     return True
+
+
+class _EarlyTrial:
+    """A trial run in a thread of the driver while the worker processes start (LightGBM releases the GIL while it
+    trains), so that a model with a real validation score exists even when no worker trial finishes in time."""
+
+    def __init__(self, request: dict, data: dict) -> None:
+        self.result: dict | None = None
+        self.cpu_seconds = 0.0
+        self.wall_seconds = 0.0
+        self._started = time.monotonic()
+        self.thread = threading.Thread(target=self._run, args=(request, data), name="automl-early-trial",
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, request: dict, data: dict) -> None:
+        cpu = time.thread_time()
+        try:
+            self.result = run_trial(request, data)  # (a trial's errors become its status)
+        finally:
+            self.cpu_seconds = time.thread_time() - cpu
+            self.wall_seconds = time.monotonic() - self._started
 
 
 class _Search:
@@ -183,6 +243,8 @@ class _Search:
         self.prefetch_seconds = 0.0  # driver seconds spent proposing the next job while every worker was busy
         self._prefetched = None  # the next job, proposed ahead while the workers were busy
         self.timings: dict = {}
+        self.startup: list[PhaseTiming] = []
+        self.early: tuple[int, _EarlyTrial] | None = None  # (trial id, the early trial) until it is recorded
 
     def _replay(self, previous) -> None:
         """Resume: earlier trials inform the sampler; the earlier best is evaluated again first (for its models)."""
@@ -369,7 +431,8 @@ class _Search:
         if t.extra.get("raced_out"):  # what the full evaluation would have cost (for the time estimates)
             t.extra["full_seconds"] = t.fit_seconds * len(self.splits) / t.extra["raced_out"]
         if t.status == OK:
-            self.asha.report(t.rung, t.config_id, t.loss, t.family)
+            if t.origin != EARLY:  # (the early trial runs beside the scheduler, on a share of rows that is no rung)
+                self.asha.report(t.rung, t.config_id, t.loss, t.family)
             if "oof" in result and result.get("models_path"):
                 self.kept[trial_id] = {"oof": result["oof"], "models_path": result["models_path"]}
                 self._trim_kept()
@@ -439,15 +502,24 @@ class _Search:
         executor: Executor | None = None
         try:
             try:
-                started = time.monotonic()
-                executor = (self.executor_factory or LocalRunner)(data, n_workers, self.workdir)
-                self.timings["startup_seconds"] = time.monotonic() - started
-                self._loop(executor)
-                if self.refit_enabled:
-                    self._refit_members(executor)
+                self._start_early(data)
+                # when start-up took the budget (a busy machine), starting workers would only overrun it
+                if self.deadline.remaining() - self._reserve() >= MIN_TRIAL_SECONDS:
+                    started, cpu = time.monotonic(), time.thread_time()
+                    executor = (self.executor_factory or LocalRunner)(data, n_workers, self.workdir)
+                    self.timings["startup_seconds"] = time.monotonic() - started
+                    self.startup.append(PhaseTiming("worker_start", self.timings["startup_seconds"],
+                                                    time.thread_time() - cpu + forkserver_cpu_seconds(),
+                                                    "driver thread + fork server"))
+                    self._loop(executor)
+                    self._collect_early(wait=max(0.0, self.deadline.remaining() - CLOSING_SECONDS), final=True)
+                    if self.refit_enabled or (self.p.compact and self.validation.kind is not Kind.USER):
+                        self._refit_members(executor)
             except KeyboardInterrupt:
                 self.interrupted = True
         finally:
+            waited = 0.0 if self.interrupted else max(0.0, self.deadline.remaining() - CLOSING_SECONDS)
+            self._collect_early(wait=waited, final=True)
             if executor is not None:
                 # results that arrived as an interrupt came are kept; the trials still running are stopped
                 arrived = executor.collect(0.25) if self.interrupted else []
@@ -466,7 +538,49 @@ class _Search:
         result.validation = self.validation
         self.overhead += time.monotonic() - started
         result.timings.update(self._timings(assemble=time.monotonic() - started))
+        result.startup = tuple(self.startup)
         return result
+
+    def _start_early(self, data: dict) -> None:
+        """Start the early trial: a cheap configuration (LightGBM's defaults at a high learning rate, else the
+        cheapest family's defaults) on at most ``EARLY_TRAIN_ROWS`` training rows of each of the search's own
+        folds, in a thread of the driver. It is a normal trial (origin ``early``): scored on the same validation
+        rows, kept for the ensemble, written back. Not in deterministic mode, nor with too little time left, nor
+        on a Dask cluster (its workers run already: the early trial covers the start-up of local workers)."""
+        left = self.deadline.remaining() - self._reserve()
+        on_cluster = getattr(self.executor_factory, "cluster", None) is not None  # (dask_executor_factory's)
+        if self.max_trials is not None or left < MIN_TRIAL_SECONDS or on_cluster:
+            return
+        if "lightgbm" in self.family_keys:
+            config = REGISTRY.get("lightgbm").complete({"family": "lightgbm", "learning_rate": EARLY_LEARNING_RATE})
+        else:
+            config = min(self.families, key=lambda f: f.cost).default_config()
+        n_train = min(len(tr) for tr, _ in self.splits)
+        trial = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
+                      family=config["family"], fidelity=min(1.0, EARLY_TRAIN_ROWS / max(1, n_train)), origin=EARLY,
+                      status="running", started=time.monotonic() - self.start)
+        self.history.add(trial)
+        self.by_id[trial.trial_id] = trial
+        request = {"trial_id": trial.trial_id, "config": config, "fidelity": trial.fidelity,
+                   "seconds": left, "keep_models_dir": self.workdir}  # (bounded by its rows and learning rate)
+        self.early = (trial.trial_id, _EarlyTrial(request, data))
+
+    def _collect_early(self, wait: float = 0.0, final: bool = False) -> None:
+        """Record the early trial once it has finished, waiting at most ``wait`` seconds; ``final``: one still
+        running is recorded as timed out (its thread ends at its own deadline)."""
+        if self.early is None:
+            return
+        trial_id, early = self.early
+        early.thread.join(wait)
+        if early.thread.is_alive():
+            if final:
+                self.early = None
+                self._record(trial_id, {"status": TIMEOUT, "error": "the early trial did not finish in time",
+                                        "fit_seconds": time.monotonic() - self.start - self.by_id[trial_id].started})
+            return
+        self.early = None
+        self._record(trial_id, early.result or {"status": FAILED, "error": "the early trial stopped"})
+        self.startup.append(PhaseTiming("first_trial", early.wall_seconds, early.cpu_seconds, "thread"))
 
     def _submit(self, executor: Executor, job) -> None:
         config, origin, fidelity, rung, bracket = job
@@ -492,6 +606,7 @@ class _Search:
         deterministic = self.max_trials is not None
         submitted = 0
         while True:
+            self._collect_early()
             out_of_time = self.deadline.remaining() <= self._reserve()
             limit_reached = self.max_trials is not None and submitted >= self.max_trials
             can_submit = not out_of_time and not limit_reached
@@ -593,15 +708,23 @@ class _Search:
                 members = [candidates[j] for j, x in enumerate(w) if x > 0]
                 weights = [x for x in w if x > 0]
                 ensemble_loss = loss
-        threshold = None
-        if task == "binary" and not metric.needs_proba:  # threshold metrics: tune the decision threshold
-            avg = sum(wt * self.kept[i]["oof"][rows] for i, wt in zip(members, weights)) / sum(weights)
-            t, tuned = tune_threshold(y[rows], avg, lambda yt, labels: metric.score(yt, labels, sample_weight=sw))
-            threshold = 0.5  # recorded even when the default cut-off is best (the same labels as argmax)
-            if metric.to_loss(tuned) < ensemble_loss - 1e-12:
-                threshold, ensemble_loss = t, metric.to_loss(tuned)
+        threshold, ensemble_loss = self._threshold(members, weights, ensemble_loss)
         return {"members": members, "weights": weights, "loss": ensemble_loss, "threshold": threshold,
                 "best_single": best_single}
+
+    def _threshold(self, members: list[int], weights: list[float], loss: float) -> tuple[float | None, float]:
+        """(decision threshold, loss with it) of the weighted members' out-of-fold predictions: tuned for threshold
+        metrics on binary tasks (0.5 when the default cut-off is best), None otherwise (the loss unchanged)."""
+        metric = self.p.metric
+        if self.p.task != "binary" or metric.needs_proba:
+            return None, loss
+        rows = np.concatenate([va for _, va in self.splits])
+        sw = None if self.p.sample_weight is None else self.p.sample_weight[rows]
+        avg = sum(wt * self.kept[i]["oof"][rows] for i, wt in zip(members, weights)) / sum(weights)
+        t, tuned = tune_threshold(self.p.y[rows], avg, lambda yt, labels: metric.score(yt, labels, sample_weight=sw))
+        if metric.to_loss(tuned) < loss - 1e-12:
+            return t, metric.to_loss(tuned)
+        return 0.5, loss  # recorded even when the default cut-off is best (the same labels as argmax)
 
     def _refit_members(self, executor: Executor) -> None:
         """Refit the selected members on every row in the workers, heaviest weight first, each only if it can
@@ -623,7 +746,12 @@ class _Search:
                                                   max(0.05, remaining - self._refit_reserve() - CLOSING_SECONDS)))
         if self.selection is None or executor.running():
             return
-        order = sorted(zip(self.selection["members"], self.selection["weights"]), key=lambda m: -m[1])
+        best_single = self.selection["best_single"].trial_id
+        # compact: the best single member first (it may become the whole model); deterministic mode refits it alone
+        order = sorted(zip(self.selection["members"], self.selection["weights"]),
+                       key=lambda m: (not (self.p.compact and m[0] == best_single), -m[1]))
+        if not self.refit_enabled:
+            order = [(best_single, 1.0)]
         pending: dict[int, int] = {}  # request id -> trial id
         for trial_id, _ in order:
             t = self.by_id[trial_id]
@@ -652,15 +780,38 @@ class _Search:
             return self._fallback_result()
         members, weights = selection["members"], selection["weights"]
         best_single, ensemble_loss = selection["best_single"], selection["loss"]
+        threshold, compaction = selection["threshold"], None
+        if self.p.compact:
+            members, weights, ensemble_loss, threshold, compaction = self._compact(selection)
         model = BaggedEnsemble([self._member_models(i) for i in members], weights, self.p.task, self.n_classes,
-                               threshold=selection["threshold"])
+                               threshold=threshold)
         return SearchResult(
             model=model, trials=self.history.trials, best_config=best_single.config,
             best_score=float(self.p.metric.to_score(ensemble_loss)), best_loss=float(ensemble_loss),
             ensemble=[(self.by_id[i].config_id, float(wt)) for i, wt in zip(members, weights)],
-            protocol=self.protocol,
-            timings={"single_best_loss": best_single.loss, "threshold": selection["threshold"],
+            protocol=self.protocol, compaction=compaction,
+            timings={"single_best_loss": best_single.loss, "threshold": threshold,
                      "refit": [self.by_id[i].config_id for i in members if self.kept[i].get("refit_path")]})
+
+    def _compact(self, selection: dict):
+        """``compact``: the best single member alone (its refit on every row when there is one, else its fold
+        models) when its validation loss is within ``COMPACT_TOLERANCE`` of the ensemble's, else the ensemble
+        (with a warning). Returns (members, weights, loss, threshold, Compaction)."""
+        single = selection["best_single"]
+        single_threshold, single_loss = self._threshold([single.trial_id], [1.0], single.loss)
+        ensemble_loss = selection["loss"]
+        within = single_loss - ensemble_loss <= COMPACT_TOLERANCE * max(abs(ensemble_loss), 1e-12)
+        to_score = self.p.metric.to_score
+        compaction = Compaction(kept="single" if within else "ensemble", member=single.config_id,
+                                single_score=float(to_score(single_loss)),
+                                ensemble_score=float(to_score(ensemble_loss)),
+                                refit=bool(self.kept[single.trial_id].get("refit_path")))
+        if not within:
+            log.warning("compact: the best single member (validation %s %.5g) is not within %.0f %% of the "
+                        "ensemble's loss (%.5g); the ensemble is kept", self.p.metric.name, compaction.single_score,
+                        100 * COMPACT_TOLERANCE, compaction.ensemble_score)
+            return selection["members"], selection["weights"], ensemble_loss, selection["threshold"], compaction
+        return [single.trial_id], [1.0], single_loss, single_threshold, compaction
 
     def _member_models(self, trial_id: int) -> list:
         """The models a member's prediction averages. Holdout: the refit on every row when there is one, else
@@ -671,45 +822,58 @@ class _Search:
         -84 %: on small data the bag's averaging counts for more than the rows a fold model misses)."""
         kept = self.kept[trial_id]
         refit = joblib.load(kept["refit_path"]) if kept.get("refit_path") else []
-        if refit and len(self.splits) == 1:
-            return refit  # (the holdout model is not loaded)
+        if refit and (len(self.splits) == 1 or self.p.compact):
+            return refit  # (the holdout model is not loaded; compact: one model instead of the bag)
         return joblib.load(kept["models_path"]) + refit
 
     def _fallback_result(self) -> SearchResult:
-        """No full-fidelity trial finished: fit the most promising configuration once, on all rows.
+        """No trial's models could be kept (none finished in time): fit the most promising configuration once.
 
-        With no finished trial at all, the default LightGBM is used. LightGBM takes the rounds its trial
-        early-stopped at, or else early-stops on a seeded 20 % holdout (and is fitted on the other 80 %): rounds
-        run until the deadline without early stopping overfit, worse than a constant predictor on noisy data.
-        It keeps the rounds it managed before the deadline (a small model beats no model).
+        With no finished trial at all, the default LightGBM is used. It is fitted on the training rows of one of
+        the search's own folds (the user's validation rows, the latest time fold, a seeded 20 % holdout... never
+        train it) and scored on that fold's validation rows (``Fallback.holdout_score``, the result's score):
+        LightGBM takes the rounds its trial early-stopped at, or else early-stops on those rows (rounds run until
+        the deadline without early stopping overfit, worse than a constant predictor on noisy data), and keeps
+        the rounds it managed before the deadline (a small model beats no model).
         """
         best = self.history.best()
         lgb_default = REGISTRY.get("lightgbm").default_config() if "lightgbm" in self.family_keys else None
         config = best.config if best else (lgb_default or self.families[0].default_config())
+        reason = ("no finished trial's models were kept" if best else
+                  "no trial finished within the time budget")
         end = time.monotonic() + max(0.5, self.deadline.remaining())
-        X, y, sw = self.p.X, self.p.y, self.p.sample_weight
-        if self.validation.kind is Kind.USER:  # the user's validation rows never train the final model
-            rows = self.splits[0][0]
-            X, y, sw = X.iloc[rows], y[rows], None if sw is None else sw[rows]
+        X, y, sw, task = self.p.X, self.p.y, self.p.sample_weight, self.p.task
         rounds = best.extra.get("rounds") if best else None
         kwargs: dict = {"iterations": int(np.mean(rounds)) + 1} if rounds else {}
-        if config["family"] == "lightgbm" and not rounds and len(y) >= 20:
-            train, valid = make_splits(y, self.p.task, "holdout0.2", self.p.seed)[0]
-            if self.p.task == "regression" or np.isin(y[valid], y[train]).all():  # (no class unseen in training)
-                kwargs = {"eval_set": (X.iloc[valid], y[valid]), "eval_weight": None if sw is None else sw[valid]}
-                X, y, sw = X.iloc[train], y[train], None if sw is None else sw[train]
+        train, valid = self.splits[-1]  # (for time folds the latest)
+        if task != "regression" and not np.isin(y[valid], y[train]).all():  # a class unseen in training
+            reason += "; a held-out class is missing from the training rows, so the model has no validation score"
+            if self.validation.kind is not Kind.USER:  # (the user's validation rows never train the final model)
+                train = np.arange(len(y))
+            valid = None
+        if valid is not None and config["family"] == "lightgbm" and not rounds:
+            kwargs = {"eval_set": (X.iloc[valid], y[valid]), "eval_weight": None if sw is None else sw[valid]}
         try:
-            model = fit_one(config, X, y, self.p.task, self.n_classes, self.p.seed, end=end,
-                            sample_weight=sw, soft_deadline=True, **kwargs)
+            model = fit_one(config, X.iloc[train], y[train], task, self.n_classes, self.p.seed, end=end,
+                            sample_weight=None if sw is None else sw[train], soft_deadline=True, **kwargs)
         except Exception as exc:
             raise BudgetError(f"the time budget was too short to fit any model ({exc}); increase the budget") \
                 from None
-        score = best.score if best else float("nan")
-        loss = best.loss if best else float("nan")
-        return SearchResult(model=BaggedEnsemble([[model]], [1.0], self.p.task, self.n_classes),
-                            trials=self.history.trials, best_config=config, best_score=score, best_loss=loss,
+        score = None
+        if valid is not None:
+            score = float(score_predictions(self.p.metric, y[valid], predict_one(model, X.iloc[valid], task,
+                                                                                  self.n_classes),
+                                            task, None if sw is None else sw[valid]))
+        log.warning("%s: the final model is a single %s fitted once (held-out %s %s)", reason, config["family"],
+                    self.p.metric.name, "n/a" if score is None else f"{score:.5g}")
+        fallback = Fallback(reason=reason, config_id=config_id(config), family=config["family"],
+                            holdout_score=score, holdout_rows=0 if valid is None else int(len(valid)))
+        best_score = float("nan") if score is None else score
+        return SearchResult(model=BaggedEnsemble([[model]], [1.0], task, self.n_classes),
+                            trials=self.history.trials, best_config=config, best_score=best_score,
+                            best_loss=float(self.p.metric.to_loss(best_score)),
                             ensemble=[(config_id(config), 1.0)], protocol=self.protocol,
-                            timings={"fallback": True})
+                            timings={"fallback": True}, fallback=fallback)
 
 
 def optimize(problem: SearchProblem, deadline: Deadline, *, strategy: str = "warm", suggestions=(), prior=(),
@@ -729,4 +893,5 @@ def optimize(problem: SearchProblem, deadline: Deadline, *, strategy: str = "war
                    executor_factory, list(history), trial_timeout).run()
 
 
-__all__ = ["SearchProblem", "SearchResult", "optimize", "STRATEGIES", "Trial", "OK", "FAILED", "TIMEOUT"]
+__all__ = ["SearchProblem", "SearchResult", "Fallback", "Compaction", "optimize", "STRATEGIES", "Trial", "OK",
+           "FAILED", "TIMEOUT"]

@@ -200,6 +200,25 @@ def warm_up() -> None:
             forkserver.ensure_running()
 
 
+_FORKSERVER_CPU_SEEN: dict[int, float] = {}  # fork server pid -> its CPU seconds already reported
+
+
+def forkserver_cpu_seconds() -> float:
+    """CPU seconds the fork server (its imports, forking workers) spent since the last call in this process;
+    0 without a fork server or where ``/proc`` is unavailable. A fork server serves every fit of a process: its
+    imports count once, in the fit that started it."""
+    from multiprocessing import forkserver
+
+    from ..timing import process_cpu_seconds
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    cpu = process_cpu_seconds(pid) if pid else None
+    if cpu is None:
+        return 0.0
+    delta = cpu - _FORKSERVER_CPU_SEEN.get(pid, 0.0)
+    _FORKSERVER_CPU_SEEN[pid] = cpu
+    return max(0.0, delta)
+
+
 class LocalRunner(Executor):
     """``n_workers`` processes from a forkserver (modules preloaded, so replacing a worker is cheap)."""
 

@@ -40,7 +40,8 @@ def test_failing_hanging_and_memory_hungry_trials_do_not_stop_the_search(faulty_
     assert by_mode["raise"].status == "failed" and "always fails" in by_mode["raise"].error
     assert by_mode["memory"].status == "failed" and "memory" in by_mode["memory"].error
     assert by_mode["hang"].status == "timeout" and by_mode["hang"].error
-    assert [t.origin for t in result.trials[:4]] == ["kb"] * 4
+    # the suggestions are the search's first trials (the early trial runs beside them in the driver)
+    assert [t.origin for t in result.trials if t.origin != "early"][:4] == ["kb"] * 4
     assert any(t.status == "ok" and t.family == "lightgbm" for t in result.trials)
     assert result.best_config["family"] == "lightgbm"
     _check_model(result, p)
