@@ -7,4 +7,18 @@ for _family in (lightgbm_family.FAMILY, linear_family.FAMILY, forest_families.EX
     REGISTRY.register(_family)
 REGISTRY.mark_builtin()
 
-__all__ = ["REGISTRY", "Family", "Registry"]
+
+def upgrade_config(config: dict, task: str | None) -> dict | None:
+    """``config`` (of this space version or version 1) as a canonical configuration of this version for
+    ``task``: the family's ``upgrade`` translates values whose meaning changed (it leaves a current
+    configuration unchanged), inactive parameters are dropped. None for a family not registered."""
+    key = config.get("family")
+    if key not in REGISTRY:
+        return None
+    family = REGISTRY.get(key)
+    if family.upgrade is not None:
+        config = family.upgrade(config, task)
+    return family.complete(config, task)
+
+
+__all__ = ["REGISTRY", "Family", "Registry", "upgrade_config"]

@@ -4,16 +4,17 @@ from __future__ import annotations
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
 from sklearn.pipeline import make_pipeline
 
-from ..space import Categorical, Float, Int
+from ..space import Categorical, Condition, Float, Int
 from .preprocessing import for_trees
-from .registry import Family
+from .registry import CLASSIFICATION, Family
 
 PARAMS = (
     Int("n_estimators", 50, 500, 100, log=True),
     Float("max_features", 0.05, 1.0, 0.5, log=True),
     Int("min_samples_leaf", 1, 20, 1, log=True),
     Categorical("bootstrap", (True, False), True),
-    Categorical("class_weight", ("none", "balanced"), "none"),
+    Float("max_samples", 0.3, 1.0, 1.0, condition=Condition(parent="bootstrap")),  # share of rows per tree
+    Categorical("class_weight", ("none", "balanced"), "none", condition=CLASSIFICATION),
 )
 
 
@@ -21,11 +22,12 @@ def _builder(classifier, regressor):
     def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
         kwargs = dict(n_estimators=config["n_estimators"], max_features=config["max_features"],
                       min_samples_leaf=config["min_samples_leaf"], bootstrap=config["bootstrap"],
+                      max_samples=config["max_samples"] if config.get("max_samples", 1.0) < 1.0 else None,
                       random_state=seed, n_jobs=1)
         if task == "regression":
             model = regressor(**kwargs)
         else:
-            weight = None if config.get("class_weight", "none") == "none" else "balanced"
+            weight = None if config["class_weight"] == "none" else "balanced"
             model = classifier(class_weight=weight, **kwargs)
         return make_pipeline(for_trees(), model)
     return build

@@ -4,7 +4,7 @@ from __future__ import annotations
 import lightgbm as lgb
 
 from ..space import Categorical, Float, Int
-from .registry import Family
+from .registry import CLASSIFICATION, Family
 
 PARAMS = (
     Float("learning_rate", 0.01, 0.3, 0.08, log=True),
@@ -15,7 +15,7 @@ PARAMS = (
     Float("reg_lambda", 1e-3, 10.0, 1e-3, log=True),
     Float("reg_alpha", 1e-3, 10.0, 1e-3, log=True),
     Int("max_bin", 31, 255, 255, log=True),
-    Categorical("class_weight", ("none", "balanced"), "none"),
+    Categorical("class_weight", ("none", "balanced"), "none", condition=CLASSIFICATION),
 )
 MAX_ROUNDS = 2000
 
@@ -30,7 +30,7 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
     )
     if task == "regression":
         return lgb.LGBMRegressor(**kwargs)
-    weight = None if config.get("class_weight", "none") == "none" else "balanced"
+    weight = None if config["class_weight"] == "none" else "balanced"
     return lgb.LGBMClassifier(class_weight=weight, **kwargs)
 
 

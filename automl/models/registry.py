@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..exceptions import InputError
-from ..space import Param, check_config, encode_params, mutate_params, neighbours, sample_params
+from ..space import (Condition, Param, canonical, check_conditions, check_config, encode_params, mutate_params, neighbours,
+                     sample_params)
 
 TASKS = ("binary", "multiclass", "regression")
+CLASSIFICATION = Condition(tasks=("binary", "multiclass"))  # e.g. class_weight: classifiers only read it
+REGRESSION = Condition(tasks=("regression",))
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class Family:
     ``cost_exponents`` (``(parameter, b)`` pairs) make the time estimate per configuration: a fit takes
     ``(value / default) ** b`` times the default configuration's seconds per parameter (log-linear, fitted
     within datasets on the knowledge base's evaluations by ``benchmarks/cost_exponents.py``).
+    Parameters may carry a ``Condition`` (``automl.space``); every configuration this class hands out is
+    canonical for the ``task`` given (its active parameters only; ``task`` None: task clauses hold).
+    ``upgrade(config, task)`` (optional) translates a configuration of space version 1 whose values meant
+    something else then (the result is made canonical by ``upgrade_config``).
     """
 
     key: str
@@ -42,6 +49,7 @@ class Family:
     iterations: str | None = None  # the parameter early stopping chooses (LightGBM: boosting rounds)
     memory_per_cell: float = 64.0
     cost_exponents: tuple[tuple[str, float], ...] = ()
+    upgrade: Callable | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.isidentifier():
@@ -56,6 +64,7 @@ class Family:
             raise ValueError(f"family {self.key!r}: build must be callable")
         object.__setattr__(self, "tasks", tuple(self.tasks))
         object.__setattr__(self, "params", tuple(self.params))
+        check_conditions(self.params)
 
     def relative_cost(self, config: dict) -> float:
         """Seconds of ``config`` relative to the default configuration's on the same data (1.0 for a family
@@ -85,33 +94,30 @@ class Family:
         """Rough peak bytes of one fit (the data copies the preprocessing and the model make)."""
         return 200e6 + self.memory_per_cell * n_rows * max(1, n_cols)
 
-    def default_config(self) -> dict:
-        return {"family": self.key, **{p.name: p.default for p in self.params}}
+    def default_config(self, task: str | None = None) -> dict:
+        return {"family": self.key, **canonical(self.params, {}, task)}
 
-    def sample(self, rng) -> dict:
-        return {"family": self.key, **sample_params(self.params, rng)}
+    def sample(self, rng, task: str | None = None) -> dict:
+        return {"family": self.key, **sample_params(self.params, rng, task)}
 
-    def mutate(self, config: dict, rng) -> dict:
-        return {"family": self.key, **{k: v for k, v in mutate_params(self.params, config, rng).items()
-                                       if k != "family"}}
+    def mutate(self, config: dict, rng, task: str | None = None) -> dict:
+        return {"family": self.key, **mutate_params(self.params, config, rng, task=task)}
 
-    def neighbours(self, config: dict, rng, n: int = 2) -> list[dict]:
-        return [{**c, "family": self.key} for c in neighbours(self.params, self.complete(config), rng, n)]
+    def neighbours(self, config: dict, rng, n: int = 2, task: str | None = None) -> list[dict]:
+        return [{"family": self.key, **c} for c in neighbours(self.params, config, rng, n, task=task)]
 
-    def encode(self, config: dict) -> list[float]:
-        return encode_params(self.params, config)
+    def encode(self, config: dict, task: str | None = None) -> list[float]:
+        return encode_params(self.params, config, task)
 
-    def check(self, config: dict) -> list[str]:
+    def check(self, config: dict, task: str | None = None) -> list[str]:
         """Problems of ``config`` in this family's space (empty when valid)."""
-        return check_config(self.params, {k: v for k, v in config.items() if k != "family"})
+        return check_config(self.params, {k: v for k, v in config.items() if k != "family"}, task)
 
-    def complete(self, config: dict) -> dict:
-        """The configuration with every parameter present (defaults filled in), unknown keys dropped and
-        values brought into their domain (suggestions may come from an older knowledge base)."""
-        out = {"family": self.key}
-        for p in self.params:
-            out[p.name] = p.clip(config[p.name]) if p.name in config else p.default
-        return out
+    def complete(self, config: dict, task: str | None = None) -> dict:
+        """The canonical configuration: every active parameter present (defaults filled in), unknown and
+        inactive keys dropped, values brought into their domain (suggestions may come from an older
+        knowledge base)."""
+        return {"family": self.key, **canonical(self.params, config, task)}
 
 
 def _positive(v) -> bool:

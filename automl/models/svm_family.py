@@ -12,13 +12,13 @@ from sklearn.svm import SVC, SVR
 
 from ..space import Categorical, Float
 from .preprocessing import for_dense_models
-from .registry import Family
+from .registry import CLASSIFICATION, REGRESSION, Family
 
 PARAMS = (
     Float("C", 1e-2, 1e3, 1.0, log=True),
     Float("gamma", 1e-4, 3.0, 0.05, log=True),
-    Float("epsilon", 1e-3, 1.0, 0.1, log=True),  # regression only (on the standardised target)
-    Categorical("class_weight", ("none", "balanced"), "none"),
+    Float("epsilon", 1e-3, 1.0, 0.1, log=True, condition=REGRESSION),  # on the standardised target
+    Categorical("class_weight", ("none", "balanced"), "none", condition=CLASSIFICATION),
 )
 
 
@@ -56,7 +56,7 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
         svr = make_pipeline(for_dense_models(), SVR(C=config["C"], gamma=config["gamma"], epsilon=config["epsilon"],
                                                     cache_size=100))
         return TransformedTargetRegressor(regressor=svr, transformer=StandardScaler())
-    weight = None if config.get("class_weight", "none") == "none" else "balanced"
+    weight = None if config["class_weight"] == "none" else "balanced"
     # probabilities (ROC-AUC, log-loss, ensembling) by Platt scaling
     return make_pipeline(for_dense_models(), PlattSVC(C=config["C"], gamma=config["gamma"], class_weight=weight))
 

@@ -39,7 +39,7 @@ from ..deadline import Deadline
 from ..ensembling import BaggedEnsemble, greedy_selection, tune_threshold
 from ..exceptions import BudgetError, InputError
 from ..metrics import Metric
-from ..models import REGISTRY
+from ..models import REGISTRY, upgrade_config
 from ..timing import PhaseTiming
 from .brackets import ASHA, Hyperband, fidelity_rungs
 from .history import EARLY, FAILED, OK, TIMEOUT, History, Trial
@@ -218,10 +218,10 @@ class _Search:
         self.asha = ASHA(self.rungs)
         self.hyperband = Hyperband(self.rungs) if strategy == "hyperband" else None
         if strategy in ("bo", "warm"):
-            self.sampler = BOSampler(self.families, self.rng, prior if strategy == "warm" else (),
-                                     deterministic=max_trials is not None)
+            self.sampler = BOSampler(self.families, self.rng, self._upgraded(prior) if strategy == "warm" else (),
+                                     deterministic=max_trials is not None, task=problem.task)
         else:
-            self.sampler = RandomSampler(self.families, self.rng)
+            self.sampler = RandomSampler(self.families, self.rng, task=problem.task)
         self.queue: list[tuple[dict, str]] = self._initial_design(suggestions)
         self.history = History()
         self.by_id: dict[int, Trial] = {}
@@ -246,11 +246,22 @@ class _Search:
         self.startup: list[PhaseTiming] = []
         self.early: tuple[int, _EarlyTrial] | None = None  # (trial id, the early trial) until it is recorded
 
+    def _upgraded(self, items) -> list[dict]:
+        """``items`` (dicts with a ``config``: suggestions, prior observations, earlier trials) with each
+        configuration canonical for this task in the current space (a knowledge base or a saved search may
+        hold configurations of space version 1); those of unregistered families left out."""
+        out = []
+        for item in items:
+            config = upgrade_config(item.get("config") or {}, self.p.task)
+            if config is not None:
+                out.append({**item, "config": config})
+        return out
+
     def _replay(self, previous) -> None:
         """Resume: earlier trials inform the sampler; the earlier best is evaluated again first (for its models)."""
         best = None
-        for old in previous:
-            config = old.get("config") or {}
+        for old in self._upgraded(previous):
+            config = old["config"]
             if config.get("family") not in self.family_keys:
                 continue
             t = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
@@ -273,14 +284,14 @@ class _Search:
         family defaults; random: nothing. Deduplicated by configuration id, first occurrence kept."""
         design: list[tuple[dict, str]] = []
         if self.strategy == "warm":
-            for s in suggestions:
-                config = s.get("config") or {}
-                if config.get("family") in self.family_keys:
-                    design.append((REGISTRY.get(config["family"]).complete(config), s.get("origin") or "kb"))
+            for s in self._upgraded(suggestions):
+                if s["config"]["family"] in self.family_keys:
+                    design.append((s["config"], s.get("origin") or "kb"))
             covered = {config["family"] for config, _ in design}
-            design += [(c, "portfolio") for c in static_portfolio(self.families) if c["family"] not in covered]
+            design += [(c, "portfolio") for c in static_portfolio(self.families, self.p.task)
+                       if c["family"] not in covered]
         elif self.strategy in ("bo", "hyperband"):
-            design += [(c, "default") for c in family_defaults(self.families)]
+            design += [(c, "default") for c in family_defaults(self.families, self.p.task)]
         seen, unique = set(), []
         for config, origin in design:
             cid = config_id(config)

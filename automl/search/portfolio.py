@@ -3,7 +3,8 @@
 Used by the ``warm`` strategy when the knowledge base has no suggestion (no past task is near, or no
 store): the first candidates are then these, in this order (cheap and usually strong first, then
 diversity across families and regularisation levels). Values missing from an entry take the family's
-default. A portfolio rebuilt from the knowledge base (``knowledge_base.portfolio``) reaches the search as
+default; an entry names the values of every task (``C`` for the classifier, ``alpha`` for the regressor), and
+``complete(entry, task)`` keeps the active ones. A portfolio rebuilt from the knowledge base (``knowledge_base.portfolio``) reaches the search as
 suggestions instead. Families not listed here (e.g. user-registered ones) contribute their default.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from ..models import Family
 
 PORTFOLIO: tuple[dict, ...] = (
     {"family": "lightgbm", "learning_rate": 0.1, "num_leaves": 31, "min_child_samples": 20},
-    {"family": "linear", "C": 1.0, "alpha": 1e-3, "l1_ratio": 0.1},
+    {"family": "linear", "penalty": "l2", "C": 1.0, "alpha": 1e-3},
     {"family": "extra_trees", "n_estimators": 100, "max_features": 0.5, "min_samples_leaf": 1, "bootstrap": False},
     {"family": "lightgbm", "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 10,
      "colsample_bytree": 0.7, "subsample": 0.8},
@@ -27,22 +28,24 @@ PORTFOLIO: tuple[dict, ...] = (
      "colsample_bytree": 0.4, "reg_alpha": 0.1, "reg_lambda": 5.0},
     {"family": "mlp", "hidden": 64, "layers": 1, "alpha": 1e-3, "learning_rate_init": 1e-3},
     {"family": "extra_trees", "n_estimators": 150, "max_features": 1.0, "min_samples_leaf": 2, "bootstrap": False},
-    {"family": "linear", "C": 0.05, "alpha": 0.1, "l1_ratio": 0.5},
+    {"family": "linear", "penalty": "elasticnet", "C": 0.05, "alpha": 0.1, "l1_ratio": 0.5},
 )
 
 
-def static_portfolio(families: list[Family]) -> list[dict]:
-    """The portfolio entries of the allowed ``families`` (completed), then the defaults of unlisted families."""
+def static_portfolio(families: list[Family], task: str | None = None) -> list[dict]:
+    """The portfolio entries of the allowed ``families`` (canonical for ``task``), then the defaults of
+    unlisted families."""
     allowed = {f.key: f for f in families}
-    out = [allowed[c["family"]].complete(c) for c in PORTFOLIO if c["family"] in allowed]
+    out = [allowed[c["family"]].complete(c, task) for c in PORTFOLIO if c["family"] in allowed]
     listed = {c["family"] for c in PORTFOLIO}
-    out += [f.default_config() for f in families if f.key not in listed]
+    out += [f.default_config(task) for f in families if f.key not in listed]
     return out
 
 
-def family_defaults(families: list[Family]) -> list[dict]:
-    """Every family's default configuration (registry order), then its extra hand-chosen ones."""
-    out = [f.default_config() for f in families]
+def family_defaults(families: list[Family], task: str | None = None) -> list[dict]:
+    """Every family's default configuration (registry order), then its extra hand-chosen ones (canonical
+    for ``task``)."""
+    out = [f.default_config(task) for f in families]
     for f in families:
-        out += [f.complete(c) for c in f.defaults]
+        out += [f.complete(c, task) for c in f.defaults]
     return out

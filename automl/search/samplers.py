@@ -26,7 +26,7 @@ from scipy.stats import norm, rankdata
 from sklearn.ensemble import RandomForestRegressor
 
 from ..models import Family
-from ..space import Categorical, decode_params, snap_unit
+from ..space import INACTIVE, Categorical, decode_params, snap_unit
 
 PRIOR_HALF_LIFE = 10  # the prior weighs as much as this many own observations, halved after this many
 SURROGATE_TIME_SHARE = 0.05  # refits stop while they took more than this share of the elapsed time
@@ -42,9 +42,10 @@ def _allowed(families: list[Family], keys: set[str] | None) -> list[Family]:
 
 
 class RandomSampler:
-    def __init__(self, families: list[Family], rng: np.random.Generator) -> None:
+    def __init__(self, families: list[Family], rng: np.random.Generator, task: str | None = None) -> None:
         self.families = families
         self.rng = rng
+        self.task = task  # configurations are canonical for it (active parameters only)
 
     def propose(self, history, families: set[str] | None = None, fits=None) -> tuple[dict, str]:
         """A random configuration of a random family (of ``families`` when given; one ``fits(config)``
@@ -52,17 +53,19 @@ class RandomSampler:
         pool = _allowed(self.families, families)
         for _ in range(20 if fits is not None else 1):
             family = pool[self.rng.integers(len(pool))]
-            config = family.sample(self.rng)
+            config = family.sample(self.rng, self.task)
             if fits is None or fits(config):
                 break
         return config, "random"
 
 
 class Encoder:
-    """Configurations as vectors: family one-hot, then every family's unit-cube block, then fidelity."""
+    """Configurations as vectors: family one-hot, then every family's unit-cube block (inactive parameters and
+    other families' blocks at ``INACTIVE``), then fidelity."""
 
-    def __init__(self, families: list[Family]) -> None:
+    def __init__(self, families: list[Family], task: str | None = None) -> None:
         self.families = families
+        self.task = task
         self.index = {f.key: i for i, f in enumerate(families)}
         self.offsets = {}
         pos = len(families)
@@ -84,7 +87,7 @@ class Encoder:
         v = np.full(self.width, -1.0)
         v[: len(self.families)] = 0.0
         v[self.index[key]] = 1.0
-        v[self.span(key)] = family.encode(config)
+        v[self.span(key)] = family.encode(config, self.task)
         v[-1] = fidelity
         return v
 
@@ -99,18 +102,20 @@ class Encoder:
 
     def decode(self, v: np.ndarray) -> dict:
         family = self.families[int(np.argmax(v[: len(self.families)]))]
-        return {"family": family.key, **decode_params(family.params, v[self.span(family.key)])}
+        return {"family": family.key, **decode_params(family.params, v[self.span(family.key)], self.task)}
 
 
 class BOSampler:
     """Random-forest surrogate with expected improvement; candidates are random and local samples."""
 
     def __init__(self, families: list[Family], rng: np.random.Generator, prior: list[dict] = (),
-                 random_share: float = 0.2, n_candidates: int = 200, deterministic: bool = False) -> None:
+                 random_share: float = 0.2, n_candidates: int = 200, deterministic: bool = False,
+                 task: str | None = None) -> None:
         self.families = families
         self.rng = rng
-        self.random = RandomSampler(families, rng)
-        self.encoder = Encoder(families)
+        self.task = task
+        self.random = RandomSampler(families, rng, task)
+        self.encoder = Encoder(families, task)
         self.prior = [p for p in prior if p.get("config", {}).get("family") in self.encoder.offsets]
         # the prior's rows, encoded once (the surrogate is refit on them many times): vectors, targets, weights
         encoded = [(self.encoder.encode(p["config"], float(p.get("fidelity", 1.0))), p) for p in self.prior]
@@ -175,7 +180,7 @@ class BOSampler:
         allowed = {f.key for f in pool}
         per_family = max(1, self.n_candidates // len(pool))
         for family in pool:
-            U = snap_unit(family.params, self.rng.random((per_family, len(family.params))))
+            U = snap_unit(family.params, self.rng.random((per_family, len(family.params))), self.task)
             blocks.append(self.encoder.block(family, U))
         ranked = sorted((t for t in history.ok() if t.family in allowed), key=lambda t: t.loss)[:5]
         seeds = [t.config for t in ranked] + [p["config"] for p in sorted(
@@ -186,13 +191,15 @@ class BOSampler:
             if key not in self.encoder.index:
                 continue
             family = self.families[self.encoder.index[key]]
-            base = np.asarray(family.encode(family.complete(config)))
+            base = np.asarray(family.encode(config, self.task))
+            # an inactive parameter a move activates starts from its default
+            base = np.where(base == INACTIVE, [p.to_unit(p.default) for p in family.params], base)
             moves = self.rng.random((10, len(base))) < 0.5
             noise = self.rng.normal(0.0, 0.15, (10, len(base)))
             redraw = self.rng.random((10, len(base)))
             cat = np.array([isinstance(p, Categorical) for p in family.params])
             U = np.where(moves, np.where(cat, redraw, base + noise), base)
-            blocks.append(self.encoder.block(family, snap_unit(family.params, U)))
+            blocks.append(self.encoder.block(family, snap_unit(family.params, U, self.task)))
         return np.vstack(blocks)
 
     def surrogate(self, history):

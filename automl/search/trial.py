@@ -78,7 +78,7 @@ def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: 
     (LightGBM's rounds) for a refit without a validation set.
     """
     family = REGISTRY.get(config["family"])
-    model = family.build(family.complete(config), task, len(y), n_classes, seed)
+    model = family.build(family.complete(config, task), task, len(y), n_classes, seed)
     if iterations and family.iterations:
         prefix = f"{model.steps[-1][0]}__" if hasattr(model, "steps") else ""
         model.set_params(**{prefix + family.iterations: max(1, int(iterations))})

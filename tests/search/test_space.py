@@ -82,7 +82,10 @@ def test_neighbours_change_exactly_one_value():
     found = neighbours(params, base, np.random.default_rng(0), n=2)
     assert found
     for config in found:
-        assert sum(config[k] != base[k] for k in base) == 1
+        changed = {k for k in base.keys() & config.keys() if config[k] != base[k]}
+        assert len(changed) == 1
+        if changed != {"bootstrap"}:  # only bootstrap switches another parameter (max_samples) on or off
+            assert config.keys() == base.keys()
         assert check_config(params, config) == []
 
 
