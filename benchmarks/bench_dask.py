@@ -77,7 +77,7 @@ def overhead_rows(args) -> None:
     data = {"X": X, "y": y, "task": "binary", "metric": metric, "seed": 0, "user_families": [],
             "splits": make_splits(y, "binary", choose_protocol(100), 0), "sample_weight": None}
     from automl.models import REGISTRY
-    config = REGISTRY.get("linear").default_config()
+    config = REGISTRY.get("linear").default_config("binary")
     print(f"\n== overhead: {args.trivial} trivial trials (linear, 100 rows), {args.workers} workers")
     print(f"{'executor':11s} {'start':>6s} {'wall':>6s} {'per trial':>9s} {'fit mean':>8s} {'overhead':>8s} "
           f"{'load':>5s}")

@@ -171,18 +171,18 @@ def main(argv: list[str] | None = None) -> int:
               f"build the knowledge base first (docs/knowledge-base.md)")
         return 1
     rng = np.random.default_rng(args.seed)
-    default_id = config_id(REGISTRY.get("lightgbm").default_config())
     twins = {fp: [] for fp in datasets.index} if args.keep_twins else twins_of(datasets)
     names = datasets["name"].astype(str).to_dict()
     rows = []
     wins = {"lgbm": [0, 0, 0], "random": [], "portfolio": [0, 0, 0]}
     for task, part in datasets.groupby("task"):
+        default_id = config_id(REGISTRY.get("lightgbm").default_config(task))  # ids are per task (conditions)
         task_losses = losses.loc[part.index].dropna(axis=1, how="all")
         regret_all = pd.DataFrame(normalised_regret(task_losses.to_numpy()), index=task_losses.index,
                                   columns=task_losses.columns)
         for fp, row in part.iterrows():
             n_rows = int(row["n_rows"])
-            hand_ids = [config_id(c) for c in family_defaults(REGISTRY.for_task(task, min(n_rows, 2000)))]
+            hand_ids = [config_id(c) for c in family_defaults(REGISTRY.for_task(task, min(n_rows, 2000)), task)]
             orders = orderings(store, fp, row, task_losses, configs, default_id, hand_ids, rng, twins[fp], names)
             regret = regret_all.loc[fp]
             loss = task_losses.loc[fp]
