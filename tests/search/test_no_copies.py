@@ -37,7 +37,8 @@ def _assert_no_copies_of(trials: list[dict], task: str) -> None:
 def test_a_fit_on_the_bundled_example_tries_no_pipeline_twice():
     frame = pd.read_csv(EXAMPLE)
     X, y = frame.drop(columns=["churned"]), frame["churned"]
-    model = AutoML(time_budget=60, seed=0, max_trials=32, include=INCLUDE, write_back=False).fit(X.iloc[:600], y.iloc[:600])
+    model = AutoML(time_budget=120, seed=0, max_trials=32, include=INCLUDE, write_back=False).fit(
+        X.iloc[:400], y.iloc[:400])
     assert model.task_ == "binary"
     _assert_no_copies(model, "binary")
     assert {t["family"] for t in model.trials_} == set(INCLUDE)
@@ -45,7 +46,7 @@ def test_a_fit_on_the_bundled_example_tries_no_pipeline_twice():
 
 def test_a_fit_on_a_regression_table_tries_no_pipeline_twice():
     frame = make_dataset("regression", n=400, seed=2)
-    model = AutoML(time_budget=60, seed=0, max_trials=32, include=INCLUDE, write_back=False).fit(
+    model = AutoML(time_budget=120, seed=0, max_trials=32, include=INCLUDE, write_back=False).fit(
         frame.drop(columns=["y"]), frame["y"])
     assert model.task_ == "regression"
     _assert_no_copies(model, "regression")
