@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..exceptions import InputError
-from ..space import (Condition, Param, canonical, check_conditions, check_config, encode_params, mutate_params, neighbours,
-                     sample_params)
+from ..space import (Condition, Param, canonical, check_conditions, check_config, encode_params, mutate_params,
+                     neighbours, sample_params)
 
 TASKS = ("binary", "multiclass", "regression")
 CLASSIFICATION = Condition(tasks=("binary", "multiclass"))  # e.g. class_weight: classifiers only read it
