@@ -5,7 +5,8 @@ store): the first candidates are then these, in this order (cheap and usually st
 diversity across families and regularisation levels). Values missing from an entry take the family's
 default; an entry names the values of every task (``C`` for the classifier, ``alpha`` for the regressor), and
 ``complete(entry, task)`` keeps the active ones. A portfolio rebuilt from the knowledge base
-(``knowledge_base.portfolio``) reaches the search as suggestions instead. Families not listed here (e.g. user-registered ones) contribute their default.
+(``knowledge_base.portfolio``) reaches the search as suggestions instead. Families not listed here (e.g.
+user-registered ones) contribute their default.
 """
 from __future__ import annotations
 
