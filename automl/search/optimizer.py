@@ -563,9 +563,10 @@ class _Search:
         if self.max_trials is not None or left < MIN_TRIAL_SECONDS or on_cluster:
             return
         if "lightgbm" in self.family_keys:
-            config = REGISTRY.get("lightgbm").complete({"family": "lightgbm", "learning_rate": EARLY_LEARNING_RATE})
+            config = REGISTRY.get("lightgbm").complete({"family": "lightgbm", "learning_rate": EARLY_LEARNING_RATE},
+                                                       self.p.task)
         else:
-            config = min(self.families, key=lambda f: f.cost).default_config()
+            config = min(self.families, key=lambda f: f.cost).default_config(self.p.task)
         n_train = min(len(tr) for tr, _ in self.splits)
         trial = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
                       family=config["family"], fidelity=min(1.0, EARLY_TRAIN_ROWS / max(1, n_train)), origin=EARLY,
@@ -848,8 +849,9 @@ class _Search:
         the rounds it managed before the deadline (a small model beats no model).
         """
         best = self.history.best()
-        lgb_default = REGISTRY.get("lightgbm").default_config() if "lightgbm" in self.family_keys else None
-        config = best.config if best else (lgb_default or self.families[0].default_config())
+        task = self.p.task
+        lgb_default = REGISTRY.get("lightgbm").default_config(task) if "lightgbm" in self.family_keys else None
+        config = best.config if best else (lgb_default or self.families[0].default_config(task))
         reason = ("no finished trial's models were kept" if best else
                   "no trial finished within the time budget")
         end = time.monotonic() + max(0.5, self.deadline.remaining())

@@ -79,3 +79,11 @@ def test_a_store_with_space_version_1_rows_warm_starts_in_the_current_space(tmp_
     suggested = [t["config"] for t in model.trials_ if t["origin"] == "kb"]
     assert {"family": "linear", "penalty": "elasticnet", "alpha": 0.05, "l1_ratio": 0.6} in suggested
     _assert_no_copies_of(model.trials_, "regression")
+
+
+def test_a_time_budgeted_regression_fit_keeps_every_trial_canonical_also_the_early_one():
+    frame = make_dataset("regression", n=300, seed=5)
+    model = AutoML(time_budget=8, seed=0, include=("lightgbm", "linear"), write_back=False).fit(
+        frame.drop(columns=["y"]), frame["y"])
+    assert "early" in {t["origin"] for t in model.trials_}
+    _assert_no_copies_of(model.trials_, "regression")  # the early LightGBM holds no class_weight
