@@ -1,0 +1,132 @@
+"""One fit of this project's estimator on a benchmark split, scored on the test rows, with its anytime curve.
+
+    from fits import fit_scored, split
+    Xtr, Xte, ytr, yte = split(X, y, task, seed)
+    fit = fit_scored(Xtr, ytr, Xte, yte, task, strategy="warm", store=LeaveOut(store, names), budget=10, seed=0)
+    fit.test, fit.curve, fit.time_to(0.93)
+
+Shared by the memory benchmarks (``bench_repeat_fit.py``, ``bench_large_tables.py``, ``bench_store_learns.py``).
+``strategy="bo"`` with nothing written back is a fit without memory: the estimator reads no knowledge base
+then. The curve is the running best *validation* score of the full-fidelity trials
+(``automl.report.data.anytime_curve``, the data of ``plot_anytime``), on seconds since ``fit`` was called:
+the trials' ``ended`` counts from the search's start, so the seconds before it (cleaning, meta-features,
+retrieval) are added back, measured through the progress callback.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench_search import metric_of
+
+
+@dataclass
+class Fit:
+    test: float                 # test score, greater = better (bench_search.metric_of)
+    valid: float                # the final model's validation score (the estimator's best_score_)
+    greater_is_better: bool     # of the validation scores in ``curve``
+    curve: list[tuple[float, float]] = field(default_factory=list)  # (seconds since fit, best validation score)
+    wall: float = math.nan
+    n_trials: int = 0
+    n_written: int = 0          # evaluations written back to the store
+    neighbours: list = field(default_factory=list)  # the retrieved datasets (model.neighbours_), nearest first
+
+    @property
+    def final(self) -> float:
+        """The best full-fidelity trial's validation score (NaN when none finished)."""
+        return self.curve[-1][1] if self.curve else math.nan
+
+    def time_to(self, target: float) -> float:
+        """Seconds since fit until the running best validation score reached ``target`` (inf: never)."""
+        for seconds, score in self.curve:
+            if (score >= target - 1e-12) if self.greater_is_better else (score <= target + 1e-12):
+                return seconds
+        return math.inf
+
+
+def split(X: pd.DataFrame, y: pd.Series, task: str, seed: int, test_size: float = 0.25):
+    """Benchmark split as ``bench_search`` makes it: class labels as codes 0..K-1, stratified, seeded."""
+    from sklearn.model_selection import train_test_split
+    if task != "regression":
+        y = pd.Series(np.unique(y, return_inverse=True)[1], index=y.index, name=y.name)
+    return train_test_split(X, y, test_size=test_size, random_state=seed,
+                            stratify=y if task != "regression" else None)
+
+
+def fit_scored(X, y, Xt, yt, task: str, *, strategy: str, store, budget: float, seed: int, n_jobs: int = 2,
+               write_back: bool = False) -> Fit:
+    """Fit ``AutoML(strategy=...)`` reading (and with ``write_back`` writing) ``store`` (a ``KnowledgeBase``;
+    None: the default store), score it on (``Xt``, ``yt``) (NaN when ``Xt`` is None) and keep its anytime
+    curve."""
+    from automl import AutoML
+    from automl.metrics import get_metric
+    from automl.report import data as report_data
+    offset: list[float] = []
+
+    def callback(event: dict) -> None:  # the first trial tells when the search started, in fit's seconds
+        if not offset:
+            offset.append(time.monotonic() - start - float(event["elapsed"]))
+
+    model = AutoML(task=task, time_budget=budget, n_jobs=n_jobs, seed=seed, strategy=strategy,
+                   warm_start=strategy == "warm", write_back=write_back, knowledge_base=store, callback=callback)
+    start = time.monotonic()
+    model.fit(X, y)
+    wall = time.monotonic() - start
+    test = math.nan
+    if Xt is not None:
+        _, score_fn, needs_proba = metric_of(task)
+        pred = model.predict_proba(Xt) if needs_proba else model.predict(Xt)
+        test = float(score_fn(np.asarray(yt), np.asarray(pred)))
+    greater = get_metric(model.metric_, task).greater_is_better
+    curve = report_data.anytime_curve(model.trials_, greater)
+    shift = offset[0] if offset else 0.0
+    return Fit(test=test, valid=float(model.best_score_),
+               greater_is_better=greater, curve=[(b["time"] + shift, b["score"]) for b in curve["best"]],
+               wall=wall, n_trials=len(model.trials_), n_written=int(model.n_evaluations_written_),
+               neighbours=list(model.neighbours_))
+
+
+def pool_of(pmlb: Path, min_rows: int = 0) -> pd.DataFrame:
+    """PMLB's summary rows (dataset, n_instances, endpoint_type, ...) of the datasets in the folder with at least
+    ``min_rows`` rows, smallest first."""
+    summary = pd.read_csv(pmlb / "summary.csv")
+    present = summary["dataset"].map(lambda n: (pmlb / f"{n}.tsv.gz").exists())
+    return summary[present & (summary["n_instances"] >= min_rows)].sort_values("n_instances", kind="stable")
+
+
+def seed_store() -> Path:
+    """``AUTOML_KB`` (as ``bench_search``: a temporary store seeded from the package's seed unless set), created
+    now so the timed fits do not load the seed; ``bench_search.left_out`` reads this store."""
+    import knowledge_base as kb
+    if "AUTOML_KB" not in os.environ:
+        os.environ["AUTOML_KB"] = str(Path(tempfile.mkdtemp(prefix="bench-kb-")) / "kb.duckdb")
+    kb.open_store(None)
+    return Path(os.environ["AUTOML_KB"])
+
+
+def collect(jobs, show, out: Path | None = None) -> pd.DataFrame:
+    """Run ``jobs`` (``(label, job)`` pairs, ``job()`` -> list of row dicts), print ``show(row)`` for every row as
+    it comes; a failing job is named on stderr and skipped. The rows as a frame (empty when none ran), also
+    written to ``out`` (CSV) when given."""
+    import sys
+    rows: list[dict] = []
+    for label, job in jobs:
+        try:
+            new = job()
+        except Exception as exc:  # one failing dataset does not stop a benchmark
+            print(f"# {label} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        for row in new:
+            print(show(row), flush=True)
+        rows += new
+    frame = pd.DataFrame(rows)
+    if out is not None and len(frame):
+        frame.to_csv(out, index=False)
+    return frame
