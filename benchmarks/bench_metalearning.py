@@ -102,10 +102,27 @@ def twins_of(datasets: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
+def retrieval_order(store, fp: str, row: pd.Series, regret_others: pd.DataFrame, k: int,
+                    hidden: list[str]) -> list[str]:
+    """The product path (``store.suggest`` from ``k`` neighbours, the held-out ``fp`` and the ``hidden`` names
+    excluded), restricted to the pool (``regret_others``' columns), then the neighbours' average rank for the
+    rest (``regret_others``: the other datasets' normalised regrets)."""
+    from automl.metrics import DEFAULT_METRIC
+    in_pool = set(regret_others.columns)
+    mf, task = row["metafeatures"], row["task"]
+    suggested = [s.config_id for s in store.suggest(mf, task, DEFAULT_METRIC[task], n=60, k=k,
+                                                    exclude_fingerprint=fp, exclude_names=hidden)
+                 if s.config_id in in_pool]
+    neighbours = [n.fingerprint for n in store.similar(mf, task, k=k, exclude_fingerprint=fp, exclude_names=hidden)
+                  if n.fingerprint in regret_others.index]
+    base = regret_others.loc[neighbours] if neighbours else regret_others
+    fill = base.mean(axis=0).sort_values(kind="stable").index.tolist()
+    return list(dict.fromkeys(suggested + fill))
+
+
 def orderings(store, fp: str, row: pd.Series, task_losses: pd.DataFrame, configs: dict, default_id: str | None,
               hand_ids: list[str], rng, twins: list[str], names: dict[str, str]) -> dict[str, list[list[str]]]:
     """Per method, one or more orderings of pool config ids (random: many)."""
-    from automl.metrics import DEFAULT_METRIC
     pool = list(task_losses.columns)
     in_pool = set(pool)
     mf = row["metafeatures"]
@@ -115,16 +132,7 @@ def orderings(store, fp: str, row: pd.Series, task_losses: pd.DataFrame, configs
     regret_others = pd.DataFrame(normalised_regret(others.to_numpy()), index=others.index, columns=pool)
 
     def retrieval(k: int) -> list[str]:
-        """The product path (store.suggest from k neighbours), then the neighbours' average rank for the rest."""
-        suggested = [s.config_id for s in store.suggest(mf, task, DEFAULT_METRIC[task], n=60, k=k,
-                                                        exclude_fingerprint=fp, exclude_names=hidden)
-                     if s.config_id in in_pool]
-        neighbours = [n.fingerprint for n in store.similar(mf, task, k=k, exclude_fingerprint=fp,
-                                                           exclude_names=hidden)
-                      if n.fingerprint in regret_others.index]
-        base = regret_others.loc[neighbours] if neighbours else regret_others
-        fill = base.mean(axis=0).sort_values(kind="stable").index.tolist()
-        return list(dict.fromkeys(suggested + fill))
+        return retrieval_order(store, fp, row, regret_others, k, hidden)
 
     steps = greedy_portfolio(regret_others.to_numpy(), size=len(pool), normalise=False, stop_when_flat=False)
     portfolio = [pool[s.column] for s in steps]

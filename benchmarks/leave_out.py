@@ -28,6 +28,14 @@ class LeaveOut(KnowledgeBase):
         self.names = tuple(str(n) for n in names)
         self.path = store.path
 
+    @classmethod
+    def keeping(cls, store: KnowledgeBase, keep: Iterable[str], hide: Iterable[str] = ()) -> "LeaveOut":
+        """``store`` cut to the stored datasets named in ``keep`` (unnamed ones, such as a local fit's, stay),
+        less those in ``hide``: a smaller store without building one (``bench_store_learns.py``)."""
+        keep = set(map(str, keep)) - set(map(str, hide))
+        names = store.datasets()["name"].dropna().astype(str)
+        return cls(store, sorted(set(names) - keep))
+
     def __repr__(self) -> str:
         return f"LeaveOut({self.store!r}, {self.names!r})"
 

@@ -32,10 +32,10 @@ class Paired:
         """Wins over all pairs (ties count against)."""
         return self.wins / self.n if self.n else float("nan")
 
-    def line(self, label: str) -> str:
+    def line(self, label: str, gain: str = "gain") -> str:
         return (f"{label}: {self.n} pairs, W/T/L {self.wins}/{self.ties}/{self.losses} "
                 f"({100 * self.win_share:.0f} % wins), sign test p = {self.p_sign:.3g}, "
-                f"median gain {self.median:+.4g} [95 % CI {self.ci[0]:+.4g}, {self.ci[1]:+.4g}]")
+                f"median {gain} {self.median:+.4g} [95 % CI {self.ci[0]:+.4g}, {self.ci[1]:+.4g}]")
 
 
 def bootstrap_ci(values, statistic=np.median, n: int = N_BOOTSTRAP, seed: int = 0,
