@@ -19,14 +19,18 @@ every seed:
    ``strategy="warm"`` runs the same ``bo``).
 
 Wins are decided by the **test** score (ROC-AUC, negative log-loss, negative RMSE; ``bench_search.metric_of``):
-gain = warm - cold, paired per (dataset, seed). The time warm needs is read on validation scores: the first
-moment (seconds since ``fit`` was called, meta-features and retrieval included) at which warm's running best
-full-fidelity trial reaches cold's best full-fidelity trial at the end of its budget (the anytime curve of
-``plot_anytime``; ``fits.Fit.time_to``), as a share of the budget; never reached counts as infinite.
+gain = warm - cold, paired per (dataset, seed). The time warm needs is read on validation losses: the first
+moment (seconds since ``fit`` was called, meta-features and retrieval included) at which one of warm's trials
+reaches cold's final validation loss, cold's best trial at the highest fidelity cold finished a trial at (all
+training rows, unless cold's budget ended while it screened on a share of them; fidelities are never mixed),
+read on the trials' end times (``fits.Fit.time_to``; the data of ``plot_anytime``), as a share of the budget;
+never reached counts as infinite, a cold run without any finished trial leaves the pair out of that median.
 
 Each pair's line ends with ``history=Nev@r``: the N evaluations last month's fit wrote back (0 when no trial
 finished in its budget: then warm has no history to use) and r, the rank of that history among the datasets
-warm retrieved (``-``: not retrieved).
+warm retrieved (``-``: not retrieved); ``reach`` is warm's time to cold's final validation loss (at that
+fidelity) and ``search from`` the seconds warm spent before its search started (cleaning, meta-features,
+retrieval), both on the same clock.
 
 Printed per budget: pairs, warm's wins / ties / losses, the sign test's p (exact binomial), the median gain
 with its 95 % bootstrap interval, the median time share, and the issue's targets (warm better on >= 75 % of
@@ -89,28 +93,34 @@ def run_pair(pmlb: Path, name: str, task_of: dict, seed: int, args, base_store: 
                               n_jobs=args.n_jobs)
             cold = fit_scored(Xtr, ytr, Xte, yte, task, strategy="bo", store=None, budget=budget, seed=seed,
                               n_jobs=args.n_jobs)
-            reach = warm.time_to(cold.final) if cold.curve else math.nan
+            fidelity = cold.top_fidelity  # cold's final validation loss: its best trial at its highest fidelity
+            reach = warm.time_to(cold.best(fidelity), fidelity) if cold.points else math.nan
             own = [i for i, nb in enumerate(warm.neighbours) if nb.get("source") == "local"]
             rows.append({"dataset": name, "seed": seed, "task": task, "n": len(X), "sorted_by": column,
                          "budget": budget, "history_trials": history.n_trials,
                          "history_written": history.n_written, "history_rank": own[0] + 1 if own else 0,
                          "warm": warm.test, "cold": cold.test,
-                         "gain": warm.test - cold.test, "warm_valid": warm.final, "cold_valid": cold.final,
+                         "gain": warm.test - cold.test, "fidelity": fidelity, "warm_valid_loss": warm.best(fidelity),
+                         "cold_valid_loss": cold.best(fidelity),
                          "time_to_cold": reach, "share": reach / budget, "warm_trials": warm.n_trials,
-                         "cold_trials": cold.n_trials, "warm_wall": warm.wall, "cold_wall": cold.wall})
+                         "cold_trials": cold.n_trials, "warm_wall": warm.wall, "cold_wall": cold.wall,
+                         "warm_search_start": warm.search_start, "cold_search_start": cold.search_start})
     return rows
 
 
 def _seconds(value: float) -> str:
-    return "never" if math.isinf(value) else f"{value:.1f}s"
+    return "-" if math.isnan(value) else "never" if math.isinf(value) else f"{value:.1f}s"
 
 
 def report(frame: pd.DataFrame) -> list[str]:
     lines = []
     for budget, part in frame.groupby("budget", sort=True):
         stats = compare(part["gain"])
-        share = float(np.median(part["share"].fillna(np.inf))) if len(part) else math.nan
-        share_text = "not reached within the budget" if math.isinf(share) else f"{share:.2f} of the budget"
+        shares = part["share"].dropna()
+        share = float(np.median(shares)) if len(shares) else math.nan
+        share_text = ("not reached within the budget" if math.isinf(share) else
+                      f"{share:.2f} of the budget" if share == share else "no cold run finished a trial")
+        share_text += f" ({len(shares)} pairs; reached in {int(np.isfinite(shares).sum())})"
         wins_met = stats.win_share >= TARGET_WINS
         share_met = share <= TARGET_SHARE
         lines += [f"budget {budget:g}s",
@@ -145,10 +155,12 @@ def main(argv=None) -> int:
     print(f"# repeat fit: {len(pool)} pool datasets of {args.min_rows}+ rows, running {len(names)} x seeds "
           f"{','.join(map(str, seeds))}; history {args.history_budget:g}s ({args.drift}); this month "
           f"{', '.join(f'{b:g}' for b in args.budgets)}s; n_jobs {args.n_jobs}", flush=True)
+
     def show(r: dict) -> str:
         return (f"{r['dataset'][:24]:24s} s{r['seed']} {r['budget']:>4g}s sorted_by={r['sorted_by'][:12]:12s} "
                 f"warm={r['warm']:.4f}({r['warm_trials']}t) cold={r['cold']:.4f}({r['cold_trials']}t) "
-                f"gain={r['gain']:+.4f} reach={_seconds(r['time_to_cold'])} history={r['history_written']}ev"
+                f"gain={r['gain']:+.4f} reach={_seconds(r['time_to_cold'])} at fidelity {r['fidelity']:.2f} "
+                f"(search from {r['warm_search_start']:.1f}s) history={r['history_written']}ev"
                 f"@{r['history_rank'] or '-'}")
 
     jobs = [(f"{name} s{seed}", partial(run_pair, args.pmlb_dir, name, task_of, seed, args, base_store))

@@ -1,16 +1,17 @@
-"""One fit of this project's estimator on a benchmark split, scored on the test rows, with its anytime curve.
+"""One fit of this project's estimator on a benchmark split, scored on the test rows, with its anytime points.
 
     from fits import fit_scored, split
     Xtr, Xte, ytr, yte = split(X, y, task, seed)
     fit = fit_scored(Xtr, ytr, Xte, yte, task, strategy="warm", store=LeaveOut(store, names), budget=10, seed=0)
-    fit.test, fit.curve, fit.time_to(0.93)
+    fit.test, fit.best(1.0), fit.time_to(0.25, 1.0)
 
 Shared by the memory benchmarks (``bench_repeat_fit.py``, ``bench_large_tables.py``, ``bench_store_learns.py``).
 ``strategy="bo"`` with nothing written back is a fit without memory: the estimator reads no knowledge base
-then. The curve is the running best *validation* score of the full-fidelity trials
-(``automl.report.data.anytime_curve``, the data of ``plot_anytime``), on seconds since ``fit`` was called:
-the trials' ``ended`` counts from the search's start, so the seconds before it (cleaning, meta-features,
-retrieval) are added back, measured through the progress callback.
+then. The anytime points are the finished trials' validation losses (lower = better) with their fidelity
+(training-row share) and end time (``automl.report.data.trials_frame``, the data of ``plot_anytime``), on
+seconds since ``fit`` was called: the trials' ``ended`` counts from the search's start, so the seconds before
+it (cleaning, meta-features, retrieval) are added back, measured through the progress callback. Losses are
+compared within one fidelity only (a lower fidelity scores on fewer rows).
 """
 from __future__ import annotations
 
@@ -31,24 +32,26 @@ from bench_search import metric_of
 class Fit:
     test: float                 # test score, greater = better (bench_search.metric_of)
     valid: float                # the final model's validation score (the estimator's best_score_)
-    greater_is_better: bool     # of the validation scores in ``curve``
-    curve: list[tuple[float, float]] = field(default_factory=list)  # (seconds since fit, best validation score)
+    points: list[tuple[float, float, float]] = field(default_factory=list)  # (seconds since fit, fidelity, loss)
     wall: float = math.nan
     n_trials: int = 0
     n_written: int = 0          # evaluations written back to the store
+    search_start: float = math.nan  # seconds from fit's call to the search's start (NaN: no trial finished)
     neighbours: list = field(default_factory=list)  # the retrieved datasets (model.neighbours_), nearest first
 
     @property
-    def final(self) -> float:
-        """The best full-fidelity trial's validation score (NaN when none finished)."""
-        return self.curve[-1][1] if self.curve else math.nan
+    def top_fidelity(self) -> float:
+        """The highest fidelity a trial finished at (NaN: none finished)."""
+        return max((f for _, f, _ in self.points), default=math.nan)
 
-    def time_to(self, target: float) -> float:
-        """Seconds since fit until the running best validation score reached ``target`` (inf: never)."""
-        for seconds, score in self.curve:
-            if (score >= target - 1e-12) if self.greater_is_better else (score <= target + 1e-12):
-                return seconds
-        return math.inf
+    def best(self, fidelity: float) -> float:
+        """The best validation loss at ``fidelity`` (inf: no trial finished there)."""
+        return min((loss for _, f, loss in self.points if math.isclose(f, fidelity)), default=math.inf)
+
+    def time_to(self, loss: float, fidelity: float) -> float:
+        """Seconds since fit until a trial at ``fidelity`` reached validation ``loss`` or better (inf: never)."""
+        return min((t for t, f, x in self.points if math.isclose(f, fidelity) and x <= loss + 1e-12),
+                   default=math.inf)
 
 
 def split(X: pd.DataFrame, y: pd.Series, task: str, seed: int, test_size: float = 0.25):
@@ -64,9 +67,8 @@ def fit_scored(X, y, Xt, yt, task: str, *, strategy: str, store, budget: float, 
                write_back: bool = False) -> Fit:
     """Fit ``AutoML(strategy=...)`` reading (and with ``write_back`` writing) ``store`` (a ``KnowledgeBase``;
     None: the default store), score it on (``Xt``, ``yt``) (NaN when ``Xt`` is None) and keep its anytime
-    curve."""
+    points."""
     from automl import AutoML
-    from automl.metrics import get_metric
     from automl.report import data as report_data
     offset: list[float] = []
 
@@ -84,13 +86,14 @@ def fit_scored(X, y, Xt, yt, task: str, *, strategy: str, store, budget: float, 
         _, score_fn, needs_proba = metric_of(task)
         pred = model.predict_proba(Xt) if needs_proba else model.predict(Xt)
         test = float(score_fn(np.asarray(yt), np.asarray(pred)))
-    greater = get_metric(model.metric_, task).greater_is_better
-    curve = report_data.anytime_curve(model.trials_, greater)
     shift = offset[0] if offset else 0.0
+    trials = report_data.trials_frame(model.trials_)
+    trials = trials[(trials["status"] == "ok") & np.isfinite(trials["loss"].astype(float))]
     return Fit(test=test, valid=float(model.best_score_),
-               greater_is_better=greater, curve=[(b["time"] + shift, b["score"]) for b in curve["best"]],
+               points=[(float(t) + shift, float(f), float(x)) for t, f, x in zip(trials["time"], trials["fidelity"],
+                                                                                trials["loss"])],
                wall=wall, n_trials=len(model.trials_), n_written=int(model.n_evaluations_written_),
-               neighbours=list(model.neighbours_))
+               neighbours=list(model.neighbours_), search_start=offset[0] if offset else math.nan)
 
 
 def pool_of(pmlb: Path, min_rows: int = 0) -> pd.DataFrame:

@@ -36,13 +36,13 @@ def test_keeping_hides_every_other_named_dataset(tmp_path):
     assert [n.name for n in view.similar(make_metafeatures(0.0), "binary", k=3, metafeatures_version=VERSION)] == ["a"]
 
 
-def test_time_to_reads_the_running_best_in_either_direction():
+def test_time_to_compares_losses_within_one_fidelity():
     from fits import Fit
-    up = Fit(test=0.0, valid=0.0, greater_is_better=True, curve=[(1.0, 0.8), (3.0, 0.9), (7.0, 0.95)])
-    assert up.final == 0.95 and up.time_to(0.9) == 3.0 and up.time_to(0.85) == 3.0 and math.isinf(up.time_to(0.99))
-    down = Fit(test=0.0, valid=0.0, greater_is_better=False, curve=[(2.0, 5.0), (4.0, 3.0)])
-    assert down.time_to(4.0) == 4.0 and down.time_to(5.0) == 2.0 and math.isinf(down.time_to(2.9))
-    assert math.isnan(Fit(test=0.0, valid=0.0, greater_is_better=True).final)
+    fit = Fit(test=0.0, valid=0.0, points=[(1.0, 1 / 3, 0.1), (2.0, 1.0, 0.5), (4.0, 1.0, 0.3), (6.0, 1.0, 0.4)])
+    assert fit.top_fidelity == 1.0 and fit.best(1.0) == 0.3 and fit.best(1 / 3) == 0.1
+    assert fit.time_to(0.45, 1.0) == 4.0 and fit.time_to(0.5, 1.0) == 2.0 and math.isinf(fit.time_to(0.2, 1.0))
+    assert fit.time_to(0.2, 1 / 3) == 1.0 and math.isinf(fit.best(1 / 9))
+    assert math.isnan(Fit(test=0.0, valid=0.0).top_fidelity)
 
 
 def test_last_month_is_sixty_percent_random_or_the_lowest_of_a_column():
