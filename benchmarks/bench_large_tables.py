@@ -9,12 +9,12 @@ ones; the header says how many the pool has) is split 75 / 25 per seed (``fits.s
 ``bench_search.left_out``; nothing written back) and ``bo`` (no knowledge base) at ``--budget`` seconds,
 paired on the same split and folds. Wins are decided by the test score (``bench_search.metric_of``).
 
-When the pool has fewer than ``MIN_DATASETS`` such datasets, or with ``--stack-to N``, the largest smaller
-pool datasets are added as stacked versions, labelled ``NAME+stackN``: their training split (75 % of the
-original rows) is repeated up to 75 % of N rows with Gaussian noise (``NOISE`` x the column's standard
-deviation) on the numeric columns; the test split is the original held-out rows, so no copy of a test row
-is trained on (the copies within the training rows still make the validation folds optimistic, for both
-strategies alike).
+When the pool has fewer than ``MIN_DATASETS`` such datasets, or with ``--stack-to N`` (default N: twice
+``--min-rows``), the largest smaller pool datasets (or the named ones under ``--min-rows``) are added as
+stacked versions, labelled ``NAME+stackN``: their training split (75 % of the original rows) is repeated up to
+75 % of N rows with Gaussian noise (``NOISE`` x the column's standard deviation) on the numeric columns; the
+test split is the original held-out rows, so no copy of a test row is trained on (the copies within the
+training rows still make the validation folds optimistic, for both strategies alike).
 
 Printed: wins / ties / losses of warm, the sign test's p (exact binomial), the median gain with its 95 %
 bootstrap interval, and the issue's target (warm better on >= 65 % of the pairs, sign test p < 0.05).
@@ -56,16 +56,20 @@ def stacked(X: pd.DataFrame, y: pd.Series, n_rows: int, seed: int) -> tuple[pd.D
 
 
 def plan(pmlb: Path, args) -> tuple[list[tuple[str, int | None]], int]:
-    """(name, stacked rows or None) to run, and how many pool datasets have ``--min-rows`` rows or more."""
+    """(name, stacked rows or None) to run, and how many pool datasets have ``--min-rows`` rows or more. Named
+    datasets (``--datasets``) under ``--min-rows`` rows are stacked; otherwise every large one runs, plus
+    stacked versions of the largest smaller ones when there are too few (or ``--stack-to`` asks for them)."""
     pool = pool_of(pmlb)
     large = pool[pool["n_instances"] >= args.min_rows]
-    names = args.datasets.split(",") if args.datasets else list(large["dataset"])
-    entries: list[tuple[str, int | None]] = [(n, None) for n in names]
+    stack_to = args.stack_to or 2 * args.min_rows
+    if args.datasets:
+        rows = dict(zip(pool["dataset"], pool["n_instances"]))
+        return [(n, stack_to if rows.get(n, 0) < args.min_rows else None) for n in args.datasets.split(",")], \
+            len(large)
+    entries: list[tuple[str, int | None]] = [(n, None) for n in large["dataset"]]
     n_stack = args.n_stacked if args.stack_to else max(0, MIN_DATASETS - len(large))
-    if n_stack and not args.datasets:
-        smaller = pool[pool["n_instances"] < args.min_rows]["dataset"].tolist()[::-1][:n_stack]
-        entries += [(n, args.stack_to or 2 * args.min_rows) for n in smaller]
-    return entries, len(large)
+    smaller = pool[pool["n_instances"] < args.min_rows]["dataset"].tolist()[::-1][:n_stack]
+    return entries + [(n, stack_to) for n in smaller], len(large)
 
 
 def run_split(pmlb: Path, name: str, stack_to: int | None, task_of: dict, seed: int, hidden, args) -> list[dict]:
@@ -96,7 +100,8 @@ def main(argv=None) -> int:
     parser.add_argument("--stack-to", type=int, default=0,
                         help="also run stacked versions of the largest smaller datasets, with N rows")
     parser.add_argument("--n-stacked", type=int, default=3, help="how many stacked versions with --stack-to")
-    parser.add_argument("--datasets", default=None, help="comma-separated names (default: the large pool datasets)")
+    parser.add_argument("--datasets", default=None,
+                        help="comma-separated names (default: the large pool datasets); smaller ones are stacked")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="CSV of every pair")
     args = parser.parse_args(argv)
