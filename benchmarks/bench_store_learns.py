@@ -162,7 +162,8 @@ def main(argv=None) -> int:
     held_out = list(datasets.index)
     if args.held_out:
         held_out = list(rng.choice(held_out, size=min(args.held_out, len(held_out)), replace=False))
-    print(f"# store learns: {len(datasets)} seed datasets {datasets['task'].value_counts().to_dict()}, fractions "
+    print(f"# store learns: {len(datasets)} seed datasets {datasets['task'].value_counts().to_dict()}, pool of "
+          f"{losses.shape[1]} configurations (space version {SPACE_VERSION}), fractions "
           f"{', '.join(f'{f:g}' for f in fractions)}, {args.draws} draw(s); suggestions on {len(held_out)} held-out "
           f"dataset(s); {args.fit_datasets} fitted at {args.fit_budget:g}s", flush=True)
     frame = suggestion_regret(store, datasets, losses, kept, twins_of(datasets), held_out)

@@ -89,6 +89,9 @@ def fit_scored(X, y, Xt, yt, task: str, *, strategy: str, store, budget: float, 
     shift = offset[0] if offset else 0.0
     trials = report_data.trials_frame(model.trials_)
     trials = trials[(trials["status"] == "ok") & np.isfinite(trials["loss"].astype(float))]
+    # the early trial (origin "early") runs on at most 2,000 rows per fold: a share that is no rung, kept only
+    # when it is all the rows (then it is a full-fidelity trial like any other)
+    trials = trials[(trials["origin"] != "early") | np.isclose(trials["fidelity"], 1.0)]
     return Fit(test=test, valid=float(model.best_score_),
                points=[(float(t) + shift, float(f), float(x)) for t, f, x in zip(trials["time"], trials["fidelity"],
                                                                                 trials["loss"])],
