@@ -52,6 +52,7 @@ def load_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataF
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many types for a damaged file
             raise InputError(f"cannot read Parquet file {str(path)!r}: {exc}") from None
+        _release_arrow_memory()
     else:
         frame = _read_delimited(path, tab=".tsv" in suffixes, text_columns=text_columns)
     if frame.shape[1] == 0:
@@ -59,6 +60,16 @@ def load_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataF
     if len(frame) == 0:
         raise InputError(f"data file {str(path)!r} has a header but no rows")
     return frame
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory Arrow's allocator kept after decoding a file back to the system: it otherwise stays
+    resident in the process for the whole fit (about 1.5 x the table's size after reading a large Parquet file)."""
+    try:
+        import pyarrow as pa
+        pa.default_memory_pool().release_unused()
+    except Exception:  # an optimisation only (older pyarrow)
+        pass
 
 
 def _read_delimited(path: Path, tab: bool, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -259,6 +270,32 @@ class ColumnPlan:
         return [self.name]
 
 
+NUMBER_SHARE = 0.98  # a text column whose values are at least this share numbers is a number column
+_PARSE_PREFIX = 2  # x the tolerated non-numbers: the rows parsed first (a text column is refused on them)
+
+
+def _mostly_numbers(text: pd.Series) -> pd.Series | None:
+    """``text`` (stripped, no missing) as numbers (decimal commas read as points) when at least ``NUMBER_SHARE``
+    of it parses, else None. A prefix is parsed first: when it alone holds more non-numbers than the whole
+    column may, the column is refused without parsing every row (the answer is the same)."""
+    allowed = (1 - NUMBER_SHARE) * len(text)
+    prefix = int(allowed * _PARSE_PREFIX) + 1
+    if prefix < len(text):
+        head = pd.to_numeric(text.iloc[:prefix].str.replace(",", ".", regex=False), errors="coerce")
+        if head.isna().sum() > allowed:
+            return None
+    as_num = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+    return as_num if as_num.notna().mean() >= NUMBER_SHARE else None
+
+
+def _constant(values: np.ndarray) -> bool:
+    """Every value the same (all missing included): ``nunique(dropna=False) <= 1`` without hashing every row."""
+    missing = np.isnan(values)
+    if missing.all():
+        return True
+    return not missing.any() and bool(values.min() == values.max())
+
+
 _MISSING_TEXT = ("", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "#n/a")  # read as missing, not as bad numbers
 _BOOL_TEXT = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "t": 1.0, "f": 0.0, "y": 1.0, "n": 0.0}
 
@@ -304,7 +341,7 @@ class TableEncoder:
             return self._datetime_plan(name, pd.to_datetime(s, errors="coerce"))
         if pd.api.types.is_numeric_dtype(s):
             arr = pd.to_numeric(s, errors="coerce")
-            if arr.nunique(dropna=False) <= 1:
+            if _constant(arr.to_numpy(dtype=float, na_value=np.nan)):
                 return None, "constant"
             if self._id_like_integer(name, arr, n):
                 return None, "ID-like (a distinct integer per row)"
@@ -314,8 +351,8 @@ class TableEncoder:
         if lowered <= set(_BOOL_TEXT) and len(lowered) <= 2 and lowered not in ({"y"}, {"n"}):
             truthy = sorted(v for v in lowered if _BOOL_TEXT[v] == 1.0)
             return self._constant_or(ColumnPlan(name, "boolean", true_values=truthy), s)
-        as_num = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
-        if as_num.notna().mean() >= 0.98:
+        as_num = _mostly_numbers(text)
+        if as_num is not None:
             if as_num.nunique() <= 1 and s.notna().all():
                 return None, "constant"
             return ColumnPlan(name, "numeric"), ""
@@ -345,7 +382,7 @@ class TableEncoder:
 
     @staticmethod
     def _id_like_integer(name: str, arr: pd.Series, n: int) -> bool:
-        if n < MIN_ROWS or arr.nunique() != n or arr.isna().any():
+        if n < MIN_ROWS or arr.isna().any() or arr.nunique() != n:  # (the cheap test first)
             return False
         values = arr.to_numpy(dtype=float)
         if not np.all(values == np.round(values)):

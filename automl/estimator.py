@@ -342,6 +342,8 @@ class AutoMLBase(BaseEstimator):
         problem = SearchProblem(X=Xs, y=ys, task=self.task_, metric=metric, seed=int(self.seed),
                                 n_jobs=n_jobs, families=self.families_, sample_weight=ws, split=split,
                                 compact=bool(self.compact))
+        n_features = int(Xc.shape[1])
+        del Xc, Xs  # the search owns the cleaned table now (it swaps it for the workers' shared, mapped copy)
         search_deadline = Deadline(max(0.05, deadline.remaining() - _reserve_seconds(float(self.time_budget))))
         strategy = self.strategy if (self.warm_start or self.strategy != "warm") else "bo"
         previous = []
@@ -385,7 +387,7 @@ class AutoMLBase(BaseEstimator):
             "fit_seconds": round(deadline.elapsed(), 3),
             "time_budget": float(self.time_budget),
             "n_rows": int(len(target.y)),
-            "n_features": int(Xc.shape[1]),
+            "n_features": n_features,
             "strategy": strategy,
             "seed": int(self.seed),
             "n_jobs": n_jobs,

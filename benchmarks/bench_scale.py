@@ -47,6 +47,8 @@ class MemoryTrace:
     peak: int = 0
     per_process: dict[int, tuple[str, int]] = field(default_factory=dict)
     samples: int = 0
+    at_peak: dict[str, int] = field(default_factory=dict)  # role -> summed PSS in the sample of the peak
+    timeline: list[tuple[float, dict[str, int]]] = field(default_factory=list)  # (seconds, role -> PSS)
 
 
 def _role(proc) -> str:
@@ -70,8 +72,10 @@ def _sample(root_pid: int, trace: MemoryTrace, stop: threading.Event) -> None:
     except psutil.NoSuchProcess:
         return
     roles: dict[int, str] = {}
+    start = time.monotonic()
     while not stop.is_set():
         total = 0
+        by_role: dict[str, int] = {}
         try:
             procs = [root] + root.children(recursive=True)
         except psutil.NoSuchProcess:
@@ -92,7 +96,10 @@ def _sample(root_pid: int, trace: MemoryTrace, stop: threading.Event) -> None:
                 roles[proc.pid] = role
             old = trace.per_process.get(proc.pid, ("", 0))[1]
             trace.per_process[proc.pid] = (roles[proc.pid], max(old, pss))
-        trace.peak = max(trace.peak, total)
+            by_role[roles[proc.pid]] = by_role.get(roles[proc.pid], 0) + pss
+        if total > trace.peak:
+            trace.peak, trace.at_peak = total, by_role
+        trace.timeline.append((time.monotonic() - start, by_role))
         trace.samples += 1
         stop.wait(SAMPLE_SECONDS)
 
@@ -182,20 +189,19 @@ def main() -> int:
                     kb = Path(tmp) / f"kb-{n}-{budget:g}-{label.replace(':', '-')}.duckdb"  # fresh, seeded store
                     load = os.getloadavg()[0]
                     summary, wall, trace, err = run_fit(train, budget, out, kb, args.n_jobs, cluster, args.seed)
-                    if summary is None:
-                        print(f"fit failed on {n} rows, {budget:g}s ({label}):\n{err}", file=sys.stderr)
-                        continue
                     ours = theirs = float("nan")
-                    if not args.no_baseline:
+                    if summary is None:  # (its memory and wall time are still measured)
+                        print(f"fit failed on {n} rows, {budget:g}s ({label}): {err.strip().splitlines()[-1:]}",
+                              file=sys.stderr)
+                    elif not args.no_baseline:
                         ours, theirs = test_scores(train, test, out, args.seed)
                     rows.append({"rows": n, "budget": budget, "runner": label, "wall": wall, "peak": trace.peak,
-                                 "table": table, "trials": summary["n_trials"], "valid": summary["best_score"],
+                                 "table": table, "trials": summary["n_trials"] if summary else -1,
+                                 "valid": summary["best_score"] if summary else float("nan"),
                                  "ours": ours, "lgbm": theirs, "load": load, "trace": trace})
                     _print_row(rows[-1], header=len(rows) == 1)
                     if args.per_process:
-                        for pid, (role, pss) in sorted(trace.per_process.items(), key=lambda kv: -kv[1][1]):
-                            if pss > 20 * 2**20:
-                                print(f"      pid {pid:>7d} {role:17s} peak PSS {pss / 2**20:8.1f} MiB")
+                        _print_processes(trace)
     print()
     print("targets: wall <= budget + max(2 s, 5 %); peak PSS <= 3 x table; test AUC > LightGBM defaults at 10^6 rows")
     for r in rows:
@@ -207,6 +213,18 @@ def main() -> int:
               f"memory {'ok' if in_memory else 'MISSED':6s} score "
               f"{'-' if beats is None else ('ok' if beats else 'MISSED')}")
     return 0
+
+
+def _print_processes(trace: MemoryTrace) -> None:
+    """Each process's own peak, the split by role in the sample of the summed peak, and a coarse timeline."""
+    for pid, (role, pss) in sorted(trace.per_process.items(), key=lambda kv: -kv[1][1]):
+        if pss > 20 * 2**20:
+            print(f"      pid {pid:>7d} {role:17s} own peak PSS {pss / 2**20:8.1f} MiB")
+    print("      at the summed peak: " + ", ".join(f"{role} {pss / 2**20:.0f} MiB"
+                                                    for role, pss in sorted(trace.at_peak.items(), key=lambda kv: -kv[1])))
+    step = max(1, len(trace.timeline) // 15)
+    for seconds, by_role in trace.timeline[::step]:
+        print(f"      t={seconds:6.1f}s " + ", ".join(f"{role} {pss / 2**20:.0f}" for role, pss in sorted(by_role.items())))
 
 
 def _print_row(r: dict, header: bool) -> None:

@@ -26,6 +26,7 @@ from automl.models import REGISTRY
 from automl.search import SearchProblem, optimize
 from tests.faulty_models import FAULTY
 from tests.fixtures.tables import make_dataset
+from tests.search.conftest import run_linear_trials
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -88,6 +89,28 @@ def test_fit_on_a_local_cluster(dask_runner):
     assert len(ok) >= 2, [(t.status, t.error) for t in result.trials]
     assert any(t.fidelity == 1.0 for t in ok)
     assert_working_model(result, p)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/maps")
+def test_data_reaches_each_worker_once_as_a_mapped_file(dask_runner, tmp_path):
+    p = problem()
+    data = {"X": p.X, "y": p.y, "task": p.task, "metric": p.metric, "seed": 0, "user_families": [],
+            "splits": [(np.arange(200), np.arange(200, 300))]}
+    executor = dask_runner.DaskExecutor(data, 2, str(tmp_path), cluster="local")
+    try:
+        # more trials than workers: each worker runs some, reading the data it mapped once
+        assert run_linear_trials(executor, 4) == ["ok"] * 4
+
+        def mapped_and_loaded(path):
+            from automl.search import dask_runner as worker_side
+            with open(f"/proc/{os.getpid()}/maps") as maps:
+                return path in maps.read(), list(worker_side._DATA_CACHE)
+
+        answers = executor.client.run(mapped_and_loaded, executor.data_path)
+        assert len(answers) == 2
+        assert all(answer == (True, [executor.data_path]) for answer in answers.values()), answers
+    finally:
+        executor.close()
 
 
 def test_attach_by_address_then_lose_the_scheduler(dask_runner, faulty_family):

@@ -112,3 +112,25 @@ def test_no_usable_feature():
     frame = pd.DataFrame({"id": [f"k{i}" for i in range(30)], "c": [1] * 30, "e": [None] * 30})
     with pytest.raises(InputError, match="no usable feature"):
         TableEncoder().fit(frame)
+
+
+def test_text_columns_are_refused_or_read_as_numbers_as_by_a_full_parse():
+    from automl.data import NUMBER_SHARE, _constant, _mostly_numbers
+    rng = np.random.default_rng(0)
+    for n_bad in (0, 5, 19, 20, 21, 40, 500):
+        for where in ("start", "spread"):
+            values = [f"{v:.3f}" for v in rng.normal(size=1000)]
+            positions = range(n_bad) if where == "start" else rng.choice(1000, n_bad, replace=False)
+            for i in positions:
+                values[i] = "text"
+            text = pd.Series(values)
+            full = pd.to_numeric(text, errors="coerce")
+            expected = full.notna().mean() >= NUMBER_SHARE
+            got = _mostly_numbers(text)
+            assert (got is not None) == expected, (n_bad, where)
+            if got is not None:
+                pd.testing.assert_series_equal(got, full)
+    for values, constant in (([1.0, 1.0], True), ([np.nan, np.nan], True), ([1.0, np.nan], False),
+                             ([1.0, 2.0], False), ([np.inf, np.inf], True)):
+        assert _constant(np.asarray(values)) is constant
+        assert (pd.Series(values).nunique(dropna=False) <= 1) is constant

@@ -10,8 +10,9 @@
 Design (see docs/architecture.md and /work/shared/notes/measured.md):
 
 - Asynchronous: one Dask task per trial, submitted as soon as a slot frees (no batches, no joblib backend).
-- The data never travels as scattered Dask data (lost with its worker): the driver writes it once to
-  ``WORKDIR/data.joblib`` and every task loads it from that path (cached per worker process). The fold
+- The data never travels as scattered Dask data (lost with its worker) nor with a task: the driver writes it
+  once to ``WORKDIR/data.joblib`` and every worker process memory-maps it from that path once (cached; tasks
+  carry only the path), so workers on one host share the table's pages. The fold
   models are written to the same folder (``keep_models_dir``). So a *remote* cluster needs the work folder
   on a filesystem shared by the driver and the workers (set ``TMPDIR`` to such a path on the driver);
   a LocalCluster or a same-host cluster works as is.
@@ -30,10 +31,9 @@ import time
 import uuid
 from collections import OrderedDict
 
-import joblib
 
 from ..exceptions import InputError
-from .runner import Executor, default_memory_limit
+from .runner import Executor, default_memory_limit, load_search_data, write_search_data
 
 log = logging.getLogger("automl")
 
@@ -62,7 +62,7 @@ def _load_data(path: str) -> dict:
     data = _DATA_CACHE.get(path)
     if data is None:
         from ..models import REGISTRY
-        data = joblib.load(path)
+        data = load_search_data(path)
         REGISTRY.ensure(data.get("user_families", []))
         _DATA_CACHE[path] = data
         while len(_DATA_CACHE) > _CACHE_SIZE:
@@ -183,8 +183,7 @@ class DaskExecutor(Executor):
     def __init__(self, data: dict, n_workers: int, workdir: str, cluster="local") -> None:
         distributed = require_dask()
         self._wait, self._KilledWorker = distributed.wait, distributed.KilledWorker
-        self.data_path = os.path.join(workdir, "data.joblib")
-        joblib.dump(data, self.data_path)
+        self.data_path = write_search_data(data, workdir)
         self.client, self._own_client, self._own_cluster = connect(cluster, n_workers)
         self.fixed_slots = max(1, int(n_workers)) if self._own_cluster is not None else None
         self._slots = self.fixed_slots or 0

@@ -44,7 +44,7 @@ from ..timing import PhaseTiming
 from .brackets import ASHA, Hyperband, fidelity_rungs
 from .history import EARLY, FAILED, OK, TIMEOUT, History, Trial
 from .portfolio import family_defaults, static_portfolio
-from .runner import Executor, LocalRunner, forkserver_cpu_seconds
+from .runner import Executor, LocalRunner, forkserver_cpu_seconds, load_search_data
 from .samplers import BOSampler, RandomSampler
 from .trial import fit_one, predict_one, refit_iterations, run_trial, score_predictions
 from .validation import Kind, SplitOptions, Validation, choose_protocol, choose_validation, make_splits
@@ -518,6 +518,8 @@ class _Search:
                 if self.deadline.remaining() - self._reserve() >= MIN_TRIAL_SECONDS:
                     started, cpu = time.monotonic(), time.thread_time()
                     executor = (self.executor_factory or LocalRunner)(data, n_workers, self.workdir)
+                    del data  # (the early trial's thread keeps its own reference while it runs)
+                    self._share_table(executor)
                     self.timings["startup_seconds"] = time.monotonic() - started
                     self.startup.append(PhaseTiming("worker_start", self.timings["startup_seconds"],
                                                     time.thread_time() - cpu + forkserver_cpu_seconds(),
@@ -593,6 +595,14 @@ class _Search:
         self.early = None
         self._record(trial_id, early.result or {"status": FAILED, "error": "the early trial stopped"})
         self.startup.append(PhaseTiming("first_trial", early.wall_seconds, early.cpu_seconds, "thread"))
+
+    def _share_table(self, executor: Executor) -> None:
+        """The driver reads the table from the file the workers memory-map (same values, read-only) instead of
+        keeping its own copy: ``problem.X`` is replaced in place, so the caller's frame is freed when the caller
+        holds no other reference to it."""
+        path = getattr(executor, "data_path", None)
+        if path:
+            self.p.X = load_search_data(path)["X"]
 
     def _submit(self, executor: Executor, job) -> None:
         config, origin, fidelity, rung, bracket = job

@@ -1,6 +1,7 @@
 """Isolated trial execution: a small executor interface and the local process-pool runner.
 
-Each worker is its own process holding the data (loaded once from a file). A trial that raises
+Each worker is its own process; the search data is written once to a file that every worker memory-maps
+(``write_search_data`` / ``load_search_data``), so the workers share the table's pages. A trial that raises
 becomes a failed status inside the worker; a trial that hangs past its deadline or whose worker
 dies (memory limit, crash) is recorded by the driver, the worker is replaced, the search goes on.
 """
@@ -20,6 +21,21 @@ import joblib
 log = logging.getLogger("automl")
 
 KILL_GRACE_SECONDS = 1.0
+SEARCH_DATA_FILE = "data.joblib"  # in the search's work folder; uncompressed, so its arrays can be memory-mapped
+
+
+def write_search_data(data: dict, workdir: str) -> str:
+    """Write the search data (the cleaned table, target, splits, ...) once into ``workdir``; returns its path.
+    joblib stores every numpy array in it (the table's column blocks, category codes, y, the splits) raw."""
+    path = os.path.join(workdir, SEARCH_DATA_FILE)
+    joblib.dump(data, path)
+    return path
+
+
+def load_search_data(path: str) -> dict:
+    """The search data with every array memory-mapped read-only: the processes reading it share one copy of the
+    table in the page cache instead of each unpickling a private one, and no trial can change the data."""
+    return joblib.load(path, mmap_mode="r")
 
 
 class Executor(ABC):
@@ -77,7 +93,7 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
     from ..models import REGISTRY
     from .trial import run_trial
     try:
-        data = joblib.load(data_path)
+        data = load_search_data(data_path)
     except (OSError, EOFError):  # the search ended (e.g. interrupted) while this worker started
         return
     REGISTRY.ensure(data.get("user_families", []))
@@ -223,8 +239,7 @@ class LocalRunner(Executor):
     """``n_workers`` processes from a forkserver (modules preloaded, so replacing a worker is cheap)."""
 
     def __init__(self, data: dict, n_workers: int, workdir: str, memory_limit: int | None = None) -> None:
-        self.data_path = os.path.join(workdir, "data.joblib")
-        joblib.dump(data, self.data_path)
+        self.data_path = write_search_data(data, workdir)
         self.memory_limit = memory_limit if memory_limit is not None else default_memory_limit(n_workers)
         self.ctx = _context()
         self.workers: list[_Worker] = []

@@ -1,6 +1,8 @@
 """Fixtures for the search tests: small cleaned problems and the test-only faulty family."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from automl.data import TableEncoder, encode_target
@@ -17,6 +19,20 @@ def make_problem(task: str = "binary", n: int = 200, seed: int = 0, n_jobs: int 
     target = encode_target(frame["y"], None)
     return SearchProblem(X, target.y, target.task, get_metric(metric, target.task), seed=seed, n_jobs=n_jobs,
                          families=families)
+
+
+def run_linear_trials(executor, n: int, seconds: float = 60.0) -> list[str]:
+    """Submit ``n`` full-fidelity trials of the linear family's default to ``executor`` and wait for them all;
+    their statuses in trial order."""
+    config = REGISTRY.get("linear").default_config()
+    for i in range(n):
+        executor.submit(i, {"trial_id": i, "config": config, "fidelity": 1.0, "seconds": seconds,
+                            "keep_models_dir": None}, seconds)
+    results = {}
+    stop = time.monotonic() + seconds
+    while executor.running() and time.monotonic() < stop:
+        results.update(dict(executor.collect(0.2)))
+    return [results[i]["status"] if i in results else "missing" for i in range(n)]
 
 
 @pytest.fixture

@@ -1,0 +1,81 @@
+"""The search data reaches the workers through one shared, memory-mapped file, not a private copy per worker;
+trials score exactly as they do on the in-memory table."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.models import REGISTRY
+from automl.search.runner import LocalRunner, load_search_data, write_search_data
+from automl.search.trial import run_trial
+from automl.search.validation import make_splits
+from tests.search.conftest import make_problem, run_linear_trials
+
+
+def _data(n: int = 300) -> dict:
+    p = make_problem(n=n)
+    return {"X": p.X, "y": p.y, "task": p.task, "metric": p.metric, "seed": 0,
+            "splits": make_splits(p.y, p.task, "cv3", 0), "user_families": REGISTRY.user_families()}
+
+
+def test_loaded_table_is_memory_mapped_read_only(tmp_path):
+    data = _data()
+    assert any(isinstance(data["X"][c].dtype, pd.CategoricalDtype) for c in data["X"].columns)
+    loaded = load_search_data(write_search_data(data, str(tmp_path)))
+    X = loaded["X"]
+    assert list(X.columns) == list(data["X"].columns) and list(X.dtypes) == list(data["X"].dtypes)
+    assert X.equals(data["X"])
+    for column in X.columns:  # the column blocks and category codes are views of the file, not unpickled copies
+        values = X[column].array.codes if isinstance(X[column].dtype, pd.CategoricalDtype) else X[column].to_numpy()
+        assert _file_backed(values), column
+    for array in (loaded["y"], loaded["splits"][0][0]):
+        assert _file_backed(array)
+
+
+def _file_backed(array: np.ndarray) -> bool:
+    """A read-only view whose memory is a mapped file (somewhere down its chain of bases)."""
+    base = array
+    while base is not None and not isinstance(base, np.memmap):
+        base = getattr(base, "base", None)
+    return base is not None and not array.flags.writeable
+
+
+@pytest.mark.parametrize("config", [REGISTRY.get("lightgbm").default_config(),
+                                    REGISTRY.get("extra_trees").default_config(),
+                                    REGISTRY.get("linear").default_config()])
+def test_trials_score_the_same_on_the_mapped_table(tmp_path, config):
+    data = _data()
+    mapped = load_search_data(write_search_data(data, str(tmp_path)))
+    request = {"trial_id": 0, "config": config, "fidelity": 1.0, "seconds": 60, "keep_models_dir": None}
+    in_memory, shared = run_trial(request, data), run_trial(request, mapped)
+    assert in_memory["status"] == shared["status"] == "ok"
+    assert in_memory["score"] == shared["score"]
+    np.testing.assert_array_equal(in_memory["oof"], shared["oof"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/maps")
+def test_every_worker_maps_the_one_data_file(tmp_path):
+    data = _data()
+    runner = LocalRunner(data, 2, str(tmp_path), memory_limit=3 << 30)
+    try:
+        # one trial per worker: both have loaded the data by the time they answer
+        assert run_linear_trials(runner, 2) == ["ok", "ok"]
+        for worker in runner.workers:
+            with open(f"/proc/{worker.process.pid}/maps") as maps:
+                assert runner.data_path in maps.read()
+    finally:
+        runner.close()
+
+
+def test_the_driver_keeps_no_copy_of_its_own_after_the_workers_start():
+    from automl.deadline import Deadline
+    from automl.search import optimize
+    p = make_problem(n=300, families=("linear",))
+    original = p.X
+    result = optimize(p, Deadline(30), strategy="bo", max_trials=2)
+    assert [t.status for t in result.trials] == ["ok", "ok"]
+    assert p.X is not original and p.X.equals(original)  # the search's table is now the workers' mapped file
+    assert _file_backed(p.X[p.X.select_dtypes(exclude="category").columns[0]].to_numpy())
