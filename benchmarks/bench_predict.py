@@ -63,7 +63,9 @@ def ours(train: Path, test: pd.DataFrame, budget: float, workdir: Path, profile:
     cmd = [sys.executable, "-c", "import cli; cli.main()", "fit", str(train), "--target", TARGET,
            "--time-budget", str(budget), "--out", str(out), "--kb", str(workdir / "kb.duckdb"), "--quiet", "--json"]
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    fit = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if fit.returncode != 0:
+        raise SystemExit(f"automl fit failed: {fit.stderr.strip()[-500:]}")
     model = AutoML.load(out)
     positive = list(model.classes_).index("yes")
     X = _batch(test)
