@@ -44,7 +44,7 @@ from ..timing import PhaseTiming
 from .brackets import ASHA, Hyperband, fidelity_rungs
 from .history import EARLY, FAILED, OK, TIMEOUT, History, Trial
 from .portfolio import family_defaults, static_portfolio
-from .runner import Executor, LocalRunner, forkserver_cpu_seconds, load_search_data
+from .runner import Executor, LocalRunner, forkserver_cpu_seconds, load_search_data, write_search_data
 from .samplers import BOSampler, RandomSampler
 from .trial import fit_one, predict_one, refit_iterations, run_trial, score_predictions
 from .validation import Kind, SplitOptions, Validation, choose_protocol, choose_validation, make_splits
@@ -513,13 +513,12 @@ class _Search:
         executor: Executor | None = None
         try:
             try:
+                data = self._share_table(data)  # before the early trial, which would keep the private copy alive
                 self._start_early(data)
                 # when start-up took the budget (a busy machine), starting workers would only overrun it
                 if self.deadline.remaining() - self._reserve() >= MIN_TRIAL_SECONDS:
                     started, cpu = time.monotonic(), time.thread_time()
                     executor = (self.executor_factory or LocalRunner)(data, n_workers, self.workdir)
-                    del data  # (the early trial's thread keeps its own reference while it runs)
-                    self._share_table(executor)
                     self.timings["startup_seconds"] = time.monotonic() - started
                     self.startup.append(PhaseTiming("worker_start", self.timings["startup_seconds"],
                                                     time.thread_time() - cpu + forkserver_cpu_seconds(),
@@ -596,13 +595,14 @@ class _Search:
         self._record(trial_id, early.result or {"status": FAILED, "error": "the early trial stopped"})
         self.startup.append(PhaseTiming("first_trial", early.wall_seconds, early.cpu_seconds, "thread"))
 
-    def _share_table(self, executor: Executor) -> None:
-        """The driver reads the table from the file the workers memory-map (same values, read-only) instead of
-        keeping its own copy: ``problem.X`` is replaced in place, so the caller's frame is freed when the caller
-        holds no other reference to it."""
-        path = getattr(executor, "data_path", None)
-        if path:
-            self.p.X = load_search_data(path)["X"]
+    def _share_table(self, data: dict) -> dict:
+        """Write the search data once to the work folder and return it memory-mapped from there: the workers map
+        the same file (the executors do not write it again), and the driver reads the table from it (same values,
+        read-only) instead of keeping its own copy. ``problem.X`` is replaced in place, so the caller's frame is
+        freed when the caller holds no other reference to it."""
+        shared = load_search_data(write_search_data(data, self.workdir))
+        self.p.X = shared["X"]
+        return shared
 
     def _submit(self, executor: Executor, job) -> None:
         config, origin, fidelity, rung, bracket = job

@@ -24,18 +24,26 @@ KILL_GRACE_SECONDS = 1.0
 SEARCH_DATA_FILE = "data.joblib"  # in the search's work folder; uncompressed, so its arrays can be memory-mapped
 
 
+SHARED_FROM = "shared_from"  # key of loaded search data: the file it is mapped from
+
+
 def write_search_data(data: dict, workdir: str) -> str:
     """Write the search data (the cleaned table, target, splits, ...) once into ``workdir``; returns its path.
-    joblib stores every numpy array in it (the table's column blocks, category codes, y, the splits) raw."""
+    joblib stores every numpy array in it (the table's column blocks, category codes, y, the splits) raw. Data
+    loaded from that very file (``load_search_data``) is not written again (that would truncate mapped pages)."""
     path = os.path.join(workdir, SEARCH_DATA_FILE)
-    joblib.dump(data, path)
+    if data.get(SHARED_FROM) == path and os.path.exists(path):
+        return path
+    joblib.dump({k: v for k, v in data.items() if k != SHARED_FROM}, path)
     return path
 
 
 def load_search_data(path: str) -> dict:
     """The search data with every array memory-mapped read-only: the processes reading it share one copy of the
     table in the page cache instead of each unpickling a private one, and no trial can change the data."""
-    return joblib.load(path, mmap_mode="r")
+    data = joblib.load(path, mmap_mode="r")
+    data[SHARED_FROM] = path
+    return data
 
 
 class Executor(ABC):

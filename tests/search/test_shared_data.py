@@ -79,3 +79,16 @@ def test_the_driver_keeps_no_copy_of_its_own_after_the_workers_start():
     assert [t.status for t in result.trials] == ["ok", "ok"]
     assert p.X is not original and p.X.equals(original)  # the search's table is now the workers' mapped file
     assert _file_backed(p.X[p.X.select_dtypes(exclude="category").columns[0]].to_numpy())
+
+
+def test_data_mapped_from_the_work_folder_is_not_written_again(tmp_path):
+    import os
+    path = write_search_data(_data(), str(tmp_path))
+    before = os.stat(path).st_mtime_ns
+    mapped = load_search_data(path)
+    runner = LocalRunner(mapped, 1, str(tmp_path), memory_limit=3 << 30)
+    try:
+        assert runner.data_path == path and os.stat(path).st_mtime_ns == before
+        assert run_linear_trials(runner, 1) == ["ok"]
+    finally:
+        runner.close()
