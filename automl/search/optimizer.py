@@ -909,7 +909,7 @@ def optimize(problem: SearchProblem, deadline: Deadline, *, strategy: str = "war
     ``history``: trial dicts of an earlier search on the same data (resume): replayed, not re-run;
     ``executor_factory(data, n_workers, workdir) -> Executor`` (default: local worker processes);
     ``trial_timeout``: seconds one trial may take (default 40 % of the budget, at least 3 s).
-    ``problem.X`` is replaced by the workers' memory-mapped copy (same values, read-only) once they start.
+    ``problem.X`` is replaced by the workers' memory-mapped copy (same values, read-only) before any trial runs.
     ``callback(event)`` runs in the driver after every trial: elapsed, remaining, n_trials, best_score,
     best_loss, trial. Ctrl-C (KeyboardInterrupt) stops the search and returns the best model so far.
     """
