@@ -605,24 +605,23 @@ def kb_similar(data, target, task, metric, k, n, kb_path, as_json):
     import dataclasses
 
     import knowledge_base
-    import metafeatures
-    from automl.data import TableEncoder, drop_missing_target, encode_target, load_table, split_target
+    from automl.data import load_table, split_target
     from automl.metrics import get_metric
-    X, y = split_target(load_table(data), target)
-    X, y, _ = drop_missing_target(X, y)
-    encoded = encode_target(y, task)
-    Xc = TableEncoder().fit_transform(X)
-    mf = metafeatures.compute(Xc, encoded.y, encoded.task)
+    from automl.prepare import prepare
+    from knowledge_base.records import finite_or_none
+    table = prepare(*split_target(load_table(data), target), task)  # what a fit of DATA sees and records
+    mf = table.metafeatures
     store = knowledge_base.open_store(kb_path)
-    metric_name = get_metric(metric, encoded.task).name
-    neighbours = store.similar(mf, encoded.task, k=k)
-    suggestions = store.suggest(mf, encoded.task, metric_name, n=n, k=max(k, 10))
+    metric_name = get_metric(metric, table.task).name
+    neighbours = store.similar(mf, table.task, k=k)
+    suggestions = store.suggest(mf, table.task, metric_name, n=n, k=max(k, 10))
     if as_json:
-        click.echo(json.dumps({"task": encoded.task, "metric": metric_name,
+        click.echo(json.dumps({"task": table.task, "metric": metric_name, "fingerprint": table.fingerprint,
+                               "metafeatures": {name: finite_or_none(value) for name, value in mf.items()},
                                "neighbours": [dataclasses.asdict(nb) for nb in neighbours],
                                "suggestions": [dataclasses.asdict(s) for s in suggestions]}, indent=2, default=str))
         return
-    click.echo(f"task {encoded.task}, metric {metric_name}; nearest datasets:")
+    click.echo(f"task {table.task}, metric {metric_name}; nearest datasets:")
     for nb in neighbours:
         click.echo(f"  {nb.distance:7.3f}  {nb.name or nb.fingerprint[:12]}  ({nb.n_rows} x {nb.n_features}, "
                    f"{nb.source})")
@@ -886,16 +885,8 @@ def kb_refresh(ctx, from_dir, openml_suite, openml_tasks, budget, limit, n_jobs,
         tasks = [int(t) for t in openml_tasks.split(",") if t.strip()] if openml_tasks else []
     except ValueError:
         raise InputError(f"--openml-tasks must be comma-separated integers; got {openml_tasks!r}") from None
-    pool = None
-    if candidates_path is not None:
-        try:
-            loaded = json.loads(Path(candidates_path).read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise InputError(f"--candidates {str(candidates_path)!r} is not JSON: {exc}") from None
-        pool = loaded.get("configs") if isinstance(loaded, dict) else loaded
-        if not isinstance(pool, list) or not all(isinstance(c, dict) and "family" in c for c in pool):
-            raise InputError("--candidates must hold a list of configurations ({\"family\": ...})")
-    options = RefreshOptions(budget=budget, limit=limit, n_jobs=n_jobs, max_rows=max_rows, pool=pool, cluster=cluster)
+    options = RefreshOptions(budget=budget, limit=limit, n_jobs=n_jobs, max_rows=max_rows,
+                             pool=_candidate_pool(candidates_path), cluster=cluster)
     if cluster is not None:
         from automl.search.dask_runner import require_dask
         require_dask()  # bad input at once when Dask is missing
@@ -907,20 +898,7 @@ def kb_refresh(ctx, from_dir, openml_suite, openml_tasks, budget, limit, n_jobs,
     refresh_log.addHandler(handler)
     refresh_log.setLevel(logging.INFO)
     refresh_log.propagate = ctx.obj["debug"]
-    show = not quiet and not as_json
-
-    def progress(event: dict) -> None:
-        if not show:
-            return
-        if event["event"] == "start":
-            click.echo(f"refreshing {store.path} from {event['source']}: {event['total']} dataset(s)", err=True)
-        elif event["event"] == "dataset":
-            o = event["outcome"]
-            width = len(str(event["total"]))
-            detail = f"{o.n_evaluations + o.n_openml} evaluation(s)" if o.status == "added" else o.reason
-            click.echo(f"[{event['index']:>{width}}/{event['total']}] {o.name:32s} {o.status:8s} "
-                       f"{o.seconds:6.1f}s  {detail}", err=True)
-
+    progress = _refresh_progress(store.path) if not quiet and not as_json else None
     try:
         if from_dir is not None:
             summary = refresh_from_dir(from_dir, store=store, options=options, callback=progress)
@@ -931,22 +909,55 @@ def kb_refresh(ctx, from_dir, openml_suite, openml_tasks, budget, limit, n_jobs,
     finally:
         refresh_log.removeHandler(handler)
         handler.close()
+    _print_refresh_summary(summary, as_json)
+    if summary.failed:
+        raise SystemExit(1)
+
+
+def _candidate_pool(path: Path | None) -> list[dict] | None:
+    """``--candidates``: a JSON list of configurations, or a candidates document holding one."""
+    from automl.exceptions import InputError
+    if path is None:
+        return None
+    try:
+        loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"--candidates {str(path)!r} is not JSON: {exc}") from None
+    pool = loaded.get("configs") if isinstance(loaded, dict) else loaded
+    if not isinstance(pool, list) or not all(isinstance(c, dict) and "family" in c for c in pool):
+        raise InputError("--candidates must hold a list of configurations ({\"family\": ...})")
+    return pool
+
+
+def _refresh_progress(store_path: Path):
+    """The refresh job's callback: a line on stderr when it starts and per dataset."""
+    def progress(event: dict) -> None:
+        if event["event"] == "start":
+            click.echo(f"refreshing {store_path} from {event['source']}: {event['total']} dataset(s)", err=True)
+        elif event["event"] == "dataset":
+            o = event["outcome"]
+            width = len(str(event["total"]))
+            detail = f"{o.n_evaluations + o.n_openml} evaluation(s)" if o.status == "added" else o.reason
+            click.echo(f"[{event['index']:>{width}}/{event['total']}] {o.name:32s} {o.status:8s} "
+                       f"{o.seconds:6.1f}s  {detail}", err=True)
+    return progress
+
+
+def _print_refresh_summary(summary, as_json: bool) -> None:
     d = summary.to_dict()
     if as_json:
         click.echo(json.dumps(d, indent=2, default=str))
-    else:
-        left = f", {d['not_reached']} left for the next run" if d["not_reached"] else ""
-        click.echo(f"added {d['added']}, updated {d['updated']}, skipped {d['skipped']}, failed {d['failed']}{left} "
-                   f"in {d['seconds']:.1f}s; {d['evaluations_written']} evaluation(s) written")
-        for o in summary.outcomes:
-            if o.status == "failed":
-                click.echo(f"  failed: {o.name}: {o.reason}")
-        if summary.portfolio:
-            click.echo(f"portfolio: {summary.portfolio}")
-        for problem in (summary.check or {}).get("problems", []):
-            click.echo(f"  check: {problem}")
-    if summary.failed:
-        raise SystemExit(1)
+        return
+    left = f", {d['not_reached']} left for the next run" if d["not_reached"] else ""
+    click.echo(f"added {d['added']}, updated {d['updated']}, skipped {d['skipped']}, failed {d['failed']}{left} "
+               f"in {d['seconds']:.1f}s; {d['evaluations_written']} evaluation(s) written")
+    for o in summary.outcomes:
+        if o.status == "failed":
+            click.echo(f"  failed: {o.name}: {o.reason}")
+    if summary.portfolio:
+        click.echo(f"portfolio: {summary.portfolio}")
+    for problem in (summary.check or {}).get("problems", []):
+        click.echo(f"  check: {problem}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from metafeatures import TASKS
+
 from .exceptions import InputError, plain_repr
-from .metrics import TASKS
 
 log = logging.getLogger("automl")
 

@@ -23,15 +23,18 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
+from metafeatures import TASKS
+
 from . import data as data_mod
 from . import leaderboard as board_mod
-from . import leakage
 from . import rare_classes as rare_mod
 from .deadline import Deadline
 from .exceptions import AutoMLError, InputError, plain_repr
-from .metrics import TASKS, get_metric
+from .kb_records import evaluation_record, search_prior, search_suggestions
+from .metrics import get_metric
+from .prepare import PreparedTable, prepare
 from .timing import PhaseClock
-from .versions import __version__, library_versions
+from .versions import library_versions
 
 if TYPE_CHECKING:
     from knowledge_base import KnowledgeBase
@@ -108,12 +111,6 @@ def _allowed_families(include, exclude) -> tuple[str, ...] | None:
     if not allowed:
         raise InputError("include/exclude leave no model family to search")
     return tuple(allowed)
-
-
-def _resolve_n_jobs(n_jobs: int) -> int:
-    import os
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cpus if n_jobs == -1 else max(1, min(int(n_jobs), cpus))
 
 
 RETRIEVAL_K = 25  # past datasets the warm-start configurations are drawn from
@@ -288,52 +285,39 @@ class AutoMLBase(BaseEstimator):
         started_at = datetime.now(timezone.utc)
         deadline = deadline or Deadline(float(self.time_budget))
         clock = self.__dict__.pop("_startup_clock", None) or PhaseClock()  # (the CLI's holds its imports, loading)
-        from .search.runner import warm_up
+        from .search.runner import resolve_n_jobs, warm_up
         warm_up()  # the worker processes' imports overlap with validation, meta-features and retrieval
         X = self._as_frame(X, fitting=True)
         y = self._target_series(y)
         if len(y) != len(X):
             raise InputError(f"X has {len(X)} rows but y has {len(y)}; they must match")
-        X = X.reset_index(drop=True)
-        drop, keep = leakage.column_options(self.drop_columns, self.keep_columns, X.columns)
         self._check_task_kind(y)
-        weights = _check_sample_weight(sample_weight, len(y))
-        if weights is not None:
-            X = X.assign(__automl_weight__=weights)
-        if groups is not None:  # (rows dropped with a missing target drop their group too)
-            X = X.assign(__automl_group__=_row_values(groups, len(y), "groups"))
-        X, y, self.n_rows_dropped_ = data_mod.drop_missing_target(X, y)
-        if weights is not None:
-            weights = X.pop("__automl_weight__").to_numpy(dtype=float)
-        if groups is not None:
-            groups = X.pop("__automl_group__").rename(getattr(groups, "name", None))
-        data_mod.check_rows(len(y))
-        target = data_mod.encode_target(y, task)
-        self.task_ = target.task
-        if self.task_ not in self._estimator_type_tasks:
-            raise InputError(f"{type(self).__name__} cannot fit a {self.task_} task")
         from .search.validation import requested_kind
         kind = requested_kind(X_val is not None, groups is not None, self.time_column is not None)
-        X, target, (weights, groups), self.rare_classes_, classes = rare_mod.handle(
-            X, target, self.rare_classes, (weights, groups), kind=kind)
+        if groups is not None:
+            groups = pd.Series(_row_values(groups, len(y), "groups"), name=getattr(groups, "name", None))
+        table = prepare(X, y, task, sample_weight=_check_sample_weight(sample_weight, len(y)), groups=groups,
+                        rare_classes=self.rare_classes, kind=kind, drop_columns=self.drop_columns,
+                        keep_columns=self.keep_columns, seed=int(self.seed), describe=False)
+        self.n_rows_dropped_, self.task_ = table.n_rows_dropped, table.task
+        if self.task_ not in self._estimator_type_tasks:
+            raise InputError(f"{type(self).__name__} cannot fit a {self.task_} task")
+        self.rare_classes_, self.leakage_, classes = table.rare, list(table.leakage), table.model_classes
         if classes is not None:
             self.classes_ = classes  # every class name, also those set aside
         metric = get_metric(self.metric, self.task_)
         self.metric_ = metric.name
-        self.encoder_ = data_mod.TableEncoder().fit(X)
-        Xc = self.encoder_.transform(X)
-        Xc.index = pd.RangeIndex(len(Xc))
-        Xc, self.leakage_ = leakage.screen_columns(self.encoder_, Xc, target.y, self.task_, drop=drop, keep=keep,
-                                                   seed=int(self.seed))
+        self.encoder_, Xc = table.encoder, table.X
+        X, target, weights, groups = table.raw, table.target, table.sample_weight, table.groups
         clock.lap("encode")
 
         self.families_ = _allowed_families(self.include, self.exclude)
-        warm = self._warm_start_material(Xc, target.y, clock)
+        warm = self._warm_start_material(table, clock)
         warm["suggestions"] = [*first_configs, *warm["suggestions"]]
         self.profile_ = _training_profile(X, self.encoder_, Xc, target.y, self.task_, warm)
         from .search import SearchProblem, optimize  # the search imports heavy modules; keep fit's import cheap
         clock.lap("imports")
-        n_jobs = _resolve_n_jobs(self.n_jobs)
+        n_jobs = resolve_n_jobs(self.n_jobs)
         executor_factory = None
         if self.cluster is not None:  # trials on a Dask cluster; only this driver writes to the knowledge base
             from .search.dask_runner import dask_executor_factory
@@ -495,17 +479,16 @@ class AutoMLBase(BaseEstimator):
             return self.knowledge_base
         return kb.open_store(self.knowledge_base)
 
-    def _warm_start_material(self, Xc: pd.DataFrame, y: np.ndarray, clock: PhaseClock | None = None) -> dict:
+    def _warm_start_material(self, table: PreparedTable, clock: PhaseClock | None = None) -> dict:
         material = {"suggestions": [], "prior": [], "neighbours": [], "metafeatures": None,
                     "fingerprint": None, "note": "knowledge base not used"}
         needs_kb = self.write_back or (self.warm_start and self.strategy == "warm")
         if not needs_kb:
             return material
         import knowledge_base as kb
-        import metafeatures
         try:
-            material["fingerprint"] = kb.fingerprint(Xc, y)
-            material["metafeatures"] = metafeatures.compute(Xc, y, self.task_)
+            described = table.described()
+            material["fingerprint"], material["metafeatures"] = described.fingerprint, described.metafeatures
         except Exception as exc:  # meta-features never stop a fit
             log.warning("meta-features failed (%s); fitting without the knowledge base", exc)
             return material
@@ -530,10 +513,8 @@ class AutoMLBase(BaseEstimator):
             if clock is not None:
                 clock.lap("knowledge_base")
         material["neighbours"] = [_plain(n) for n in neighbours]
-        material["suggestions"] = [{"config": s.config, "origin": "kb", "explanation": s.explanation}
-                                   for s in suggestions]
-        material["prior"] = [{"config": p.config, "fidelity": p.fidelity, "normalised_score": p.normalised_score,
-                              "weight": p.weight} for p in prior]
+        material["suggestions"] = search_suggestions(suggestions)
+        material["prior"] = search_prior(prior)
         material["note"] = (f"{len(suggestions)} warm-start configuration(s) from {len(neighbours)} similar "
                             f"dataset(s)" if suggestions else "no similar past dataset; static portfolio")
         if not suggestions:
@@ -555,18 +536,10 @@ class AutoMLBase(BaseEstimator):
             fingerprint=warm["fingerprint"], name=None, source="local", task=self.task_,
             n_rows=self.fit_info_["n_rows"], n_features=self.fit_info_["n_features"],
             metafeatures=warm["metafeatures"], metafeatures_version=metafeatures.METAFEATURES_VERSION)
-        evaluations = []
-        for t in self.trials_:
-            if (t.get("extra") or {}).get("replayed"):
-                continue  # written back by the run that made it
-            status = t.get("status", "ok")
-            evaluations.append(kb.records.EvaluationRecord(
-                config=t["config"], family=t.get("family") or t["config"].get("family", "unknown"),
-                space_version=SPACE_VERSION, fidelity=float(t.get("fidelity", 1.0)),
-                protocol=str(self.validation_ or "unknown"), metric=self.metric_,
-                score=_finite_or_none(t.get("score")), loss=_finite_or_none(t.get("loss")),
-                fit_seconds=float(t.get("fit_seconds") or 0.0), status=status, error=t.get("error"),
-                seed=int(self.seed), library_version=__version__, created_at=None, origin=t.get("origin")))
+        # a replayed trial was written back by the run that made it
+        evaluations = [evaluation_record(t, space_version=SPACE_VERSION, protocol=str(self.validation_ or "unknown"),
+                                         metric=self.metric_, seed=self.seed)
+                       for t in self.trials_ if not (t.get("extra") or {}).get("replayed")]
         run = kb.records.RunRecord(
             run_id=self.run_id_, kind="fit", started_at=started_at, finished_at=datetime.now(timezone.utc),
             budget_seconds=float(self.time_budget),
@@ -810,14 +783,6 @@ def _training_profile(X, encoder, Xc, y, task: str, warm: dict):
     except Exception as exc:  # a summary of the data must never cost the model
         log.warning("the training data's profile failed (%s); drift cannot be measured for this model", exc)
         return None
-
-
-def _finite_or_none(value) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if np.isfinite(v) else None
 
 
 def _plain(value):

@@ -11,9 +11,10 @@ from typing import Callable
 import numpy as np
 from sklearn import metrics as skm
 
+from metafeatures import TASKS
+
 from .exceptions import InputError
 
-TASKS = ("binary", "multiclass", "regression")
 
 
 @dataclass(frozen=True)

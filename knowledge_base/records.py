@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from metafeatures import TASKS
+
 from ._errors import InvalidRecordError
 
-TASKS = ("binary", "multiclass", "regression")
 STATUSES = ("ok", "failed", "timeout")
 RUN_KINDS = ("fit", "refresh", "import")  # the usual kinds; any non-empty string is accepted
 DEFAULT_METRICS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
@@ -23,7 +24,8 @@ def _fail(record: str, message: str) -> None:
     raise InvalidRecordError(f"{record}: {message}")
 
 
-def _finite_or_none(value: Any) -> float | None:
+def finite_or_none(value: Any) -> float | None:
+    """``value`` as a finite float, or None (missing, not a number, NaN or infinite)."""
     if value is None:
         return None
     try:
@@ -114,9 +116,9 @@ class EvaluationRecord:
                 _fail("EvaluationRecord", f"{name} must be a non-empty string; got {getattr(self, name)!r}")
         _set(self, "fidelity", fidelity)
         _set(self, "space_version", str(self.space_version))
-        _set(self, "score", _finite_or_none(self.score))
-        _set(self, "loss", _finite_or_none(self.loss))
-        _set(self, "fit_seconds", _finite_or_none(self.fit_seconds) or 0.0)
+        _set(self, "score", finite_or_none(self.score))
+        _set(self, "loss", finite_or_none(self.loss))
+        _set(self, "fit_seconds", finite_or_none(self.fit_seconds) or 0.0)
         _set(self, "seed", int(self.seed))
         _set(self, "library_version", str(self.library_version))
         if self.error is not None and not isinstance(self.error, str):
@@ -144,7 +146,7 @@ class RunRecord:
         for name in ("started_at", "finished_at"):
             if not isinstance(getattr(self, name), datetime):
                 _fail("RunRecord", f"{name} must be a datetime; got {getattr(self, name)!r}")
-        _set(self, "budget_seconds", _finite_or_none(self.budget_seconds))
+        _set(self, "budget_seconds", finite_or_none(self.budget_seconds))
         _set(self, "settings", dict(self.settings or {}))
         _set(self, "versions", dict(self.versions or {}))
 
@@ -194,5 +196,5 @@ class PriorObservation:
     metric: str = ""
 
 
-__all__ = ["TASKS", "STATUSES", "RUN_KINDS", "DEFAULT_METRICS", "DatasetRecord", "EvaluationRecord", "RunRecord",
-           "Neighbour", "Suggestion", "PriorObservation"]
+__all__ = ["TASKS", "STATUSES", "RUN_KINDS", "DEFAULT_METRICS", "finite_or_none", "DatasetRecord", "EvaluationRecord",
+           "RunRecord", "Neighbour", "Suggestion", "PriorObservation"]

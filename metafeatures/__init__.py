@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _context, information, landmarkers, simple, statistical
+from ._context import TASKS
 from .scaling import CLIP, RobustScaler, distance, distances, nearest
 
 METAFEATURES_VERSION = "2"
@@ -200,5 +201,5 @@ def compute(X, y, task: str, return_timings: bool = False):
 
 
 __all__ = ["CLIP", "COST_CLASSES", "FEATURES", "FEATURE_NAMES", "GROUPS", "METAFEATURES_VERSION", "Feature",
-           "RobustScaler", "compute", "compute_with_timings", "distance", "distances", "feature_table_markdown",
-           "nearest"]
+           "RobustScaler", "TASKS", "compute", "compute_with_timings", "distance", "distances",
+           "feature_table_markdown", "nearest"]

@@ -31,7 +31,7 @@ LANDMARK_ROWS = 2_000
 MAX_COLUMNS = 200
 N_BINS = 10  # equal-frequency bins for numeric columns (and a regression target)
 MAX_LEVELS = 20  # categorical levels kept when discretising: the 19 most frequent + "other"
-TASKS = ("binary", "multiclass", "regression")
+TASKS = ("binary", "multiclass", "regression")  # the tasks of the whole product; every layer imports these
 
 
 def _as_frame(X) -> pd.DataFrame:

@@ -9,11 +9,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+from metafeatures import TASKS
+
 from ..exceptions import InputError
 from ..space import (Condition, Param, canonical, check_conditions, check_config, encode_params, mutate_params,
                      neighbours, sample_params)
 
-TASKS = ("binary", "multiclass", "regression")
 CLASSIFICATION = Condition(tasks=("binary", "multiclass"))  # e.g. class_weight: classifiers only read it
 REGRESSION = Condition(tasks=("regression",))
 

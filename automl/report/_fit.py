@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from knowledge_base.records import finite_or_none
+
 from ..leaderboard import FINAL, PARTIAL_NOTE
 from . import _data as D
 from . import _figures as F
@@ -77,7 +79,7 @@ def model_facts(model: Any, manifest: dict | None = None) -> ModelFacts:
         leaderboard=board,
         ensemble=list(getattr(model, "ensemble_", None) or manifest.get("ensemble") or []),
         best_config=dict(getattr(model, "best_config_", None) or manifest.get("best_config") or {}),
-        best_score=_float(getattr(model, "best_score_", manifest.get("best_score"))),
+        best_score=finite_or_none(getattr(model, "best_score_", manifest.get("best_score"))),
         validation=getattr(model, "validation_", None) or manifest.get("validation"),
         neighbours=list(getattr(model, "neighbours_", None) or manifest.get("neighbours") or []),
         warm_start=list(getattr(model, "warm_start_configs_", None) or []),
@@ -86,14 +88,6 @@ def model_facts(model: Any, manifest: dict | None = None) -> ModelFacts:
         classes=list(classes) if classes is not None else manifest.get("classes"),
         estimator=type(model).__name__,
         manifest=manifest)
-
-
-def _float(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 # --------------------------------------------------------------------------- evaluation data

@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from . import _data as D
@@ -67,18 +66,11 @@ def _flatten_metafeatures(datasets: pd.DataFrame) -> tuple[pd.DataFrame, list[st
     return frame, names
 
 
-def _new_dataset(X: pd.DataFrame, y: Any, task: str | None) -> tuple[dict, str, Any, np.ndarray]:
-    """Meta-features, task, cleaned X and encoded y of a raw table (the estimator's own cleaning path)."""
-    import metafeatures
-
-    from .. import data as data_mod
-    y = pd.Series(y).reset_index(drop=True)
-    X = X.reset_index(drop=True)
-    X, y, _ = data_mod.drop_missing_target(X, y)
-    target = data_mod.encode_target(y, task)
-    Xc = data_mod.TableEncoder().fit(X).transform(X)
-    Xc.index = pd.RangeIndex(len(Xc))
-    return metafeatures.compute(Xc, target.y, target.task), target.task, Xc, target.y
+def _new_dataset(X: pd.DataFrame, y: Any, task: str | None) -> tuple[dict, str]:
+    """Meta-features and task of a raw table, as a fit of it would record them."""
+    from ..prepare import prepare
+    table = prepare(X, pd.Series(y), task)
+    return table.metafeatures, table.task
 
 
 def kb_report_html(store: Any, *, X: pd.DataFrame | None = None, y: Any = None, task: str | None = None,
@@ -96,7 +88,7 @@ def kb_report_html(store: Any, *, X: pd.DataFrame | None = None, y: Any = None, 
     new_error = None
     if X is not None and y is not None:
         try:
-            new_mf, new_task, _, _ = _new_dataset(X, y, task)
+            new_mf, new_task = _new_dataset(X, y, task)
             neighbour_rows = list(store.similar(new_mf, new_task, k=k))
         except Exception as exc:  # the rest of the page still stands
             log.warning("placing the new dataset on the map failed: %s", exc)

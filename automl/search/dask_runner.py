@@ -7,7 +7,7 @@
   with free ports, torn down when the search ends;
 - a ``distributed.Client``: use it as it is (never closed here).
 
-Design (see docs/architecture.md and /work/shared/notes/measured.md):
+Design (see docs/architecture.md):
 
 - Asynchronous: one Dask task per trial, submitted as soon as a slot frees (no batches, no joblib backend).
 - The data never travels as scattered Dask data (lost with its worker) nor with a task: the driver writes it
@@ -31,9 +31,9 @@ import time
 import uuid
 from collections import OrderedDict
 
-
 from ..exceptions import InputError
-from .runner import Executor, default_memory_limit, load_search_data, write_search_data
+from .runner import (WORKER_ENVIRONMENT, Executor, default_memory_limit, load_search_data, set_worker_environment,
+                     write_search_data)
 
 log = logging.getLogger("automl")
 
@@ -75,8 +75,7 @@ def _load_data(path: str) -> dict:
 def warm_up(data_path: str) -> int:
     """Run on every worker before the first trial: import the trial code and load the data (so the first trial's
     clock does not include them), and check that this worker can read the work folder."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    set_worker_environment()
     from . import trial  # noqa: F401  (imports the model families and their libraries)
     _load_data(data_path)
     return os.getpid()
@@ -84,8 +83,7 @@ def warm_up(data_path: str) -> int:
 
 def run_dask_trial(data_path: str, request: dict) -> dict:
     """The Dask task: load the data (cached), refuse a re-run after a worker death, run the trial."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    set_worker_environment()
     marker = os.path.join(os.path.dirname(data_path), f"started-{request['trial_id']}-{request['_key']}")
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -149,8 +147,7 @@ def start_local_cluster(n_workers: int, memory_limit: int | None = None):
             n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0,
             dashboard_address=None, silence_logs=logging.ERROR,
             memory_limit=memory_limit if memory_limit is not None else default_memory_limit(n_workers),
-            env={"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1",
-                 "MKL_NUM_THREADS": "1"})
+            env=dict(WORKER_ENVIRONMENT))
 
 
 def connect(cluster, n_workers: int = 1):
@@ -175,6 +172,20 @@ def connect(cluster, n_workers: int = 1):
     except (OSError, TimeoutError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
     return client, True, None
+
+
+def disconnect(client, own_client: bool, own_cluster) -> None:
+    """Close what :func:`connect` opened for us (a client or cluster we were given stays open)."""
+    if own_client:
+        try:
+            client.close(timeout=5)
+        except Exception as exc:
+            log.debug("closing the Dask client: %s", exc)
+    if own_cluster is not None:
+        try:
+            own_cluster.close(timeout=10)
+        except Exception as exc:
+            log.debug("closing the local Dask cluster: %s", exc)
 
 
 class DaskExecutor(Executor):
@@ -324,16 +335,7 @@ class DaskExecutor(Executor):
         for future, *_ in self.pending.values():
             self._release(future)
         self.pending.clear()
-        if self._own_client:
-            try:
-                self.client.close(timeout=5)
-            except Exception as exc:
-                log.debug("closing the Dask client: %s", exc)
-        if self._own_cluster is not None:
-            try:
-                self._own_cluster.close(timeout=10)
-            except Exception as exc:
-                log.debug("closing the local Dask cluster: %s", exc)
+        disconnect(self.client, self._own_client, self._own_cluster)
 
 
 class DaskPool:
@@ -363,16 +365,7 @@ class DaskPool:
             self._executor.shutdown(wait=wait and not cancel_futures)
         except Exception as exc:
             log.debug("shutting the Dask pool down: %s", exc)
-        if self._own_client:
-            try:
-                self.client.close(timeout=5)
-            except Exception as exc:
-                log.debug("closing the Dask client: %s", exc)
-        if self._own_cluster is not None:
-            try:
-                self._own_cluster.close(timeout=10)
-            except Exception as exc:
-                log.debug("closing the local Dask cluster: %s", exc)
+        disconnect(self.client, self._own_client, self._own_cluster)
 
     def __enter__(self):
         return self

@@ -78,9 +78,25 @@ def default_memory_limit(n_workers: int) -> int:
     return int(total * 0.7 / max(1, n_workers))
 
 
+def resolve_n_jobs(n_jobs: int) -> int:
+    """Worker processes for ``n_jobs``: -1 means every CPU this process may use; never more than those."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cpus if n_jobs == -1 else max(1, min(int(n_jobs), cpus))
+
+
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1",
+                      "MKL_NUM_THREADS": "1"}
+
+
+def set_worker_environment() -> None:
+    """In a worker process: one BLAS / OpenMP thread, OpenMP waiting passively (spin-waiting collapses under
+    contention), for the libraries loaded from now on; variables the user set are kept."""
+    for key, value in WORKER_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+
+
 def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    set_worker_environment()
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which then stops the workers
     if hasattr(signal, "pthread_sigmask"):
@@ -120,16 +136,11 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
             return
 
 
-WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_NUM_THREADS": "1",
-                      "MKL_NUM_THREADS": "1"}
-
-
 @contextlib.contextmanager
 def _worker_environment():
-    """One thread per trial, OpenMP waiting passively (spin-waiting collapses under contention, see
-    notes/measured.md). OpenMP reads these when the library loads, i.e. in the fork server (which
-    preloads the model libraries) or in a spawned worker: so they are set while those start, then restored.
-    Children also start with Ctrl-C blocked (see ``_children_block_sigint``)."""
+    """``WORKER_ENVIRONMENT`` while workers start. OpenMP reads it when the library loads, i.e. in the fork
+    server (which preloads the model libraries) or in a spawned worker: so it is set while those start, then
+    restored. Children also start with Ctrl-C blocked (see ``_children_block_sigint``)."""
     saved = {k: os.environ.get(k) for k in WORKER_ENVIRONMENT}
     for k, v in WORKER_ENVIRONMENT.items():
         os.environ.setdefault(k, v)

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from metafeatures import TASKS
+
 log = logging.getLogger("automl.refresh")
 
-TASKS = ("binary", "multiclass", "regression")
 PMLB_TASKS = {"binary": "binary", "discrete": "multiclass", "continuous": "regression"}
 MANIFEST_JSON = "manifest.json"
 MANIFEST_CSV = "datasets.csv"

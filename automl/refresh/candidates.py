@@ -1,0 +1,137 @@
+"""The candidate pool: the fixed, seeded configurations every refreshed dataset is evaluated on.
+
+Plain data and deterministic for a seed; a grown pool appends candidates and keeps every earlier one, so a
+store is topped up, not rebuilt (``docs/knowledge-base.md``, "The candidate pool").
+"""
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from knowledge_base.canonical import config_id
+
+log = logging.getLogger("automl.refresh")
+
+CANDIDATES_FILE = Path(__file__).resolve().parents[2] / "knowledge_base" / "seed" / "candidates.json"
+CANDIDATE_ORIGIN = "candidate"
+# how many space samples per family join the family defaults in the candidate pool
+CANDIDATE_SAMPLES = {"lightgbm": 10, "random_forest": 3, "extra_trees": 3, "linear": 3, "knn": 3, "mlp": 2}
+# more samples per family, space-filling: each family's own scrambled Sobol sequence, whose first n points do
+# not depend on how many are drawn, so raising a count appends candidates and keeps every earlier one (and
+# its stored evaluations). They cover what the first samples hardly do (the SVM's C x gamma, the MLP's and
+# k-NN's shapes)
+CANDIDATE_EXTRA_SAMPLES = {"svm": 8, "mlp": 3, "knn": 2, "linear": 2}
+# sampled forests and MLPs keep to the cheaper part of the space so a full PMLB build fits its CPU budget
+CANDIDATE_LIMITS = {"n_estimators": 200, "hidden": 64}
+
+
+def portfolio_candidates(seed: int = 0, samples: dict[str, int] | None = None,
+                         extra: dict[str, int] | None = None) -> list[dict]:
+    """The common candidate pool: every family's default and hand-chosen configurations, then seeded
+    space samples per family (``CANDIDATE_SAMPLES``, one random stream for all families), then the extra
+    samples (``CANDIDATE_EXTRA_SAMPLES``, :func:`_space_filling`), deduplicated by id. Plain data,
+    deterministic."""
+    from ..models import REGISTRY
+    samples = CANDIDATE_SAMPLES if samples is None else samples
+    extra = CANDIDATE_EXTRA_SAMPLES if extra is None else extra
+    rng = np.random.default_rng(seed)
+    pool: list[dict] = []
+    for key in REGISTRY.keys():
+        family = REGISTRY.get(key)
+        pool.append(family.default_config())
+        pool += [family.complete(c) for c in family.defaults]
+    for key in REGISTRY.keys():
+        pool += [_sample(REGISTRY.get(key), rng) for _ in range(samples.get(key, 0))]
+    for key in REGISTRY.keys():
+        pool += _space_filling(REGISTRY.get(key), extra.get(key, 0), seed, {config_id(c) for c in pool})
+    seen, out = set(), []
+    for c in pool:
+        cid = config_id(c)
+        if cid not in seen:
+            seen.add(cid)
+            out.append(c)
+    return out
+
+
+def _sample(family, rng) -> dict:
+    """One rounded space sample of ``family`` within ``CANDIDATE_LIMITS`` (the last draw after 100 tries)."""
+    for _attempt in range(100):
+        config = _rounded(family.complete(family.sample(rng)))
+        if _within_limits(config):
+            break
+    return config
+
+
+def _space_filling(family, n: int, seed: int, taken: set[str]) -> list[dict]:
+    """The first ``n`` new points (not in ``taken``, within ``CANDIDATE_LIMITS``) of a scrambled Sobol
+    sequence over ``family``'s unit cube, seeded by (seed, family key): the first n are the same whatever
+    n is."""
+    from scipy.stats import qmc
+
+    from ..space import decode_params
+    if n <= 0:
+        return []
+    sobol = qmc.Sobol(d=len(family.params), scramble=True, seed=np.random.default_rng([seed, zlib.crc32(
+        family.key.encode())]))
+    out: list[dict] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Sobol's balance warning for counts that are not powers of 2
+        for _attempt in range(100 * n):
+            config = _rounded(family.complete({"family": family.key, **decode_params(family.params,
+                                                                                     sobol.random(1)[0])}))
+            if _within_limits(config) and config_id(config) not in taken:
+                taken.add(config_id(config))
+                out.append(config)
+                if len(out) == n:
+                    break
+    return out
+
+
+def _within_limits(config: dict) -> bool:
+    return all(config.get(k, v) <= v for k, v in CANDIDATE_LIMITS.items())
+
+
+def _rounded(config: dict) -> dict:
+    """Four significant digits for sampled floats: readable, and the id does not hinge on noise."""
+    return {k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in config.items()}
+
+
+def load_candidates(path: Path | None = None, seed: int = 0) -> list[dict]:
+    """The candidate pool shipped with the seed when it matches the current space version, else a fresh one."""
+    path = CANDIDATES_FILE if path is None else Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        settings = _pool_settings(seed)
+        if {k: doc.get(k) for k in settings} == settings and doc.get("configs"):
+            return [dict(c) for c in doc["configs"]]
+        log.info("candidate file %s was made with other settings (%s; now %s): generating the pool",
+                 path, {k: doc.get(k) for k in settings}, settings)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return portfolio_candidates(seed)
+
+
+def _pool_settings(seed: int = 0) -> dict:
+    """What the generated pool depends on (a shipped pool made with other settings is not used)."""
+    from ..space import SPACE_VERSION
+    return {"space_version": str(SPACE_VERSION), "seed": seed, "samples_per_family": CANDIDATE_SAMPLES,
+            "extra_samples_per_family": CANDIDATE_EXTRA_SAMPLES, "sample_limits": CANDIDATE_LIMITS}
+
+
+def candidates_document(configs: list[dict], seed: int = 0) -> dict:
+    """The pool as shipped in ``candidates.json``: the settings that made it, the configurations, their ids."""
+    return {**_pool_settings(seed), "configs": configs, "config_ids": [config_id(c) for c in configs]}
+
+
+def missing_candidates(candidates: list[dict], candidate_ids: list[str], done: set[str], task: str,
+                       n_rows: int) -> list[dict]:
+    """The pool's candidates not yet evaluated on a dataset (``done``: their ids) that its task and
+    evaluated rows allow (as the worker's ``REGISTRY.for_task``)."""
+    from ..models import REGISTRY
+    allowed = {f.key for f in REGISTRY.for_task(task, n_rows)}
+    return [c for c, cid in zip(candidates, candidate_ids) if cid not in done and c.get("family") in allowed]
