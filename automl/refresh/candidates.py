@@ -128,7 +128,7 @@ def candidates_document(configs: list[dict], seed: int = 0) -> dict:
     return {**_pool_settings(seed), "configs": configs, "config_ids": [config_id(c) for c in configs]}
 
 
-def missing_candidates(candidates: list[dict], candidate_ids: list[str], done: set[str], task: str,
+def missing_candidates(candidates: list[dict], candidate_ids: list[str], done: frozenset[str], task: str,
                        n_rows: int) -> list[dict]:
     """The pool's candidates not yet evaluated on a dataset (``done``: their ids) that its task and
     evaluated rows allow (as the worker's ``REGISTRY.for_task``)."""

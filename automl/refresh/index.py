@@ -3,6 +3,7 @@ candidates evaluated under this space version; and the store's (or an export's) 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -34,9 +35,23 @@ def read_export(directory: str | Path) -> dict[str, pd.DataFrame]:
     return {"datasets": ds, "evaluations": ev}
 
 
+@dataclass(frozen=True)
+class StoredState:
+    """What the store holds of one dataset, for the refresh's decision."""
+
+    mf_version: str | None = None  # meta-feature version of its stored description (None: not stored)
+    done: frozenset[str] = frozenset()  # ids of the candidates evaluated on it under this space version
+    record: dict | None = None  # the stored dataset record's fields (``StoreIndex.FIELDS``)
+    refreshed: bool = False  # processed by this job (with no candidates to evaluate, ``done`` cannot tell)
+
+    @property
+    def known(self) -> bool:
+        """Evaluated before (by an earlier refresh or this one)."""
+        return bool(self.done) or self.refreshed
+
+
 class StoreIndex:
-    """What the refresh needs to know per fingerprint: the stored description (meta-feature version and
-    the dataset record's fields) and which candidates it holds evaluations of for this space version.
+    """What the refresh needs to know per fingerprint (:class:`StoredState`).
 
     Built once per job from the store and kept current as the job writes (fits writing to the same
     store meanwhile never add candidate evaluations, so they cannot make it wrong).
@@ -44,40 +59,35 @@ class StoreIndex:
 
     FIELDS = ("name", "source", "task", "n_rows", "n_features", "metafeatures", "metafeatures_version", "extra")
 
-    def __init__(self, entries: dict[str, dict]) -> None:
+    def __init__(self, entries: dict[str, StoredState]) -> None:
         self.entries = entries
 
     @classmethod
     def from_store(cls, store, space_version: str) -> "StoreIndex":
         datasets = store.datasets()
-        entries = {str(row["fingerprint"]): {**cls._empty(), "mf_version": str(row["metafeatures_version"]),
-                                             "record": {k: row[k] for k in cls.FIELDS if k in row}}
+        entries = {str(row["fingerprint"]): StoredState(str(row["metafeatures_version"]),
+                                                        record={k: row[k] for k in cls.FIELDS if k in row})
                    for row in datasets.to_dict("records")} if len(datasets) else {}
+        done: dict[str, set[str]] = {}
         ev = store.evaluations(origin=CANDIDATE_ORIGIN)
         if len(ev):
             ev = ev[ev["space_version"].astype(str) == str(space_version)]
             for fp, cid in zip(ev["fingerprint"].astype(str), ev["config_id"].astype(str)):
-                entries.setdefault(fp, cls._empty())["done"].add(cid)
+                done.setdefault(fp, set()).add(cid)
+        for fp, ids in done.items():
+            entries[fp] = replace(entries.get(fp, StoredState()), done=frozenset(ids))
         return cls(entries)
 
-    @staticmethod
-    def _empty() -> dict:
-        # refreshed: processed by this job (with no candidates to evaluate, ``done`` alone cannot tell)
-        return {"mf_version": None, "done": set(), "record": None, "refreshed": False}
-
-    def state(self, fp: str) -> dict:
-        entry = self.entries.get(fp, self._empty())
-        return {**entry, "done": set(entry["done"])}
+    def state(self, fp: str) -> StoredState:
+        return self.entries.get(fp, StoredState())
 
     def mark(self, fp: str, *, mf_version: str | None = None, done: Iterable[str] = (),
              record: dict | None = None, refreshed: bool = False) -> None:
-        entry = self.entries.setdefault(fp, self._empty())
-        entry["refreshed"] = entry["refreshed"] or refreshed
-        if mf_version is not None:
-            entry["mf_version"] = mf_version
-        entry["done"].update(done)
-        if record is not None:
-            entry["record"] = record
+        entry = self.state(fp)
+        self.entries[fp] = StoredState(mf_version if mf_version is not None else entry.mf_version,
+                                       entry.done | frozenset(done),
+                                       record if record is not None else entry.record,
+                                       entry.refreshed or refreshed)
 
     @classmethod
     def fields_of(cls, dataset) -> dict:

@@ -18,7 +18,7 @@ from ..metrics import get_metric
 from .candidates import load_candidates, missing_candidates
 from .datasets import Item, RefreshDataset, folder_items, openml_item, prepare_dataset, subsample_rows
 from .evaluate import DatasetResult, DatasetWork, evaluate_dataset
-from .index import StoreIndex
+from .index import StoredState, StoreIndex
 from .openml_flows import openml_evaluations
 from .options import Callback, DatasetOutcome, RefreshOptions, RefreshSummary, one_line
 from .pool import is_broken, local_pool, open_pool
@@ -170,33 +170,32 @@ class _Refresher:
                 ) -> tuple[DatasetOutcome | None, StagedDataset | None]:
         table = dataset.table
         state = self.index.state(table.fingerprint)
-        known = bool(state["done"]) or state["refreshed"]
         Xs, ys, suffix = subsample_rows(table.X, table.y, table.task, self.options.max_rows, self.options.seed)
-        missing = missing_candidates(self.candidates, self.candidate_ids, state["done"], table.task, len(ys))
-        described = state["mf_version"] == self.records.mf_version
-        if known and described and not missing:
+        missing = missing_candidates(self.candidates, self.candidate_ids, state.done, table.task, len(ys))
+        described = state.mf_version == self.records.mf_version
+        if state.known and described and not missing:
             return DatasetOutcome(item.name, "skipped", "already in the store for these versions", table.fingerprint,
                                   table.task, seconds=time.monotonic() - t0), None
         metric = get_metric(None, table.task).name
         work = DatasetWork(Xs, ys, table.task, metric, self.options.seed, missing, self.options.trial_seconds)
         staged = StagedDataset(item, table.fingerprint, table.task, metric, suffix, work, dataset.notes, t0)
-        if known:
+        if state.known:
             return self._stage_known(dataset, state, described, staged)
         return None, self._stage_new(dataset, staged)
 
-    def _stage_known(self, dataset: RefreshDataset, state: dict, described: bool, staged: StagedDataset
+    def _stage_known(self, dataset: RefreshDataset, state: StoredState, described: bool, staged: StagedDataset
                      ) -> tuple[DatasetOutcome | None, StagedDataset | None]:
         """Stored before: re-described when the meta-feature version changed (the store upserts the dataset,
         newest wins; every evaluation is kept), and given the candidates that joined the pool since (no
         search: the dataset had its search)."""
         fp, notes = staged.fingerprint, staged.notes
-        record = self.records.stored_record(fp, state.get("record")) if described else None
+        record = self.records.stored_record(fp, state.record) if described else None
         if record is None:
             record = self.records.dataset_record(staged.item, replace(dataset, table=dataset.table.described()))
             self.records.write(self.records.run_record(fp, "refresh-metafeatures", {
-                "name": staged.item.name, "from_version": state["mf_version"]}), record, [])
+                "name": staged.item.name, "from_version": state.mf_version}), record, [])
             self.index.mark(fp, mf_version=self.records.mf_version, record=StoreIndex.fields_of(record))
-            notes = (f"meta-features recomputed (version {state['mf_version']} -> {self.records.mf_version})",
+            notes = (f"meta-features recomputed (version {state.mf_version} -> {self.records.mf_version})",
                      *notes)
         if not staged.work.candidates:
             return DatasetOutcome(staged.item.name, "updated", notes[0], fp, staged.task, 0,
