@@ -31,7 +31,8 @@ Where things are decided (each module's docstring has the details):
 * ``_staging``: writes that could not get the file, merged idempotently by the next writer.
 * ``_vectors``: meta-feature scaling (``metafeatures.scaling``), when it is refitted, the vectors.
 * ``_retrieval``: normalised scores, similarity weighting, complementary suggestions (no SQL).
-* ``_fingerprint``: content fingerprints (row and column order do not matter).
+* ``_fingerprint``: content fingerprints (row and column order do not matter) and lineage keys (which
+  table a dataset is a version of).
 
 Queries compare datasets of one meta-feature version only: ``metafeatures_version=`` (keyword) names
 it; by default it is ``metafeatures.METAFEATURES_VERSION``.
@@ -39,7 +40,7 @@ it; by default it is ``metafeatures.METAFEATURES_VERSION``.
 from . import records
 from ._errors import (DamagedStoreError, ExchangeError, InvalidRecordError, KnowledgeBaseError,
                       NotAKnowledgeBaseError, ReadOnlyStoreError, SchemaVersionError, StoreBusyError)
-from ._fingerprint import fingerprint
+from ._fingerprint import fingerprint, lineage
 from ._schema import SCHEMA_VERSION
 from ._contract import KnowledgeBase
 from ._duckdb import DuckDBStore, open_store, resolve_path
@@ -49,7 +50,8 @@ from .canonical import canonical_json, config_id
 from .records import (DEFAULT_METRICS, DatasetRecord, EvaluationRecord, Neighbour, PriorObservation, RunRecord,
                       Suggestion)
 
-__all__ = ["open_store", "resolve_path", "fingerprint", "records", "KnowledgeBase", "DuckDBStore", "MemoryStore",
+__all__ = ["open_store", "resolve_path", "fingerprint", "lineage", "records", "KnowledgeBase", "DuckDBStore",
+           "MemoryStore",
            "KnowledgeBaseError", "NotAKnowledgeBaseError", "DamagedStoreError", "SchemaVersionError",
            "StoreBusyError", "ReadOnlyStoreError", "InvalidRecordError", "ExchangeError",
            "DatasetRecord", "EvaluationRecord", "RunRecord", "Neighbour", "Suggestion", "PriorObservation",

@@ -35,7 +35,8 @@ class KnowledgeBase(ABC):
     @abstractmethod
     def similar(self, metafeatures: dict, task: str, k: int = 5, exclude_fingerprint: str | None = None, *,
                 metafeatures_version: str | None = None, exclude_names: Iterable[str] = ()) -> list[Neighbour]:
-        """The ``k`` nearest stored datasets of ``task`` (same meta-feature version), nearest first."""
+        """The ``k`` nearest stored datasets of ``task`` (same meta-feature version), nearest first, a lineage
+        counted once (its nearest version)."""
 
     @abstractmethod
     def suggest(self, metafeatures: dict, task: str, metric: str, n: int = 10, k: int = 10,
@@ -53,10 +54,12 @@ class KnowledgeBase(ABC):
     def retrieve(self, metafeatures: dict, task: str, metric: str, n: int = 10, k: int = 10,
                  families: Iterable[str] | None = None, exclude_fingerprint: str | None = None, *,
                  metafeatures_version: str | None = None, exclude_names: Iterable[str] = (),
-                 neighbours_k: int | None = None, prior_limit: int | None = None
+                 neighbours_k: int | None = None, prior_limit: int | None = None, lineage: str | None = None
                  ) -> tuple[list[Neighbour], list[Suggestion], list[PriorObservation]]:
         """``(similar, suggest, prior_observations)`` for one fit (a store may do it in one connection);
-        ``similar`` takes ``neighbours_k`` datasets (default ``k``)."""
+        ``similar`` takes ``neighbours_k`` datasets (default ``k``). With ``lineage`` (the query's
+        :func:`knowledge_base.lineage`) a store that records lineages puts the stored versions of the
+        query's own table first (suggestions with origin ``"previous version"``); this default ignores it."""
         families = set(families) if families is not None else None
         common = dict(exclude_fingerprint=exclude_fingerprint, metafeatures_version=metafeatures_version,
                       exclude_names=exclude_names)

@@ -258,19 +258,19 @@ class DuckDBStore(KnowledgeBase):
     def dataset(self, fingerprint: str) -> DatasetRecord | None:
         with self._session(write=False) as con:
             rows = con.execute("SELECT fingerprint, name, source, task, n_rows, n_features, metafeatures, "
-                               "metafeatures_version, extra FROM datasets WHERE fingerprint = ?",
+                               "metafeatures_version, extra, lineage FROM datasets WHERE fingerprint = ?",
                                [fingerprint]).fetchall()
         if not rows:
             return None
         r = rows[0]
         return DatasetRecord(fingerprint=r[0], name=r[1], source=r[2], task=r[3], n_rows=r[4] or 0,
                              n_features=r[5] or 0, metafeatures=parse_metafeatures(r[6]), metafeatures_version=r[7],
-                             extra=json.loads(r[8] or "{}"))
+                             extra=json.loads(r[8] or "{}"), lineage=r[9])
 
     def datasets(self) -> pd.DataFrame:
         with self._session(write=False) as con:
             frame = con.execute("SELECT fingerprint, name, source, task, n_rows, n_features, metafeatures, "
-                                "metafeatures_version, extra, created_at, updated_at FROM datasets "
+                                "metafeatures_version, extra, created_at, updated_at, lineage FROM datasets "
                                 "ORDER BY dataset_id").df()
         frame["metafeatures"] = frame["metafeatures"].map(parse_metafeatures)
         frame["extra"] = frame["extra"].map(lambda t: json.loads(t or "{}"))
@@ -312,7 +312,8 @@ class DuckDBStore(KnowledgeBase):
                 families: set[str] | None = None, exclude_fingerprint: str | None = None, *,
                 metafeatures_version: str | None = None, exclude_names: Iterable[str] = ()) -> list[Suggestion]:
         _, plan, texts = self._planned(metafeatures, task, metric, k, 0, exclude_fingerprint, metafeatures_version,
-                                       exclude_names, lambda m: Plan(m, n, _set(families), None, prior=False))
+                                       exclude_names, None, lambda m, own: Plan(m, n, _set(families), None,
+                                                                                prior=False))
         return plan.suggestions(texts)
 
     def prior_observations(self, metafeatures: dict, task: str, metric: str, k: int = 10,
@@ -320,30 +321,32 @@ class DuckDBStore(KnowledgeBase):
                            metafeatures_version: str | None = None, exclude_names: Iterable[str] = (),
                            limit: int | None = None) -> list[PriorObservation]:
         _, plan, texts = self._planned(metafeatures, task, metric, k, 0, exclude_fingerprint, metafeatures_version,
-                                       exclude_names, lambda m: Plan(m, 0, _set(families), limit, suggest=False))
+                                       exclude_names, None, lambda m, own: Plan(m, 0, _set(families), limit,
+                                                                                suggest=False))
         return plan.observations(texts)
 
     def retrieve(self, metafeatures: dict, task: str, metric: str, n: int = 10, k: int = 10,
                  families: Iterable[str] | None = None, exclude_fingerprint: str | None = None, *,
                  metafeatures_version: str | None = None, exclude_names: Iterable[str] = (),
-                 neighbours_k: int | None = None, prior_limit: int | None = None
+                 neighbours_k: int | None = None, prior_limit: int | None = None, lineage: str | None = None
                  ) -> tuple[list[Neighbour], list[Suggestion], list[PriorObservation]]:
         """What a fit needs, in one connection: ``similar`` (``neighbours_k``, default ``k``), ``suggest``
-        and ``prior_observations``."""
+        and ``prior_observations``, the stored versions of ``lineage`` first (see the contract)."""
         neighbours, plan, texts = self._planned(metafeatures, task, metric, k, neighbours_k or k, exclude_fingerprint,
-                                                metafeatures_version, exclude_names,
-                                                lambda m: Plan(m, n, _set(families), prior_limit))
+                                                metafeatures_version, exclude_names, lineage,
+                                                lambda m, own: Plan(m, n, _set(families), prior_limit, own=own))
         return neighbours, plan.suggestions(texts), plan.observations(texts)
 
     def _planned(self, metafeatures: dict, task: str, metric: str, k: int, k_all: int,
                  exclude_fingerprint: str | None, version: str | None, exclude_names: Iterable[str],
-                 plan_of: Callable[[Material | None], Plan]) -> tuple[list[Neighbour], Plan, dict[int, str]]:
-        """In one connection: the ``k_all`` nearest datasets, the plan made of the ``k`` nearest with scores,
-        and the JSON of the configurations the plan needs."""
+                 lineage: str | None, plan_of: Callable[[Material | None, Material | None], Plan]
+                 ) -> tuple[list[Neighbour], Plan, dict[int, str]]:
+        """In one connection: the ``k_all`` nearest datasets, the plan made of the ``k`` nearest with scores
+        (and of the stored versions of ``lineage``), and the JSON of the configurations the plan needs."""
         with self._session(write=False) as con:
-            neighbours, material = _nearest.material(con, metafeatures, task, metric, k, k_all, exclude_fingerprint,
-                                                     version, exclude_names)
-            plan = plan_of(material)
+            neighbours, material, own = _nearest.material(con, metafeatures, task, metric, k, k_all,
+                                                          exclude_fingerprint, version, exclude_names, lineage)
+            plan = plan_of(material, own)
             return neighbours, plan, _nearest.config_texts(con, plan.keys())
 
     # ------------------------------------------------------------------------------------ maintenance

@@ -41,7 +41,8 @@ SCHEMAS: dict[str, pa.Schema] = {
     "datasets": pa.schema([
         ("fingerprint", pa.string()), ("name", pa.string()), ("source", pa.string()), ("task", pa.string()),
         ("n_rows", pa.int64()), ("n_features", pa.int64()), ("metafeatures", pa.string()),
-        ("metafeatures_version", pa.string()), ("extra", pa.string()), ("created_at", _TS), ("updated_at", _TS)]),
+        ("metafeatures_version", pa.string()), ("extra", pa.string()), ("created_at", _TS), ("updated_at", _TS),
+        ("lineage", pa.string())]),
     "configurations": pa.schema([
         ("config_id", pa.string()), ("config", pa.string()), ("family", pa.string()),
         ("space_version", pa.string()), ("created_at", _TS)]),
@@ -135,7 +136,7 @@ def records_to_tables(run: RunRecord, dataset: DatasetRecord | None, evaluations
             "n_rows": dataset.n_rows, "n_features": dataset.n_features,
             "metafeatures": metafeatures_json(dataset.metafeatures),
             "metafeatures_version": dataset.metafeatures_version, "extra": dumps(dataset.extra),
-            "created_at": now, "updated_at": now})
+            "created_at": now, "updated_at": now, "lineage": dataset.lineage})
     configs: dict[str, dict] = {}
     rows = []
     for seq, e in enumerate(evaluations):
@@ -347,7 +348,7 @@ __all__ = ["SCHEMAS", "FORMAT", "METADATA_KEY", "records_to_tables", "conform", 
 
 _EXPORT_QUERIES = {
     "datasets": "SELECT fingerprint, name, source, task, n_rows, n_features, metafeatures, metafeatures_version, "
-                "extra, created_at, updated_at FROM datasets ORDER BY fingerprint",
+                "extra, created_at, updated_at, lineage FROM datasets ORDER BY fingerprint",
     "configurations": "SELECT printf('%016x', config_key) AS config_id, config, family, space_version, "
                       "created_at FROM configurations ORDER BY config_key",
     "runs": "SELECT run_id, kind, source, started_at, finished_at, budget_seconds, settings, versions, "

@@ -6,17 +6,24 @@ dataset); a changed value, an added or dropped row, column or duplicate, a renam
 different dtype (float vs category) gives another fingerprint. Per-row hashes come from
 ``pandas.util.hash_pandas_object`` (categories by value, NaN hashed consistently), are combined
 with the target's, sorted and fed to sha256; 32 hex characters (128 bits).
+
+``lineage(columns, target, task)`` names the table a dataset is a version of: it hashes the input
+columns' names with their kinds as the encoder sees them, the target's name and the task, never a value,
+so versions of one table (rows added, removed or changed) share it and a renamed, added or re-typed
+column, another target or task does not.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from ._errors import InvalidRecordError
 
+_LINEAGE_PREFIX = b"automl-kb-lineage-1\x00"
 _PREFIX = b"automl-kb-fingerprint-1\x00"
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -43,4 +50,15 @@ def fingerprint(X: pd.DataFrame, y) -> str:
     return h.hexdigest()[:32]
 
 
-__all__ = ["fingerprint"]
+def lineage(columns: Mapping[str, str], target: str | None, task: str) -> str:
+    """sha256 of the sorted ``(input column name, kind)`` pairs, the target's name and the task, 32 hex.
+
+    ``target`` is None for an unnamed target (an array), so unnamed targets with the same columns and
+    task share a lineage. Column order does not matter.
+    """
+    text = json.dumps({"columns": sorted([str(name), str(kind)] for name, kind in columns.items()),
+                       "target": None if target is None else str(target), "task": str(task)})
+    return hashlib.sha256(_LINEAGE_PREFIX + text.encode("utf-8")).hexdigest()[:32]
+
+
+__all__ = ["fingerprint", "lineage"]

@@ -4,6 +4,12 @@ Idempotent by natural keys: datasets are upserted by fingerprint, configurations
 runs by id, and evaluations are added only with a run that was not stored yet, so loading the same
 tables twice adds nothing. Runs inside the caller's transaction. SQL only ever receives values as
 parameters; identifiers in SQL text are this module's constants.
+
+Near copies: an incoming dataset that is not stored but has a lineage, and whose scaled meta-feature
+distance (as retrieval measures it) to a stored dataset of the same lineage, task and meta-feature
+version is below ``NEAR_COPY_DISTANCE``, is that dataset: its runs and evaluations are written to the
+stored one (whose meta-features stay those first written), so cross-validation folds, subsets and
+repeated fits of one table add evaluations to one dataset instead of new datasets.
 """
 from __future__ import annotations
 
@@ -15,7 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._errors import ExchangeError
-from ._vectors import refresh_vectors
+from ._exchange import parse_metafeatures
+from ._vectors import load_scaler, refresh_vectors
+
+NEAR_COPY_DISTANCE = 0.1  # below it two datasets of one lineage are one (why: docs/knowledge-base.md)
 
 _INCOMING = {"datasets": "kb_in_datasets", "configurations": "kb_in_configurations", "runs": "kb_in_runs",
              "evaluations": "kb_in_evaluations"}
@@ -39,6 +48,7 @@ def ingest(con, tables: dict[str, pa.Table], *, new_runs_only: bool = False, tru
     nothing at all (a repeated write-back). ``trusted``: the tables come from ``records_to_tables`` and
     are consistent by construction (references are not re-checked).
     """
+    tables = _onto_near_copies(con, tables)
     runs, seen = _new_runs(con, tables["runs"])
     if new_runs_only and tables["runs"].num_rows and not runs.num_rows:
         return Added()
@@ -62,6 +72,52 @@ def ingest(con, tables: dict[str, pa.Table], *, new_runs_only: bool = False, tru
     refresh_vectors(con, fingerprints)
     return Added(datasets=len(fingerprints), configurations=incoming["configurations"].num_rows,
                  runs=runs.num_rows, evaluations=evaluations.num_rows)
+
+
+def near_copy_of(con, fingerprint: str, lineage: str | None, task: str, version: str,
+                 metafeatures: dict[str, float]) -> str | None:
+    """The stored dataset this one is a near copy of (module docstring), or None."""
+    if lineage is None:
+        return None
+    scaler = load_scaler(con, version)
+    if scaler is None:
+        return None
+    rows = con.execute(
+        "SELECT d.fingerprint, list_distance(v.vec, ?::FLOAT[]) / sqrt(greatest(1, len(v.vec))) AS dist "
+        "FROM datasets d JOIN vectors v USING (dataset_id) WHERE d.lineage = ? AND d.task = ? "
+        "AND d.metafeatures_version = ? AND v.scaler_id = ? AND d.fingerprint <> ? ORDER BY dist, d.fingerprint "
+        "LIMIT 1", [scaler.vector(metafeatures).tolist(), lineage, task, version, scaler.scaler_id,
+                    fingerprint]).fetchall()
+    return rows[0][0] if rows and rows[0][1] is not None and rows[0][1] < NEAR_COPY_DISTANCE else None
+
+
+def _onto_near_copies(con, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """``tables`` with each new dataset that is a near copy of a stored one replaced by the stored one:
+    the dataset row left out, its runs' and evaluations' fingerprints pointed at the stored dataset."""
+    datasets = tables["datasets"]
+    if not datasets.num_rows or datasets.column("lineage").null_count == datasets.num_rows:
+        return tables
+    fingerprints = datasets.column("fingerprint").to_pylist()
+    stored = {r[0] for r in con.execute("SELECT fingerprint FROM datasets WHERE fingerprint IN "
+                                        "(SELECT unnest(?::VARCHAR[]))", [fingerprints]).fetchall()}
+    onto: dict[str, str] = {}
+    for row in datasets.select(["fingerprint", "lineage", "task", "metafeatures_version", "metafeatures"]).to_pylist():
+        if row["fingerprint"] in stored or row["fingerprint"] in onto:
+            continue
+        target = near_copy_of(con, row["fingerprint"], row["lineage"], row["task"], row["metafeatures_version"],
+                              parse_metafeatures(row["metafeatures"]))
+        if target is not None:
+            onto[row["fingerprint"]] = target
+    if not onto:
+        return tables
+    out = dict(tables)
+    out["datasets"] = datasets.filter(pa.array([fp not in onto for fp in fingerprints], pa.bool_()))
+    for name in ("runs", "evaluations"):
+        table = tables[name]
+        i = table.schema.get_field_index("fingerprint")
+        moved = [onto.get(fp, fp) for fp in table.column(i).to_pylist()]
+        out[name] = table.set_column(i, table.schema.field(i), pa.array(moved, pa.string()))
+    return out
 
 
 def _new_runs(con, runs: pa.Table) -> tuple[pa.Table, set[str]]:
@@ -144,13 +200,14 @@ def _upsert_datasets(con) -> None:
             extra = CASE WHEN i.updated_at >= datasets.updated_at AND i.extra <> '{}' THEN i.extra
                          ELSE datasets.extra END,
             created_at = least(datasets.created_at, i.created_at),
-            updated_at = greatest(datasets.updated_at, i.updated_at)
+            updated_at = greatest(datasets.updated_at, i.updated_at),
+            lineage = coalesce(datasets.lineage, i.lineage)
         FROM kb_in_datasets i WHERE datasets.fingerprint = i.fingerprint""")
     con.execute("""
         INSERT INTO datasets (fingerprint, name, source, task, n_rows, n_features, metafeatures,
-                              metafeatures_version, extra, created_at, updated_at)
+                              metafeatures_version, extra, created_at, updated_at, lineage)
         SELECT fingerprint, name, source, task, n_rows, n_features, metafeatures, metafeatures_version,
-               extra, created_at, updated_at
+               extra, created_at, updated_at, lineage
         FROM kb_in_datasets i WHERE NOT EXISTS (SELECT 1 FROM datasets d WHERE d.fingerprint = i.fingerprint)
         ORDER BY created_at, fingerprint""")
 

@@ -18,20 +18,31 @@ from .records import DEFAULT_METRICS, Neighbour
 
 log = logging.getLogger("automl.kb")
 
-# the nearest datasets of the task (``which`` 0), and the nearest with ``ok`` scores under the metric
-# (1) and under the task's default metric (2), in one pass over the distances
+# One pass over the distances: the nearest datasets of the task (``which`` 0), the nearest with ``ok`` scores
+# under the metric (1) and under the task's default metric (2), each counting a lineage once (its nearest
+# copy; a dataset without a lineage is its own); 1 and 2 leave the query's lineage out, which comes whole
+# (every version with scores, nearest first) as 3 and 4.
 _SETS_SQL = """
     WITH c AS MATERIALIZED (
-        SELECT d.dataset_id, d.fingerprint, d.name, d.source, d.task, d.n_rows, d.n_features,
+        SELECT d.dataset_id, d.fingerprint, d.name, d.source, d.task, d.n_rows, d.n_features, d.lineage,
                list_distance(v.vec, ?::FLOAT[]) AS dist,
                d.dataset_id IN (SELECT dataset_id FROM dataset_metrics WHERE metric = ? AND n_ok > 0) AS m1,
-               d.dataset_id IN (SELECT dataset_id FROM dataset_metrics WHERE metric = ? AND n_ok > 0) AS m2
+               d.dataset_id IN (SELECT dataset_id FROM dataset_metrics WHERE metric = ? AND n_ok > 0) AS m2,
+               coalesce(d.lineage = ?, FALSE) AS own,
+               coalesce(d.lineage, d.fingerprint) AS copies
         FROM vectors v JOIN datasets d USING (dataset_id)
         WHERE v.scaler_id = ? AND d.task = ? AND d.fingerprint IS DISTINCT FROM ?
-          AND NOT list_contains(?::VARCHAR[], coalesce(d.name, '')))
-    SELECT * FROM (SELECT *, 0 AS which FROM c ORDER BY dist, fingerprint LIMIT ?)
-    UNION ALL SELECT * FROM (SELECT *, 1 AS which FROM c WHERE m1 ORDER BY dist, fingerprint LIMIT ?)
-    UNION ALL SELECT * FROM (SELECT *, 2 AS which FROM c WHERE m2 ORDER BY dist, fingerprint LIMIT ?)"""
+          AND NOT list_contains(?::VARCHAR[], coalesce(d.name, ''))),
+    once AS (SELECT *, row_number() OVER (PARTITION BY copies ORDER BY dist, fingerprint) AS r0,
+                    row_number() OVER (PARTITION BY copies, m1 ORDER BY dist, fingerprint) AS r1,
+                    row_number() OVER (PARTITION BY copies, m2 ORDER BY dist, fingerprint) AS r2 FROM c)
+    SELECT * FROM (SELECT *, 0 AS which FROM once WHERE r0 = 1 ORDER BY dist, fingerprint LIMIT ?)
+    UNION ALL SELECT * FROM (SELECT *, 1 AS which FROM once WHERE m1 AND r1 = 1 AND NOT own
+                             ORDER BY dist, fingerprint LIMIT ?)
+    UNION ALL SELECT * FROM (SELECT *, 2 AS which FROM once WHERE m2 AND r2 = 1 AND NOT own
+                             ORDER BY dist, fingerprint LIMIT ?)
+    UNION ALL SELECT * FROM (SELECT *, 3 AS which FROM once WHERE m1 AND own ORDER BY dist, fingerprint LIMIT ?)
+    UNION ALL SELECT * FROM (SELECT *, 4 AS which FROM once WHERE m2 AND own ORDER BY dist, fingerprint LIMIT ?)"""
 
 Pairs = list[tuple[int, Neighbour]]  # (internal dataset id, neighbour), nearest first
 
@@ -54,46 +65,62 @@ class Query:
 
     def nearest(self, con, task: str, k: int, exclude_fingerprint: str | None,
                 exclude_names: Iterable[str]) -> list[Neighbour]:
-        """The ``k`` nearest datasets of ``task``, nearest first."""
+        """The ``k`` nearest datasets of ``task``, one per lineage, nearest first."""
         return [nb for _, nb in self.sets(con, task, k, 0, exclude_fingerprint, exclude_names, None, None)[0]]
 
     def sets(self, con, task: str, k_all: int, k: int, exclude_fingerprint: str | None,
-             exclude_names: Iterable[str], metric: str | None, default: str | None) -> tuple[Pairs, Pairs, Pairs]:
-        """In one pass over the distances: the ``k_all`` nearest, and the ``k`` nearest with ``ok`` scores
-        under ``metric`` and under ``default``."""
+             exclude_names: Iterable[str], metric: str | None, default: str | None,
+             lineage: str | None = None) -> tuple[Pairs, Pairs, Pairs, Pairs, Pairs]:
+        """In one pass over the distances (``_SETS_SQL``): the ``k_all`` nearest, the ``k`` nearest of other
+        lineages with ``ok`` scores under ``metric`` and under ``default``, and up to ``k`` datasets of
+        ``lineage`` with such scores."""
+        sets: tuple[Pairs, Pairs, Pairs, Pairs, Pairs] = ([], [], [], [], [])
         if self.scaler is None or max(k_all, k) <= 0:
-            return [], [], []
-        rows = con.execute(_SETS_SQL, [self.vector, metric, default, self.scaler.scaler_id, task, exclude_fingerprint,
-                                       [str(x) for x in exclude_names], int(k_all), int(k), int(k)]).fetchall()
+            return sets
+        rows = con.execute(_SETS_SQL, [self.vector, metric, default, lineage, self.scaler.scaler_id, task,
+                                       exclude_fingerprint, [str(x) for x in exclude_names], int(k_all), int(k),
+                                       int(k), int(k), int(k)]).fetchall()
         dim = math.sqrt(max(1, len(self.vector)))
-        sets: tuple[Pairs, Pairs, Pairs] = ([], [], [])
-        for did, fp, name, source, task_, n_rows, n_features, dist, _, _, which in rows:
+        for did, fp, name, source, task_, n_rows, n_features, lin, dist, *_, which in rows:
             distance = float(dist) / dim
             sets[which].append((int(did), Neighbour(fingerprint=fp, name=name, source=source, task=task_,
                                                     n_rows=int(n_rows or 0), n_features=int(n_features or 0),
-                                                    distance=distance, similarity=R.similarity(distance))))
+                                                    distance=distance, similarity=R.similarity(distance),
+                                                    lineage=lin)))
         return sets
 
 
 def material(con, metafeatures: dict, task: str, metric: str, k: int, k_all: int, exclude_fingerprint: str | None,
-             version: str | None, exclude_names: Iterable[str]) -> tuple[list[Neighbour], R.Material | None]:
-    """``(the k_all nearest, material or None)`` for one query, in two statements.
+             version: str | None, exclude_names: Iterable[str], lineage: str | None = None
+             ) -> tuple[list[Neighbour], R.Material | None, R.Material | None]:
+    """``(the k_all nearest, material of other lineages or None, material of the query's lineage or None)``
+    for one query, in three statements.
 
-    The material's neighbours are the ``k`` nearest with ``ok`` scores under ``metric``, else (none has
-    any) under the task's default metric.
+    The first material's neighbours are the ``k`` nearest of other lineages with ``ok`` scores under
+    ``metric``, else (none has any) under the task's default metric; the second's are the stored versions
+    of ``lineage`` (the fit's own history), under the same choice of metric.
     """
     query = Query(con, metafeatures, version)
     default = DEFAULT_METRICS.get(task, metric)
-    everyone, first, second = query.sets(con, task, k_all, k, exclude_fingerprint, exclude_names, metric, default)
-    used, neighbours = metric, first
-    if not first and second and default != metric:
-        used, neighbours = default, second
+    everyone, first, second, own_first, own_second = query.sets(con, task, k_all, k, exclude_fingerprint,
+                                                                exclude_names, metric, default, lineage)
+    used, neighbours, own = metric, first, own_first
+    if not first and not own_first and (second or own_second) and default != metric:
+        used, neighbours, own = default, second, own_second
         log.info("no similar dataset has %s evaluations; warm start uses %s scores", metric, default)
-    obs, protocols = _observations(con, [did for did, _ in neighbours], used) if neighbours else (None, None)
-    if obs is None or not len(obs):
-        return [nb for _, nb in everyone], None
+    return ([nb for _, nb in everyone], _material(con, task, metric, used, neighbours),
+            _material(con, task, metric, used, own))
+
+
+def _material(con, task: str, requested: str, used: str, neighbours: Pairs) -> R.Material | None:
+    """The neighbours' ``ok`` evaluations under ``used``, normalised per dataset and scheme; None without any."""
+    if not neighbours:
+        return None
+    obs, protocols = _observations(con, [did for did, _ in neighbours], used)
+    if not len(obs):
+        return None
     obs.normalised = R.normalise(R.comparable_groups(obs.dataset, protocols), obs.loss)
-    return [nb for _, nb in everyone], R.Material(task, metric, used, neighbours, obs)
+    return R.Material(task, requested, used, neighbours, obs)
 
 
 def _observations(con, dataset_ids: list[int], metric: str) -> tuple[R.Observations, np.ndarray]:

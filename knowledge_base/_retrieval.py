@@ -24,6 +24,9 @@ thousand rows that is faster than any data-frame machinery.
   follow by expected score. Never two of one family whose
   hyperparameter distance (:func:`config_distance`) is below ``epsilon``. How this order compares with
   the alternatives in leave-one-out over the seed: ``docs/knowledge-base.md`` (Measured choices).
+* The query's own lineage (the stored versions of the same table, ``Plan(own=...)``) comes first: up to
+  ``OWN_HISTORY_N`` of its complementary picks (origin ``"previous version"``), then the other neighbours'
+  picks; its rows also lead the surrogate's prior.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .records import Neighbour, PriorObservation, Suggestion
+from .records import OWN_HISTORY_ORIGIN, Neighbour, PriorObservation, Suggestion
 
 CLIP_QUANTILE = 0.9
 MIN_FOR_QUANTILE = 5
@@ -304,37 +307,23 @@ class Material:
                 f"(the {self.task} default)")
 
 
-class Plan:
-    """Suggestions and prior observations ranked without SQL, so their configurations are fetched at once:
-    :meth:`keys` names the configurations to fetch, then :meth:`suggestions` and :meth:`observations`
-    take their JSON texts by key."""
+OWN_HISTORY_N = 3  # suggestions from the query's own lineage, tried before the other neighbours' picks
 
-    def __init__(self, m: Material | None, n: int, families: set[str] | None, limit: int | None,
-                 suggest: bool = True, prior: bool = True) -> None:
-        self.m, self.n = m, n
-        self.pairs, self.ranked, self.rows = {}, [], []
-        if m is None:
-            return
-        obs = m.obs if families is None else \
-            m.obs.subset(np.isin(m.obs.family, np.asarray(sorted(families), dtype=object)))
-        if not len(obs):
-            return
+
+class _Ranking:
+    """One material's configurations by expected score: the candidates of its complementary picks."""
+
+    def __init__(self, m: Material, obs: Observations, n: int) -> None:
+        self.m = m
         self.family_of = dict(zip(obs.config.tolist(), obs.family.tolist()))
-        if suggest and n > 0:
-            self.pairs = per_config(obs)
-            self.ranked = expected_scores(self.pairs, m.weights)[:max(50, 20 * n)]
-        if prior:
-            self.rows = prior_rows(obs, m.weights)
-            if limit is not None:
-                self.rows = self.rows[:int(limit)]
+        self.pairs = per_config(obs)
+        self.ranked = expected_scores(self.pairs, m.weights)[:max(50, 20 * n)]
 
     def keys(self) -> set[int]:
-        return {c for c, *_ in self.ranked} | {c for _, c, *_ in self.rows}
+        return {c for c, *_ in self.ranked}
 
-    def suggestions(self, texts: dict[int, str]) -> list[Suggestion]:
-        """The complementary picks among the ranked configurations, each with its sources and explanation."""
-        if not self.ranked:
-            return []
+    def suggestions(self, texts: dict[int, str], n: int, origin: str, taken: set[str]) -> list[Suggestion]:
+        """Up to ``n`` complementary picks (``select_complementary``) whose ids are not in ``taken``."""
         scores: dict[int, dict[int, float]] = {}
         costs: dict[int, dict[int, float]] = {}
         for (d, c), (score, fidelity, cost) in self.pairs.items():
@@ -342,12 +331,13 @@ class Plan:
             costs.setdefault(c, {})[d] = cost
         candidates = [Candidate(config_id_of(c), self.family_of[c], float(expected), load_json(texts[c]),
                                 scores.get(c, {}), typical_cost(costs.get(c, {}), self.m.weights))
-                      for c, expected, *_ in self.ranked if c in texts]
-        chosen = select_complementary(candidates, self.n, self.m.weights)
+                      for c, expected, *_ in self.ranked if c in texts and config_id_of(c) not in taken]
+        chosen = select_complementary(candidates, n, self.m.weights)
         sources_of = self._sources({int(c.config_id, 16) for c in chosen})
         return [Suggestion(config=c.config, config_id=c.config_id, family=c.family, expected=float(c.expected),
-                           explanation=self._explanation(c, sources_of[int(c.config_id, 16)]),
-                           sources=sources_of[int(c.config_id, 16)], metric=self.m.used) for c in chosen]
+                           explanation=self._explanation(c, sources_of[int(c.config_id, 16)], origin),
+                           sources=sources_of[int(c.config_id, 16)], metric=self.m.used, origin=origin)
+                for c in chosen]
 
     def _sources(self, wanted: set[int]) -> dict[int, list[tuple[str, float, float]]]:
         """``(neighbour label, score, distance)`` of each wanted configuration, nearest first."""
@@ -358,19 +348,59 @@ class Plan:
                 sources_of.setdefault(c, []).append((nb.name or nb.fingerprint[:12], float(score), float(nb.distance)))
         return {c: sorted(sources, key=lambda t: (t[2], t[0])) for c, sources in sources_of.items()}
 
-    def _explanation(self, c: Candidate, sources: list[tuple[str, float, float]]) -> str:
+    def _explanation(self, c: Candidate, sources: list[tuple[str, float, float]], origin: str) -> str:
         m = self.m
         shown = ", ".join(f"{label!r} (distance {dist:.2f}, score {score:.2f})" for label, score, dist in sources[:3])
         more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
+        whose = "stored version(s) of this data" if origin == OWN_HISTORY_ORIGIN else f"similar {m.task} dataset(s)"
         return (f"{c.family}: expected {c.expected:.2f} (similarity-weighted normalised {m.used}, "
-                f"1 = best) from {len(sources)} of {len(m.neighbours)} similar {m.task} dataset(s): "
-                f"{shown}{more}{m.note}")
+                f"1 = best) from {len(sources)} of {len(m.neighbours)} {whose}: {shown}{more}{m.note}")
+
+
+class Plan:
+    """Suggestions and prior observations ranked without SQL, so their configurations are fetched at once:
+    :meth:`keys` names the configurations to fetch, then :meth:`suggestions` and :meth:`observations`
+    take their JSON texts by key.
+
+    ``own`` (the stored versions of the query's lineage) comes first: up to ``OWN_HISTORY_N`` of the ``n``
+    suggestions (origin ``"previous version"``) and the first prior rows; ``m`` (the other neighbours)
+    fills the rest.
+    """
+
+    def __init__(self, m: Material | None, n: int, families: set[str] | None, limit: int | None,
+                 suggest: bool = True, prior: bool = True, own: Material | None = None) -> None:
+        self.n = n
+        self.rankings: list[tuple[_Ranking, int, str]] = []
+        self.rows: list[tuple[Material, tuple]] = []
+        for material, count, origin in ((own, min(n, OWN_HISTORY_N), OWN_HISTORY_ORIGIN), (m, n, "kb")):
+            if material is None:
+                continue
+            obs = material.obs if families is None else \
+                material.obs.subset(np.isin(material.obs.family, np.asarray(sorted(families), dtype=object)))
+            if not len(obs):
+                continue
+            if suggest and count > 0:
+                self.rankings.append((_Ranking(material, obs, count), count, origin))
+            if prior:
+                self.rows += [(material, row) for row in prior_rows(obs, material.weights)]
+        if limit is not None:
+            self.rows = self.rows[:int(limit)]
+
+    def keys(self) -> set[int]:
+        return set().union(*(r.keys() for r, *_ in self.rankings)) | {row[1] for _, row in self.rows}
+
+    def suggestions(self, texts: dict[int, str]) -> list[Suggestion]:
+        """The own lineage's picks, then the other neighbours' complementary picks, ``n`` in all."""
+        out: list[Suggestion] = []
+        for ranking, count, origin in self.rankings:
+            out += ranking.suggestions(texts, min(count, self.n - len(out)), origin, {s.config_id for s in out})
+        return out
 
     def observations(self, texts: dict[int, str]) -> list[PriorObservation]:
         """The prior rows whose configuration was fetched, each configuration parsed once."""
         parsed: dict[int, dict] = {}
         out = []
-        for d, c, f, v, fam, w in self.rows:
+        for m, (d, c, f, v, fam, w) in self.rows:
             if c not in texts:
                 continue
             config = parsed.get(c)
@@ -378,11 +408,11 @@ class Plan:
                 config = parsed[c] = json.loads(texts[c])
             out.append(PriorObservation(config=config, config_id=config_id_of(c), family=fam, fidelity=float(f),
                                         normalised_score=float(v), weight=float(w),
-                                        fingerprint=self.m.by_id[d].fingerprint, metric=self.m.used))
+                                        fingerprint=m.by_id[d].fingerprint, metric=m.used))
         return out
 
 
 __all__ = ["similarity", "Observations", "comparable_groups", "normalise", "per_config", "relative_seconds",
            "typical_cost", "expected_scores", "prior_rows", "config_id_of", "config_distance", "Candidate",
-           "select_complementary", "Material", "Plan", "CLIP_QUANTILE", "PRIOR_WEIGHT", "DIVERSITY_EPSILON",
-           "COST_EXPONENT"]
+           "select_complementary", "Material", "Plan", "OWN_HISTORY_N", "CLIP_QUANTILE", "PRIOR_WEIGHT",
+           "DIVERSITY_EPSILON", "COST_EXPONENT"]

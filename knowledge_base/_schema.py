@@ -7,7 +7,7 @@ History (the DDL of every released version is kept verbatim: migration tests bui
 
 * 1: first layout (text dataset ids = fingerprints, ``config_json``, ``eval_id`` keys).
 * 2: evaluations gained ``origin`` and ``source``.
-* 3: current. Integer dataset ids (fingerprint unique); configurations keyed by ``config_key``, the
+* 3: integer dataset ids (fingerprint unique); configurations keyed by ``config_key``, the
   64-bit configuration id (16 hex digits) as an unsigned integer, so lookups scan integers; ``(run_id,
   seq)`` identifies an evaluation, which carries its ``space_version`` and the configuration's
   ``family``; ``updated_at`` on datasets; scaled meta-feature vectors in ``vectors`` (``FLOAT[]``, one
@@ -17,13 +17,15 @@ History (the DDL of every released version is kept verbatim: migration tests bui
   configuration key, run id) are kept unique by the writer, which is alone on the file (DuckDB's
   lock) and inserts with anti-joins; an ART index over 700,000 configurations cost more to load
   at every write than the whole write. ``check()`` verifies the uniqueness.
+* 4: current. ``datasets.lineage`` (``knowledge_base.lineage``: the table a dataset is a version of),
+  NULL for rows written before; retrieval counts a lineage once and puts the query's own lineage first.
 
 A migration runs in one transaction together with the version bump (DuckDB DDL is transactional):
 a failure or a kill leaves the file at the old version.
 """
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APP_MARKER = "automl-knowledge-base"
 TABLES = ("datasets", "configurations", "runs", "evaluations")  # the exported (primary) tables, in load order
 
@@ -44,8 +46,8 @@ DDL_V1 = [
         n_evaluations BIGINT)""",
 ]
 
-# --------------------------------------------------------------------------------------------- v3 (current)
-DDL_CURRENT = [
+# --------------------------------------------------------------------------------------------- v3 (verbatim)
+DDL_V3 = [
     "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE SEQUENCE dataset_ids START 1",
     """CREATE TABLE datasets (
@@ -108,6 +110,11 @@ DDL_CURRENT = [
     "CREATE TABLE dataset_metrics (dataset_id INTEGER NOT NULL, metric VARCHAR NOT NULL, n_ok INTEGER NOT NULL)",
 ]
 
+# --------------------------------------------------------------------------------------------- v4 (current)
+# a new store is the version-3 layout plus the step that migrates one, so the two never differ
+_V3_TO_V4 = ["ALTER TABLE datasets ADD COLUMN lineage VARCHAR"]
+DDL_CURRENT = [*DDL_V3, *_V3_TO_V4]
+
 # --------------------------------------------------------------------------------------------- migrations
 # MIGRATIONS[v]: SQL taking a store from version v to v + 1. After the SQL of the last step the store
 # recomputes the meta-feature vectors (Python, same transaction).
@@ -122,7 +129,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE configurations RENAME TO configurations_v2",
         "ALTER TABLE evaluations RENAME TO evaluations_v2",
         "ALTER TABLE runs RENAME TO runs_v2",
-        *DDL_CURRENT[1:],
+        *DDL_V3[1:],
         """INSERT INTO datasets (fingerprint, name, source, task, n_rows, n_features, metafeatures,
                metafeatures_version, extra, created_at, updated_at)
            SELECT dataset_id, name, coalesce(source, 'local'), task, n_rows, n_features, coalesce(metafeatures, '{}'),
@@ -153,6 +160,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "DROP TABLE configurations_v2",
         "DROP TABLE datasets_v2",
     ],
+    3: _V3_TO_V4,
 }
 
-__all__ = ["SCHEMA_VERSION", "APP_MARKER", "TABLES", "DDL_V1", "DDL_CURRENT", "MIGRATIONS"]
+__all__ = ["SCHEMA_VERSION", "APP_MARKER", "TABLES", "DDL_V1", "DDL_V3", "DDL_CURRENT", "MIGRATIONS"]

@@ -15,6 +15,7 @@ from metafeatures import TASKS
 
 from ._errors import InvalidRecordError
 
+OWN_HISTORY_ORIGIN = "previous version"  # suggestions from the query's own lineage (Suggestion.origin)
 STATUSES = ("ok", "failed", "timeout")
 RUN_KINDS = ("fit", "refresh", "import")  # the usual kinds; any non-empty string is accepted
 DEFAULT_METRICS = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
@@ -41,7 +42,11 @@ def _set(obj: Any, name: str, value: Any) -> None:
 
 @dataclass(frozen=True)
 class DatasetRecord:
-    """A dataset described by its meta-features (never its rows)."""
+    """A dataset described by its meta-features (never its rows).
+
+    ``lineage`` (:func:`knowledge_base.lineage`): the table this dataset is a version of; None when
+    unknown (rows written before schema 4, refresh and imported datasets without one).
+    """
 
     fingerprint: str
     name: str | None
@@ -52,6 +57,7 @@ class DatasetRecord:
     metafeatures: dict[str, float]
     metafeatures_version: str
     extra: dict = field(default_factory=dict)
+    lineage: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.fingerprint, str) or not self.fingerprint:
@@ -62,6 +68,8 @@ class DatasetRecord:
             _fail("DatasetRecord", f"source must be a non-empty string; got {self.source!r}")
         if self.name is not None and not isinstance(self.name, str):
             _set(self, "name", str(self.name))
+        if self.lineage is not None and (not isinstance(self.lineage, str) or not self.lineage):
+            _fail("DatasetRecord", f"lineage must be a non-empty string or None; got {self.lineage!r}")
         if not isinstance(self.metafeatures, dict):
             _fail("DatasetRecord", f"metafeatures must be a dict; got {type(self.metafeatures).__name__}")
         values = {}
@@ -164,6 +172,7 @@ class Neighbour:
     n_features: int
     distance: float
     similarity: float
+    lineage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,8 @@ class Suggestion:
     """A warm-start configuration and where it came from.
 
     ``sources``: ``(dataset name or fingerprint, normalised score on it, distance)`` per similar dataset.
+    ``origin``: ``"previous version"`` when it comes from stored versions of the query's own lineage (an
+    earlier version of the data, or the same data fitted before), ``"kb"`` from other similar datasets.
     """
 
     config: dict
@@ -180,6 +191,7 @@ class Suggestion:
     explanation: str
     sources: list[tuple[str, float, float]]
     metric: str = ""
+    origin: str = "kb"
 
 
 @dataclass(frozen=True)
@@ -196,5 +208,5 @@ class PriorObservation:
     metric: str = ""
 
 
-__all__ = ["TASKS", "STATUSES", "RUN_KINDS", "DEFAULT_METRICS", "finite_or_none", "DatasetRecord", "EvaluationRecord",
-           "RunRecord", "Neighbour", "Suggestion", "PriorObservation"]
+__all__ = ["TASKS", "OWN_HISTORY_ORIGIN", "STATUSES", "RUN_KINDS", "DEFAULT_METRICS", "finite_or_none",
+           "DatasetRecord", "EvaluationRecord", "RunRecord", "Neighbour", "Suggestion", "PriorObservation"]

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 import knowledge_base as kb
@@ -90,12 +91,18 @@ def test_damaged_seed_is_a_clear_error_and_leaves_no_store(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ versions
+def _old_store(path: Path, ddl: list[str], version: int) -> duckdb.DuckDBPyConnection:
+    """A connection to a new store file in an older layout (its DDL verbatim), marked with its version."""
+    con = duckdb.connect(str(path))
+    for statement in ddl:
+        con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('app', 'automl-knowledge-base'), ('schema_version', ?)", [str(version)])
+    return con
+
+
 def _v1_file(path: Path) -> None:
     """A store as the first release wrote it (its DDL verbatim) with one dataset, run and evaluation."""
-    con = duckdb.connect(str(path))
-    for ddl in _schema.DDL_V1:
-        con.execute(ddl)
-    con.execute("INSERT INTO meta VALUES ('app', 'automl-knowledge-base'), ('schema_version', '1')")
+    con = _old_store(path, _schema.DDL_V1, 1)
     mf = '{"mf_00": 0.0, "mf_01": 0.1, "mf_02": null}'
     con.execute("INSERT INTO datasets VALUES ('fp1', 'old', 'openml', 'binary', 100, 4, ?, ?, NULL, '{}', "
                 "TIMESTAMP '2024-01-01')", [VERSION, mf])
@@ -123,11 +130,40 @@ def test_older_schema_is_migrated_in_place(tmp_path, steps):
         kb.open_store(path, read_only=True)
     store = kb.open_store(path, seed_dir=None)
     info = store.info()
-    assert info["schema_version"] == kb.SCHEMA_VERSION == 3
+    assert info["schema_version"] == kb.SCHEMA_VERSION == 4
     assert (info["n_datasets"], info["n_configurations"], info["n_evaluations"], info["n_runs"]) == (1, 1, 2, 1)
     assert store.check() == []
     assert store.similar({"mf_00": 0.0, "mf_01": 0.1}, "binary", **Q)[0].name == "old"
     assert store.evaluations()["space_version"].tolist() == ["1", "1"]
+    assert store.suggest({"mf_00": 0.0}, "binary", "roc_auc", **Q)[0].config == {"C": 1.0, "family": "linear"}
+
+
+def test_version_3_store_gains_a_null_lineage_and_keeps_its_rows(tmp_path):
+    """A store written by schema 3 (its DDL verbatim) is migrated in place: its datasets get no lineage and
+    are still retrieved; a new write records its lineage."""
+    path = tmp_path / "v3.duckdb"
+    con = _old_store(path, _schema.DDL_V3, 3)
+    mf = '{"mf_00": 0.0, "mf_01": 0.1, "mf_02": null}'
+    con.execute("INSERT INTO datasets (fingerprint, name, source, task, n_rows, n_features, metafeatures, "
+                "metafeatures_version, extra, created_at, updated_at) VALUES ('fp1', 'old', 'local', 'binary', "
+                "100, 4, ?, ?, '{}', TIMESTAMP '2026-01-01', TIMESTAMP '2026-01-01')", [mf, VERSION])
+    cid = kb.config_id({"family": "linear", "C": 1.0})
+    con.execute("INSERT INTO configurations VALUES (('0x' || ?)::UBIGINT, '{\"C\":1.0,\"family\":\"linear\"}', "
+                "'linear', '1', TIMESTAMP '2026-01-01')", [cid])
+    con.execute("INSERT INTO runs VALUES ('r1', 'fit', 'local', NULL, NULL, 5.0, '{}', '{}', 'fp1', 1, "
+                "TIMESTAMP '2026-01-01')")
+    con.execute("INSERT INTO evaluations VALUES ('r1', 0, 1, ('0x' || ?)::UBIGINT, 'linear', '1', 1.0, 'cv5', "
+                "'roc_auc', 0.9, -0.9, 0.1, 'ok', NULL, 0, 'x', TIMESTAMP '2026-01-01', 'kb')", [cid])
+    con.execute("INSERT INTO dataset_metrics VALUES (1, 'roc_auc', 1)")
+    con.close()
+    store = kb.open_store(path, seed_dir=None)
+    assert store.info()["schema_version"] == 4
+    assert store.dataset("fp1").lineage is None
+    assert store.check() == []
+    record(store, "new", 3.0, [(lgbm(), -0.7)], lineage="L-new")
+    frame = store.datasets().set_index("name")
+    assert frame.loc["new", "lineage"] == "L-new"
+    assert pd.isna(frame.loc["old", "lineage"])
     assert store.suggest({"mf_00": 0.0}, "binary", "roc_auc", **Q)[0].config == {"C": 1.0, "family": "linear"}
 
 
@@ -153,7 +189,7 @@ def test_newer_schema_is_refused_naming_both_versions(tmp_path):
     con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     con.close()
     before = digest(path)
-    with pytest.raises(kb.SchemaVersionError, match=r"schema version 99.*version 3") as err:
+    with pytest.raises(kb.SchemaVersionError, match=r"schema version 99.*version 4") as err:
         kb.open_store(path, seed_dir=None)
     assert err.value.exit_code == 2 and "\n" not in str(err.value)
     assert digest(path) == before
