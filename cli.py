@@ -596,38 +596,37 @@ def kb_info(kb_path, as_json):
 @click.option("--target", "-y", required=True)
 @click.option("--task", default=None)
 @click.option("--metric", default=None)
-@click.option("--k", "k", type=int, default=5, show_default=True, help="Neighbours to show.")
-@click.option("--n", "n", type=int, default=10, show_default=True, help="Warm-start configurations to show.")
 @_KB_OPTION
 @click.option("--json", "as_json", is_flag=True)
-def kb_similar(data, target, task, metric, k, n, kb_path, as_json):
-    """The past datasets nearest to DATA and the configurations a fit would start from."""
+def kb_similar(data, target, task, metric, kb_path, as_json):
+    """The past datasets nearest to DATA and the configurations a fit of it would start from, in order."""
     import dataclasses
 
     import knowledge_base
     from automl.data import load_table, split_target
     from automl.metrics import get_metric
     from automl.prepare import prepare
+    from automl.warm_start import warm_start
     from knowledge_base.records import finite_or_none
     table = prepare(*split_target(load_table(data), target), task)  # what a fit of DATA sees and records
     mf = table.metafeatures
-    store = knowledge_base.open_store(kb_path)
+    lineage = knowledge_base.lineage(table.encoder.column_kinds(), target, table.task)
     metric_name = get_metric(metric, table.task).name
-    neighbours = store.similar(mf, table.task, k=k)
-    suggestions = store.suggest(mf, table.task, metric_name, n=n, k=max(k, 10))
+    start = warm_start(knowledge_base.open_store(kb_path), mf, table.task, metric_name, lineage=lineage)
     if as_json:
         click.echo(json.dumps({"task": table.task, "metric": metric_name, "fingerprint": table.fingerprint,
+                               "lineage": lineage, "note": start.note,
                                "metafeatures": {name: finite_or_none(value) for name, value in mf.items()},
-                               "neighbours": [dataclasses.asdict(nb) for nb in neighbours],
-                               "suggestions": [dataclasses.asdict(s) for s in suggestions]}, indent=2, default=str))
+                               "neighbours": [dataclasses.asdict(nb) for nb in start.neighbours],
+                               "suggestions": [dataclasses.asdict(s) for s in start.suggestions]}, indent=2, default=str))
         return
     click.echo(f"task {table.task}, metric {metric_name}; nearest datasets:")
-    for nb in neighbours:
+    for nb in start.neighbours:
         click.echo(f"  {nb.distance:7.3f}  {nb.name or nb.fingerprint[:12]}  ({nb.n_rows} x {nb.n_features}, "
                    f"{nb.source})")
-    click.echo("warm-start configurations:")
-    for s in suggestions:
-        click.echo(f"  {s.config_id}  {s.family:14s} {s.explanation}")
+    click.echo(f"a fit starts from ({start.note}):")
+    for s in start.suggestions:
+        click.echo(f"  {s.config_id}  {s.origin:16s} {s.explanation}")
 
 
 @kb.command("export")

@@ -490,6 +490,12 @@ class TableEncoder:
         """Cleaned column -> the input column it comes from."""
         return {out: p.name for p in self.plans_ for out in p.outputs}
 
+    def column_kinds(self) -> dict[str, str]:
+        """Every input column's kind as this encoder sees it (numeric, boolean, category, datetime; ``dropped``
+        for one it leaves out: constant, empty, ID-like), in input order: what a table's lineage is made of."""
+        kinds = {plan.name: plan.kind for plan in self.plans_}
+        return {name: kinds.get(name, "dropped") for name in self.input_columns_}
+
     @property
     def schema(self) -> dict:
         """The input schema saved with a model: columns, dtypes, how each is used, what was dropped."""

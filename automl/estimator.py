@@ -30,7 +30,7 @@ from . import leaderboard as board_mod
 from . import rare_classes as rare_mod
 from .deadline import Deadline
 from .exceptions import AutoMLError, InputError, plain_repr
-from .kb_records import evaluation_record, search_prior, search_suggestions
+from .kb_records import evaluation_record
 from .metrics import get_metric
 from .prepare import PreparedTable, prepare
 from .timing import PhaseClock
@@ -113,8 +113,13 @@ def _allowed_families(include, exclude) -> tuple[str, ...] | None:
     return tuple(allowed)
 
 
-RETRIEVAL_K = 25  # past datasets the warm-start configurations are drawn from
-PRIOR_LIMIT = 400  # prior observations (most similar datasets first) that seed the surrogate
+def _target_name(y) -> str | None:
+    """The target's name for the table's lineage: a Series' (or one-column frame's) name, None for an
+    unnamed array (fits of unnamed targets with the same columns and task then share a lineage)."""
+    if isinstance(y, pd.DataFrame):
+        return str(y.columns[0]) if y.shape[1] == 1 else None
+    name = y.name if isinstance(y, pd.Series) else None
+    return None if name is None else str(name)
 
 
 def class_distribution(y: np.ndarray, classes, weights: np.ndarray | None = None) -> list[dict] | None:
@@ -288,6 +293,7 @@ class AutoMLBase(BaseEstimator):
         from .search.runner import resolve_n_jobs, warm_up
         warm_up()  # the worker processes' imports overlap with validation, meta-features and retrieval
         X = self._as_frame(X, fitting=True)
+        target_name = _target_name(y)
         y = self._target_series(y)
         if len(y) != len(X):
             raise InputError(f"X has {len(X)} rows but y has {len(y)}; they must match")
@@ -312,7 +318,7 @@ class AutoMLBase(BaseEstimator):
         clock.lap("encode")
 
         self.families_ = _allowed_families(self.include, self.exclude)
-        warm = self._warm_start_material(table, clock)
+        warm = self._warm_start_material(table, target_name, clock)
         warm["suggestions"] = [*first_configs, *warm["suggestions"]]
         self.profile_ = _training_profile(X, self.encoder_, Xc, target.y, self.task_, warm)
         from .search import SearchProblem, optimize  # the search imports heavy modules; keep fit's import cheap
@@ -479,9 +485,12 @@ class AutoMLBase(BaseEstimator):
             return self.knowledge_base
         return kb.open_store(self.knowledge_base)
 
-    def _warm_start_material(self, table: PreparedTable, clock: PhaseClock | None = None) -> dict:
+    def _warm_start_material(self, table: PreparedTable, target_name: str | None,
+                             clock: PhaseClock | None = None) -> dict:
+        """Fingerprint, lineage and meta-features of the prepared table, and what the search starts from
+        (``automl.warm_start``; the hand-written portfolio when the store cannot be read)."""
         material = {"suggestions": [], "prior": [], "neighbours": [], "metafeatures": None,
-                    "fingerprint": None, "note": "knowledge base not used"}
+                    "fingerprint": None, "lineage": None, "note": "knowledge base not used"}
         needs_kb = self.write_back or (self.warm_start and self.strategy == "warm")
         if not needs_kb:
             return material
@@ -489,6 +498,7 @@ class AutoMLBase(BaseEstimator):
         try:
             described = table.described()
             material["fingerprint"], material["metafeatures"] = described.fingerprint, described.metafeatures
+            material["lineage"] = kb.lineage(table.encoder.column_kinds(), target_name, table.task)
         except Exception as exc:  # meta-features never stop a fit
             log.warning("meta-features failed (%s); fitting without the knowledge base", exc)
             return material
@@ -497,14 +507,10 @@ class AutoMLBase(BaseEstimator):
                 clock.lap("metafeatures")
         if not (self.warm_start and self.strategy == "warm"):
             return material
+        from .warm_start import warm_start
         try:
-            store = self._open_kb()
-            mf = material["metafeatures"]
-            # suggestions from the RETRIEVAL_K nearest datasets (why 25: docs/knowledge-base.md); the surrogate's
-            # prior keeps the nearest rows
-            neighbours, suggestions, prior = store.retrieve(mf, self.task_, self.metric_, n=10, k=RETRIEVAL_K,
-                                                            neighbours_k=10, prior_limit=PRIOR_LIMIT,
-                                                            families=self.families_)
+            start = warm_start(self._open_kb(), material["metafeatures"], self.task_, self.metric_,
+                               families=self.families_, lineage=material["lineage"])
         except kb.KnowledgeBaseError as exc:
             material["note"] = f"knowledge base unavailable: {exc}"
             log.warning("knowledge base unavailable (%s); starting from the default portfolio", exc)
@@ -512,13 +518,10 @@ class AutoMLBase(BaseEstimator):
         finally:
             if clock is not None:
                 clock.lap("knowledge_base")
-        material["neighbours"] = [_plain(n) for n in neighbours]
-        material["suggestions"] = search_suggestions(suggestions)
-        material["prior"] = search_prior(prior)
-        material["note"] = (f"{len(suggestions)} warm-start configuration(s) from {len(neighbours)} similar "
-                            f"dataset(s)" if suggestions else "no similar past dataset; static portfolio")
-        if not suggestions:
-            log.warning("the knowledge base has no similar past dataset; starting from the static portfolio")
+        material["neighbours"] = [_plain(n) for n in start.neighbours]
+        material["suggestions"] = start.search_suggestions()
+        material["prior"] = start.search_prior()
+        material["note"] = start.note
         return material
 
     def _write_back(self, warm: dict, started_at: datetime) -> int:
@@ -535,7 +538,8 @@ class AutoMLBase(BaseEstimator):
         dataset = kb.records.DatasetRecord(
             fingerprint=warm["fingerprint"], name=None, source="local", task=self.task_,
             n_rows=self.fit_info_["n_rows"], n_features=self.fit_info_["n_features"],
-            metafeatures=warm["metafeatures"], metafeatures_version=metafeatures.METAFEATURES_VERSION)
+            metafeatures=warm["metafeatures"], metafeatures_version=metafeatures.METAFEATURES_VERSION,
+            lineage=warm["lineage"])
         # a replayed trial was written back by the run that made it
         evaluations = [evaluation_record(t, space_version=SPACE_VERSION, protocol=str(self.validation_ or "unknown"),
                                          metric=self.metric_, seed=self.seed)

@@ -29,8 +29,9 @@ def evaluation_record(trial: Mapping[str, Any], *, space_version: str, protocol:
 
 
 def search_suggestions(suggestions: Iterable[Suggestion]) -> list[dict]:
-    """Retrieved configurations as ``optimize(suggestions=...)`` takes them (origin ``"kb"``)."""
-    return [{"config": s.config, "origin": "kb", "explanation": s.explanation} for s in suggestions]
+    """Retrieved configurations (anything with ``config``, ``origin``, ``explanation``: a ``Suggestion``, a
+    ``warm_start.StartPoint``) as ``optimize(suggestions=...)`` takes them, each with its own origin."""
+    return [{"config": s.config, "origin": s.origin, "explanation": s.explanation} for s in suggestions]
 
 
 def search_prior(prior: Iterable[PriorObservation]) -> list[dict]:

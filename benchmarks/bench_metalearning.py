@@ -46,12 +46,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import knowledge_base as kb  # noqa: E402
 from knowledge_base.canonical import config_id  # noqa: E402
 from knowledge_base.portfolio import greedy_portfolio, normalised_regret  # noqa: E402
+from automl.warm_start import RETRIEVAL_K  # noqa: E402
 
 KS = (1, 3, 10, 25)
 TIMES = (2, 4, 8, 16)  # anytime budgets, in units of the held-out dataset's median configuration seconds
 WORKERS = 2
 METHODS = ("retrieval", "retrieval-k3", "nn-best", "portfolio", "family-defaults", "random", "lgbm-default")
-PRODUCT_K = 25  # neighbours a fit retrieves from (automl.estimator.RETRIEVAL_K)
+PRODUCT_K = RETRIEVAL_K  # neighbours a fit retrieves from
 N_RANDOM = 200
 N_RANDOM_ANYTIME = 50  # permutations simulated in time (a Python loop each; the best-of-k uses all)
 

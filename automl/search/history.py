@@ -18,7 +18,7 @@ class Trial:
     config_id: str
     family: str
     fidelity: float
-    origin: str  # kb | portfolio | default | surrogate | random | promoted | resumed | early
+    origin: str  # previous version | kb | portfolio | default | surrogate | random | promoted | resumed | early
     status: str = "pending"
     score: float | None = None
     loss: float | None = None
