@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -59,6 +60,21 @@ def test_a_new_version_of_a_table_starts_from_the_previous_versions_best(first_f
     frame = make_dataset(n=120, seed=3)
     other = fit(kb, frame.drop(columns="y"), frame["y"], max_trials=2)
     assert OWN_HISTORY_ORIGIN not in {t["origin"] for t in other.trials_}
+
+
+def test_a_fit_records_its_tables_lineage(first_fit):
+    kb, first = first_fit
+    stored = knowledge_base.open_store(kb).datasets().set_index("fingerprint")
+    lineage = stored.loc[stored["source"] == "local", "lineage"].tolist()
+    assert lineage == [knowledge_base.lineage(first.encoder_.column_kinds(), "churned", "binary")]
+    assert first.encoder_.column_kinds()["customer_id"] == "dropped"  # (an ID column: dropped, still a column)
+
+
+def test_an_unnamed_target_has_no_name_in_the_lineage():
+    from automl.estimator import _target_name
+    assert _target_name(np.array([0, 1])) is None and _target_name(pd.Series([0, 1])) is None
+    assert _target_name(pd.Series([0, 1], name="churned")) == "churned"
+    assert _target_name(pd.DataFrame({"churned": [0, 1]})) == "churned"
 
 
 def test_cross_validation_folds_of_one_table_are_one_dataset(first_fit, tmp_path):
