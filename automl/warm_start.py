@@ -66,8 +66,9 @@ def warm_start(store: KnowledgeBase, metafeatures: dict, task: str, metric: str,
         note = f"{len(points)} warm-start configuration(s) from {len(neighbours)} similar dataset(s)"
     else:
         points = learned_portfolio(store, task, families)
-        note = f"no similar past dataset; {len(points)} configuration(s) of the store's learned portfolio"
-        log.warning("the knowledge base has no similar past dataset; starting from its learned portfolio")
+        where = "the store's learned portfolio" if points else "the hand-written portfolio (none learned)"
+        note = f"no similar past dataset; starting from {where}"
+        log.warning("the knowledge base has no similar past dataset; starting from %s", where)
     return WarmStart(tuple(neighbours), points, tuple(prior), note)
 
 
