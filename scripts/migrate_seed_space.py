@@ -32,13 +32,16 @@ def _rewrite(path: Path, frame) -> None:
     pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
 
 
-def pool(configs: list[dict]) -> list[dict]:
+def pool(configs: list[dict]) -> tuple[list[dict], dict[str, list[str]]]:
     """The candidate pool in the current space: each candidate as it is read by a task-free refresh (task
     clauses hold), plus its form for every task where it built something else (the old linear regressor
-    was an elastic net); first occurrence kept."""
-    from automl.models import upgrade_config
+    was an elastic net); first occurrence kept. And per task the ids of each candidate's form for that task
+    (``upgrade_config(c, task)``: the ids its evaluations were mapped to), in pool order: what the refresh
+    evaluates a dataset of the task on (``automl.refresh.candidates.task_candidates``)."""
+    from automl.models import REGISTRY, upgrade_config
     from knowledge_base.canonical import config_id
     out, seen = [], set()
+    task_ids: dict[str, list[str]] = {task: [] for task in TASKS}
     for c in configs:
         forms = [upgrade_config(c, None)]
         forms += [f for task in TASKS if (f := upgrade_config(c, task)) is not None
@@ -47,7 +50,12 @@ def pool(configs: list[dict]) -> list[dict]:
             if f is not None and config_id(f) not in seen:
                 seen.add(config_id(f))
                 out.append(f)
-    return out
+        for task in TASKS:
+            form = upgrade_config(c, task) if c.get("family") in REGISTRY else None
+            if form is not None and task in REGISTRY.get(form["family"]).tasks \
+                    and config_id(form) not in task_ids[task]:
+                task_ids[task].append(config_id(form))
+    return out, task_ids
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     _rewrite(seed / "evaluations.parquet", evals)
 
     candidates = json.loads((seed / "candidates.json").read_text(encoding="utf-8"))
-    mapped = pool(candidates["configs"])
+    mapped, task_ids = pool(candidates["configs"])
     report["candidates_before"], report["candidates_after"] = len(candidates["configs"]), len(mapped)
-    candidates.update(space_version=str(SPACE_VERSION), configs=mapped, config_ids=[config_id(c) for c in mapped])
+    candidates.update(space_version=str(SPACE_VERSION), configs=mapped, config_ids=[config_id(c) for c in mapped],
+                      task_config_ids=task_ids)
     (seed / "candidates.json").write_text(json.dumps(candidates, indent=1, sort_keys=True))
 
     info = json.loads((seed / "seed_info.json").read_text(encoding="utf-8"))

@@ -123,15 +123,66 @@ def _pool_settings(seed: int = 0) -> dict:
             "extra_samples_per_family": CANDIDATE_EXTRA_SAMPLES, "sample_limits": CANDIDATE_LIMITS}
 
 
-def candidates_document(configs: list[dict], seed: int = 0) -> dict:
-    """The pool as shipped in ``candidates.json``: the settings that made it, the configurations, their ids."""
-    return {**_pool_settings(seed), "configs": configs, "config_ids": [config_id(c) for c in configs]}
+def candidates_document(configs: list[dict], seed: int = 0, task_ids: dict[str, list[str]] | None = None) -> dict:
+    """The pool as shipped in ``candidates.json``: the settings that made it, the configurations, their ids, and
+    per task the ids of the canonical forms a dataset of that task is evaluated on (``task_ids``; by default
+    every configuration's form for the task, :func:`task_candidates`)."""
+    if task_ids is None:
+        task_ids = {task: [config_id(c) for c in task_candidates(configs, task)] for task in _tasks()}
+    return {**_pool_settings(seed), "configs": configs, "config_ids": [config_id(c) for c in configs],
+            "task_config_ids": {task: list(ids) for task, ids in task_ids.items()}}
 
 
-def missing_candidates(candidates: list[dict], candidate_ids: list[str], done: frozenset[str], task: str,
-                       n_rows: int) -> list[dict]:
-    """The pool's candidates not yet evaluated on a dataset (``done``: their ids) that its task and
-    evaluated rows allow (as the worker's ``REGISTRY.for_task``)."""
-    from ..models import REGISTRY
+def _tasks() -> tuple[str, ...]:
+    from metafeatures import TASKS
+    return tuple(TASKS)
+
+
+def task_candidates(configs: list[dict], task: str, ids: list[str] | None = None) -> list[dict]:
+    """The pool for datasets of ``task``: each configuration of a family that handles the task, in its canonical
+    form for the task (``upgrade_config``: inactive parameters dropped, an earlier space version translated), so
+    its id is the one the store holds for it; deduplicated by id, in pool order. ``ids`` (the seed's
+    ``task_config_ids[task]``): only those forms (a migrated pool holds, next to a configuration, its form for
+    the task where an earlier version built something else; the other form is not the task's)."""
+    from ..models import REGISTRY, upgrade_config
+    keep = None if ids is None else set(ids)
+    seen, out = set(), []
+    for c in configs:
+        key = c.get("family")
+        if key not in REGISTRY or task not in REGISTRY.get(key).tasks:
+            continue
+        form = upgrade_config(c, task)
+        cid = config_id(form)
+        if cid not in seen and (keep is None or cid in keep):
+            seen.add(cid)
+            out.append(form)
+    return out
+
+
+def load_task_candidates(path: Path | None = None, seed: int = 0) -> dict[str, list[dict]]:
+    """Per task, the pool's canonical forms a dataset of that task is evaluated on (:func:`task_candidates`,
+    with the shipped ``task_config_ids`` when the shipped pool is used)."""
+    path = CANDIDATES_FILE if path is None else Path(path)
+    configs = load_candidates(path, seed)
+    task_ids: dict = {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if [config_id(c) for c in configs] == doc.get("config_ids"):
+            task_ids = dict(doc.get("task_config_ids") or {})
+    except (OSError, ValueError, AttributeError):
+        pass
+    return {task: task_candidates(configs, task, task_ids.get(task)) for task in _tasks()}
+
+
+def missing_candidates(candidates: list[dict], done: frozenset[str], task: str, n_rows: int) -> list[dict]:
+    """The task's candidates (:func:`task_candidates`: canonical for ``task``) not yet evaluated on a dataset
+    (``done``: the canonical ids stored for it) that its task and evaluated rows allow (as the worker's
+    ``REGISTRY.for_task``)."""
+    from ..models import REGISTRY, upgrade_config
     allowed = {f.key for f in REGISTRY.for_task(task, n_rows)}
-    return [c for c, cid in zip(candidates, candidate_ids) if cid not in done and c.get("family") in allowed]
+    out = []
+    for c in candidates:
+        form = upgrade_config(c, task) if c.get("family") in allowed else None
+        if form is not None and config_id(form) not in done:
+            out.append(form)
+    return out

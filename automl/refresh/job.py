@@ -11,11 +11,12 @@ from typing import Callable, Iterable
 
 from knowledge_base.canonical import config_id
 from knowledge_base.records import DatasetRecord, EvaluationRecord
+from metafeatures import TASKS
 
 from ..exceptions import InputError
 from ..kb_records import search_prior, search_suggestions
 from ..metrics import get_metric
-from .candidates import load_candidates, missing_candidates
+from .candidates import CANDIDATE_ORIGIN, load_task_candidates, missing_candidates, task_candidates
 from .datasets import Item, RefreshDataset, folder_items, openml_item, prepare_dataset, subsample_rows
 from .evaluate import DatasetResult, DatasetWork, evaluate_dataset
 from .index import StoredState, StoreIndex
@@ -60,9 +61,15 @@ class _Refresher:
         self.callback = callback
         self.space_version = str(SPACE_VERSION)
         self.store = store if isinstance(store, kb.KnowledgeBase) else kb.open_store(store)
-        pool = options.pool if options.pool is not None else load_candidates(seed=options.seed)
-        self.candidates = [dict(c) for c in pool] if options.candidates else []
-        self.candidate_ids = [config_id(c) for c in self.candidates]
+        if not options.candidates:
+            pools: dict[str, list[dict]] = {}
+        elif options.pool is not None:
+            pools = {task: task_candidates([dict(c) for c in options.pool], task) for task in TASKS}
+        else:
+            pools = load_task_candidates(seed=options.seed)
+        # per task: the pool in its canonical form for the task (the ids the store holds, e.g. the seed's)
+        self.task_pools = {task: pools.get(task, []) for task in TASKS}
+        self.candidate_ids = list(dict.fromkeys(config_id(c) for task in TASKS for c in self.task_pools[task]))
         self.records = RecordWriter(self.store, options, self.space_version, self.candidate_ids)
         self.index = StoreIndex.from_store(self.store, self.space_version)
         self.pool = None
@@ -171,7 +178,7 @@ class _Refresher:
         table = dataset.table
         state = self.index.state(table.fingerprint)
         Xs, ys, suffix = subsample_rows(table.X, table.y, table.task, self.options.max_rows, self.options.seed)
-        missing = missing_candidates(self.candidates, self.candidate_ids, state.done, table.task, len(ys))
+        missing = missing_candidates(self.task_pools[table.task], state.done, table.task, len(ys))
         described = state.mf_version == self.records.mf_version
         if state.known and described and not missing:
             return DatasetOutcome(item.name, "skipped", "already in the store for these versions", table.fingerprint,
@@ -213,7 +220,7 @@ class _Refresher:
             openml, note = openml_evaluations(runs, meta, table.task, len(table.y), table.X.shape[1],
                                               self.space_version)
         suggestions, prior = self.warm_material(table.metafeatures, table.task, staged.metric, table.fingerprint)
-        work = replace(staged.work, candidates=self.candidates if self.options.candidates else [],
+        work = replace(staged.work, candidates=self.task_pools[table.task],
                        budget=self.options.budget, suggestions=suggestions, prior=prior,
                        max_trials=self.options.search_trials)
         return replace(staged, work=work, dataset=record, openml=tuple(openml), openml_note=note)
@@ -235,15 +242,16 @@ class _Refresher:
         try:
             result = get_result()
             protocol = f"{result.protocol}{staged.suffix}"
-            evaluations = self.records.evaluations(result.candidates + result.search, protocol, staged.metric)
+            evaluations = self.records.evaluations(result.candidates + result.search, staged.task, protocol,
+                                                   staged.metric)
             run = self.records.run_record(fp, RUN_KIND, self._settings(staged, result, protocol))
             n = self.records.write(run, staged.dataset, evaluations)
             n_openml = 0
             if staged.openml:
                 run = self.records.run_record(fp, OPENML_RUN_KIND, {"name": item.name}, source="openml")
                 n_openml = self.records.write(run, staged.dataset, list(staged.openml))
-            self.index.mark(fp, mf_version=self.records.mf_version, done=[config_id(r["config"])
-                                                                          for r in result.candidates],
+            self.index.mark(fp, mf_version=self.records.mf_version, done=[config_id(e.config) for e in evaluations
+                                                                          if e.origin == CANDIDATE_ORIGIN],
                             record=StoreIndex.fields_of(staged.dataset), refreshed=True)
             notes = ([f"{len(result.candidates)} {TOP_UP_NOTE}"] if staged.top_up else []) + list(staged.notes)
             reason = "; ".join(x for x in [staged.openml_note, result.search_error or ""] + notes if x)
@@ -261,7 +269,8 @@ class _Refresher:
                 "metric": staged.metric, "protocol": protocol, "max_rows": self.options.max_rows,
                 "rows_evaluated": len(staged.work.y), "budget": 0.0 if staged.top_up else self.options.budget,
                 "top_up": staged.top_up, "n_candidates": len(result.candidates),
-                "candidate_ids": self.candidate_ids, "n_search_trials": len(result.search),
+                "candidate_ids": [config_id(c) for c in self.task_pools[staged.task]],
+                "n_search_trials": len(result.search),
                 "search_error": result.search_error, "notes": list(staged.notes)}
 
 

@@ -61,7 +61,7 @@ def map_openml_run(parameters: dict[str, dict[str, str]], task: str, n_rows: int
     (fractions become counts), ``bootstrap``, ``class_weight``. ``criterion`` is ignored; any other
     parameter must hold its scikit-learn default; values outside our space do not map.
     """
-    from ..models import REGISTRY
+    from ..models import REGISTRY, upgrade_config
     forest, reason = _forest_step(parameters, task)
     if forest is None:
         return None, reason
@@ -93,7 +93,7 @@ def map_openml_run(parameters: dict[str, dict[str, str]], task: str, n_rows: int
         b = bounds[name]
         if not (b.low <= config[name] <= b.high):
             return None, f"{name}={config[name]} is outside our space [{b.low}, {b.high}]"
-    return family.complete(config), ""
+    return upgrade_config(config, task), ""  # canonical for the task: a regressor holds no class_weight
 
 
 def _forest_step(parameters: dict[str, dict[str, str]], task: str) -> tuple[tuple[str, bool, dict] | None, str]:

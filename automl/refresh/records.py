@@ -67,9 +67,18 @@ class RecordWriter:
             metafeatures=dict(fields["metafeatures"]), metafeatures_version=str(fields["metafeatures_version"]),
             extra=dict(fields.get("extra") or {}))
 
-    def evaluations(self, rows: list[dict], protocol: str, metric: str) -> list[EvaluationRecord]:
-        return [evaluation_record(r, space_version=self.space_version, protocol=protocol, metric=metric,
-                                  seed=self.options.seed) for r in rows]
+    def evaluations(self, rows: list[dict], task: str, protocol: str, metric: str) -> list[EvaluationRecord]:
+        """Trial rows as records, each configuration in its canonical form for ``task`` (``upgrade_config``;
+        the candidates and the search's trials already are: this keeps a stored id canonical whatever the row's
+        source)."""
+        from ..models import upgrade_config
+        out = []
+        for r in rows:
+            config = upgrade_config(r["config"], task)
+            row = r if config is None else {**r, "config": config}
+            out.append(evaluation_record(row, space_version=self.space_version, protocol=protocol, metric=metric,
+                                         seed=self.options.seed))
+        return out
 
     def write(self, run: RunRecord, dataset: DatasetRecord, evaluations: list[EvaluationRecord]) -> int:
         return int(self.store.record_run(run, dataset, evaluations))
