@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             if summary.not_reached == 0:
                 break
     if args.export or args.export_only:
-        export(store, SPACE_VERSION, metafeatures.METAFEATURES_VERSION, candidates_document(pool_of(store)))
+        configs, task_ids = pool_of(store)
+        export(store, SPACE_VERSION, metafeatures.METAFEATURES_VERSION, candidates_document(configs, task_ids=task_ids))
     return 1 if failed_total and not args.export_only else 0
 
 
@@ -141,22 +142,24 @@ def transfer(raw_path: str, store) -> tuple[int, int]:
     return n_runs, n_evals
 
 
-def pool_of(store) -> list[dict]:
-    """The candidate pool the build store was last refreshed with (its latest refresh run), in pool order."""
+def pool_of(store) -> tuple[list[dict], dict[str, list[str]]]:
+    """The candidate pool the build store was last refreshed with: per task, the canonical ids of its latest
+    refresh run of that task (a run's ``candidate_ids`` are its task's), and their configurations in order."""
     import json as _json
     runs = store.runs()
-    ids = None
+    task_ids: dict[str, list[str]] = {}
     for settings in runs[runs["kind"] == "refresh"]["settings"]:  # oldest first
-        if settings.get("candidate_ids"):
-            ids = settings["candidate_ids"]
-    if not ids:
+        if settings.get("candidate_ids") and settings.get("task"):
+            task_ids[settings["task"]] = list(settings["candidate_ids"])
+    if not task_ids:
         raise SystemExit("the build store has no refresh run with a candidate pool")
     ev = store.evaluations(origin="candidate")
     configs = {cid: _json.loads(c) for cid, c in zip(ev["config_id"], ev["config"])}
+    ids = list(dict.fromkeys(i for task in sorted(task_ids) for i in task_ids[task]))
     missing = [i for i in ids if i not in configs]
     if missing:
         raise SystemExit(f"{len(missing)} pool configuration(s) have no evaluation in the build store")
-    return [configs[i] for i in ids]
+    return [configs[i] for i in ids], task_ids
 
 
 def export(store, space_version: str, mf_version: str, candidates: dict) -> None:

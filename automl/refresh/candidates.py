@@ -142,21 +142,16 @@ def task_candidates(configs: list[dict], task: str, ids: list[str] | None = None
     """The pool for datasets of ``task``: each configuration of a family that handles the task, in its canonical
     form for the task (``upgrade_config``: inactive parameters dropped, an earlier space version translated), so
     its id is the one the store holds for it; deduplicated by id, in pool order. ``ids`` (the seed's
-    ``task_config_ids[task]``): only those forms (a migrated pool holds, next to a configuration, its form for
-    the task where an earlier version built something else; the other form is not the task's)."""
+    ``task_config_ids[task]``): only those forms, in that order (a migrated pool holds, next to a configuration,
+    its form for the task where an earlier version built something else; the other form is not the task's)."""
     from ..models import REGISTRY, upgrade_config
-    keep = None if ids is None else set(ids)
-    seen, out = set(), []
+    forms: dict[str, dict] = {}
     for c in configs:
         key = c.get("family")
-        if key not in REGISTRY or task not in REGISTRY.get(key).tasks:
-            continue
-        form = upgrade_config(c, task)
-        cid = config_id(form)
-        if cid not in seen and (keep is None or cid in keep):
-            seen.add(cid)
-            out.append(form)
-    return out
+        if key in REGISTRY and task in REGISTRY.get(key).tasks:
+            form = upgrade_config(c, task)
+            forms.setdefault(config_id(form), form)
+    return list(forms.values()) if ids is None else [forms[i] for i in ids if i in forms]
 
 
 def load_task_candidates(path: Path | None = None, seed: int = 0) -> dict[str, list[dict]]:
