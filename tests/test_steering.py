@@ -15,6 +15,7 @@ import knowledge_base as kb
 from automl import AutoML, AutoMLClassifier
 from automl.metrics import make_metric
 from automl.models import REGISTRY
+from automl.space import SPACE_VERSION
 from cli import main
 from tests.conftest import EXAMPLE
 
@@ -83,7 +84,7 @@ def test_a_registered_xgboost_family_is_searched_saved_and_stored(tmp_path):
         np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
         ev = kb.open_store().evaluations()
         mine = ev[ev["family"] == "xgboost"]
-        assert len(mine) == len(xgb) and set(mine["space_version"].astype(str)) == {"1"}
+        assert len(mine) == len(xgb) and set(mine["space_version"].astype(str)) == {SPACE_VERSION}
         assert all(json.loads(c)["family"] == "xgboost" for c in mine["config"])
     finally:
         REGISTRY.unregister(XGBOOST.key)
