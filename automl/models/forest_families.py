@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
-from sklearn.pipeline import make_pipeline
 
 from ..space import Categorical, Condition, Float, Int
-from .preprocessing import for_trees
-from .registry import CLASSIFICATION, Family
+from .preprocessing import assemble
+from .registry import CLASSIFICATION, TREE_STEPS, Family
 
 PARAMS = (
     Int("n_estimators", 50, 500, 100, log=True),
@@ -29,15 +28,15 @@ def _builder(classifier, regressor):
         else:
             weight = None if config["class_weight"] == "none" else "balanced"
             model = classifier(class_weight=weight, **kwargs)
-        return make_pipeline(for_trees(), model)
+        return assemble(config, task, seed, model)
     return build
 
 
 RANDOM_FOREST = Family("random_forest", ("binary", "multiclass", "regression"), PARAMS,
                        _builder(RandomForestClassifier, RandomForestRegressor), cost=1.5,
-                       cost_exponents=(("n_estimators", 0.78), ("max_features", 0.26)))
+                       cost_exponents=(("n_estimators", 0.78), ("max_features", 0.26)), steps=TREE_STEPS)
 EXTRA_TREES = Family("extra_trees", ("binary", "multiclass", "regression"),
                      tuple(p if p.name != "bootstrap" else Categorical("bootstrap", (False, True), False)
                            for p in PARAMS),
                      _builder(ExtraTreesClassifier, ExtraTreesRegressor), cost=1.0,
-                     cost_exponents=(("n_estimators", 0.69),))
+                     cost_exponents=(("n_estimators", 0.69),), steps=TREE_STEPS)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.pipeline import make_pipeline
 
 from ..space import Categorical, Int
-from .preprocessing import for_dense_models
-from .registry import Family
+from .preprocessing import assemble
+from .registry import DENSE_STEPS, Family
 
 PARAMS = (
     Int("n_neighbors", 1, 50, 7, log=True),
@@ -18,7 +17,8 @@ PARAMS = (
 def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
     k = max(1, min(config["n_neighbors"], max(1, int(n_rows * 0.6))))
     cls = KNeighborsRegressor if task == "regression" else KNeighborsClassifier
-    return make_pipeline(for_dense_models(), cls(n_neighbors=k, weights=config["weights"], p=config["p"], n_jobs=1))
+    return assemble(config, task, seed, cls(n_neighbors=k, weights=config["weights"], p=config["p"], n_jobs=1))
 
 
-FAMILY = Family("knn", ("binary", "multiclass", "regression"), PARAMS, build, max_rows=50_000, cost=0.5)
+FAMILY = Family("knn", ("binary", "multiclass", "regression"), PARAMS, build, max_rows=50_000, cost=0.5,
+                steps=DENSE_STEPS)

@@ -7,11 +7,10 @@ by saga; lasso), ``elasticnet`` (saga; elastic net) with ``l1_ratio`` active onl
 from __future__ import annotations
 
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
-from sklearn.pipeline import make_pipeline
 
 from ..space import Categorical, Condition, Float
-from .preprocessing import for_dense_models
-from .registry import CLASSIFICATION, REGRESSION, Family
+from .preprocessing import assemble
+from .registry import CLASSIFICATION, DENSE_STEPS, REGRESSION, Family
 
 PARAMS = (
     Categorical("penalty", ("l2", "l1", "elasticnet"), "l2"),
@@ -39,7 +38,7 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
             l1_ratio = 1.0 if penalty == "l1" else config["l1_ratio"]
             model = LogisticRegression(C=config["C"], l1_ratio=l1_ratio, solver="saga",
                                        max_iter=300, class_weight=weight, random_state=seed)
-    return make_pipeline(for_dense_models(), model)
+    return assemble(config, task, seed, model)
 
 
 def upgrade(config: dict, task: str | None) -> dict:
@@ -50,4 +49,5 @@ def upgrade(config: dict, task: str | None) -> dict:
     return {**config, "penalty": "elasticnet" if task == "regression" else "l2"}
 
 
-FAMILY = Family("linear", ("binary", "multiclass", "regression"), PARAMS, build, cost=0.3, upgrade=upgrade)
+FAMILY = Family("linear", ("binary", "multiclass", "regression"), PARAMS, build, cost=0.3, upgrade=upgrade,
+                steps=DENSE_STEPS)

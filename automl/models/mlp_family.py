@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..space import Categorical, Float, Int
-from .preprocessing import for_dense_models
-from .registry import Family
+from .preprocessing import assemble
+from .registry import DENSE_STEPS, Family
 
 PARAMS = (
     Int("hidden", 16, 256, 64, log=True),
@@ -23,10 +22,11 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
     cls = MLPRegressor if task == "regression" else MLPClassifier
     model = cls(hidden_layer_sizes=sizes, alpha=config["alpha"], learning_rate_init=config["learning_rate_init"],
                 max_iter=200, early_stopping=n_rows >= 200, random_state=seed)
-    pipeline = make_pipeline(for_dense_models(), model)
+    pipeline = assemble(config, task, seed, model)
     if task == "regression":  # the network learns a standardised target
         return TransformedTargetRegressor(regressor=pipeline, transformer=StandardScaler())
     return pipeline
 
 
-FAMILY = Family("mlp", ("binary", "multiclass", "regression"), PARAMS, build, max_rows=20_000, cost=1.2)
+FAMILY = Family("mlp", ("binary", "multiclass", "regression"), PARAMS, build, max_rows=20_000, cost=1.2,
+                steps=DENSE_STEPS)

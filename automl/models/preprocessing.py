@@ -1,4 +1,11 @@
-"""Per-family preprocessing for the cleaned table (float64 + category columns, NaN anywhere)."""
+"""The pipeline a configuration builds: missing values -> categorical encoding -> numeric transform ->
+selection -> construction -> model, each stage the step the configuration chose (``automl.models.steps``).
+
+Families taking a numeric transform (``Family.imputed``) get median imputation with missing indicators on the
+numbers and a ``__missing__`` category first; tree families read NaN. With every slot at the family's default,
+``assemble`` builds exactly the pipeline of the fixed preprocessing before steps were choices
+(``for_dense_models`` / ``for_trees``).
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -11,13 +18,49 @@ _CATS = make_column_selector(dtype_include="category")
 _NUMS = make_column_selector(dtype_exclude="category")
 
 
+def assemble(config: dict, task: str, seed: int, model):
+    """``model`` behind the preprocessing ``config`` chose (a stored configuration: omitted slots are the
+    family's defaults)."""
+    from .registry import REGISTRY
+    from .steps import NONE, STEPS
+    family = REGISTRY.get(config["family"])
+    full = family.expanded(config, task)
+
+    def step(slot):
+        key = full.get(slot, NONE)
+        if key == NONE:
+            return None
+        chosen = STEPS.get(key)
+        return chosen.build(chosen.values(full), task, seed), chosen
+
+    encoder, numeric = step("categorical_encoding"), step("numeric_transform")
+    if family.imputed:
+        cat = [SimpleImputer(strategy="constant", fill_value="__missing__")]
+        if encoder is not None:
+            cat.append(encoder[0])
+            if encoder[1].may_emit_nan:  # unseen categories at predict time
+                cat.append(SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True))
+        num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                            *([numeric[0]] if numeric else []))
+        cat = make_pipeline(*cat)
+    else:
+        num = "passthrough"
+        cat = encoder[0] if encoder is not None else ordinal_codes()
+    columns = ColumnTransformer([("num", num, _NUMS), ("cat", cat, _CATS)], sparse_threshold=0.0,
+                                verbose_feature_names_out=False)
+    later = [s[0] for s in (step("selection"), step("construction")) if s is not None]
+    return make_pipeline(columns, *later, model)
+
+
+def ordinal_codes() -> OrdinalEncoder:
+    return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan,
+                          dtype=np.float64)
+
+
 def for_trees() -> ColumnTransformer:
     """Numbers pass through (trees handle NaN); categories become ordinal codes, unseen -> NaN."""
-    return ColumnTransformer([
-        ("num", "passthrough", _NUMS),
-        ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                               encoded_missing_value=np.nan, dtype=np.float64), _CATS),
-    ], sparse_threshold=0.0, verbose_feature_names_out=False)
+    return ColumnTransformer([("num", "passthrough", _NUMS), ("cat", ordinal_codes(), _CATS)],
+                             sparse_threshold=0.0, verbose_feature_names_out=False)
 
 
 def for_dense_models(max_categories: int = 30) -> ColumnTransformer:

@@ -17,6 +17,11 @@ from ..space import (Condition, Param, canonical, check_conditions, check_config
 
 CLASSIFICATION = Condition(tasks=("binary", "multiclass"))  # e.g. class_weight: classifiers only read it
 REGRESSION = Condition(tasks=("regression",))
+# the pipeline slots a family takes and its default step in each (``automl.models.steps``): the fixed
+# preprocessing these families had before steps were choices
+DENSE_STEPS = (("categorical_encoding", "onehot"), ("numeric_transform", "standard"), ("selection", "none"),
+               ("construction", "none"))
+TREE_STEPS = (("categorical_encoding", "ordinal"), ("selection", "none"))
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Family:
     memory_per_cell: float = 64.0
     cost_exponents: tuple[tuple[str, float], ...] = ()
     upgrade: Callable | None = None
+    steps: tuple[tuple[str, str], ...] = ()  # (slot, default step key) per pipeline slot the family takes
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.isidentifier():
@@ -65,7 +71,37 @@ class Family:
             raise ValueError(f"family {self.key!r}: build must be callable")
         object.__setattr__(self, "tasks", tuple(self.tasks))
         object.__setattr__(self, "params", tuple(self.params))
+        object.__setattr__(self, "steps", tuple((str(slot), str(key)) for slot, key in self.steps))
         check_conditions(self.params)
+        from .steps import SLOTS
+        bad = [slot for slot, _ in self.steps if slot not in SLOTS]
+        if bad or len({slot for slot, _ in self.steps}) != len(self.steps):
+            raise ValueError(f"family {self.key!r}: steps name each slot once, among {', '.join(SLOTS)}; got {bad!r}")
+
+    @property
+    def imputed(self) -> bool:
+        """Its pipeline imputes missing values (median + indicators, a constant category) before the steps: the
+        families taking a numeric transform (models that cannot read NaN)."""
+        return any(slot == "numeric_transform" for slot, _ in self.steps)
+
+    def space(self) -> tuple[Param, ...]:
+        """The family's own parameters, then one choice per pipeline slot it takes and each step's own
+        parameters (active when that step is chosen); see ``automl.models.steps``."""
+        if not self.steps:
+            return self.params
+        from .steps import step_params
+        return self.params + step_params(self)
+
+    def _stored(self, values: dict) -> dict:
+        """The configuration as hashed and stored: pipeline-step parameters at the family's default are
+        omitted (a configuration without step keys is today's fixed pipeline, so older ids stay valid;
+        ``canonical`` fills them back in)."""
+        out = {"family": self.key}
+        defaults = {p.name: p.default for p in self.space()[len(self.params):]}
+        for k, v in values.items():
+            if not (k in defaults and type(v) is type(defaults[k]) and v == defaults[k]):
+                out[k] = v
+        return out
 
     def relative_cost(self, config: dict) -> float:
         """Seconds of ``config`` relative to the default configuration's on the same data (1.0 for a family
@@ -96,29 +132,33 @@ class Family:
         return 200e6 + self.memory_per_cell * n_rows * max(1, n_cols)
 
     def default_config(self, task: str | None = None) -> dict:
-        return {"family": self.key, **canonical(self.params, {}, task)}
+        return self._stored(canonical(self.space(), {}, task))
 
     def sample(self, rng, task: str | None = None) -> dict:
-        return {"family": self.key, **sample_params(self.params, rng, task)}
+        return self._stored(sample_params(self.space(), rng, task))
 
     def mutate(self, config: dict, rng, task: str | None = None) -> dict:
-        return {"family": self.key, **mutate_params(self.params, config, rng, task=task)}
+        return self._stored(mutate_params(self.space(), config, rng, task=task))
 
     def neighbours(self, config: dict, rng, n: int = 2, task: str | None = None) -> list[dict]:
-        return [{"family": self.key, **c} for c in neighbours(self.params, config, rng, n, task=task)]
+        return [self._stored(c) for c in neighbours(self.space(), config, rng, n, task=task)]
 
     def encode(self, config: dict, task: str | None = None) -> list[float]:
-        return encode_params(self.params, config, task)
+        return encode_params(self.space(), config, task)
 
     def check(self, config: dict, task: str | None = None) -> list[str]:
         """Problems of ``config`` in this family's space (empty when valid)."""
-        return check_config(self.params, {k: v for k, v in config.items() if k != "family"}, task)
+        return check_config(self.space(), {k: v for k, v in config.items() if k != "family"}, task)
 
     def complete(self, config: dict, task: str | None = None) -> dict:
         """The canonical configuration: every active parameter present (defaults filled in), unknown and
         inactive keys dropped, values brought into their domain (suggestions may come from an older
         knowledge base)."""
-        return {"family": self.key, **canonical(self.params, config, task)}
+        return self._stored(canonical(self.space(), config, task))
+
+    def expanded(self, config: dict, task: str | None = None) -> dict:
+        """Every active parameter with its value, the omitted step defaults included (what a build reads)."""
+        return {"family": self.key, **canonical(self.space(), config, task)}
 
 
 def _positive(v) -> bool:
@@ -126,48 +166,74 @@ def _positive(v) -> bool:
 
 
 class Registry:
-    def __init__(self) -> None:
-        self._families: dict[str, Family] = {}
+    """Keyed, ordered entries of one kind (model families, pipeline steps): duplicate keys refused, an unknown
+    key's error lists the valid ones, entries registered after ``mark_builtin`` are the user's."""
+
+    def __init__(self, kind: str = "model family", entry_type: type = Family) -> None:
+        self.kind = kind
+        self.entry_type = entry_type
+        self._entries: dict = {}
         self._builtin: set[str] = set()
+        self.version = 0  # changes with every (un)registration: spaces derived from the entries are cached by it
 
     def mark_builtin(self) -> None:
-        self._builtin = set(self._families)
+        self._builtin = set(self._entries)
 
-    def user_families(self) -> list[Family]:
-        """Families registered by the user (shipped to worker processes with the data)."""
-        return [f for k, f in self._families.items() if k not in self._builtin]
+    def user_entries(self) -> list:
+        return [e for k, e in self._entries.items() if k not in self._builtin]
 
-    def ensure(self, families: list[Family]) -> None:
-        for family in families:
-            if family.key not in self._families:
-                self._families[family.key] = family
+    def ensure(self, entries: list) -> None:
+        for entry in entries:
+            if entry.key not in self._entries:
+                self._entries[entry.key] = entry
+                self.version += 1
 
-    def register(self, family: Family) -> Family:
-        if not isinstance(family, Family):
-            raise TypeError(f"register() takes a Family; got {type(family).__name__}")
-        if family.key in self._families:
-            raise ValueError(f"model family {family.key!r} is already registered")
-        self._families[family.key] = family
-        return family
+    def register(self, entry):
+        if not isinstance(entry, self.entry_type):
+            raise TypeError(f"register() takes a {self.entry_type.__name__}; got {type(entry).__name__}")
+        if entry.key in self._entries:
+            raise ValueError(f"{self.kind} {entry.key!r} is already registered")
+        self._entries[entry.key] = entry
+        self.version += 1
+        return entry
 
     def unregister(self, key: str) -> None:
-        self._families.pop(key, None)
+        if self._entries.pop(key, None) is not None:
+            self.version += 1
 
-    def get(self, key: str) -> Family:
+    def get(self, key: str):
         try:
-            return self._families[key]
+            return self._entries[key]
         except KeyError:
-            raise InputError(f"unknown model family {key!r}; valid: {', '.join(self._families)}") from None
+            raise InputError(f"unknown {self.kind} {key!r}; valid: {', '.join(self._entries)}") from None
 
     def keys(self) -> list[str]:
-        return list(self._families)
+        return list(self._entries)
 
-    def for_task(self, task: str, n_rows: int) -> list[Family]:
-        return [f for f in self._families.values()
-                if task in f.tasks and (f.max_rows is None or n_rows <= f.max_rows)]
+    def values(self) -> list:
+        return list(self._entries.values())
 
     def __contains__(self, key: str) -> bool:
-        return key in self._families
+        return key in self._entries
 
 
-REGISTRY = Registry()
+class FamilyRegistry(Registry):
+    """The model families. Worker processes (fork server or spawn) do not see registrations made in the
+    fitting process: ``user_families`` hands them the user's families *and* pipeline steps, ``ensure`` takes
+    both back (so the search ships one list)."""
+
+    def user_families(self) -> list:
+        from .steps import STEPS
+        return [*self.user_entries(), *STEPS.user_entries()]
+
+    def ensure(self, entries: list) -> None:
+        from .steps import STEPS
+        super().ensure([e for e in entries if isinstance(e, Family)])
+        STEPS.ensure([e for e in entries if not isinstance(e, Family)])
+
+    def for_task(self, task: str, n_rows: int) -> list[Family]:
+        return [f for f in self._entries.values()
+                if task in f.tasks and (f.max_rows is None or n_rows <= f.max_rows)]
+
+
+REGISTRY = FamilyRegistry()

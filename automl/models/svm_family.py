@@ -6,13 +6,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.frozen import FrozenEstimator
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 
 from ..space import Categorical, Float
-from .preprocessing import for_dense_models
-from .registry import CLASSIFICATION, REGRESSION, Family
+from .preprocessing import assemble
+from .registry import CLASSIFICATION, DENSE_STEPS, REGRESSION, Family
 
 PARAMS = (
     Float("C", 1e-2, 1e3, 1.0, log=True),
@@ -53,12 +52,12 @@ class PlattSVC(ClassifierMixin, BaseEstimator):
 
 def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
     if task == "regression":
-        svr = make_pipeline(for_dense_models(), SVR(C=config["C"], gamma=config["gamma"], epsilon=config["epsilon"],
-                                                    cache_size=100))
+        svr = assemble(config, task, seed, SVR(C=config["C"], gamma=config["gamma"], epsilon=config["epsilon"],
+                                               cache_size=100))
         return TransformedTargetRegressor(regressor=svr, transformer=StandardScaler())
     weight = None if config["class_weight"] == "none" else "balanced"
     # probabilities (ROC-AUC, log-loss, ensembling) by Platt scaling
-    return make_pipeline(for_dense_models(), PlattSVC(C=config["C"], gamma=config["gamma"], class_weight=weight))
+    return assemble(config, task, seed, PlattSVC(C=config["C"], gamma=config["gamma"], class_weight=weight))
 
 FAMILY = Family("svm", ("binary", "multiclass", "regression"), PARAMS, build, max_rows=3_000, cost=1.5,
-                memory_per_cell=32.0)
+                memory_per_cell=32.0, steps=DENSE_STEPS)

@@ -71,13 +71,13 @@ class Encoder:
         pos = len(families)
         for f in families:
             self.offsets[f.key] = pos
-            pos += len(f.params)
+            pos += len(f.space())
         self.width = pos + 1
 
     def span(self, key: str) -> slice:
         """The columns of family ``key``'s unit-cube block."""
         start = self.offsets[key]
-        return slice(start, start + len(self.families[self.index[key]].params))
+        return slice(start, start + len(self.families[self.index[key]].space()))
 
     def encode(self, config: dict, fidelity: float) -> np.ndarray | None:
         key = config.get("family")
@@ -102,7 +102,7 @@ class Encoder:
 
     def decode(self, v: np.ndarray) -> dict:
         family = self.families[int(np.argmax(v[: len(self.families)]))]
-        return {"family": family.key, **decode_params(family.params, v[self.span(family.key)], self.task)}
+        return family.complete(decode_params(family.space(), v[self.span(family.key)], self.task), self.task)
 
 
 class BOSampler:
@@ -180,7 +180,8 @@ class BOSampler:
         allowed = {f.key for f in pool}
         per_family = max(1, self.n_candidates // len(pool))
         for family in pool:
-            U = snap_unit(family.params, self.rng.random((per_family, len(family.params))), self.task)
+            space = family.space()
+            U = snap_unit(space, self.rng.random((per_family, len(space))), self.task)
             blocks.append(self.encoder.block(family, U))
         ranked = sorted((t for t in history.ok() if t.family in allowed), key=lambda t: t.loss)[:5]
         seeds = [t.config for t in ranked] + [p["config"] for p in sorted(
@@ -191,15 +192,16 @@ class BOSampler:
             if key not in self.encoder.index:
                 continue
             family = self.families[self.encoder.index[key]]
+            space = family.space()
             base = np.asarray(family.encode(config, self.task))
             # an inactive parameter a move activates starts from its default
-            base = np.where(base == INACTIVE, [p.to_unit(p.default) for p in family.params], base)
+            base = np.where(base == INACTIVE, [p.to_unit(p.default) for p in space], base)
             moves = self.rng.random((10, len(base))) < 0.5
             noise = self.rng.normal(0.0, 0.15, (10, len(base)))
             redraw = self.rng.random((10, len(base)))
-            cat = np.array([isinstance(p, Categorical) for p in family.params])
+            cat = np.array([isinstance(p, Categorical) for p in space])
             U = np.where(moves, np.where(cat, redraw, base + noise), base)
-            blocks.append(self.encoder.block(family, snap_unit(family.params, U, self.task)))
+            blocks.append(self.encoder.block(family, snap_unit(space, U, self.task)))
         return np.vstack(blocks)
 
     def surrogate(self, history):

@@ -1,0 +1,18 @@
+"""Pipeline steps as choices of the search space: one module per slot, one ``register`` line per step.
+
+A user step is a ``Step`` registered like a family (``STEPS.register(Step(...))``; its ``build`` a module-level
+function so worker processes can import it); every family taking its slot (and passing ``families`` /
+``needs_imputed``) then offers it. LightGBM takes no slot: its native categorical handling and NaN splits are
+its fixed preprocessing.
+"""
+from . import categorical, construction, numeric, selection
+from ._step import NONE, OPTIONAL, SLOTS, STEPS, Step, describe, step_params
+
+for _step in (categorical.ONEHOT, categorical.ORDINAL, categorical.TARGET,
+              numeric.STANDARD, numeric.ROBUST, numeric.QUANTILE, numeric.YEO_JOHNSON,
+              selection.PERCENTILE, selection.L1, selection.TREE_IMPORTANCE,
+              construction.PCA_STEP, construction.NYSTROEM, construction.SPLINES):
+    STEPS.register(_step)
+STEPS.mark_builtin()
+
+__all__ = ["NONE", "OPTIONAL", "SLOTS", "STEPS", "Step", "describe", "step_params"]

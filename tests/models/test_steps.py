@@ -1,0 +1,127 @@
+"""Pipeline steps as choices (issue 27): each step builds and fits on the bundled example for every family that
+offers it; a configuration without step keys builds today's pipeline; the target encoder does not leak; a user
+step works like a built-in one."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import train_test_split
+
+from automl.data import TableEncoder
+from automl.models import REGISTRY
+from automl.models.preprocessing import for_dense_models, for_trees
+from automl.models.steps import NONE, STEPS, Step, describe
+from automl.search.trial import fit_one, predict_one
+from tests.models.test_families import unseen_rows
+
+EXAMPLE = "examples/customers.csv"
+
+
+@pytest.fixture(scope="module")
+def customers():
+    from automl.data import load_table
+    frame = load_table(EXAMPLE)
+    y = frame.pop("churned")
+    y = pd.factorize(y.astype(str))[0].astype(np.int64)
+    X = TableEncoder().fit(frame).transform(frame)
+    X.index = pd.RangeIndex(len(X))
+    return X.iloc[:300], y[:300]
+
+
+def _choices():
+    """(family key, slot, step key) for every step a built-in family offers."""
+    for family in (REGISTRY.get(k) for k in REGISTRY.keys()):
+        for p in family.space()[len(family.params):]:
+            if p.name in dict(family.steps):
+                for key in p.choices:
+                    if key != NONE:
+                        yield family.key, p.name, key
+
+
+@pytest.mark.parametrize("family,slot,key", sorted(set(_choices())))
+def test_each_step_fits_and_predicts_on_the_example(customers, family, slot, key):
+    X, y = customers
+    config = REGISTRY.get(family).complete({"family": family, slot: key}, "binary")
+    assert config.get(slot) == key or REGISTRY.get(family).expanded(config)[slot] == key
+    model = fit_one(config, X, y, "binary", 2, seed=0)
+    pred = predict_one(model, unseen_rows(X), "binary", 2)
+    assert np.isfinite(pred).all() and pred.shape[0] == 4
+
+
+def test_a_configuration_without_step_keys_builds_todays_pipeline(customers):
+    X, y = customers
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    for key, before in (("linear", make_pipeline(for_dense_models(), LogisticRegression(max_iter=300, random_state=0))),
+                        ("random_forest", make_pipeline(for_trees(), RandomForestClassifier(
+                            n_estimators=100, max_features=0.5, random_state=0, n_jobs=1)))):
+        family = REGISTRY.get(key)
+        config = family.default_config("binary")
+        assert not set(config) & set(dict(family.steps))  # defaults are omitted: today's ids
+        now = fit_one(config, X, y, "binary", 2, seed=0)
+        assert np.array_equal(now.predict_proba(X), before.fit(X, y).predict_proba(X))
+
+
+def test_step_defaults_are_omitted_and_choices_kept():
+    linear = REGISTRY.get("linear")
+    config = linear.complete({"family": "linear", "numeric_transform": "quantile", "selection": "percentile",
+                              "percentile__percentile": 30, "pca__variance": 0.7}, "binary")
+    assert config["numeric_transform"] == "quantile" and config["percentile__percentile"] == 30
+    assert "pca__variance" not in config and "construction" not in config  # inactive / default
+    assert "quantile__n_quantiles" not in config  # the chosen step's own default is omitted too
+    assert linear.expanded(config, "binary")["quantile__n_quantiles"] == 100
+    assert describe(config) == "quantile > percentile(30) > linear"
+    trees = REGISTRY.get("extra_trees")
+    assert "numeric_transform" not in {p.name for p in trees.space()}  # trees need no scaling
+    assert "nystroem" not in next(p for p in REGISTRY.get("knn").space() if p.name == "construction").choices
+
+
+def test_target_encoding_does_not_leak():
+    """A column of random high-cardinality IDs carries no signal: the pipeline's fit encodes each training row with
+    the other internal folds' means (in-sample means would correlate with the row's own target, ~0.6 here, and
+    the model would learn that), and a model on it scores near chance on validation rows."""
+    rng = np.random.default_rng(0)
+    n = 1200
+    X = pd.DataFrame({"id": pd.Categorical([f"u{i}" for i in rng.integers(0, 400, n)]),
+                      "noise": rng.normal(size=n)})
+    y = rng.integers(0, 2, n).astype(np.int64)
+    Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.3, random_state=0)
+    config = {"family": "random_forest", "categorical_encoding": "target", "min_samples_leaf": 5}
+    model = fit_one(REGISTRY.get("random_forest").complete(config, "binary"), Xa, ya, "binary", 2, seed=0)
+    encoded = model[0].fit_transform(Xa, ya)[:, list(model[0].get_feature_names_out()).index("id")]
+    assert abs(np.corrcoef(encoded, ya)[0, 1]) < 0.15
+    from sklearn.metrics import roc_auc_score
+    auc = roc_auc_score(yb, predict_one(model, Xb, "binary", 2)[:, 1])
+    assert 0.4 < auc < 0.6
+
+
+def _double(params, task, seed):
+    from sklearn.preprocessing import FunctionTransformer
+    return FunctionTransformer(_times, kw_args={"factor": params["factor"]})
+
+
+def _times(X, factor):
+    return X * factor
+
+
+def test_a_user_step_works_like_a_built_in_one(customers):
+    X, y = customers
+    step = Step("scaled_twice", "numeric_transform", _double, (__import__("automl.space").space.Float(
+        "factor", 0.5, 4.0, 2.0),))
+    STEPS.register(step)
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            STEPS.register(step)
+        linear = REGISTRY.get("linear")
+        assert "scaled_twice" in next(p for p in linear.space() if p.name == "numeric_transform").choices
+        config = linear.complete({"family": "linear", "numeric_transform": "scaled_twice",
+                                  "scaled_twice__factor": 3.0}, "binary")
+        model = fit_one(config, X, y, "binary", 2, seed=0)
+        assert predict_one(model, X, "binary", 2).shape == (len(X), 2)
+        assert step in REGISTRY.user_families()  # shipped to worker processes with the user's families
+    finally:
+        STEPS.unregister("scaled_twice")
+    with pytest.raises(Exception, match="valid: onehot"):
+        STEPS.get("scaled_twice")
