@@ -181,9 +181,10 @@ class _ValuesHelpOption(click.Option):
         return super().get_help_record(ctx)
 
 
-def _family_names() -> list[str]:
+def _family_and_step_names() -> list[str]:
     from automl.models import REGISTRY
-    return REGISTRY.keys()
+    from automl.models.steps import STEPS
+    return [*REGISTRY.keys(), *STEPS.keys()]
 
 
 def _metric_names() -> list[str]:
@@ -238,10 +239,10 @@ def _parse_budget(value: float) -> float:
               help="Forward-chaining folds in this column's order (numbers or dates); it stays a feature.")
 @click.option("--cluster", default=None, metavar="ADDRESS",
               help="Run trials on a Dask cluster: tcp://host:port or 'local' (needs automl-meta[dask]).")
-@click.option("--include", cls=_ValuesHelpOption, values=_family_names, default=None,
-              help="Only these model families (comma-separated): {values}.")
-@click.option("--exclude", cls=_ValuesHelpOption, values=_family_names, default=None,
-              help="Never these model families (comma-separated): {values}.")
+@click.option("--include", cls=_ValuesHelpOption, values=_family_and_step_names, default=None,
+              help="Only these model families, or only these steps in their slots (comma-separated): {values}.")
+@click.option("--exclude", cls=_ValuesHelpOption, values=_family_and_step_names, default=None,
+              help="Never these model families or pipeline steps (comma-separated): {values}.")
 @click.option("--drop-columns", default=None, help="Never use these columns (comma-separated).")
 @click.option("--keep-columns", default=None,
               help="Keep these columns even when they predict the target alone (comma-separated).")
@@ -434,6 +435,8 @@ def _print_leaderboard(model, summary: dict) -> None:
                       if summary["decision_threshold"] is not None else ""))
     if len(board):
         shown = board[cols].copy()
+        # a trial's family with the steps it chose instead of its defaults, e.g. quantile>percentile(30)>linear
+        shown["family"] = board["pipeline"].fillna(board["family"]).str.replace(" > ", ">", regex=False)
         shown.loc[shown["kind"] == FINAL, "family"] = final["description"]
         shown["score"] = shown["score"].map(lambda v: f"{v:.5g}" if isinstance(v, (int, float)) and v == v else "-")
         shown["fit_seconds"] = shown["fit_seconds"].map(lambda v: f"{v:.2f}" if isinstance(v, (int, float)) and

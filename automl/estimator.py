@@ -89,28 +89,37 @@ def _check_params(est: "AutoMLBase") -> None:
                          f"got {plain_repr(est.time_column)}")
 
 
-def _allowed_families(include, exclude) -> tuple[str, ...] | None:
-    """Model families the search may use; unknown names are bad input listing the valid ones."""
+def _allowed_families(include, exclude) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """Model families the search may use (None: all) and the pipeline steps it may not choose. ``include`` and
+    ``exclude`` name families and steps: an excluded step leaves its slot's other choices; included steps keep
+    only themselves in their slots. Unknown names are bad input listing the valid ones."""
     if include is None and exclude is None:
-        return None
+        return None, ()
     from .models import REGISTRY
-    valid = REGISTRY.keys()
+    from .models.steps import NONE, STEPS
+    valid, steps = REGISTRY.keys(), STEPS.keys()
 
     def names(value, option):
         items = [value] if isinstance(value, str) else list(value)
         items = [str(v).strip() for v in items if str(v).strip()]
-        unknown = [v for v in items if v not in valid]
+        unknown = [v for v in items if v not in valid and v not in steps]
         if unknown:
-            raise InputError(f"unknown model family {unknown[0]!r} in {option}; valid: {', '.join(valid)}")
+            raise InputError(f"unknown model family {unknown[0]!r} (nor a pipeline step) in {option}; valid families: "
+                             f"{', '.join(valid)}; steps: {', '.join(steps)}")
         return items
 
-    allowed = names(include, "include") if include is not None else list(valid)
-    if exclude is not None:
-        dropped = set(names(exclude, "exclude"))
-        allowed = [f for f in allowed if f not in dropped]
+    included = names(include, "include") if include is not None else []
+    excluded = names(exclude, "exclude") if exclude is not None else []
+    allowed = [f for f in included if f in valid] or list(valid)
+    allowed = [f for f in allowed if f not in excluded]
+    kept = {STEPS.get(k).slot: k for k in included if k in steps}
+    dropped = [k for k in excluded if k in steps]
+    dropped += [k for k in steps if STEPS.get(k).slot in kept and k not in included]
+    dropped += [f"{slot}:{NONE}" for slot in kept]  # (``none``, the identity, is no step of its own)
     if not allowed:
         raise InputError("include/exclude leave no model family to search")
-    return tuple(allowed)
+    named = any(v in valid for v in [*included, *excluded])  # only steps named: every family stays allowed
+    return (tuple(allowed) if named else None), tuple(sorted(set(dropped)))
 
 
 def _target_name(y) -> str | None:
@@ -317,9 +326,13 @@ class AutoMLBase(BaseEstimator):
         X, target, weights, groups = table.raw, table.target, table.sample_weight, table.groups
         clock.lap("encode")
 
-        self.families_ = _allowed_families(self.include, self.exclude)
+        self.families_, self.excluded_steps_ = _allowed_families(self.include, self.exclude)
         warm = self._warm_start_material(table, target_name, clock)
         warm["suggestions"] = [*first_configs, *warm["suggestions"]]
+        if self.excluded_steps_:  # a suggestion the knowledge base holds may use a step excluded now
+            from .models.steps import uses_any
+            warm["suggestions"] = [s for s in warm["suggestions"]
+                                   if not uses_any(s.get("config") or {}, self.excluded_steps_)]
         self.profile_ = _training_profile(X, self.encoder_, Xc, target.y, self.task_, warm)
         from .search import SearchProblem, optimize  # the search imports heavy modules; keep fit's import cheap
         clock.lap("imports")
@@ -330,7 +343,8 @@ class AutoMLBase(BaseEstimator):
             executor_factory = dask_executor_factory(self.cluster)  # InputError without Dask
         Xs, ys, ws, split = self._validation_split(X, Xc, target, weights, groups, X_val, y_val)
         problem = SearchProblem(X=Xs, y=ys, task=self.task_, metric=metric, seed=int(self.seed),
-                                n_jobs=n_jobs, families=self.families_, sample_weight=ws, split=split,
+                                n_jobs=n_jobs, families=self.families_, exclude_steps=self.excluded_steps_,
+                                sample_weight=ws, split=split,
                                 compact=bool(self.compact))
         n_features = int(Xc.shape[1])
         del Xc, Xs  # the search owns the cleaned table now (it swaps it for the workers' shared, mapped copy)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["config_id", "family", "fidelity", "score", "loss", "fit_seconds", "status", "origin", "error", "config",
-           "kind"]
+COLUMNS = ["config_id", "family", "pipeline", "fidelity", "score", "loss", "fit_seconds", "status", "origin", "error",
+           "config", "kind"]
 FINAL, TRIAL, PARTIAL = "final", "trial", "partial"  # values of the ``kind`` column
 PARTIAL_NOTE = "partial: score on a share of the training rows; not comparable with full-fidelity scores"
 _FULL = 1.0 - 1e-9
@@ -66,6 +66,14 @@ def final_model(ensemble: list, trials: list[dict], best_config: dict, score: fl
     return FinalModel(tuple(members), float(score), float(loss))
 
 
+def _pipeline(config) -> str | None:
+    """The trial's steps and family, e.g. ``quantile > percentile(30) > linear`` (its family's default steps unnamed)."""
+    if not isinstance(config, dict):
+        return None
+    from .models.steps import describe  # (the models package loads the model libraries)
+    return describe(config)
+
+
 def leaderboard(trials: list[dict], final: FinalModel | None) -> pd.DataFrame:
     """The final model's row, then finished full-fidelity trials by loss, partial-fidelity ones (highest fidelity
     first, then by loss), then the rest; index ``rank`` from 1."""
@@ -73,6 +81,7 @@ def leaderboard(trials: list[dict], final: FinalModel | None) -> pd.DataFrame:
     for t in trials:
         row = {c: t.get(c) for c in COLUMNS}
         row["config"] = json.dumps(t.get("config"), sort_keys=True)
+        row["pipeline"] = _pipeline(t.get("config"))
         row["kind"] = PARTIAL if float(t.get("fidelity") or 0.0) < _FULL else TRIAL
         rows.append(row)
     board = pd.DataFrame(rows, columns=COLUMNS)
@@ -85,8 +94,8 @@ def leaderboard(trials: list[dict], final: FinalModel | None) -> pd.DataFrame:
     if final is not None:
         config = {"family": final.family, "members": [{"config_id": m.config_id, "family": m.family,
                                                        "weight": m.weight} for m in final.members]}
-        head = pd.DataFrame([{"config_id": final.config_id, "family": final.family, "fidelity": 1.0,
-                              "score": final.score, "loss": final.loss, "fit_seconds": None, "status": "ok",
+        head = pd.DataFrame([{"config_id": final.config_id, "family": final.family, "pipeline": final.describe(),
+                              "fidelity": 1.0, "score": final.score, "loss": final.loss, "fit_seconds": None, "status": "ok",
                               "origin": FINAL, "error": None, "config": json.dumps(config, sort_keys=True),
                               "kind": FINAL}], columns=COLUMNS)
         board = pd.concat([head, board], ignore_index=True) if not board.empty else head

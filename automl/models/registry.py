@@ -6,7 +6,7 @@ valid ones; duplicate keys are refused.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from metafeatures import TASKS
@@ -57,6 +57,7 @@ class Family:
     cost_exponents: tuple[tuple[str, float], ...] = ()
     upgrade: Callable | None = None
     steps: tuple[tuple[str, str], ...] = ()  # (slot, default step key) per pipeline slot the family takes
+    excluded_steps: tuple[str, ...] = ()  # step keys (or ``slot:none``) this search may not choose
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.isidentifier():
@@ -72,6 +73,7 @@ class Family:
         object.__setattr__(self, "tasks", tuple(self.tasks))
         object.__setattr__(self, "params", tuple(self.params))
         object.__setattr__(self, "steps", tuple((str(slot), str(key)) for slot, key in self.steps))
+        object.__setattr__(self, "excluded_steps", tuple(sorted(set(self.excluded_steps))))
         check_conditions(self.params)
         from .steps import SLOTS
         bad = [slot for slot, _ in self.steps if slot not in SLOTS]
@@ -92,12 +94,20 @@ class Family:
         from .steps import step_params
         return self.params + step_params(self)
 
+    def without_steps(self, keys) -> "Family":
+        """This family with the pipeline steps ``keys`` removed from its slots' choices (a slot whose default is
+        removed defaults to its first remaining choice; configurations are still stored against the registered
+        defaults, so their ids do not depend on the exclusion). ``self`` when no key concerns it."""
+        keys = tuple(sorted(set(self.excluded_steps) | set(keys)))
+        return self if keys == self.excluded_steps else replace(self, excluded_steps=keys)
+
     def _stored(self, values: dict) -> dict:
         """The configuration as hashed and stored: pipeline-step parameters at the family's default are
         omitted (a configuration without step keys is today's fixed pipeline, so older ids stay valid;
         ``canonical`` fills them back in)."""
         out = {"family": self.key}
-        defaults = {p.name: p.default for p in self.space()[len(self.params):]}
+        registered = replace(self, excluded_steps=()) if self.excluded_steps else self
+        defaults = {p.name: p.default for p in registered.space()[len(self.params):]}
         for k, v in values.items():
             if not (k in defaults and type(v) is type(defaults[k]) and v == defaults[k]):
                 out[k] = v

@@ -97,6 +97,7 @@ class SearchProblem:
     n_jobs: int = 1
     sample_weight: np.ndarray | None = None
     families: tuple[str, ...] | None = None  # allowed model families (None: all for the task)
+    exclude_steps: tuple[str, ...] = ()  # pipeline steps the search may not choose (automl.models.steps)
     split: SplitOptions | None = None  # the user's validation rows, groups or time order (None: by data size)
     compact: bool = False  # keep the best single member (refit on every row) when it is nearly as good
 
@@ -126,7 +127,7 @@ def _allowed_families(problem: SearchProblem):
         families = [f for f in families if f.key in problem.families]
     if not families:
         raise InputError(f"no model family is allowed for a {problem.task} task with {len(problem.y)} rows")
-    return families
+    return [f.without_steps(problem.exclude_steps) for f in families]
 
 
 WORKDIR_PREFIX = "automl-search-"

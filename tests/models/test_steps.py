@@ -125,3 +125,26 @@ def test_a_user_step_works_like_a_built_in_one(customers):
         STEPS.unregister("scaled_twice")
     with pytest.raises(Exception, match="valid: onehot"):
         STEPS.get("scaled_twice")
+
+
+def test_exclude_removes_a_step_from_the_search_and_include_keeps_a_slot_to_its_steps():
+    from automl import AutoMLClassifier
+    from automl.models.steps import uses_any
+    from tests.conftest import EXAMPLE
+    frame = pd.read_csv(EXAMPLE).head(300)
+    X, y = frame.drop(columns=["churned"]), frame["churned"]
+    model = AutoMLClassifier(include=("linear", "knn", "extra_trees"), exclude=("pca", "l1"), strategy="random",
+                             max_trials=14, time_budget=60, seed=3, write_back=False, warm_start=False).fit(X, y)
+    trials = model.trials_
+    assert len(trials) >= 10 and {t["family"] for t in trials} <= {"linear", "knn", "extra_trees"}
+    assert not any(uses_any(t["config"], ("pca", "l1")) for t in trials)
+    assert any(set(t["config"]) & {"numeric_transform", "selection", "construction", "categorical_encoding"}
+               for t in trials), "the steps are searched"
+    board = model.leaderboard_
+    assert board["pipeline"].iloc[1:].str.endswith(tuple(("linear", "knn", "extra_trees"))).all()
+    only = AutoMLClassifier(include=("linear", "quantile"), strategy="random", max_trials=6, time_budget=60,
+                            seed=0, write_back=False, warm_start=False).fit(X, y)
+    for t in only.trials_:
+        assert REGISTRY.get("linear").expanded(t["config"])["numeric_transform"] == "quantile"
+    with pytest.raises(Exception, match="valid families: .*steps: .*pca"):
+        AutoMLClassifier(exclude=("pcaa",), time_budget=5).fit(X, y)

@@ -6,7 +6,7 @@ function so worker processes can import it); every family taking its slot (and p
 its fixed preprocessing.
 """
 from . import categorical, construction, numeric, selection
-from ._step import NONE, OPTIONAL, SLOTS, STEPS, Step, describe, step_params
+from ._step import NONE, OPTIONAL, SLOTS, STEPS, Step, describe, step_params, uses_any
 
 for _step in (categorical.ONEHOT, categorical.ORDINAL, categorical.TARGET,
               numeric.STANDARD, numeric.ROBUST, numeric.QUANTILE, numeric.YEO_JOHNSON,
@@ -15,4 +15,4 @@ for _step in (categorical.ONEHOT, categorical.ORDINAL, categorical.TARGET,
     STEPS.register(_step)
 STEPS.mark_builtin()
 
-__all__ = ["NONE", "OPTIONAL", "SLOTS", "STEPS", "Step", "describe", "step_params"]
+__all__ = ["NONE", "OPTIONAL", "SLOTS", "STEPS", "Step", "describe", "step_params", "uses_any"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from ...space import Categorical, Condition, Param
+from ...exceptions import InputError
 from ..registry import Registry
 
 SLOTS = ("categorical_encoding", "numeric_transform", "selection", "construction")
@@ -62,15 +63,20 @@ _SPACES: dict = {}
 
 def step_params(family) -> tuple[Param, ...]:
     """The pipeline part of ``family``'s space (cached until a step is registered or removed)."""
-    key = (family.key, family.steps, STEPS.version)
+    key = (family.key, family.steps, family.excluded_steps, STEPS.version)
     if key not in _SPACES:
         out: list[Param] = []
         for slot, default in sorted(family.steps, key=lambda s: SLOTS.index(s[0])):
-            chosen = [s for s in STEPS.values() if s.slot == slot and s.applies_to(family)]
-            keys = ([NONE] if slot in OPTIONAL else []) + [s.key for s in chosen]
+            offered = [s for s in STEPS.values() if s.slot == slot and s.applies_to(family)]
+            keys = ([NONE] if slot in OPTIONAL else []) + [s.key for s in offered]
             if default not in keys:
                 raise ValueError(f"family {family.key!r}: the default {slot} {default!r} is not a registered step "
                                  f"for it; valid: {', '.join(keys)}")
+            chosen = [s for s in offered if s.key not in family.excluded_steps]
+            keys = [k for k in keys if k not in family.excluded_steps and f"{slot}:{k}" not in family.excluded_steps]
+            if not keys:
+                raise InputError(f"the excluded steps leave family {family.key!r} no {slot}")
+            default = default if default in keys else keys[0]
             out.append(Categorical(slot, tuple(keys), default))
             for s in chosen:
                 out += [replace(p, name=f"{s.key}__{p.name}", condition=Condition(parent=slot, values=(s.key,)))
@@ -78,6 +84,15 @@ def step_params(family) -> tuple[Param, ...]:
         _SPACES.clear() if len(_SPACES) > 256 else None
         _SPACES[key] = tuple(out)
     return _SPACES[key]
+
+
+def uses_any(config: dict, keys) -> bool:
+    """``config`` (stored form: omitted slots are its family's defaults) chooses one of the steps ``keys``."""
+    from ..registry import REGISTRY
+    if config.get("family") not in REGISTRY:
+        return False
+    full = REGISTRY.get(config["family"]).expanded(config)
+    return any(full.get(slot) in keys or f"{slot}:{full.get(slot)}" in keys for slot in SLOTS)
 
 
 def describe(config: dict) -> str:
@@ -89,5 +104,5 @@ def describe(config: dict) -> str:
         if key is None:
             continue
         own = [f"{v:g}" if isinstance(v, float) else str(v) for k, v in config.items() if k.startswith(f"{key}__")]
-        parts.append(f"{key}({', '.join(own)})" if own else str(key))
+        parts.append(f"{key}({','.join(own)})" if own else str(key))
     return " > ".join([*parts, str(config.get("family", "?"))])
