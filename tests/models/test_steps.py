@@ -121,6 +121,15 @@ def test_a_user_step_works_like_a_built_in_one(customers):
         model = fit_one(config, X, y, "binary", 2, seed=0)
         assert predict_one(model, X, "binary", 2).shape == (len(X), 2)
         assert step in REGISTRY.user_families()  # shipped to worker processes with the user's families
+        from automl import AutoMLClassifier
+        from tests.conftest import EXAMPLE
+        frame = pd.read_csv(EXAMPLE).head(300)
+        fitted = AutoMLClassifier(include=("linear", "scaled_twice"), strategy="random", max_trials=3, time_budget=60,
+                                  seed=0, write_back=False, warm_start=False).fit(frame.drop(columns=["churned"]),
+                                                                                  frame["churned"])
+        ok = [t for t in fitted.trials_ if t["status"] == "ok"]  # fitted in worker processes
+        assert len(ok) == 3 and all(t["config"]["numeric_transform"] == "scaled_twice" for t in ok)
+        assert " > scaled_twice(" in fitted.leaderboard_["pipeline"].iloc[1]
     finally:
         STEPS.unregister("scaled_twice")
     with pytest.raises(Exception, match="valid: onehot"):
