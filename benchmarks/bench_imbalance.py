@@ -23,7 +23,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -35,7 +34,7 @@ warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_search import left_out, tasks_of  # noqa: E402
+from bench_search import left_out, tasks_of, use_knowledge_base  # noqa: E402
 from leave_out import LeaveOut  # noqa: E402
 
 MAX_ROWS = 20_000
@@ -95,10 +94,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from sklearn.model_selection import train_test_split
 
-    if args.kb:
-        os.environ["AUTOML_KB"] = args.kb
-    elif "AUTOML_KB" not in os.environ:
-        os.environ["AUTOML_KB"] = str(Path(tempfile.mkdtemp(prefix="bench-kb-")) / "kb.duckdb")
+    use_knowledge_base(args.kb)
     summary = pd.read_csv(args.pmlb_dir / "summary.csv")
     names = args.datasets.split(",") if args.datasets else imbalanced(summary, args.min_imbalance, args.limit)
     from automl.search.runner import warm_up

@@ -60,6 +60,14 @@ QUICK_DATASETS = ["breast_cancer_wisconsin", "credit_g", "phoneme", "car_evaluat
 MAX_ROWS = 20_000
 
 
+def use_knowledge_base(path: str | None) -> None:
+    """The knowledge base the fits read: ``path``, else ``AUTOML_KB``, else a temporary store (filled from the seed)."""
+    if path:
+        os.environ["AUTOML_KB"] = path
+    elif "AUTOML_KB" not in os.environ:
+        os.environ["AUTOML_KB"] = str(Path(tempfile.mkdtemp(prefix="bench-kb-")) / "kb.duckdb")
+
+
 def tasks_of(summary: pd.DataFrame) -> dict[str, str]:
     """Dataset name -> our task, from PMLB's summary.csv (its endpoint types)."""
     from knowledge_base.sources.folder import PMLB_TASKS
@@ -338,10 +346,7 @@ def main(argv=None) -> int:
         AUTOGLUON_PYTHON = args.autogluon_python
     from sklearn.model_selection import train_test_split
 
-    if args.kb:
-        os.environ["AUTOML_KB"] = args.kb
-    elif "AUTOML_KB" not in os.environ:
-        os.environ["AUTOML_KB"] = str(Path(tempfile.mkdtemp(prefix="bench-kb-")) / "kb.duckdb")
+    use_knowledge_base(args.kb)
     summary = pd.read_csv(args.pmlb_dir / "summary.csv")
     task_of = tasks_of(summary)
     names = args.datasets.split(",") if args.datasets else (QUICK_DATASETS if args.quick else DEFAULT_DATASETS)
