@@ -40,6 +40,9 @@ class Family:
     within datasets on the knowledge base's evaluations by ``benchmarks/cost_exponents.py``).
     Parameters may carry a ``Condition`` (``automl.space``); every configuration this class hands out is
     canonical for the ``task`` given (its active parameters only; ``task`` None: task clauses hold).
+    ``steps`` (``(slot, default step)`` pairs; ``automl.models.steps``) makes the pipeline steps of those slots
+    choices of the family's ``space()``; its ``build`` then wraps the model in ``preprocessing.assemble``. Stored
+    configurations omit the step values at these defaults.
     ``upgrade(config, task)`` (optional) translates a configuration of space version 1 whose values meant
     something else then (the result is made canonical by ``upgrade_config``).
     """

@@ -2,7 +2,9 @@
 
 A configuration of space version 1 held every parameter of its family, read or not; in version 2 it holds
 its active parameters for its task, so version-1 configurations that built the same pipeline collapse
-into one id. The mapping needs the families' knowledge, so it lives here; the knowledge base stores what
+into one id. Pipeline steps (``automl.models.steps``) need no mapping: a configuration omits the steps at its
+family's defaults, which build the fixed preprocessing of the configurations written before steps were choices.
+The mapping needs the families' knowledge, so it lives here; the knowledge base stores what
 it is given and never imports it.
 """
 from __future__ import annotations

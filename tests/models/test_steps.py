@@ -157,3 +157,21 @@ def test_exclude_removes_a_step_from_the_search_and_include_keeps_a_slot_to_its_
         assert REGISTRY.get("linear").expanded(t["config"])["numeric_transform"] == "quantile"
     with pytest.raises(Exception, match="valid families: .*steps: .*pca"):
         AutoMLClassifier(exclude=("pcaa",), time_budget=5).fit(X, y)
+
+
+def test_the_shipped_seed_keeps_its_ids_with_steps_in_the_space():
+    """Every seed configuration (written before steps were choices) is already in the stored form: its id is
+    unchanged and it builds the family's default pipeline."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from automl.models import upgrade_config
+    from knowledge_base.canonical import config_id
+    from tests.models.test_upgrade import SEED
+    configs = pq.read_table(SEED / "configurations.parquet").to_pandas()
+    evals = pq.read_table(SEED / "evaluations.parquet").to_pandas()
+    tasks = dict(zip(*pq.read_table(SEED / "datasets.parquet", columns=["fingerprint", "task"]).to_pandas().T.values))
+    by_id = dict(zip(configs.config_id, configs.config))
+    for cid, task in {(c, tasks[f]) for c, f in zip(evals.config_id, evals.fingerprint)}:
+        assert config_id(upgrade_config(json.loads(by_id[cid]), task)) == cid
