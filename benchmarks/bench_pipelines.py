@@ -26,7 +26,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -36,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_search import left_out, load, tasks_of, use_knowledge_base  # noqa: E402
 from leave_out import LeaveOut  # noqa: E402
+from paired import compare  # noqa: E402
 
 SYSTEMS = ("steps", "fixed")
-TIE = 1e-9
 
 
 @contextlib.contextmanager
@@ -70,14 +69,6 @@ def family_bests(model) -> dict[str, float]:
     board = model.leaderboard_
     rows = board[(board["kind"] == "trial") & (board["status"] == "ok")]
     return {fam: float(-group["loss"].astype(float).min()) for fam, group in rows.groupby("family")}
-
-
-def sign_test(diffs: list[float]) -> str:
-    from scipy.stats import binomtest
-    wins, losses = sum(d > TIE for d in diffs), sum(d < -TIE for d in diffs)
-    ties = len(diffs) - wins - losses
-    p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
-    return f"{wins}/{ties}/{losses} (sign test p={p:.3f})"
 
 
 def main(argv=None) -> int:
@@ -118,9 +109,10 @@ def main(argv=None) -> int:
             for fam in set(bests["steps"]) & set(bests["fixed"]):
                 per_family.setdefault(fam, []).append(bests["steps"][fam] - bests["fixed"][fam])
             print(f"{name:30s} {seed:4d} {metric.name:8s} {held['steps']:10.5f} {held['fixed']:10.5f}", flush=True)
-    print(f"\nheld-out score, steps vs fixed (wins/ties/losses of steps): {sign_test(overall)} over {len(overall)} splits")
+    print()
+    print(compare(overall).line("held-out score, steps - fixed"))
     for fam, diffs in sorted(per_family.items()):
-        print(f"  {fam:14s} best validation score: {sign_test(diffs)}, mean difference {np.mean(diffs):+.4f}")
+        print(compare(diffs).line(f"  {fam}: best validation score, steps - fixed"))
     return 0
 
 
