@@ -1,8 +1,8 @@
 """The pipeline a configuration builds: missing values -> categorical encoding -> numeric transform ->
 selection -> construction -> model, each stage the step the configuration chose (``automl.models.steps``).
 
-Families taking a numeric transform (``Family.imputed``) get median imputation with missing indicators on the
-numbers and a ``__missing__`` category first; tree families read NaN. With every slot at the family's default,
+Families taking a numeric transform (``Family.imputed``) get their ``missing`` step on the numbers (median or a
+constant, with missing indicators) and a ``__missing__`` category first; tree families read NaN. With every slot at the family's default,
 ``assemble`` builds exactly the pipeline of the fixed preprocessing before steps were choices
 (``for_dense_models`` / ``for_trees``).
 """
@@ -23,6 +23,7 @@ def assemble(config: dict, task: str, seed: int, model):
     family's defaults)."""
     from .registry import REGISTRY
     from .steps import NONE, STEPS
+    from .steps.missing import MEDIAN
     family = REGISTRY.get(config["family"])
     full = family.expanded(config, task)
 
@@ -33,15 +34,15 @@ def assemble(config: dict, task: str, seed: int, model):
         chosen = STEPS.get(key)
         return chosen.build(chosen.values(full), task, seed), chosen
 
-    encoder, numeric = step("categorical_encoding"), step("numeric_transform")
+    encoder, numeric, missing = step("categorical_encoding"), step("numeric_transform"), step("missing")
     if family.imputed:
         cat = [SimpleImputer(strategy="constant", fill_value="__missing__")]
         if encoder is not None:
             cat.append(encoder[0])
             if encoder[1].may_emit_nan:  # unseen categories at predict time
                 cat.append(SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True))
-        num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                            *([numeric[0]] if numeric else []))
+        fill = missing[0] if missing else MEDIAN.build({}, task, seed)  # a family without the slot: median
+        num = make_pipeline(fill, *([numeric[0]] if numeric else []))
         cat = make_pipeline(*cat)
     else:
         num = "passthrough"

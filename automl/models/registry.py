@@ -19,7 +19,7 @@ CLASSIFICATION = Condition(tasks=("binary", "multiclass"))  # e.g. class_weight:
 REGRESSION = Condition(tasks=("regression",))
 # the pipeline slots a family takes and its default step in each (``automl.models.steps``): the fixed
 # preprocessing these families had before steps were choices
-DENSE_STEPS = (("categorical_encoding", "onehot"), ("numeric_transform", "standard"), ("selection", "none"),
+DENSE_STEPS = (("missing", "median_indicator"), ("categorical_encoding", "onehot"), ("numeric_transform", "standard"), ("selection", "none"),
                ("construction", "none"))
 TREE_STEPS = (("categorical_encoding", "ordinal"), ("selection", "none"))
 

@@ -132,7 +132,7 @@ def test_a_user_step_works_like_a_built_in_one(customers):
         assert " > scaled_twice(" in fitted.leaderboard_["pipeline"].iloc[1]
     finally:
         STEPS.unregister("scaled_twice")
-    with pytest.raises(Exception, match="valid: onehot"):
+    with pytest.raises(Exception, match="valid: median_indicator, constant, onehot"):
         STEPS.get("scaled_twice")
 
 

@@ -5,10 +5,10 @@ function so worker processes can import it); every family taking its slot (and p
 ``needs_imputed``) then offers it. LightGBM takes no slot: its native categorical handling and NaN splits are
 its fixed preprocessing.
 """
-from . import categorical, construction, numeric, selection
+from . import categorical, construction, missing, numeric, selection
 from ._step import NONE, OPTIONAL, SLOTS, STEPS, Step, describe, step_params, uses_any
 
-for _step in (categorical.ONEHOT, categorical.ORDINAL, categorical.TARGET,
+for _step in (missing.MEDIAN, missing.CONSTANT, categorical.ONEHOT, categorical.ORDINAL, categorical.TARGET,
               numeric.STANDARD, numeric.ROBUST, numeric.QUANTILE, numeric.YEO_JOHNSON,
               selection.PERCENTILE, selection.L1, selection.TREE_IMPORTANCE,
               construction.PCA_STEP, construction.NYSTROEM, construction.SPLINES):

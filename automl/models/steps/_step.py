@@ -14,7 +14,7 @@ from ...space import Categorical, Condition, Param
 from ...exceptions import InputError
 from ..registry import Registry
 
-SLOTS = ("categorical_encoding", "numeric_transform", "selection", "construction")
+SLOTS = ("missing", "categorical_encoding", "numeric_transform", "selection", "construction")
 OPTIONAL = ("numeric_transform", "selection", "construction")  # slots where ``none`` (identity) is a choice
 NONE = "none"
 
@@ -26,7 +26,7 @@ class Step:
     for ``categorical_encoding``, a float matrix for the other slots. ``families``: the family keys it serves
     (empty: every family that takes the slot); ``needs_imputed``: only for families whose input is imputed
     (those that take a numeric transform: the linear, k-NN, MLP and SVM families), e.g. because it cannot
-    read NaN. ``may_emit_nan``: its output can hold NaN (an imputer follows it for imputed families)."""
+    read NaN (or, for ``missing``, because the others read NaN themselves). ``may_emit_nan``: its output can hold NaN (an imputer follows it for imputed families)."""
 
     key: str
     slot: str
