@@ -22,11 +22,16 @@ from .registry import REGISTRY
 def upgrade_config(config: dict, task: str | None) -> dict | None:
     """``config`` (of this space version or version 1) as a canonical configuration of this version for
     ``task``: the family's ``upgrade`` translates values whose meaning changed (it leaves a current
-    configuration unchanged), inactive parameters are dropped. None for a family not registered."""
+    configuration unchanged), inactive parameters are dropped. None for a family not registered, or a pipeline step
+    not registered (a user's step of another session: read as the default step, its scores would be credited to
+    another pipeline)."""
     key = config.get("family")
     if key not in REGISTRY:
         return None
     family = REGISTRY.get(key)
+    slots = {p.name: p for p in family.space() if p.name in dict(family.steps)}
+    if any(name in config and not p.contains(config[name]) for name, p in slots.items()):
+        return None
     if family.upgrade is not None:
         config = family.upgrade(config, task)
     return family.complete(config, task)

@@ -132,6 +132,8 @@ def test_a_user_step_works_like_a_built_in_one(customers):
         assert " > scaled_twice(" in fitted.leaderboard_["pipeline"].iloc[1]
     finally:
         STEPS.unregister("scaled_twice")
+    from automl.models import upgrade_config
+    assert upgrade_config(config, "binary") is None  # a stored row of a step not registered now: left out
     with pytest.raises(Exception, match="valid: median_indicator, constant, onehot"):
         STEPS.get("scaled_twice")
 
@@ -175,3 +177,22 @@ def test_the_shipped_seed_keeps_its_ids_with_steps_in_the_space():
     by_id = dict(zip(configs.config_id, configs.config))
     for cid, task in {(c, tasks[f]) for c, f in zip(evals.config_id, evals.fingerprint)}:
         assert config_id(upgrade_config(json.loads(by_id[cid]), task)) == cid
+
+
+def test_cli_exclude_pca_and_an_unknown_step(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+    from tests.conftest import EXAMPLE
+    result = CliRunner().invoke(main, ["fit", str(EXAMPLE), "--target", "churned", "--exclude", "pca,lightgbm",
+                                       "--strategy", "random", "--max-trials", "5", "--time-budget", "60", "--json",
+                                       "--no-warm-start", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    board = json.loads(result.stdout)["leaderboard"]
+    assert len(board) >= 4 and not any("pca" in (row.get("pipeline") or "") for row in board)
+    assert all(row["family"] != "lightgbm" for row in board[1:])
+    bad = CliRunner().invoke(main, ["fit", str(EXAMPLE), "--target", "churned", "--exclude", "pcb",
+                                    "--out", str(tmp_path / "n")])
+    assert bad.exit_code == 2 and "pipeline step" in bad.output and "nystroem" in bad.output
