@@ -147,8 +147,10 @@ class Family:
     def default_config(self, task: str | None = None) -> dict:
         return self._stored(canonical(self.space(), {}, task))
 
-    def sample(self, rng, task: str | None = None) -> dict:
-        return self._stored(sample_params(self.space(), rng, task))
+    def sample(self, rng, task: str | None = None, steps: bool = True) -> dict:
+        """A random configuration; ``steps=False``: the family's own parameters only, its steps at their defaults
+        (the refresh's seeded candidate pool, whose random stream predates the steps)."""
+        return self._stored(sample_params(self.space() if steps else self.params, rng, task))
 
     def mutate(self, config: dict, rng, task: str | None = None) -> dict:
         return self._stored(mutate_params(self.space(), config, rng, task=task))

@@ -61,7 +61,7 @@ def portfolio_candidates(seed: int = 0, samples: dict[str, int] | None = None,
 def _sample(family, rng) -> dict:
     """One rounded space sample of ``family`` within ``CANDIDATE_LIMITS`` (the last draw after 100 tries)."""
     for _attempt in range(100):
-        config = _rounded(family.complete(family.sample(rng)))
+        config = _rounded(family.complete(family.sample(rng, steps=False)))
         if _within_limits(config):
             break
     return config

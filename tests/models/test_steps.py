@@ -196,3 +196,11 @@ def test_cli_exclude_pca_and_an_unknown_step(tmp_path):
     bad = CliRunner().invoke(main, ["fit", str(EXAMPLE), "--target", "churned", "--exclude", "pcb",
                                     "--out", str(tmp_path / "n")])
     assert bad.exit_code == 2 and "pipeline step" in bad.output and "nystroem" in bad.output
+
+
+def test_the_refresh_candidate_pool_samples_without_steps():
+    """The seeded candidate pool (grown by appending, its evaluations in the seed) keeps its random stream: its
+    samples hold the families' own parameters, steps at their defaults."""
+    from automl.models.steps import SLOTS
+    from automl.refresh.candidates import portfolio_candidates
+    assert not any(set(c) & set(SLOTS) for c in portfolio_candidates(0))
