@@ -7,7 +7,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-OK, FAILED, TIMEOUT = "ok", "failed", "timeout"
+from .messages import Status
+
+OK, FAILED, TIMEOUT = Status.OK, Status.FAILED, Status.TIMEOUT  # (the names callers import; one owner: Status)
 EARLY = "early"  # origin of the first trial, run in the driver while the workers start (not a scheduler rung)
 
 
@@ -19,7 +21,7 @@ class Trial:
     family: str
     fidelity: float
     origin: str  # previous version | kb | portfolio | default | surrogate | random | promoted | resumed | early
-    status: str = "pending"
+    status: Status = Status.PENDING
     score: float | None = None
     loss: float | None = None
     fit_seconds: float = 0.0

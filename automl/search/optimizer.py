@@ -43,6 +43,7 @@ from ..models import REGISTRY, upgrade_config
 from ..timing import PhaseTiming
 from .brackets import ASHA, Hyperband, fidelity_rungs
 from .history import EARLY, FAILED, OK, TIMEOUT, History, Trial
+from .messages import Status, TrialRequest, TrialResult, as_result
 from .portfolio import family_defaults, static_portfolio
 from .runner import Executor, LocalRunner, forkserver_cpu_seconds, load_search_data, write_search_data
 from .samplers import BOSampler, RandomSampler
@@ -172,8 +173,8 @@ class _EarlyTrial:
     """A trial run in a thread of the driver while the worker processes start (LightGBM releases the GIL while it
     trains), so that a model with a real validation score exists even when no worker trial finishes in time."""
 
-    def __init__(self, request: dict, data: dict) -> None:
-        self.result: dict | None = None
+    def __init__(self, request: TrialRequest, data: dict) -> None:
+        self.result: TrialResult | None = None
         self.cpu_seconds = 0.0
         self.wall_seconds = 0.0
         self._started = time.monotonic()
@@ -181,10 +182,10 @@ class _EarlyTrial:
                                        daemon=True)
         self.thread.start()
 
-    def _run(self, request: dict, data: dict) -> None:
+    def _run(self, request: TrialRequest, data: dict) -> None:
         cpu = time.thread_time()
         try:
-            self.result = run_trial(request, data)  # (a trial's errors become its status)
+            self.result = as_result(run_trial(request.as_dict(), data))  # (a trial's errors become its status)
         finally:
             self.cpu_seconds = time.thread_time() - cpu
             self.wall_seconds = time.monotonic() - self._started
@@ -267,7 +268,7 @@ class _Search:
                 continue
             t = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
                       family=config["family"], fidelity=float(old.get("fidelity", 1.0)),
-                      origin=old.get("origin") or "resumed", status=old.get("status", FAILED),
+                      origin=old.get("origin") or "resumed", status=Status(old.get("status", FAILED)),
                       score=old.get("score"), loss=old.get("loss"), fit_seconds=float(old.get("fit_seconds") or 0.0),
                       error=old.get("error"), extra={"replayed": True})
             self.history.add(t)
@@ -430,23 +431,29 @@ class _Search:
         return list(min(full, key=lambda t: t.loss).extra["fold_losses"])
 
     # ------------------------------------------------------------------ tell
-    def _record(self, trial_id: int, result: dict) -> None:
+    def _running_seconds(self, trial_id: int) -> float:
+        """Seconds since ``trial_id`` started (a trial stopped while running is charged for them)."""
+        return time.monotonic() - self.start - self.by_id[trial_id].started
+
+    def _record(self, trial_id: int, answer: TrialResult | dict) -> None:
+        result = as_result(answer)
         t = self.by_id[trial_id]
-        t.status = result.get("status", FAILED)
-        t.score, t.loss = result.get("score"), result.get("loss")
-        t.fit_seconds = float(result.get("fit_seconds") or 0.0)
-        t.error = result.get("error")
+        t.status = result.status
+        t.score, t.loss = result.score, result.loss
+        t.fit_seconds = result.fit_seconds
+        t.error = result.error
         t.ended = time.monotonic() - self.start
         for key in ("fold_losses", "raced_out", "rounds", "curve", "truncated"):
-            if result.get(key) is not None:
-                t.extra[key] = result[key]
+            value = getattr(result, key)
+            if value is not None:
+                t.extra[key] = list(value) if key == "fold_losses" else value
         if t.extra.get("raced_out"):  # what the full evaluation would have cost (for the time estimates)
             t.extra["full_seconds"] = t.fit_seconds * len(self.splits) / t.extra["raced_out"]
         if t.status == OK:
             if t.origin != EARLY:  # (the early trial runs beside the scheduler, on a share of rows that is no rung)
                 self.asha.report(t.rung, t.config_id, t.loss, t.family)
-            if "oof" in result and result.get("models_path"):
-                self.kept[trial_id] = {"oof": result["oof"], "models_path": result["models_path"]}
+            if result.oof is not None and result.models_path:
+                self.kept[trial_id] = {"oof": result.oof, "models_path": result.models_path}
                 self._trim_kept()
         elif t.error:
             log.debug("trial %d (%s) %s: %s", trial_id, t.family, t.status, t.error)
@@ -536,8 +543,8 @@ class _Search:
             if executor is not None:
                 # results that arrived as an interrupt came are kept; the trials still running are stopped
                 arrived = executor.collect(0.25) if self.interrupted else []
-                stopped = [(trial_id, {"status": TIMEOUT, "error": "stopped at the end of the search",
-                                       "fit_seconds": 0.0}) for trial_id in executor.running()]
+                stopped = [(trial_id, TrialResult.failed("stopped at the end of the search", 0.0, Status.TIMEOUT))
+                           for trial_id in executor.running()]
                 for trial_id, result in arrived + stopped:
                     if trial_id in self.by_id:  # (refit requests are not trials)
                         self._record(trial_id, result)
@@ -572,11 +579,11 @@ class _Search:
         n_train = min(len(tr) for tr, _ in self.splits)
         trial = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
                       family=config["family"], fidelity=min(1.0, EARLY_TRAIN_ROWS / max(1, n_train)), origin=EARLY,
-                      status="running", started=time.monotonic() - self.start)
+                      status=Status.RUNNING, started=time.monotonic() - self.start)
         self.history.add(trial)
         self.by_id[trial.trial_id] = trial
-        request = {"trial_id": trial.trial_id, "config": config, "fidelity": trial.fidelity,
-                   "seconds": left, "keep_models_dir": self.workdir}  # (bounded by its rows and learning rate)
+        request = TrialRequest(trial_id=trial.trial_id, config=config, fidelity=trial.fidelity, seconds=left,
+                               keep_models_dir=self.workdir)  # (bounded by its rows and learning rate)
         self.early = (trial.trial_id, _EarlyTrial(request, data))
 
     def _collect_early(self, wait: float = 0.0, final: bool = False) -> None:
@@ -589,11 +596,11 @@ class _Search:
         if early.thread.is_alive():
             if final:
                 self.early = None
-                self._record(trial_id, {"status": TIMEOUT, "error": "the early trial did not finish in time",
-                                        "fit_seconds": time.monotonic() - self.start - self.by_id[trial_id].started})
+                self._record(trial_id, TrialResult.failed("the early trial did not finish in time",
+                                                          self._running_seconds(trial_id), Status.TIMEOUT))
             return
         self.early = None
-        self._record(trial_id, early.result or {"status": FAILED, "error": "the early trial stopped"})
+        self._record(trial_id, early.result or TrialResult.failed("the early trial stopped"))
         self.startup.append(PhaseTiming("first_trial", early.wall_seconds, early.cpu_seconds, "thread"))
 
     def _share_table(self, data: dict) -> dict:
@@ -608,22 +615,19 @@ class _Search:
     def _submit(self, executor: Executor, job) -> None:
         config, origin, fidelity, rung, bracket = job
         trial = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
-                      family=config["family"], fidelity=fidelity, origin=origin, status="running",
+                      family=config["family"], fidelity=fidelity, origin=origin, status=Status.RUNNING,
                       started=time.monotonic() - self.start, rung=rung)
         if bracket is not None:
             trial.extra["bracket"] = bracket
         self.history.add(trial)
         self.by_id[trial.trial_id] = trial
         timeout = max(0.1, min(self.trial_cap, self.deadline.remaining() - self._reserve()))
-        request = {"trial_id": trial.trial_id, "config": config, "fidelity": fidelity, "seconds": timeout,
-                   "keep_models_dir": self.workdir}
-        keep_below = self._keep_below(trial.family)  # bounded disk: only a trial entering the kept set saves
-        if keep_below is not None:
-            request["keep_below"] = keep_below
-        race = self._race_against(fidelity)
-        if race is not None and origin != "resumed":
-            request["race"] = race
-        executor.submit(trial.trial_id, request, timeout)
+        race = self._race_against(fidelity) if origin != "resumed" else None
+        # bounded disk: only a trial entering the kept set saves its fold models (``keep_below``)
+        request = TrialRequest(trial_id=trial.trial_id, config=config, fidelity=fidelity, seconds=timeout,
+                               keep_models_dir=self.workdir, keep_below=self._keep_below(trial.family),
+                               race=None if race is None else tuple(race))
+        executor.submit(trial.trial_id, request.as_dict(), timeout)
 
     def _loop(self, executor: Executor) -> None:
         deterministic = self.max_trials is not None
@@ -756,8 +760,8 @@ class _Search:
             self._record(trial_id, result)
         for trial_id in executor.running():  # past their share of the time: the refit comes first
             if executor.cancel(trial_id):
-                self._record(trial_id, {"status": TIMEOUT, "error": "stopped for the final refit",
-                                        "fit_seconds": time.monotonic() - self.start - self.by_id[trial_id].started})
+                self._record(trial_id, TrialResult.failed("stopped for the final refit", self._running_seconds(trial_id),
+                                                          Status.TIMEOUT))
         while executor.running() and self.deadline.remaining() > self.final_reserve:
             for trial_id, result in executor.collect(min(0.25, self.deadline.remaining() - self.final_reserve)):
                 self._record(trial_id, result)
@@ -784,16 +788,16 @@ class _Search:
                 continue
             request_id = REFIT_ID_OFFSET + trial_id
             rounds = t.extra.get("rounds")
-            executor.submit(request_id, {"trial_id": request_id, "refit": True, "config": t.config,
-                                         "iterations": refit_iterations(rounds),
-                                         "seconds": left, "keep_models_dir": self.workdir}, left)
+            request = TrialRequest(trial_id=request_id, config=t.config, seconds=left, keep_models_dir=self.workdir,
+                                   refit=True, iterations=refit_iterations(rounds))
+            executor.submit(request_id, request.as_dict(), left)
             pending[request_id] = trial_id
         started = time.monotonic()
         while pending and self.deadline.remaining() > CLOSING_SECONDS:
             for request_id, result in executor.collect(min(0.25, self.deadline.remaining() - CLOSING_SECONDS)):
-                trial_id = pending.pop(request_id, None)
-                if trial_id is not None and result.get("status") == OK and result.get("models_path"):
-                    self.kept[trial_id]["refit_path"] = result["models_path"]
+                trial_id, result = pending.pop(request_id, None), as_result(result)
+                if trial_id is not None and result.status == OK and result.models_path:
+                    self.kept[trial_id]["refit_path"] = result.models_path
                     self.by_id[trial_id].extra["refit"] = True
         self.timings["refit_seconds"] = time.monotonic() - started
 
