@@ -33,6 +33,7 @@ from .exceptions import AutoMLError, InputError, plain_repr
 from .kb_records import evaluation_record
 from .metrics import get_metric
 from .prepare import PreparedTable, prepare
+from .search import budget as budget_mod
 from .timing import PhaseClock
 from .versions import library_versions
 
@@ -44,11 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("automl")
 
 STRATEGIES = ("warm", "bo", "hyperband", "random")
-
-
-def _reserve_seconds(budget: float) -> float:
-    """Time kept back from the search for write-back and saving."""
-    return min(3.0, 0.3 + 0.03 * budget)
 
 
 def _check_params(est: "AutoMLBase") -> None:
@@ -348,7 +344,7 @@ class AutoMLBase(BaseEstimator):
                                 compact=bool(self.compact))
         n_features = int(Xc.shape[1])
         del Xc, Xs  # the search owns the cleaned table now (it swaps it for the workers' shared, mapped copy)
-        search_deadline = Deadline(max(0.05, deadline.remaining() - _reserve_seconds(float(self.time_budget))))
+        search_deadline = budget_mod.search_deadline(deadline, float(self.time_budget))
         strategy = self.strategy if (self.warm_start or self.strategy != "warm") else "bo"
         previous = []
         if resume is not None:

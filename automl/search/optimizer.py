@@ -41,6 +41,7 @@ from ..exceptions import BudgetError, InputError
 from ..metrics import Metric
 from ..models import REGISTRY, upgrade_config
 from ..timing import PhaseTiming
+from .budget import CLOSING_SECONDS, MIN_TRIAL_SECONDS, CostModel
 from .brackets import ASHA, Hyperband, fidelity_rungs
 from .history import EARLY, FAILED, OK, TIMEOUT, History, Trial
 from .messages import Status, TrialRequest, TrialResult, as_result
@@ -54,12 +55,9 @@ log = logging.getLogger("automl")
 
 STRATEGIES = ("warm", "bo", "hyperband", "random")
 KEEP_TOP = 15  # trials whose out-of-fold predictions and fold models are kept for the ensemble
-HOLDOUT_SHARE = 0.2
 REFIT_ID_OFFSET = 1_000_000  # executor ids of refit requests (never trial ids)
-CLOSING_SECONDS = 0.4  # of the final reserve: closing the workers and assembling the model (the rest: ensembling)
 EARLY_TRAIN_ROWS = 2_000  # training rows per fold of the early trial: LightGBM takes tenths of a second on them
 EARLY_LEARNING_RATE = 0.2  # LightGBM's defaults at a high learning rate: early stopping after few rounds
-MIN_TRIAL_SECONDS = 0.5  # search time left below which no trial (early or in a worker) and no worker is started
 COMPACT_TOLERANCE = 0.01  # compact keeps the best single member when its loss is within 1 % of the ensemble's
 
 
@@ -200,16 +198,12 @@ class _Search:
         self.start = time.monotonic()
         self.p = problem
         self.deadline = deadline
-        self.budget = deadline.remaining()
+        budget = deadline.remaining()
         self.strategy = strategy
         self.max_trials = max_trials
         self.callback = callback
         self.families = _allowed_families(problem)
         self.family_keys = {f.key for f in self.families}
-        self.costs = {f.key: f.cost for f in self.families}
-        by_key = {f.key: f for f in self.families}
-        # per configuration: LightGBM at learning rate 0.03 takes ~3 x the default's seconds, at 0.3 ~half
-        self.relative = lambda c: by_key[c["family"]].relative_cost(c) if c.get("family") in by_key else 1.0
         self.rng = np.random.default_rng(problem.seed)
         n = len(problem.y)
         split = problem.split
@@ -230,13 +224,14 @@ class _Search:
         self._replay(history)
         self.kept: dict[int, dict] = {}  # trial_id -> {"oof", "models_path"}
         self.n_classes = int(problem.y.max()) + 1 if problem.task != "regression" else 0
-        self.final_reserve = CLOSING_SECONDS + 0.03 * self.budget  # closing the workers + ensembling
         # the selected models are refit on every row when time allows: under holdout the refit replaces the
         # holdout model; under CV it joins the member's fold models as one more bag member (see ``_member_models``)
         # (not under the user's validation set: the final model is trained on the training rows only)
         self.refit_enabled = max_trials is None and self.validation.kind is not Kind.USER
         self.selection: dict | None = None
-        self.trial_cap = float(trial_timeout) if trial_timeout else max(3.0, 0.4 * self.budget)
+        self.cost = CostModel(deadline, self.families, self.history, len(self.splits),
+                              deterministic=max_trials is not None, refit_enabled=self.refit_enabled,
+                              best_kept=self._best_kept, trial_timeout=trial_timeout, budget=budget)
         sweep_orphaned_workdirs()
         self.workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
         self.executor_factory = executor_factory
@@ -325,7 +320,7 @@ class _Search:
                 return None
             return fresh[0], fresh[1], self.rungs[rung], rung, bracket
         promotion = self.asha.next_promotion(
-            fits=lambda cid, rung: self._fits_in_time(self.history.config(cid), self.rungs[rung]))
+            fits=lambda cid, rung: self.cost.fits_in_time(self.history.config(cid), self.rungs[rung]))
         if promotion is not None:
             cid, rung = promotion
             return self.history.config(cid), "promoted", self.rungs[rung], rung, None
@@ -349,48 +344,24 @@ class _Search:
         best = self.history.best()
         if best is None:
             return 0
-        full = self._seconds(best.config, 1.0)
+        full = self.cost.seconds(best.config, 1.0)
         if full is None:
             return 0
-        left = (self.deadline.remaining() - self._reserve()) * max(1, int(self.p.n_jobs))
+        left = self.cost.search_left() * max(1, int(self.p.n_jobs))
         return last if self.asha.eta * full > left else 0
-
-    def _unit_seconds(self, family: str, fidelity: float) -> float | None:
-        """Estimated seconds of ``family``'s default configuration at ``fidelity`` (None: nothing known)."""
-        return self.history.cost_estimate(family, fidelity, self.costs, relative=self.relative)
-
-    def _seconds(self, config: dict, fidelity: float, unit: float | None = None) -> float | None:
-        """Estimated seconds of ``config`` at ``fidelity``: its family default's times its relative cost
-        (None: nothing known); ``unit``: the family's ``_unit_seconds`` when the caller already has it
-        (computing it walks the history)."""
-        if unit is None:
-            unit = self._unit_seconds(config["family"], fidelity)
-        return None if unit is None else unit * self.relative(config)
-
-    def _fits_in_time(self, config: dict, fidelity: float, unit: float | None = None) -> bool:
-        """``config`` at ``fidelity`` can finish in the time left (``unit``: as for ``_seconds``)."""
-        return self._time_allows(self._seconds(config, fidelity, unit))
-
-    def _time_allows(self, estimate: float | None) -> bool:
-        """A trial estimated at ``estimate`` seconds (None: unknown) can still finish before the reserve
-        (always, in deterministic mode)."""
-        if self.max_trials is not None:
-            return True
-        left = self.deadline.remaining() - self._reserve()
-        return left > 0.2 and (estimate is None or estimate * 1.2 < left)
 
     def _cheap_job(self):
         """A configuration that fits in the time left, of a family whose cheapest configurations can (the
         surrogate's best among the configurations that fit, for ``bo`` / ``warm``); None if no family fits."""
         fidelity = self.rungs[0]
-        units = {f.key: self._unit_seconds(f.key, fidelity) for f in self.families}
+        units = {f.key: self.cost.unit_seconds(f.key, fidelity) for f in self.families}
 
         def fits(config: dict) -> bool:
             unit = units.get(config["family"])
-            return unit is not None and self._fits_in_time(config, fidelity, unit)
+            return unit is not None and self.cost.fits_in_time(config, fidelity, unit)
 
         affordable = {f.key for f in self.families
-                      if units[f.key] is not None and self._time_allows(units[f.key] * f.min_relative_cost())}
+                      if units[f.key] is not None and self.cost.time_allows(units[f.key] * f.min_relative_cost())}
         if not affordable:
             return None
         for _ in range(5):
@@ -399,26 +370,9 @@ class _Search:
                 return config, origin, fidelity, 0, None
         return None
 
-    def _refit_seconds(self, trial: Trial) -> float:
-        """Estimated seconds to fit ``trial``'s configuration once on every row: one fold's seconds (at full
-        fidelity) scaled from the fold's training rows to all rows."""
-        k = len(self.splits)
-        train_share = (k - 1) / k if k > 1 else 1.0 - HOLDOUT_SHARE
-        fold_seconds = trial.extra.get("full_seconds", trial.fit_seconds) / max(trial.fidelity, 1e-9) / k
-        return fold_seconds / train_share
-
-    def _reserve(self) -> float:
-        """Seconds kept at the end: closing + ensembling, and ``_refit_reserve``."""
-        return self.final_reserve + self._refit_reserve()
-
-    def _refit_reserve(self) -> float:
-        """The seconds kept for refitting the current best on every row (0 when that costs more than a quarter
-        of the budget, or in deterministic mode)."""
-        if not self.refit_enabled or not self.kept:
-            return 0.0
-        best = self.by_id[min(self.kept, key=lambda i: (self.by_id[i].loss, i))]
-        cost = 1.5 * self._refit_seconds(best) + 0.3
-        return cost if cost <= 0.25 * self.budget else 0.0
+    def _best_kept(self) -> Trial | None:
+        """The best trial whose models are kept (None: none is)."""
+        return self.by_id[min(self.kept, key=lambda i: (self.by_id[i].loss, i))] if self.kept else None
 
     def _race_against(self, fidelity: float) -> list[float] | None:
         """The incumbent's per-fold losses (CV at full fidelity only), for racing the next trial."""
@@ -524,7 +478,7 @@ class _Search:
                 data = self._share_table(data)  # before the early trial, which would keep the private copy alive
                 self._start_early(data)
                 # when start-up took the budget (a busy machine), starting workers would only overrun it
-                if self.deadline.remaining() - self._reserve() >= MIN_TRIAL_SECONDS:
+                if self.cost.search_left() >= MIN_TRIAL_SECONDS:
                     started, cpu = time.monotonic(), time.thread_time()
                     executor = (self.executor_factory or LocalRunner)(data, n_workers, self.workdir)
                     self.timings["startup_seconds"] = time.monotonic() - started
@@ -567,7 +521,7 @@ class _Search:
         folds, in a thread of the driver. It is a normal trial (origin ``early``): scored on the same validation
         rows, kept for the ensemble, written back. Not in deterministic mode, nor with too little time left, nor
         on a Dask cluster (its workers run already: the early trial covers the start-up of local workers)."""
-        left = self.deadline.remaining() - self._reserve()
+        left = self.cost.search_left()
         on_cluster = getattr(self.executor_factory, "cluster", None) is not None  # (dask_executor_factory's)
         if self.max_trials is not None or left < MIN_TRIAL_SECONDS or on_cluster:
             return
@@ -621,7 +575,7 @@ class _Search:
             trial.extra["bracket"] = bracket
         self.history.add(trial)
         self.by_id[trial.trial_id] = trial
-        timeout = max(0.1, min(self.trial_cap, self.deadline.remaining() - self._reserve()))
+        timeout = self.cost.trial_timeout()
         race = self._race_against(fidelity) if origin != "resumed" else None
         # bounded disk: only a trial entering the kept set saves its fold models (``keep_below``)
         request = TrialRequest(trial_id=trial.trial_id, config=config, fidelity=fidelity, seconds=timeout,
@@ -634,7 +588,7 @@ class _Search:
         submitted = 0
         while True:
             self._collect_early()
-            out_of_time = self.deadline.remaining() <= self._reserve()
+            out_of_time = self.cost.search_left() <= 0
             limit_reached = self.max_trials is not None and submitted >= self.max_trials
             can_submit = not out_of_time and not limit_reached
             if deterministic and executor.running():
@@ -653,7 +607,7 @@ class _Search:
                     job, self._prefetched = self._prefetched or self._next_job(), None
                     if job is None:
                         break
-                    if self._fits_in_time(job[0], job[2]):
+                    if self.cost.fits_in_time(job[0], job[2]):
                         self._submit(executor, job)
                         submitted += 1
                         done = True
@@ -685,23 +639,23 @@ class _Search:
                 ticks = time.monotonic()
                 self._prefetched = self._next_job()
                 self.prefetch_seconds += time.monotonic() - ticks
-            wait = min(0.25, max(0.0, self.deadline.remaining() - self._reserve()))
+            wait = min(0.25, max(0.0, self.cost.search_left()))
             results = executor.collect(wait)
             if deterministic:
-                while executor.running() and self.deadline.remaining() > self.final_reserve:
+                while executor.running() and self.deadline.remaining() > self.cost.final_reserve:
                     results += executor.collect(min(0.25, self.deadline.remaining()))
                 results.sort(key=lambda r: r[0])  # submission order, not completion order
             ticks = time.monotonic()
             for trial_id, result in results:
                 self._record(trial_id, result)
             self.overhead += time.monotonic() - ticks
-            if self.deadline.remaining() <= self._reserve() and executor.running():
+            if self.cost.search_left() <= 0 and executor.running():
                 return
 
     # ------------------------------------------------------------------ result
     def _timings(self, assemble: float) -> dict:
         elapsed = time.monotonic() - self.start
-        return {"budget": self.budget, "elapsed": elapsed,
+        return {"budget": self.cost.budget, "elapsed": elapsed,
                 "trial_seconds": sum(t.fit_seconds for t in self.history.trials if not t.extra.get("replayed")),
                 "overhead_seconds": self.overhead, "prefetch_seconds": self.prefetch_seconds,
                 "startup_seconds": self.timings.get("startup_seconds", 0.0),
@@ -762,15 +716,15 @@ class _Search:
             if executor.cancel(trial_id):
                 self._record(trial_id, TrialResult.failed("stopped for the final refit", self._running_seconds(trial_id),
                                                           Status.TIMEOUT))
-        while executor.running() and self.deadline.remaining() > self.final_reserve:
-            for trial_id, result in executor.collect(min(0.25, self.deadline.remaining() - self.final_reserve)):
+        while executor.running() and self.deadline.remaining() > self.cost.final_reserve:
+            for trial_id, result in executor.collect(min(0.25, self.deadline.remaining() - self.cost.final_reserve)):
                 self._record(trial_id, result)
         # the selection takes the ensembling share of the final reserve and leaves the time kept for refitting
-        # the best (``_reserve``); the refits then run until the closing share. Before, the selection could
+        # the best (``CostModel.refit_reserve``); the refits then run until the closing share. Before, the selection could
         # take 0.3 x the time left, the refit's share too, and on a long run (146 trials) nothing was refit
         remaining = self.deadline.remaining()
         self.selection = self._select(seconds=min(0.3 * remaining,
-                                                  max(0.05, remaining - self._refit_reserve() - CLOSING_SECONDS)))
+                                                  max(0.05, remaining - self.cost.refit_reserve() - CLOSING_SECONDS)))
         if self.selection is None or executor.running():
             return
         best_single = self.selection["best_single"].trial_id
@@ -783,7 +737,7 @@ class _Search:
         for trial_id, _ in order:
             t = self.by_id[trial_id]
             left = self.deadline.remaining() - CLOSING_SECONDS
-            cost = self._refit_seconds(t)
+            cost = self.cost.refit_seconds(t)
             if executor.free_slots() == 0 or cost * 1.1 > left:
                 continue
             request_id = REFIT_ID_OFFSET + trial_id

@@ -153,10 +153,10 @@ def test_a_slow_configuration_does_not_price_its_whole_family_out():
         slow = {**lgbm.default_config(), "learning_rate": 0.01}
         search.history.add(Trial(0, slow, config_id(slow), "lightgbm", 1.0, "kb", status="ok", loss=0.1,
                                  fit_seconds=8.0))
-        assert not search._fits_in_time(slow, 1.0)
-        assert search._fits_in_time(lgbm.default_config(), 1.0)
+        assert not search.cost.fits_in_time(slow, 1.0)
+        assert search.cost.fits_in_time(lgbm.default_config(), 1.0)
         job = search._cheap_job()
-        assert job is not None and job[0]["family"] == "lightgbm" and search._fits_in_time(job[0], 1.0)
+        assert job is not None and job[0]["family"] == "lightgbm" and search.cost.fits_in_time(job[0], 1.0)
 
 
 def test_new_configurations_start_at_full_fidelity_when_no_promotion_could_be_paid_for():

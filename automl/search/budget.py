@@ -1,0 +1,120 @@
+"""The search's time model, in one place: estimated seconds per configuration, what fits in the time left and
+every reserve (the estimator's end reserve for write-back and saving, the search's final reserve for closing the
+workers and ensembling, and the time kept for refitting the best on every row)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..deadline import Deadline
+from .history import History, Trial
+
+END_RESERVE_BASE = 0.3  # seconds the estimator keeps after the search, at least: write-back and saving
+END_RESERVE_SHARE = 0.03  # ... plus this share of the budget (saving a larger ensemble takes longer)
+END_RESERVE_MAX = 3.0  # ... and at most this (a long budget's save takes seconds, not minutes)
+CLOSING_SECONDS = 0.4  # of the final reserve: closing the workers and assembling the model (the rest: ensembling)
+ENSEMBLE_SHARE = 0.03  # of the budget, in the final reserve: the ensemble selection
+HOLDOUT_SHARE = 0.2  # validation share of a holdout split (its training rows: the rest)
+MIN_TRIAL_SECONDS = 0.5  # search time left below which no trial (early or in a worker) and no worker is started
+MIN_LEFT_SECONDS = 0.2  # search time left below which no trial is submitted, whatever its estimate
+ESTIMATE_MARGIN = 1.2  # a trial fits when its estimate times this is below the time left (estimates are medians)
+REFIT_MARGIN = 1.5  # the refit reserve is this times the best's estimated refit seconds ...
+REFIT_OVERHEAD = 0.3  # ... plus these seconds (loading and saving the models)
+REFIT_MAX_SHARE = 0.25  # no refit reserve when it would cost more than this share of the budget
+TRIAL_CAP_SHARE = 0.4  # one trial may take at most this share of the budget ...
+TRIAL_CAP_MIN = 3.0  # ... but at least these seconds
+MIN_TRIAL_TIMEOUT = 0.1  # the shortest timeout a submitted trial gets
+
+
+def end_reserve(budget: float) -> float:
+    """Seconds the estimator keeps back from the search of a ``budget``-second fit, for write-back and saving."""
+    return min(END_RESERVE_MAX, END_RESERVE_BASE + END_RESERVE_SHARE * budget)
+
+
+def search_deadline(deadline: Deadline, budget: float, floor: float = 0.05) -> Deadline:
+    """The search's deadline inside a fit's ``deadline``: the fit's minus ``end_reserve`` (at least ``floor``)."""
+    return Deadline(max(floor, deadline.remaining() - end_reserve(budget)))
+
+
+class CostModel:
+    """Seconds per configuration from the run's own history, and every reserve of the search's deadline.
+
+    ``best_kept()`` returns the best trial whose models are kept (its refit sets the refit reserve);
+    ``deterministic`` (``max_trials``): every trial fits, whatever the time left."""
+
+    def __init__(self, deadline: Deadline, families, history: History, n_folds: int, *, deterministic: bool,
+                 refit_enabled: bool, best_kept: Callable[[], Trial | None],
+                 trial_timeout: float | None = None, budget: float | None = None) -> None:
+        self.deadline = deadline
+        self.budget = deadline.remaining() if budget is None else budget  # (the search's whole budget)
+        self.history = history
+        self.n_folds = n_folds
+        self.deterministic = deterministic
+        self.refit_enabled = refit_enabled
+        self._best_kept = best_kept
+        self.costs = {f.key: f.cost for f in families}
+        self._by_key = {f.key: f for f in families}
+        self.final_reserve = CLOSING_SECONDS + ENSEMBLE_SHARE * self.budget  # closing the workers + ensembling
+        self.trial_cap = float(trial_timeout) if trial_timeout else max(TRIAL_CAP_MIN, TRIAL_CAP_SHARE * self.budget)
+
+    def relative(self, config: dict) -> float:
+        """``config``'s seconds relative to its family default's (LightGBM at learning rate 0.03 takes ~3 x the
+        default's seconds, at 0.3 ~half); 1 for a family outside the search."""
+        family = self._by_key.get(config.get("family"))
+        return family.relative_cost(config) if family is not None else 1.0
+
+    def unit_seconds(self, family: str, fidelity: float) -> float | None:
+        """Estimated seconds of ``family``'s default configuration at ``fidelity`` (None: nothing known)."""
+        return self.history.cost_estimate(family, fidelity, self.costs, relative=self.relative)
+
+    def seconds(self, config: dict, fidelity: float, unit: float | None = None) -> float | None:
+        """Estimated seconds of ``config`` at ``fidelity`` (None: nothing known); ``unit``: the family's
+        ``unit_seconds`` when the caller already has it (computing it walks the history)."""
+        if unit is None:
+            unit = self.unit_seconds(config["family"], fidelity)
+        return None if unit is None else unit * self.relative(config)
+
+    def fits_in_time(self, config: dict, fidelity: float, unit: float | None = None) -> bool:
+        """``config`` at ``fidelity`` can finish in the time left (``unit``: as for ``seconds``)."""
+        return self.time_allows(self.seconds(config, fidelity, unit))
+
+    def time_allows(self, estimate: float | None) -> bool:
+        """A trial estimated at ``estimate`` seconds (None: unknown) can still finish before the reserve
+        (always, in deterministic mode)."""
+        if self.deterministic:
+            return True
+        left = self.search_left()
+        return left > MIN_LEFT_SECONDS and (estimate is None or estimate * ESTIMATE_MARGIN < left)
+
+    def search_left(self) -> float:
+        """Seconds left for trials: the deadline's minus ``reserve``."""
+        return self.deadline.remaining() - self.reserve()
+
+    def trial_timeout(self) -> float:
+        """The timeout of a trial submitted now: the time left for trials, at most ``trial_cap``."""
+        return max(MIN_TRIAL_TIMEOUT, min(self.trial_cap, self.search_left()))
+
+    def refit_seconds(self, trial: Trial) -> float:
+        """Estimated seconds to fit ``trial``'s configuration once on every row: one fold's seconds (at full
+        fidelity) scaled from the fold's training rows to all rows."""
+        k = self.n_folds
+        train_share = (k - 1) / k if k > 1 else 1.0 - HOLDOUT_SHARE
+        fold_seconds = trial.extra.get("full_seconds", trial.fit_seconds) / max(trial.fidelity, 1e-9) / k
+        return fold_seconds / train_share
+
+    def reserve(self) -> float:
+        """Seconds kept at the end: closing + ensembling, and ``refit_reserve``."""
+        return self.final_reserve + self.refit_reserve()
+
+    def refit_reserve(self) -> float:
+        """The seconds kept for refitting the current best on every row (0 when that costs more than
+        ``REFIT_MAX_SHARE`` of the budget, when refitting is off, or when no trial's models are kept)."""
+        if not self.refit_enabled:
+            return 0.0
+        best = self._best_kept()
+        if best is None:
+            return 0.0
+        cost = REFIT_MARGIN * self.refit_seconds(best) + REFIT_OVERHEAD
+        return cost if cost <= REFIT_MAX_SHARE * self.budget else 0.0
+
+
+__all__ = ["CostModel", "end_reserve", "search_deadline", "CLOSING_SECONDS", "HOLDOUT_SHARE", "MIN_TRIAL_SECONDS"]
