@@ -369,7 +369,7 @@ class AutoMLBase(BaseEstimator):
         scheme = getattr(result, "validation", None)
         self.class_distribution_ = class_distribution(target.y, target.classes, weights)
         timings = getattr(result, "timings", None) or {}
-        threshold = timings.get("threshold")
+        threshold = result.threshold
         self.decision_threshold_ = float(threshold) if threshold is not None else None
         # (a fallback's score is on a holdout of its own, not on the search's splits: the resumed model wins)
         kept_previous = self._keep_better_resumed(resume, float("nan") if result.fallback else result.best_loss,

@@ -1,6 +1,6 @@
 """What refitting a cross-validated member on every row does to its test score: the bag of fold models
 (the final model before 2026-11-30), the refit alone, and the bag with the refit as one more member (what
-the search deploys under cross-validation now: ``automl.search.optimizer._Search._member_models``).
+the search deploys under cross-validation now: ``automl.search.final_model.FinalModelBuilder.member_models``).
 
     python benchmarks/bench_refit.py ../shared/datasets/pmlb [--datasets a,b,c] [--seeds 0,1,2] [--n-jobs 2]
 

@@ -150,7 +150,7 @@ def test_threshold_is_tuned_for_threshold_metrics():
     imbalanced = np.where(target.y == 1, (np.random.default_rng(1).random(300) < 0.3).astype(int), 0)
     r = optimize(SearchProblem(X, imbalanced, "binary", get_metric("f1", "binary"), seed=0), Deadline(30),
                  strategy="bo", max_trials=4)
-    assert r.timings["threshold"] is None or 0.0 < r.timings["threshold"] < 1.0
+    assert r.threshold is None or 0.0 < r.threshold < 1.0
     assert r.model.predict(X).shape == (300,)
 
 

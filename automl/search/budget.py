@@ -23,6 +23,7 @@ REFIT_MAX_SHARE = 0.25  # no refit reserve when it would cost more than this sha
 TRIAL_CAP_SHARE = 0.4  # one trial may take at most this share of the budget ...
 TRIAL_CAP_MIN = 3.0  # ... but at least these seconds
 MIN_TRIAL_TIMEOUT = 0.1  # the shortest timeout a submitted trial gets
+POLL_SECONDS = 0.25  # the longest wait for a runner's results before the deadline is checked again
 
 
 def end_reserve(budget: float) -> float:

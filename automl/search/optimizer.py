@@ -23,67 +23,39 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import joblib
 import numpy as np
 import pandas as pd
 
 from knowledge_base.canonical import config_id
 
 from ..deadline import Deadline
-from ..ensembling import BaggedEnsemble, greedy_selection, tune_threshold
-from ..exceptions import BudgetError, InputError
+from ..exceptions import InputError
 from ..metrics import Metric
 from ..models import REGISTRY, upgrade_config
 from ..timing import PhaseTiming
-from .budget import CLOSING_SECONDS, MIN_TRIAL_SECONDS, CostModel
+from .budget import CLOSING_SECONDS, MIN_TRIAL_SECONDS, POLL_SECONDS, CostModel
 from .brackets import ASHA, Hyperband, fidelity_rungs
+from .final_model import Compaction, Fallback, FinalModelBuilder, KeptModels
 from .history import EARLY, FAILED, OK, TIMEOUT, History, Trial
 from .messages import Status, TrialRequest, TrialResult, as_result
 from .portfolio import family_defaults, static_portfolio
 from .runner import Executor, LocalRunner, forkserver_cpu_seconds, load_search_data, write_search_data
 from .samplers import BOSampler, RandomSampler
-from .trial import fit_one, predict_one, refit_iterations, run_trial, score_predictions
+from .trial import run_trial
 from .validation import Kind, SplitOptions, Validation, choose_protocol, choose_validation, make_splits
+from .workdir import make_workdir
 
 log = logging.getLogger("automl")
 
 STRATEGIES = ("warm", "bo", "hyperband", "random")
 KEEP_TOP = 15  # trials whose out-of-fold predictions and fold models are kept for the ensemble
-REFIT_ID_OFFSET = 1_000_000  # executor ids of refit requests (never trial ids)
 EARLY_TRAIN_ROWS = 2_000  # training rows per fold of the early trial: LightGBM takes tenths of a second on them
 EARLY_LEARNING_RATE = 0.2  # LightGBM's defaults at a high learning rate: early stopping after few rounds
-COMPACT_TOLERANCE = 0.01  # compact keeps the best single member when its loss is within 1 % of the ensemble's
-
-
-@dataclass(frozen=True)
-class Fallback:
-    """The final model when no trial's models could be kept: one configuration fitted once on the training rows of
-    one of the search's folds and scored on its validation rows (``holdout_score`` None only when those rows hold
-    a class the others lack, said in ``reason``)."""
-
-    reason: str
-    config_id: str
-    family: str
-    holdout_score: float | None
-    holdout_rows: int
-
-
-@dataclass(frozen=True)
-class Compaction:
-    """What ``compact=True`` kept: the best single member (``kept="single"``, refit on every row when ``refit``)
-    or the ensemble, when the single member's validation loss was not within ``COMPACT_TOLERANCE`` of it."""
-
-    kept: str
-    member: str
-    single_score: float
-    ensemble_score: float
-    refit: bool
 
 
 @dataclass
@@ -113,6 +85,7 @@ class SearchResult:
     timings: dict = field(default_factory=dict)
     validation: Validation | None = None
     fallback: Fallback | None = None  # set when no trial's models could be kept
+    threshold: float | None = None  # the decision threshold (threshold metrics on binary tasks)
     startup: tuple[PhaseTiming, ...] = ()  # the search's start-up phases: worker start, first trial
     compaction: Compaction | None = None  # set with ``compact=True``
 
@@ -127,44 +100,6 @@ def _allowed_families(problem: SearchProblem):
     if not families:
         raise InputError(f"no model family is allowed for a {problem.task} task with {len(problem.y)} rows")
     return [f.without_steps(problem.exclude_steps) for f in families]
-
-
-WORKDIR_PREFIX = "automl-search-"
-
-
-def sweep_orphaned_workdirs(root: str | None = None) -> list[str]:
-    """Remove search folders (``automl-search-PID-*``) left behind by processes that were killed.
-
-    The folder name carries the owner's process id; a folder whose owner is gone is removed. Folders of
-    live processes, and folders without a process id (older versions), are left alone.
-    """
-    root = root or tempfile.gettempdir()
-    removed = []
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return removed
-    for name in names:
-        if not name.startswith(WORKDIR_PREFIX):
-            continue
-        pid_text = name[len(WORKDIR_PREFIX):].split("-", 1)[0]
-        if not pid_text.isdigit() or _process_alive(int(pid_text)):
-            continue
-        path = os.path.join(root, name)
-        shutil.rmtree(path, ignore_errors=True)
-        if not os.path.exists(path):
-            removed.append(path)
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # somebody else's live process
-        return True
-    return True
 
 
 class _EarlyTrial:
@@ -222,18 +157,18 @@ class _Search:
         self.history = History()
         self.by_id: dict[int, Trial] = {}
         self._replay(history)
-        self.kept: dict[int, dict] = {}  # trial_id -> {"oof", "models_path"}
+        self.kept: dict[int, KeptModels] = {}  # trial id -> its out-of-fold predictions and saved models
         self.n_classes = int(problem.y.max()) + 1 if problem.task != "regression" else 0
         # the selected models are refit on every row when time allows: under holdout the refit replaces the
-        # holdout model; under CV it joins the member's fold models as one more bag member (see ``_member_models``)
+        # holdout model; under CV it joins the member's fold models as one more bag member (see ``FinalModelBuilder.member_models``)
         # (not under the user's validation set: the final model is trained on the training rows only)
         self.refit_enabled = max_trials is None and self.validation.kind is not Kind.USER
-        self.selection: dict | None = None
         self.cost = CostModel(deadline, self.families, self.history, len(self.splits),
                               deterministic=max_trials is not None, refit_enabled=self.refit_enabled,
                               best_kept=self._best_kept, trial_timeout=trial_timeout, budget=budget)
-        sweep_orphaned_workdirs()
-        self.workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
+        self.final = FinalModelBuilder(problem, self.splits, self.validation, self.kept, self.by_id, self.history,
+                                       self.families, deadline, self.cost, self.n_classes)
+        self.workdir = make_workdir()
         self.executor_factory = executor_factory
         self.interrupted = False
         self.overhead = 0.0  # driver seconds while a worker waits: sampling, bookkeeping, ensembling
@@ -407,7 +342,7 @@ class _Search:
             if t.origin != EARLY:  # (the early trial runs beside the scheduler, on a share of rows that is no rung)
                 self.asha.report(t.rung, t.config_id, t.loss, t.family)
             if result.oof is not None and result.models_path:
-                self.kept[trial_id] = {"oof": result.oof, "models_path": result.models_path}
+                self.kept[trial_id] = KeptModels(result.oof, result.models_path)
                 self._trim_kept()
         elif t.error:
             log.debug("trial %d (%s) %s: %s", trial_id, t.family, t.status, t.error)
@@ -453,7 +388,7 @@ class _Search:
             return
         keep = self._kept_set()
         for trial_id in [i for i in self.kept if i not in keep]:
-            path = self.kept.pop(trial_id).get("models_path")
+            path = self.kept.pop(trial_id).models_path
             if path:
                 try:
                     os.remove(path)
@@ -488,7 +423,8 @@ class _Search:
                     self._loop(executor)
                     self._collect_early(wait=max(0.0, self.deadline.remaining() - CLOSING_SECONDS), final=True)
                     if self.refit_enabled or (self.p.compact and self.validation.kind is not Kind.USER):
-                        self._refit_members(executor)
+                        self._stop_trials_for_refit(executor)
+                        self.final.refit(executor, self.workdir, self.refit_enabled)
             except KeyboardInterrupt:
                 self.interrupted = True
         finally:
@@ -496,7 +432,7 @@ class _Search:
             self._collect_early(wait=waited, final=True)
             if executor is not None:
                 # results that arrived as an interrupt came are kept; the trials still running are stopped
-                arrived = executor.collect(0.25) if self.interrupted else []
+                arrived = executor.collect(POLL_SECONDS) if self.interrupted else []
                 stopped = [(trial_id, TrialResult.failed("stopped at the end of the search", 0.0, Status.TIMEOUT))
                            for trial_id in executor.running()]
                 for trial_id, result in arrived + stopped:
@@ -639,11 +575,11 @@ class _Search:
                 ticks = time.monotonic()
                 self._prefetched = self._next_job()
                 self.prefetch_seconds += time.monotonic() - ticks
-            wait = min(0.25, max(0.0, self.cost.search_left()))
+            wait = min(POLL_SECONDS, max(0.0, self.cost.search_left()))
             results = executor.collect(wait)
             if deterministic:
                 while executor.running() and self.deadline.remaining() > self.cost.final_reserve:
-                    results += executor.collect(min(0.25, self.deadline.remaining()))
+                    results += executor.collect(min(POLL_SECONDS, self.deadline.remaining()))
                 results.sort(key=lambda r: r[0])  # submission order, not completion order
             ticks = time.monotonic()
             for trial_id, result in results:
@@ -659,203 +595,30 @@ class _Search:
                 "trial_seconds": sum(t.fit_seconds for t in self.history.trials if not t.extra.get("replayed")),
                 "overhead_seconds": self.overhead, "prefetch_seconds": self.prefetch_seconds,
                 "startup_seconds": self.timings.get("startup_seconds", 0.0),
-                "assemble_seconds": assemble, "refit_seconds": self.timings.get("refit_seconds", 0.0),
+                "assemble_seconds": assemble, "refit_seconds": self.final.refit_seconds,
                 "n_workers": self.p.n_jobs, "interrupted": self.interrupted, "strategy": self.strategy}
 
-    def _select(self, seconds: float | None = None) -> dict | None:
-        """Greedy ensemble selection over the kept out-of-fold predictions (used only when it beats the single
-        best), then the decision threshold for threshold metrics. Pure: no model is loaded. ``seconds``: the
-        selection's time limit (default 0.3 x the time left)."""
-        candidates = sorted((i for i in self.kept if self.kept[i].get("models_path")),
-                            key=lambda i: (self.by_id[i].loss, i))
-        if not candidates:
-            return None
-        y = self.p.y
-        rows = np.concatenate([va for _, va in self.splits])
-        preds = [self.kept[i]["oof"][rows] for i in candidates]
-        metric, task = self.p.metric, self.p.task
-        sw = None if self.p.sample_weight is None else self.p.sample_weight[rows]
-
-        def loss_fn(pred):
-            return metric.to_loss(score_predictions(metric, y[rows], pred, task, sw))
-
-        best_single = self.by_id[candidates[0]]
-        members, weights, ensemble_loss = [candidates[0]], [1.0], best_single.loss
-        if len(candidates) > 1 and self.deadline.remaining() > 0.1:
-            if seconds is None:
-                seconds = 0.3 * self.deadline.remaining()
-            w, loss = greedy_selection(preds, loss_fn, seconds=seconds)
-            if loss < best_single.loss - 1e-9 and sum(1 for x in w if x > 0) > 1:
-                members = [candidates[j] for j, x in enumerate(w) if x > 0]
-                weights = [x for x in w if x > 0]
-                ensemble_loss = loss
-        threshold, ensemble_loss = self._threshold(members, weights, ensemble_loss)
-        return {"members": members, "weights": weights, "loss": ensemble_loss, "threshold": threshold,
-                "best_single": best_single}
-
-    def _threshold(self, members: list[int], weights: list[float], loss: float) -> tuple[float | None, float]:
-        """(decision threshold, loss with it) of the weighted members' out-of-fold predictions: tuned for threshold
-        metrics on binary tasks (0.5 when the default cut-off is best), None otherwise (the loss unchanged)."""
-        metric = self.p.metric
-        if self.p.task != "binary" or metric.needs_proba:
-            return None, loss
-        rows = np.concatenate([va for _, va in self.splits])
-        sw = None if self.p.sample_weight is None else self.p.sample_weight[rows]
-        avg = sum(wt * self.kept[i]["oof"][rows] for i, wt in zip(members, weights)) / sum(weights)
-        t, tuned = tune_threshold(self.p.y[rows], avg, lambda yt, labels: metric.score(yt, labels, sample_weight=sw))
-        if metric.to_loss(tuned) < loss - 1e-12:
-            return t, metric.to_loss(tuned)
-        return 0.5, loss  # recorded even when the default cut-off is best (the same labels as argmax)
-
-    def _refit_members(self, executor: Executor) -> None:
-        """Refit the selected members on every row in the workers, heaviest weight first, each only if it can
-        finish in the time left; a member not refit keeps its holdout or fold models (``_member_models``)."""
+    def _stop_trials_for_refit(self, executor: Executor) -> None:
+        """Before the final refit: record what arrived, stop the trials past their share of the time (the refit
+        comes first) and wait for the others until the final reserve."""
         for trial_id, result in executor.collect(0.0):
             self._record(trial_id, result)
-        for trial_id in executor.running():  # past their share of the time: the refit comes first
+        for trial_id in executor.running():
             if executor.cancel(trial_id):
                 self._record(trial_id, TrialResult.failed("stopped for the final refit", self._running_seconds(trial_id),
                                                           Status.TIMEOUT))
         while executor.running() and self.deadline.remaining() > self.cost.final_reserve:
-            for trial_id, result in executor.collect(min(0.25, self.deadline.remaining() - self.cost.final_reserve)):
+            for trial_id, result in executor.collect(min(POLL_SECONDS, self.deadline.remaining() - self.cost.final_reserve)):
                 self._record(trial_id, result)
-        # the selection takes the ensembling share of the final reserve and leaves the time kept for refitting
-        # the best (``CostModel.refit_reserve``); the refits then run until the closing share. Before, the selection could
-        # take 0.3 x the time left, the refit's share too, and on a long run (146 trials) nothing was refit
-        remaining = self.deadline.remaining()
-        self.selection = self._select(seconds=min(0.3 * remaining,
-                                                  max(0.05, remaining - self.cost.refit_reserve() - CLOSING_SECONDS)))
-        if self.selection is None or executor.running():
-            return
-        best_single = self.selection["best_single"].trial_id
-        # compact: the best single member first (it may become the whole model); deterministic mode refits it alone
-        order = sorted(zip(self.selection["members"], self.selection["weights"]),
-                       key=lambda m: (not (self.p.compact and m[0] == best_single), -m[1]))
-        if not self.refit_enabled:
-            order = [(best_single, 1.0)]
-        pending: dict[int, int] = {}  # request id -> trial id
-        for trial_id, _ in order:
-            t = self.by_id[trial_id]
-            left = self.deadline.remaining() - CLOSING_SECONDS
-            cost = self.cost.refit_seconds(t)
-            if executor.free_slots() == 0 or cost * 1.1 > left:
-                continue
-            request_id = REFIT_ID_OFFSET + trial_id
-            rounds = t.extra.get("rounds")
-            request = TrialRequest(trial_id=request_id, config=t.config, seconds=left, keep_models_dir=self.workdir,
-                                   refit=True, iterations=refit_iterations(rounds))
-            executor.submit(request_id, request.as_dict(), left)
-            pending[request_id] = trial_id
-        started = time.monotonic()
-        while pending and self.deadline.remaining() > CLOSING_SECONDS:
-            for request_id, result in executor.collect(min(0.25, self.deadline.remaining() - CLOSING_SECONDS)):
-                trial_id, result = pending.pop(request_id, None), as_result(result)
-                if trial_id is not None and result.status == OK and result.models_path:
-                    self.kept[trial_id]["refit_path"] = result.models_path
-                    self.by_id[trial_id].extra["refit"] = True
-        self.timings["refit_seconds"] = time.monotonic() - started
 
     def _assemble(self) -> SearchResult:
-        selection = self.selection or self._select()
-        if selection is None:
-            return self._fallback_result()
-        members, weights = selection["members"], selection["weights"]
-        best_single, ensemble_loss = selection["best_single"], selection["loss"]
-        threshold, compaction = selection["threshold"], None
-        if self.p.compact:
-            members, weights, ensemble_loss, threshold, compaction = self._compact(selection)
-        model = BaggedEnsemble([self._member_models(i) for i in members], weights, self.p.task, self.n_classes,
-                               threshold=threshold)
-        return SearchResult(
-            model=model, trials=self.history.trials, best_config=best_single.config,
-            best_score=float(self.p.metric.to_score(ensemble_loss)), best_loss=float(ensemble_loss),
-            ensemble=[(self.by_id[i].config_id, float(wt)) for i, wt in zip(members, weights)],
-            protocol=self.protocol, compaction=compaction,
-            timings={"single_best_loss": best_single.loss, "threshold": threshold,
-                     "refit": [self.by_id[i].config_id for i in members if self.kept[i].get("refit_path")]})
-
-    def _compact(self, selection: dict):
-        """``compact``: the best single member alone (its refit on every row when there is one, else its fold
-        models) when its validation loss is within ``COMPACT_TOLERANCE`` of the ensemble's, else the ensemble
-        (with a warning). Returns (members, weights, loss, threshold, Compaction)."""
-        single = selection["best_single"]
-        single_threshold, single_loss = self._threshold([single.trial_id], [1.0], single.loss)
-        ensemble_loss = selection["loss"]
-        within = single_loss - ensemble_loss <= COMPACT_TOLERANCE * max(abs(ensemble_loss), 1e-12)
-        to_score = self.p.metric.to_score
-        compaction = Compaction(kept="single" if within else "ensemble", member=single.config_id,
-                                single_score=float(to_score(single_loss)),
-                                ensemble_score=float(to_score(ensemble_loss)),
-                                refit=bool(self.kept[single.trial_id].get("refit_path")))
-        if not within:
-            log.warning("compact: the best single member (validation %s %.5g) is not within %.0f %% of the "
-                        "ensemble's loss (%.5g); the ensemble is kept", self.p.metric.name, compaction.single_score,
-                        100 * COMPACT_TOLERANCE, compaction.ensemble_score)
-            return selection["members"], selection["weights"], ensemble_loss, selection["threshold"], compaction
-        return [single.trial_id], [1.0], single_loss, single_threshold, compaction
-
-    def _member_models(self, trial_id: int) -> list:
-        """The models a member's prediction averages. Holdout: the refit on every row when there is one, else
-        the holdout model. CV: the fold models, plus the refit as one more of equal weight.
-        ``benchmarks/bench_refit.py`` (48 PMLB datasets of 150 to 9,999 rows, LightGBM's 3 family defaults,
-        3 splits, 2026-11-30): the bag with the refit beat the bag of fold models on 100 of 144 (dataset,
-        configuration) pairs and lost on 33 (median +0.16 %, worst -4.5 %); the refit alone lost on 85 (worst
-        -84 %: on small data the bag's averaging counts for more than the rows a fold model misses)."""
-        kept = self.kept[trial_id]
-        refit = joblib.load(kept["refit_path"]) if kept.get("refit_path") else []
-        if refit and (len(self.splits) == 1 or self.p.compact):
-            return refit  # (the holdout model is not loaded; compact: one model instead of the bag)
-        return joblib.load(kept["models_path"]) + refit
-
-    def _fallback_result(self) -> SearchResult:
-        """No trial's models could be kept (none finished in time): fit the most promising configuration once.
-
-        With no finished trial at all, the default LightGBM is used. It is fitted on the training rows of one of
-        the search's own folds (the user's validation rows, the latest time fold, a seeded 20 % holdout... never
-        train it) and scored on that fold's validation rows (``Fallback.holdout_score``, the result's score):
-        LightGBM takes the rounds its trial early-stopped at, or else early-stops on those rows (rounds run until
-        the deadline without early stopping overfit, worse than a constant predictor on noisy data), and keeps
-        the rounds it managed before the deadline (a small model beats no model).
-        """
-        best = self.history.best()
-        task = self.p.task
-        lgb_default = REGISTRY.get("lightgbm").default_config(task) if "lightgbm" in self.family_keys else None
-        config = best.config if best else (lgb_default or self.families[0].default_config(task))
-        reason = ("no finished trial's models were kept" if best else
-                  "no trial finished within the time budget")
-        end = time.monotonic() + max(0.5, self.deadline.remaining())
-        X, y, sw, task = self.p.X, self.p.y, self.p.sample_weight, self.p.task
-        rounds = best.extra.get("rounds") if best else None
-        kwargs: dict = {"iterations": int(np.mean(rounds)) + 1} if rounds else {}
-        train, valid = self.splits[-1]  # (for time folds the latest)
-        if task != "regression" and not np.isin(y[valid], y[train]).all():  # a class unseen in training
-            reason += "; a held-out class is missing from the training rows, so the model has no validation score"
-            if self.validation.kind is not Kind.USER:  # (the user's validation rows never train the final model)
-                train = np.arange(len(y))
-            valid = None
-        if valid is not None and config["family"] == "lightgbm" and not rounds:
-            kwargs = {"eval_set": (X.iloc[valid], y[valid]), "eval_weight": None if sw is None else sw[valid]}
-        try:
-            model = fit_one(config, X.iloc[train], y[train], task, self.n_classes, self.p.seed, end=end,
-                            sample_weight=None if sw is None else sw[train], soft_deadline=True, **kwargs)
-        except Exception as exc:
-            raise BudgetError(f"the time budget was too short to fit any model ({exc}); increase the budget") \
-                from None
-        score = None
-        if valid is not None:
-            score = float(score_predictions(self.p.metric, y[valid], predict_one(model, X.iloc[valid], task,
-                                                                                  self.n_classes),
-                                            task, None if sw is None else sw[valid]))
-        log.warning("%s: the final model is a single %s fitted once (held-out %s %s)", reason, config["family"],
-                    self.p.metric.name, "n/a" if score is None else f"{score:.5g}")
-        fallback = Fallback(reason=reason, config_id=config_id(config), family=config["family"],
-                            holdout_score=score, holdout_rows=0 if valid is None else int(len(valid)))
-        best_score = float("nan") if score is None else score
-        return SearchResult(model=BaggedEnsemble([[model]], [1.0], task, self.n_classes),
-                            trials=self.history.trials, best_config=config, best_score=best_score,
-                            best_loss=float(self.p.metric.to_loss(best_score)),
-                            ensemble=[(config_id(config), 1.0)], protocol=self.protocol,
-                            timings={"fallback": True}, fallback=fallback)
+        final = self.final.assemble()
+        timings = {"fallback": True} if final.fallback else {"single_best_loss": final.single_best_loss,
+                                                               "refit": list(final.refit)}
+        return SearchResult(model=final.model, trials=self.history.trials, best_config=final.best_config,
+                            best_score=final.best_score, best_loss=final.best_loss, ensemble=final.ensemble,
+                            protocol=self.protocol, timings=timings, fallback=final.fallback,
+                            threshold=final.threshold, compaction=final.compaction)
 
 
 def optimize(problem: SearchProblem, deadline: Deadline, *, strategy: str = "warm", suggestions=(), prior=(),

@@ -7,7 +7,7 @@ import tempfile
 from automl.deadline import Deadline
 from automl.search import optimize
 from automl.search import optimizer
-from automl.search.optimizer import WORKDIR_PREFIX
+from automl.search.workdir import WORKDIR_PREFIX
 from tests.search.conftest import make_problem
 
 FAMILIES = ("linear", "knn", "extra_trees")

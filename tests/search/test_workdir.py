@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from automl.search.optimizer import WORKDIR_PREFIX, sweep_orphaned_workdirs
+from automl.search.workdir import WORKDIR_PREFIX, sweep_orphaned_workdirs
 
 
 def test_folders_of_dead_processes_are_swept_and_live_ones_kept(tmp_path):
