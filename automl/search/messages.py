@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,6 +25,18 @@ class Status(StrEnum):
     @property
     def finished(self) -> bool:
         return self in (Status.OK, Status.FAILED, Status.TIMEOUT)
+
+
+class Job(NamedTuple):
+    """What the scheduler proposes next: ``config`` at ``fidelity`` (the ``rung``'s training share), its origin
+    (kb, portfolio, default, surrogate, random, promoted, resumed) and its Hyperband ``bracket`` (None under
+    ASHA). A named tuple: immutable, read by name, and built from the scheduler's plain tuples (``Job._make``)."""
+
+    config: dict
+    origin: str
+    fidelity: float
+    rung: int
+    bracket: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,4 +112,4 @@ def as_result(result: "TrialResult | dict") -> TrialResult:
     return result if isinstance(result, TrialResult) else TrialResult.from_dict(result)
 
 
-__all__ = ["Status", "TrialRequest", "TrialResult", "as_result"]
+__all__ = ["Status", "Job", "TrialRequest", "TrialResult", "as_result"]

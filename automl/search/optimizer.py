@@ -42,7 +42,7 @@ from .budget import CLOSING_SECONDS, MIN_TRIAL_SECONDS, POLL_SECONDS, CostModel
 from .brackets import ASHA, Hyperband, fidelity_rungs
 from .final_model import Compaction, Fallback, FinalModelBuilder, KeptModels
 from .history import EARLY, FAILED, OK, TIMEOUT, History, Trial
-from .messages import Status, TrialRequest, TrialResult, as_result
+from .messages import Job, Status, TrialRequest, TrialResult, as_result
 from .portfolio import family_defaults, static_portfolio
 from .runner import Executor, LocalRunner, forkserver_cpu_seconds, load_search_data, write_search_data
 from .samplers import BOSampler, RandomSampler
@@ -53,6 +53,7 @@ from .workdir import make_workdir
 log = logging.getLogger("automl")
 
 STRATEGIES = ("warm", "bo", "hyperband", "random")
+HYPERBAND_ASKS = 5  # Hyperband asks its brackets this many times for a job that fits before waiting
 KEEP_TOP = 15  # trials whose out-of-fold predictions and fold models are kept for the ensemble
 EARLY_TRAIN_ROWS = 2_000  # training rows per fold of the early trial: LightGBM takes tenths of a second on them
 EARLY_LEARNING_RATE = 0.2  # LightGBM's defaults at a high learning rate: early stopping after few rounds
@@ -243,29 +244,29 @@ class _Search:
                 return config, origin
         return None
 
-    def _next_job(self) -> tuple[dict, str, float, int, int | None] | None:
-        """(config, origin, fidelity, rung, bracket) of the next trial, or None when nothing new is found."""
+    def _next_job(self) -> Job | None:
+        """The scheduler's next job (a promotion or a fresh configuration), or None when nothing new is found."""
         if self.hyperband is not None:
             bracket, rung, cid = self.hyperband.next_job()
             if cid is not None:
-                return self.history.config(cid), "promoted", self.rungs[rung], rung, bracket
+                return Job(self.history.config(cid), "promoted", self.rungs[rung], rung, bracket)
             fresh = self._fresh_config(self.rungs[rung])
             if fresh is None:
                 self.hyperband.report(bracket, rung, f"none-{len(self.history.trials)}", float("inf"))
                 return None
-            return fresh[0], fresh[1], self.rungs[rung], rung, bracket
+            return Job(fresh[0], fresh[1], self.rungs[rung], rung, bracket)
         promotion = self.asha.next_promotion(
             fits=lambda cid, rung: self.cost.fits_in_time(self.history.config(cid), self.rungs[rung]))
         if promotion is not None:
             cid, rung = promotion
-            return self.history.config(cid), "promoted", self.rungs[rung], rung, None
+            return Job(self.history.config(cid), "promoted", self.rungs[rung], rung)
         rung = self._entry_rung()
         fresh = self._fresh_config(self.rungs[rung])
         if fresh is None:
             return None
         if fresh[1] == "resumed":  # the earlier best, evaluated again for its models
-            return fresh[0], fresh[1], 1.0, len(self.rungs) - 1, None
-        return fresh[0], fresh[1], self.rungs[rung], rung, None
+            return Job(fresh[0], fresh[1], 1.0, len(self.rungs) - 1)
+        return Job(fresh[0], fresh[1], self.rungs[rung], rung)
 
     def _entry_rung(self) -> int:
         """The rung a new configuration starts at: the lowest, unless the time left cannot pay for ``eta``
@@ -285,7 +286,7 @@ class _Search:
         left = self.cost.search_left() * max(1, int(self.p.n_jobs))
         return last if self.asha.eta * full > left else 0
 
-    def _cheap_job(self):
+    def _cheap_job(self) -> Job | None:
         """A configuration that fits in the time left, of a family whose cheapest configurations can (the
         surrogate's best among the configurations that fit, for ``bo`` / ``warm``); None if no family fits."""
         fidelity = self.rungs[0]
@@ -302,7 +303,7 @@ class _Search:
         for _ in range(5):
             config, origin = self.sampler.propose(self.history, families=affordable, fits=fits)
             if config["family"] in affordable and fits(config) and not self.history.seen(config_id(config), fidelity):
-                return config, origin, fidelity, 0, None
+                return Job(config, origin, fidelity, 0)
         return None
 
     def _best_kept(self) -> Trial | None:
@@ -324,7 +325,9 @@ class _Search:
         """Seconds since ``trial_id`` started (a trial stopped while running is charged for them)."""
         return time.monotonic() - self.start - self.by_id[trial_id].started
 
-    def _record(self, trial_id: int, answer: TrialResult | dict) -> None:
+    def tell(self, trial_id: int, answer: TrialResult | dict) -> None:
+        """Record a trial's result: its status and scores, the scheduler's rung or bracket, the kept models (within
+        ``KEEP_TOP``) and the progress callback."""
         result = as_result(answer)
         t = self.by_id[trial_id]
         t.status = result.status
@@ -437,7 +440,7 @@ class _Search:
                            for trial_id in executor.running()]
                 for trial_id, result in arrived + stopped:
                     if trial_id in self.by_id:  # (refit requests are not trials)
-                        self._record(trial_id, result)
+                        self.tell(trial_id, result)
                 executor.close()
         if self.interrupted:
             if not self.kept:  # no model so far to keep: the interrupt stands
@@ -486,11 +489,11 @@ class _Search:
         if early.thread.is_alive():
             if final:
                 self.early = None
-                self._record(trial_id, TrialResult.failed("the early trial did not finish in time",
+                self.tell(trial_id, TrialResult.failed("the early trial did not finish in time",
                                                           self._running_seconds(trial_id), Status.TIMEOUT))
             return
         self.early = None
-        self._record(trial_id, early.result or TrialResult.failed("the early trial stopped"))
+        self.tell(trial_id, early.result or TrialResult.failed("the early trial stopped"))
         self.startup.append(PhaseTiming("first_trial", early.wall_seconds, early.cpu_seconds, "thread"))
 
     def _share_table(self, data: dict) -> dict:
@@ -502,7 +505,29 @@ class _Search:
         self.p.X = shared["X"]
         return shared
 
-    def _submit(self, executor: Executor, job) -> None:
+    def ask(self) -> Job | None:
+        """The next job that can finish in the time left (None: nothing fits). A job that cannot is skipped:
+        Hyperband asks its brackets again; the others ask once more for the best job among those that fit
+        (``_cheap_job``), rather than re-drawing proposals until one happens to be cheap (re-drawing filled the
+        end of a search on large data with k-NN and linear models no ensemble could use)."""
+        for _ in range(HYPERBAND_ASKS if self.hyperband is not None else 1):
+            raw, self._prefetched = self._prefetched or self._next_job(), None
+            if raw is None:
+                break
+            job = Job._make(raw)
+            if self.cost.fits_in_time(job.config, job.fidelity):
+                return job
+            if self.hyperband is not None and job.bracket is not None:
+                # a bracket slot that will not run: tell the bracket, so it does not wait for it
+                self.hyperband.report(job.bracket, job.rung, config_id(job.config) + "-skipped", float("inf"))
+            elif job.origin == "promoted":  # (proposed ahead, while it still fit) not lost: promotable again
+                self.asha.release(config_id(job.config), job.rung)
+        if self.hyperband is None:
+            cheap = self._cheap_job()  # the time left suits only a cheaper family
+            return None if cheap is None else Job._make(cheap)
+        return None
+
+    def _submit(self, executor: Executor, job: Job) -> None:
         config, origin, fidelity, rung, bracket = job
         trial = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
                       family=config["family"], fidelity=fidelity, origin=origin, status=Status.RUNNING,
@@ -533,34 +558,12 @@ class _Search:
                 if self.max_trials is not None and submitted >= self.max_trials:
                     break
                 ticks = time.monotonic()
-                done = False
-                # a job that cannot finish in the time left is skipped. Hyperband asks its brackets again; the
-                # others ask once more for the best job among those that fit (``_cheap_job``), rather than
-                # re-drawing proposals until one happens to be cheap: re-drawing kept what the 20 % random
-                # and runner-up-family proposals offered, so the end of a search on large data went to k-NN
-                # and linear models no ensemble could use (197_cpu_act at 10 s: 7 of warm's last 9 trials)
-                for _ in range(5 if self.hyperband is not None else 1):
-                    job, self._prefetched = self._prefetched or self._next_job(), None
-                    if job is None:
-                        break
-                    if self.cost.fits_in_time(job[0], job[2]):
-                        self._submit(executor, job)
-                        submitted += 1
-                        done = True
-                        break
-                    if self.hyperband is not None and job[4] is not None:
-                        # a bracket slot that will not run: tell the bracket, so it does not wait for it
-                        self.hyperband.report(job[4], job[3], config_id(job[0]) + "-skipped", float("inf"))
-                    elif job[1] == "promoted":  # (proposed ahead, while it still fit) not lost: promotable again
-                        self.asha.release(config_id(job[0]), job[3])
-                if not done and self.hyperband is None:
-                    job = self._cheap_job()  # the time left suits only a cheaper family
-                    if job is not None:
-                        self._submit(executor, job)
-                        submitted += 1
-                        done = True
+                job = self.ask()
+                if job is not None:
+                    self._submit(executor, job)
+                    submitted += 1
                 self.overhead += time.monotonic() - ticks
-                if not done:
+                if job is None:
                     can_submit = False
             if not executor.running():
                 if not can_submit:
@@ -583,7 +586,7 @@ class _Search:
                 results.sort(key=lambda r: r[0])  # submission order, not completion order
             ticks = time.monotonic()
             for trial_id, result in results:
-                self._record(trial_id, result)
+                self.tell(trial_id, result)
             self.overhead += time.monotonic() - ticks
             if self.cost.search_left() <= 0 and executor.running():
                 return
@@ -602,14 +605,14 @@ class _Search:
         """Before the final refit: record what arrived, stop the trials past their share of the time (the refit
         comes first) and wait for the others until the final reserve."""
         for trial_id, result in executor.collect(0.0):
-            self._record(trial_id, result)
+            self.tell(trial_id, result)
         for trial_id in executor.running():
             if executor.cancel(trial_id):
-                self._record(trial_id, TrialResult.failed("stopped for the final refit", self._running_seconds(trial_id),
+                self.tell(trial_id, TrialResult.failed("stopped for the final refit", self._running_seconds(trial_id),
                                                           Status.TIMEOUT))
         while executor.running() and self.deadline.remaining() > self.cost.final_reserve:
             for trial_id, result in executor.collect(min(POLL_SECONDS, self.deadline.remaining() - self.cost.final_reserve)):
-                self._record(trial_id, result)
+                self.tell(trial_id, result)
 
     def _assemble(self) -> SearchResult:
         final = self.final.assemble()
