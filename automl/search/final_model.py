@@ -180,7 +180,8 @@ class FinalModelBuilder:
             if executor.free_slots() == 0 or self.cost.refit_seconds(t) * REFIT_COST_MARGIN > left:
                 continue
             request = TrialRequest(trial_id=REFIT_ID_OFFSET + trial_id, config=t.config, seconds=left,
-                                   keep_models_dir=workdir, refit=True, iterations=refit_iterations(t.extra.get("rounds")))
+                                   keep_models_dir=workdir, refit=True,
+                                   iterations=refit_iterations(t.extra.get("rounds")))
             executor.submit(request.trial_id, request.as_dict(), left)
             pending[request.trial_id] = trial_id
         started = time.monotonic()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -40,13 +39,13 @@ from ..models import REGISTRY, upgrade_config
 from ..timing import PhaseTiming
 from .budget import CLOSING_SECONDS, MIN_TRIAL_SECONDS, POLL_SECONDS, CostModel
 from .brackets import ASHA, Hyperband, fidelity_rungs
+from .early import EarlyTrial, early_config, early_fidelity
 from .final_model import Compaction, Fallback, FinalModelBuilder, KeptModels
 from .history import EARLY, FAILED, OK, TIMEOUT, History, Trial
 from .messages import Job, Status, TrialRequest, TrialResult, as_result
 from .portfolio import family_defaults, static_portfolio
 from .runner import Executor, LocalRunner, forkserver_cpu_seconds, load_search_data, write_search_data
 from .samplers import BOSampler, RandomSampler
-from .trial import run_trial
 from .validation import Kind, SplitOptions, Validation, choose_protocol, choose_validation, make_splits
 from .workdir import make_workdir
 
@@ -55,8 +54,6 @@ log = logging.getLogger("automl")
 STRATEGIES = ("warm", "bo", "hyperband", "random")
 HYPERBAND_ASKS = 5  # Hyperband asks its brackets this many times for a job that fits before waiting
 KEEP_TOP = 15  # trials whose out-of-fold predictions and fold models are kept for the ensemble
-EARLY_TRAIN_ROWS = 2_000  # training rows per fold of the early trial: LightGBM takes tenths of a second on them
-EARLY_LEARNING_RATE = 0.2  # LightGBM's defaults at a high learning rate: early stopping after few rounds
 
 
 @dataclass
@@ -103,28 +100,6 @@ def _allowed_families(problem: SearchProblem):
     return [f.without_steps(problem.exclude_steps) for f in families]
 
 
-class _EarlyTrial:
-    """A trial run in a thread of the driver while the worker processes start (LightGBM releases the GIL while it
-    trains), so that a model with a real validation score exists even when no worker trial finishes in time."""
-
-    def __init__(self, request: TrialRequest, data: dict) -> None:
-        self.result: TrialResult | None = None
-        self.cpu_seconds = 0.0
-        self.wall_seconds = 0.0
-        self._started = time.monotonic()
-        self.thread = threading.Thread(target=self._run, args=(request, data), name="automl-early-trial",
-                                       daemon=True)
-        self.thread.start()
-
-    def _run(self, request: TrialRequest, data: dict) -> None:
-        cpu = time.thread_time()
-        try:
-            self.result = as_result(run_trial(request.as_dict(), data))  # (a trial's errors become its status)
-        finally:
-            self.cpu_seconds = time.thread_time() - cpu
-            self.wall_seconds = time.monotonic() - self._started
-
-
 class _Search:
     def __init__(self, problem: SearchProblem, deadline: Deadline, strategy: str, suggestions, prior,
                  max_trials: int | None, callback: Callable | None, executor_factory=None, history=(),
@@ -161,7 +136,8 @@ class _Search:
         self.kept: dict[int, KeptModels] = {}  # trial id -> its out-of-fold predictions and saved models
         self.n_classes = int(problem.y.max()) + 1 if problem.task != "regression" else 0
         # the selected models are refit on every row when time allows: under holdout the refit replaces the
-        # holdout model; under CV it joins the member's fold models as one more bag member (see ``FinalModelBuilder.member_models``)
+        # holdout model; under CV it joins the member's fold models as one more bag member
+        # (see ``FinalModelBuilder.member_models``)
         # (not under the user's validation set: the final model is trained on the training rows only)
         self.refit_enabled = max_trials is None and self.validation.kind is not Kind.USER
         self.cost = CostModel(deadline, self.families, self.history, len(self.splits),
@@ -177,7 +153,7 @@ class _Search:
         self._prefetched = None  # the next job, proposed ahead while the workers were busy
         self.timings: dict = {}
         self.startup: list[PhaseTiming] = []
-        self.early: tuple[int, _EarlyTrial] | None = None  # (trial id, the early trial) until it is recorded
+        self.early: tuple[int, EarlyTrial] | None = None  # (trial id, the early trial) until it is recorded
 
     def _upgraded(self, items) -> list[dict]:
         """``items`` (dicts with a ``config``: suggestions, prior observations, earlier trials) with each
@@ -456,7 +432,7 @@ class _Search:
 
     def _start_early(self, data: dict) -> None:
         """Start the early trial: a cheap configuration (LightGBM's defaults at a high learning rate, else the
-        cheapest family's defaults) on at most ``EARLY_TRAIN_ROWS`` training rows of each of the search's own
+        cheapest family's defaults) on at most ``early.EARLY_TRAIN_ROWS`` training rows of each of the search's own
         folds, in a thread of the driver. It is a normal trial (origin ``early``): scored on the same validation
         rows, kept for the ensemble, written back. Not in deterministic mode, nor with too little time left, nor
         on a Dask cluster (its workers run already: the early trial covers the start-up of local workers)."""
@@ -464,20 +440,15 @@ class _Search:
         on_cluster = getattr(self.executor_factory, "cluster", None) is not None  # (dask_executor_factory's)
         if self.max_trials is not None or left < MIN_TRIAL_SECONDS or on_cluster:
             return
-        if "lightgbm" in self.family_keys:
-            config = REGISTRY.get("lightgbm").complete({"family": "lightgbm", "learning_rate": EARLY_LEARNING_RATE},
-                                                       self.p.task)
-        else:
-            config = min(self.families, key=lambda f: f.cost).default_config(self.p.task)
-        n_train = min(len(tr) for tr, _ in self.splits)
+        config = early_config(self.families, self.p.task)
         trial = Trial(trial_id=len(self.history.trials), config=config, config_id=config_id(config),
-                      family=config["family"], fidelity=min(1.0, EARLY_TRAIN_ROWS / max(1, n_train)), origin=EARLY,
+                      family=config["family"], fidelity=early_fidelity(self.splits), origin=EARLY,
                       status=Status.RUNNING, started=time.monotonic() - self.start)
         self.history.add(trial)
         self.by_id[trial.trial_id] = trial
         request = TrialRequest(trial_id=trial.trial_id, config=config, fidelity=trial.fidelity, seconds=left,
                                keep_models_dir=self.workdir)  # (bounded by its rows and learning rate)
-        self.early = (trial.trial_id, _EarlyTrial(request, data))
+        self.early = (trial.trial_id, EarlyTrial(request, data))
 
     def _collect_early(self, wait: float = 0.0, final: bool = False) -> None:
         """Record the early trial once it has finished, waiting at most ``wait`` seconds; ``final``: one still
@@ -611,7 +582,8 @@ class _Search:
                 self.tell(trial_id, TrialResult.failed("stopped for the final refit", self._running_seconds(trial_id),
                                                           Status.TIMEOUT))
         while executor.running() and self.deadline.remaining() > self.cost.final_reserve:
-            for trial_id, result in executor.collect(min(POLL_SECONDS, self.deadline.remaining() - self.cost.final_reserve)):
+            left = self.deadline.remaining() - self.cost.final_reserve
+            for trial_id, result in executor.collect(min(POLL_SECONDS, left)):
                 self.tell(trial_id, result)
 
     def _assemble(self) -> SearchResult:
