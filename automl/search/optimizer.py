@@ -53,6 +53,8 @@ log = logging.getLogger("automl")
 
 STRATEGIES = ("warm", "bo", "hyperband", "random")
 HYPERBAND_ASKS = 5  # Hyperband asks its brackets this many times for a job that fits before waiting
+FRESH_DRAWS = 50  # draws for a configuration not yet evaluated at a fidelity before giving up (space exhausted)
+CHEAP_DRAWS = 5  # proposals among the families that fit before the time left is deemed too short
 KEEP_TOP = 15  # trials whose out-of-fold predictions and fold models are kept for the ensemble
 
 
@@ -211,7 +213,7 @@ class _Search:
 
     def _fresh_config(self, fidelity: float) -> tuple[dict, str] | None:
         """The next configuration not yet evaluated at ``fidelity``: the initial design, then the sampler."""
-        for _ in range(50):
+        for _ in range(FRESH_DRAWS):
             if self.queue:
                 config, origin = self.queue.pop(0)
             else:
@@ -276,7 +278,7 @@ class _Search:
                       if units[f.key] is not None and self.cost.time_allows(units[f.key] * f.min_relative_cost())}
         if not affordable:
             return None
-        for _ in range(5):
+        for _ in range(CHEAP_DRAWS):
             config, origin = self.sampler.propose(self.history, families=affordable, fits=fits)
             if config["family"] in affordable and fits(config) and not self.history.seen(config_id(config), fidelity):
                 return Job(config, origin, fidelity, 0)
