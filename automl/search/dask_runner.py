@@ -290,9 +290,12 @@ class DaskExecutor(Executor):
             except Exception as exc:
                 log.debug("waiting on the cluster failed: %s", exc)
         for trial_id, (future, kill_at, timeout, submitted) in list(self.pending.items()):
+            if trial_id not in self.pending:  # reported already: an outcome found the scheduler gone
+                continue
             if future.done():
-                out.append((trial_id, self._outcome(future, submitted)))
+                # out of pending first: an outcome that finds the scheduler gone reports every pending trial once
                 del self.pending[trial_id]
+                out.append((trial_id, self._outcome(future, submitted)))
             elif time.monotonic() >= kill_at:
                 out.append((trial_id, _failure(f"trial exceeded its {timeout:.1f}s limit; the driver gave up "
                                                f"waiting for it", timeout, status="timeout")))
