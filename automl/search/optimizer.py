@@ -55,6 +55,8 @@ STRATEGIES = ("warm", "bo", "hyperband", "random")
 HYPERBAND_ASKS = 5  # Hyperband asks its brackets this many times for a job that fits before waiting
 FRESH_DRAWS = 50  # draws for a configuration not yet evaluated at a fidelity before giving up (space exhausted)
 CHEAP_DRAWS = 5  # proposals among the families that fit before the time left is deemed too short
+EARLY_JOIN_SECONDS = 5.0  # the early trial's thread writes its models into the work folder: it is awaited (it is
+# bounded by its rows and learning rate) before the folder is removed, or it could recreate files in it
 KEEP_TOP = 15  # trials whose out-of-fold predictions and fold models are kept for the ensemble
 
 
@@ -156,6 +158,7 @@ class _Search:
         self.timings: dict = {}
         self.startup: list[PhaseTiming] = []
         self.early: tuple[int, EarlyTrial] | None = None  # (trial id, the early trial) until it is recorded
+        self.early_thread = None  # the early trial's thread, also after it was recorded as timed out
 
     def _upgraded(self, items) -> list[dict]:
         """``items`` (dicts with a ``config``: suggestions, prior observations, earlier trials) with each
@@ -381,6 +384,8 @@ class _Search:
         try:
             return self._run()
         finally:
+            if self.early_thread is not None:
+                self.early_thread.join(EARLY_JOIN_SECONDS)
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _run(self) -> SearchResult:
@@ -451,6 +456,7 @@ class _Search:
         request = TrialRequest(trial_id=trial.trial_id, config=config, fidelity=trial.fidelity, seconds=left,
                                keep_models_dir=self.workdir)  # (bounded by its rows and learning rate)
         self.early = (trial.trial_id, EarlyTrial(request, data))
+        self.early_thread = self.early[1].thread
 
     def _collect_early(self, wait: float = 0.0, final: bool = False) -> None:
         """Record the early trial once it has finished, waiting at most ``wait`` seconds; ``final``: one still
