@@ -364,11 +364,11 @@ class AutoMLBase(BaseEstimator):
         self.resumed_from_ = getattr(resume, "run_id_", None)
         self.best_config_ = dict(result.best_config)
         self.best_score_ = float(result.best_score)
-        self.ensemble_ = list(getattr(result, "ensemble", []) or [])
-        self.validation_ = getattr(result, "protocol", None)
-        scheme = getattr(result, "validation", None)
+        self.ensemble_ = list(result.ensemble or [])
+        self.validation_ = result.protocol
+        scheme = result.validation
         self.class_distribution_ = class_distribution(target.y, target.classes, weights)
-        timings = getattr(result, "timings", None) or {}
+        timings = result.timings or {}
         threshold = result.threshold
         self.decision_threshold_ = float(threshold) if threshold is not None else None
         # (a fallback's score is on a holdout of its own, not on the search's splits: the resumed model wins)
