@@ -275,6 +275,7 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
     from automl.exceptions import InputError
     from automl.metrics import TASKS
     from automl.persistence import check_writable_dir, check_writable_file
+    from automl.table_source import TableSource
     from automl.timing import PhaseClock
     clock = PhaseClock(start=ctx.obj["start"], cpu_start=0.0)  # CPU since the process started, imports included
     clock.lap("imports")
@@ -321,12 +322,11 @@ def fit(ctx, data, target, time_budget, metric, task, out_dir, seed, n_jobs, kb_
                    drop_columns=_column_names((drop_columns or "",)) or None,
                    keep_columns=_column_names((keep_columns or "",)) or None, rare_classes=rare_classes,
                    compact=compact)
-    model._fit_options = {"target": target, "weight_column": weight_column, "groups": groups_column,
-                          "valid": str(valid_path) if valid_path is not None else None}
-    model._startup_clock = clock
+    source = TableSource(target=target, weight_column=weight_column, groups_column=groups_column,
+                         valid_file=str(valid_path) if valid_path is not None else None)
     try:
         model.fit(X, y, sample_weight=weights, X_val=X_val, y_val=y_val, groups=groups, deadline=deadline,
-                  resume=previous)
+                  resume=previous, source=source, startup_clock=clock)
     finally:
         progress.close()
     model.save(out_dir)

@@ -30,6 +30,7 @@ from .exceptions import InputError
 from .leaderboard import FINAL
 from .metrics import Metric, get_metric
 from .search.validation import Kind, SplitOptions, Validation, group_codes, make_splits, time_order
+from .table_source import TableSource
 
 log = logging.getLogger("automl")
 
@@ -171,9 +172,8 @@ def _contest(champion, model_dir, table: pd.DataFrame, *, target, out, time_budg
                         callback=callback, include=options.get("include"), exclude=options.get("exclude"),
                         time_column=None, drop_columns=options.get("drop_columns"),
                         keep_columns=options.get("keep_columns"), rare_classes=options.get("rare_classes", "drop"))
-    challenger._fit_options = {"target": target, "weight_column": None, "groups": None, "valid": None}
     challenger.fit(X.iloc[train], y.iloc[train], X_val=X.iloc[held], y_val=y.iloc[held], deadline=deadline,
-                   first_configs=previous_configs(champion))
+                   first_configs=previous_configs(champion), source=TableSource(target=target))
     if challenger.fit_info_.get("interrupted"):  # (the search keeps its best so far; retune does not)
         raise KeyboardInterrupt
     challenger_score = score_on(challenger, X.iloc[held], y.iloc[held], metric)

@@ -8,14 +8,18 @@ beside the store, else the bundled seed's). The search's hand-written list is fo
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Iterable
-
-from knowledge_base import KnowledgeBase, Neighbour, PriorObservation, config_id
-from knowledge_base.portfolio import load_portfolio
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .kb_records import search_prior, search_suggestions
+
+if TYPE_CHECKING:  # importing knowledge_base opens DuckDB's module: only when a store is read
+    from knowledge_base import KnowledgeBase, Neighbour, PriorObservation
+
+    from .prepare import PreparedTable
+    from .timing import PhaseClock
 
 log = logging.getLogger("automl")
 
@@ -24,6 +28,7 @@ PRIOR_LIMIT = 400  # prior observations (most similar datasets first) that seed 
 N_SUGGESTIONS = 10  # configurations the search tries first
 NEIGHBOURS_SHOWN = 10  # nearest datasets reported with a fit (``neighbours_``) and by ``kb similar``
 PORTFOLIO_ORIGIN = "portfolio"
+NOT_USED = "knowledge base not used"
 
 
 @dataclass(frozen=True)
@@ -38,12 +43,17 @@ class StartPoint:
 
 @dataclass(frozen=True)
 class WarmStart:
-    """Everything a fit takes from the knowledge base before its search starts."""
+    """Everything a fit takes from the knowledge base before its search starts and, from a fit
+    (:func:`warm_start_for_fit`), the table's description it was retrieved by and is written back under
+    (None where the fit did not compute it)."""
 
     neighbours: tuple[Neighbour, ...]
     suggestions: tuple[StartPoint, ...]
     prior: tuple[PriorObservation, ...]
     note: str
+    metafeatures: dict[str, float] | None = None
+    fingerprint: str | None = None
+    lineage: str | None = None
 
     def search_suggestions(self) -> list[dict]:
         """The suggestions as ``automl.search.optimize(suggestions=...)`` takes them."""
@@ -72,10 +82,50 @@ def warm_start(store: KnowledgeBase, metafeatures: dict, task: str, metric: str,
     return WarmStart(tuple(neighbours), points, tuple(prior), note)
 
 
+def warm_start_for_fit(table: "PreparedTable", target_name: str | None, *, describe: bool, retrieve: bool,
+                       open_store: Callable[[], KnowledgeBase], metric: str, families: Iterable[str] | None = None,
+                       clock: "PhaseClock | None" = None) -> WarmStart:
+    """With ``describe``, the fingerprint, meta-features and lineage of the prepared ``table`` (their failure
+    leaves the knowledge base out of the fit, with a warning); with ``retrieve`` too, what its search starts
+    from (:func:`warm_start`; none, with the reason in ``note``, when the store cannot be read: the search
+    then starts from its hand-written list). ``clock`` times the phases ``metafeatures`` and ``knowledge_base``."""
+    found = WarmStart((), (), (), NOT_USED)
+    if not describe:
+        return found
+    from knowledge_base import KnowledgeBaseError
+    from knowledge_base import lineage as lineage_key
+    try:
+        described = table.described()
+        found = dataclasses.replace(found, fingerprint=described.fingerprint, metafeatures=described.metafeatures)
+        found = dataclasses.replace(found, lineage=lineage_key(table.encoder.column_kinds(), target_name, table.task))
+    except Exception as exc:  # meta-features never stop a fit
+        log.warning("meta-features failed (%s); fitting without the knowledge base", exc)
+        return found
+    finally:
+        if clock is not None:
+            clock.lap("metafeatures")
+    if not retrieve:
+        return found
+    try:
+        start = warm_start(open_store(), found.metafeatures, table.task, metric, families=families,
+                           lineage=found.lineage)
+    except KnowledgeBaseError as exc:
+        log.warning("knowledge base unavailable (%s); starting from the default portfolio", exc)
+        return dataclasses.replace(found, note=f"knowledge base unavailable: {exc}")
+    finally:
+        if clock is not None:
+            clock.lap("knowledge_base")
+    return dataclasses.replace(start, metafeatures=found.metafeatures, fingerprint=found.fingerprint,
+                               lineage=found.lineage)
+
+
 def learned_portfolio(store: KnowledgeBase, task: str, families: Iterable[str] | None = None
                       ) -> tuple[StartPoint, ...]:
     """The portfolio the store learned for ``task`` (``knowledge_base.portfolio.load_portfolio``: the file beside
     the store, else the bundled seed's), restricted to ``families``; empty when none matches the search space."""
+    from knowledge_base import config_id
+    from knowledge_base.portfolio import load_portfolio
+
     from .space import SPACE_VERSION
     allowed = set(families) if families is not None else None
     configs = [c for c in load_portfolio(task, SPACE_VERSION, store_path=store.path)
@@ -84,5 +134,5 @@ def learned_portfolio(store: KnowledgeBase, task: str, families: Iterable[str] |
                  for i, c in enumerate(configs))
 
 
-__all__ = ["RETRIEVAL_K", "PRIOR_LIMIT", "N_SUGGESTIONS", "NEIGHBOURS_SHOWN", "PORTFOLIO_ORIGIN", "StartPoint",
-           "WarmStart", "warm_start", "learned_portfolio"]
+__all__ = ["RETRIEVAL_K", "PRIOR_LIMIT", "N_SUGGESTIONS", "NEIGHBOURS_SHOWN", "PORTFOLIO_ORIGIN", "NOT_USED",
+           "StartPoint", "WarmStart", "warm_start", "warm_start_for_fit", "learned_portfolio"]

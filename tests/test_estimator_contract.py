@@ -21,3 +21,16 @@ FAST = dict(time_budget=20, max_trials=2, seed=0, warm_start=False, write_back=F
                          expected_failed_checks=lambda est: _EXPECTED)
 def test_sklearn_contract(estimator, check):
     check(estimator)
+
+
+def test_automl_takes_the_estimators_parameters_and_a_task():
+    """``AutoML`` repeats ``AutoMLBase``'s parameter list (scikit-learn reads the parameters from an explicit
+    ``__init__`` signature): the two lists keep the same names and defaults, and a clone keeps every value."""
+    from sklearn.base import clone
+
+    from automl import AutoML
+    front = AutoML().get_params()
+    assert front.pop("task") is None
+    assert front == AutoMLClassifier().get_params() == AutoMLRegressor().get_params()
+    changed = {name: f"value of {name}" for name in front} | {"task": "binary"}
+    assert clone(AutoML(**changed)).get_params() == changed

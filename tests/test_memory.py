@@ -71,10 +71,10 @@ def test_a_fit_records_its_tables_lineage(first_fit):
 
 
 def test_an_unnamed_target_has_no_name_in_the_lineage():
-    from automl.estimator import _target_name
-    assert _target_name(np.array([0, 1])) is None and _target_name(pd.Series([0, 1])) is None
-    assert _target_name(pd.Series([0, 1], name="churned")) == "churned"
-    assert _target_name(pd.DataFrame({"churned": [0, 1]})) == "churned"
+    from automl.fitting import target_name
+    assert target_name(np.array([0, 1])) is None and target_name(pd.Series([0, 1])) is None
+    assert target_name(pd.Series([0, 1], name="churned")) == "churned"
+    assert target_name(pd.DataFrame({"churned": [0, 1]})) == "churned"
 
 
 def test_cross_validation_folds_of_one_table_are_one_dataset(first_fit, tmp_path):
