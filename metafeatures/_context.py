@@ -121,6 +121,45 @@ def quantile_bins(col: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
     return out
 
 
+def _missing_shares(scanned: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Share of missing cells per column and share of rows with a missing cell, ``COLUMN_BLOCK`` columns at a time."""
+    d = scanned.shape[1]
+    row_any = np.zeros(len(scanned), dtype=bool)
+    col_missing = np.zeros(d)
+    for a in range(0, d, COLUMN_BLOCK):
+        m = scanned.iloc[:, a:a + COLUMN_BLOCK].isna().to_numpy(dtype=bool)
+        col_missing[a:a + COLUMN_BLOCK] = m.sum(axis=0)
+        row_any |= m.any(axis=1)
+    return col_missing / max(1, len(scanned)), float(row_any.mean()) if len(scanned) and d else 0.0
+
+
+def _cardinalities(scanned: pd.DataFrame, cat_idx: np.ndarray) -> np.ndarray:
+    """Distinct levels per categorical column, on at most ``CARDINALITY_CELLS`` cells in all."""
+    cards = []
+    if cat_idx.size:
+        keep = sample_rows(len(scanned), max(STATS_ROWS, CARDINALITY_CELLS // cat_idx.size), "cardinality")
+        counted = scanned.iloc[:, cat_idx] if keep is None else scanned.iloc[keep, cat_idx]
+        for k in range(cat_idx.size):
+            s = counted.iloc[:, k]
+            try:
+                cards.append(s.nunique(dropna=True))
+            except TypeError:  # unhashable cells
+                cards.append(s.map(repr).where(s.notna()).nunique(dropna=True))
+    return np.asarray(cards, dtype=float)
+
+
+def _target_codes(y_ser: pd.Series, task: str | None) -> np.ndarray | None:
+    """The target on every row: class codes (-1 unknown) or floats (NaN unknown); None for an unknown task."""
+    if task == "regression":
+        yf = pd.to_numeric(y_ser, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        yf = np.array(yf, dtype=float)
+        yf[~np.isfinite(yf)] = np.nan
+        return yf
+    if task is not None:
+        return np.asarray(pd.factorize(y_ser, use_na_sentinel=True)[0], dtype=np.int64)
+    return None
+
+
 class Context:
     """Per-dataset intermediates; cached properties are computed on first use and then shared."""
 
@@ -138,38 +177,9 @@ class Context:
         scan = sample_rows(n, SCAN_ROWS, "scan")
         scanned = frame if scan is None else frame.iloc[scan]
         self.scan_rows = len(scanned)
-        row_any = np.zeros(len(scanned), dtype=bool)
-        col_missing = np.zeros(d)
-        for a in range(0, d, COLUMN_BLOCK):
-            m = scanned.iloc[:, a:a + COLUMN_BLOCK].isna().to_numpy(dtype=bool)
-            col_missing[a:a + COLUMN_BLOCK] = m.sum(axis=0)
-            row_any |= m.any(axis=1)
-        self.col_missing_share = col_missing / max(1, len(scanned))
-        self.row_missing_share = float(row_any.mean()) if len(scanned) and d else 0.0
-        # distinct levels per categorical column, on at most CARDINALITY_CELLS cells in all
-        cat_idx = np.flatnonzero(~self.is_numeric)
-        cards = []
-        if cat_idx.size:
-            keep = sample_rows(len(scanned), max(STATS_ROWS, CARDINALITY_CELLS // cat_idx.size), "cardinality")
-            counted = scanned.iloc[:, cat_idx] if keep is None else scanned.iloc[keep, cat_idx]
-            for k in range(cat_idx.size):
-                s = counted.iloc[:, k]
-                try:
-                    cards.append(s.nunique(dropna=True))
-                except TypeError:  # unhashable cells
-                    cards.append(s.map(repr).where(s.notna()).nunique(dropna=True))
-        self.cardinalities = np.asarray(cards, dtype=float)
-
-        # target on every row: class codes (-1 unknown) or floats (NaN unknown)
-        if self.task == "regression":
-            yf = pd.to_numeric(y_ser, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            yf = np.array(yf, dtype=float)
-            yf[~np.isfinite(yf)] = np.nan
-            self.y_full = yf
-        elif self.task is not None:
-            self.y_full = np.asarray(pd.factorize(y_ser, use_na_sentinel=True)[0], dtype=np.int64)
-        else:
-            self.y_full = None
+        self.col_missing_share, self.row_missing_share = _missing_shares(scanned)
+        self.cardinalities = _cardinalities(scanned, np.flatnonzero(~self.is_numeric))
+        self.y_full = _target_codes(y_ser, self.task)
 
         # seeded row and column samples for everything else
         rows, cols = sample_rows(n, STATS_ROWS, "rows"), sample_rows(d, MAX_COLUMNS, "columns")

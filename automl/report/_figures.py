@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ._data import ORIGINS, UNKNOWN_ORIGIN, origin_colour, origin_label
+from ._trial_data import ORIGINS, UNKNOWN_ORIGIN, origin_colour, origin_label
 
 TASK_COLOURS = {"binary": "#1f77b4", "multiclass": "#ff7f0e", "regression": "#2ca02c"}
 

@@ -220,6 +220,13 @@ _NEEDS_DATA = ("This section needs evaluation data: run `automl report MODEL_DIR
 
 
 def _summary(f: ModelFacts, ev: Evaluation | None, label: str, in_sample: bool) -> str:
+    pairs = _search_facts(f) + [_test_score(ev, label, in_sample)] + _data_facts(f)
+    pairs.append(("Warm start", f.fit_info.get("warm_start_note") or "-"))
+    return kv_table(pairs) + _final_model_members(f)
+
+
+def _search_facts(f: ModelFacts) -> list[tuple[str, Any]]:
+    """The data's shape, task, metric, budget, trials, validation protocol and final validation score."""
     info = f.fit_info
     schema = f.schema
     n_in = len(schema.get("columns") or []) or None
@@ -234,7 +241,7 @@ def _summary(f: ModelFacts, ev: Evaluation | None, label: str, in_sample: bool) 
                   f"seed {info.get('seed', '-')}")
     n_trials = len(f.trials)
     n_ok = sum(1 for t in f.trials if t.get("status") == "ok")
-    pairs: list[tuple[str, Any]] = [
+    return [
         ("Data", shape),
         ("Task", f.task or "-"),
         ("Metric", f"{f.metric or '-'} ({'higher' if f.greater_is_better else 'lower'} is better)"
@@ -244,15 +251,24 @@ def _summary(f: ModelFacts, ev: Evaluation | None, label: str, in_sample: bool) 
         ("Validation protocol", f.validation or "-"),
         ("Final validation score", fmt(f.best_score, 5)),
     ]
-    if ev is not None:
-        name = "Training score (in-sample, optimistic)" if in_sample else "Test score"
-        text = fmt(ev.score, 5) if ev.score is not None else f"not computable: {ev.score_error}"
-        extra = f" on {fmt(ev.n_rows)} rows of {label}"
-        if ev.n_dropped:
-            extra += f" ({fmt(ev.n_dropped)} rows without a known target left out)"
-        pairs.append((name, text + extra))
-    else:
-        pairs.append(("Test score", "no evaluation data given"))
+
+
+def _test_score(ev: Evaluation | None, label: str, in_sample: bool) -> tuple[str, Any]:
+    if ev is None:
+        return ("Test score", "no evaluation data given")
+    name = "Training score (in-sample, optimistic)" if in_sample else "Test score"
+    text = fmt(ev.score, 5) if ev.score is not None else f"not computable: {ev.score_error}"
+    extra = f" on {fmt(ev.n_rows)} rows of {label}"
+    if ev.n_dropped:
+        extra += f" ({fmt(ev.n_dropped)} rows without a known target left out)"
+    return (name, text + extra)
+
+
+def _data_facts(f: ModelFacts) -> list[tuple[str, Any]]:
+    """Classes, decision threshold, dropped columns, the leakage check and rare classes, where the fit has them."""
+    info = f.fit_info
+    dropped = f.schema.get("dropped") or {}
+    pairs: list[tuple[str, Any]] = []
     dist = info.get("class_distribution")
     if dist:
         shown = ", ".join(f"{c['class']}: {fmt(c['count'])} ({100 * c['share']:.1f} %)" for c in dist[:12])
@@ -278,17 +294,17 @@ def _summary(f: ModelFacts, ev: Evaluation | None, label: str, in_sample: bool) 
                                       f"rows ({', '.join(map(str, rare['classes']))}) "
                                       + (f"merged into {rare['merged_into']!r}" if rare["mode"] == "merge"
                                          else "set aside (never predicted)")))
-    pairs.append(("Warm start", info.get("warm_start_note") or "-"))
+    return pairs
+
+
+def _final_model_members(f: ModelFacts) -> str:
     members = D.ensemble_members(f.ensemble, f.trials, f.best_config)
-    out = kv_table(pairs)
-    out += "<h3>Final model: ensemble members and weights</h3>"
+    out = "<h3>Final model: ensemble members and weights</h3>"
     if members.empty:
-        out += note(f"Single configuration: {f.best_config.get('family', 'unknown')} "
-                    f"({D.config_summary(f.best_config)})" if f.best_config else "No ensemble recorded.")
-    else:
-        out += table(members, ["family", "weight", "score", "config_id"],
-                     headers={"score": "validation score"}, formats={"weight": lambda v: f"{v:.2f}"})
-    return out
+        return out + note(f"Single configuration: {f.best_config.get('family', 'unknown')} "
+                          f"({D.config_summary(f.best_config)})" if f.best_config else "No ensemble recorded.")
+    return out + table(members, ["family", "weight", "score", "config_id"],
+                       headers={"score": "validation score"}, formats={"weight": lambda v: f"{v:.2f}"})
 
 
 def _leaderboard(f: ModelFacts) -> str:
