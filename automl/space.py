@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 import numpy as np
 
@@ -97,22 +97,34 @@ def _member(v, choices) -> bool:
 
 
 @dataclass(frozen=True)
-class Float:
+class _Range:
+    """A bounded numeric domain (``Float``, ``Int``): finite bounds, the default inside them, a log scale only
+    above 0; bounds and default are stored as ``_cast`` values, ``log`` as a bool."""
+
     name: str
     low: float
     high: float
     default: float
     log: bool = False
     condition: Optional[Condition] = None
+    _cast: ClassVar[type] = float
 
     def __post_init__(self) -> None:
-        _check_name("Float", self.name)
+        kind = type(self).__name__
+        _check_name(kind, self.name)
         _check_condition(self)
-        _check_bounds("Float", self.name, self.low, self.high, self.default, self.log)
+        self._check_values()
+        _check_bounds(kind, self.name, self.low, self.high, self.default, self.log)
         for attr in ("low", "high", "default"):
-            object.__setattr__(self, attr, float(getattr(self, attr)))
+            object.__setattr__(self, attr, self._cast(getattr(self, attr)))
         object.__setattr__(self, "log", bool(self.log))
 
+    def _check_values(self) -> None:
+        """What this kind of range asks of its bounds and default beyond being finite numbers (nothing here)."""
+
+
+@dataclass(frozen=True)
+class Float(_Range):
     def contains(self, v) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool) and self.low <= v <= self.high
 
@@ -137,25 +149,14 @@ class Float:
 
 
 @dataclass(frozen=True)
-class Int:
-    name: str
-    low: int
-    high: int
-    default: int
-    log: bool = False
-    condition: Optional[Condition] = None
+class Int(_Range):
+    _cast: ClassVar[type] = int
 
-    def __post_init__(self) -> None:
-        _check_name("Int", self.name)
-        _check_condition(self)
+    def _check_values(self) -> None:
         for label in ("low", "high", "default"):
             v = getattr(self, label)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise ValueError(f"the {label!r} of Int {self.name!r} must be an integer; got {v!r}")
-        _check_bounds("Int", self.name, self.low, self.high, self.default, self.log)
-        for attr in ("low", "high", "default"):
-            object.__setattr__(self, attr, int(getattr(self, attr)))
-        object.__setattr__(self, "log", bool(self.log))
 
     def _span(self) -> tuple[float, float]:
         # each integer owns an equal slice of the (log) unit interval [low, high + 0.999]

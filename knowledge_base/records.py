@@ -41,12 +41,8 @@ def _set(obj: Any, name: str, value: Any) -> None:
 
 
 @dataclass(frozen=True)
-class DatasetRecord:
-    """A dataset described by its meta-features (never its rows).
-
-    ``lineage`` (:func:`knowledge_base.lineage`): the table this dataset is a version of; None when
-    unknown (rows written before schema 4, refresh and imported datasets without one).
-    """
+class _DatasetSummary:
+    """The columns every stored dataset has: which table it is and how large (records and retrieval results)."""
 
     fingerprint: str
     name: str | None
@@ -54,6 +50,16 @@ class DatasetRecord:
     task: str
     n_rows: int
     n_features: int
+
+
+@dataclass(frozen=True)
+class DatasetRecord(_DatasetSummary):
+    """A dataset described by its meta-features (never its rows).
+
+    ``lineage`` (:func:`knowledge_base.lineage`): the table this dataset is a version of; None when
+    unknown (rows written before schema 4, refresh and imported datasets without one).
+    """
+
     metafeatures: dict[str, float]
     metafeatures_version: str
     extra: dict = field(default_factory=dict)
@@ -161,15 +167,9 @@ class RunRecord:
 
 # ---------------------------------------------------------------------------------------------- results
 @dataclass(frozen=True)
-class Neighbour:
+class Neighbour(_DatasetSummary):
     """A past dataset near the query; ``similarity = exp(-distance / sqrt(dimensions))`` in (0, 1]."""
 
-    fingerprint: str
-    name: str | None
-    source: str
-    task: str
-    n_rows: int
-    n_features: int
     distance: float
     similarity: float
     lineage: str | None = None
