@@ -4,9 +4,8 @@ The surrogate learns (configuration, fidelity) -> normalised score in [0, 1] (1 
 observations from similar past tasks enter as weighted rows: together they weigh as much as
 ``PRIOR_HALF_LIFE`` (10) of the run's own observations, times 10 / (10 + own observations), so the run's
 own results outweigh them after 10 and dominate as they accumulate; each row keeps its share by
-similarity. (Before, each of the up to 400 rows weighed its similarity times the fade: the prior
-outweighed a 40-trial run's own observations, and warm kept proposing near-copies of the neighbours'
-favourite. 10 s, 24 PMLB datasets x 3 splits: warm's mean score rose on 17 of 24.)
+similarity. A retrieval of any size thus never holds the search to the neighbours' favourite (the
+measurement: docs/search-status.md).
 
 Candidates live in the unit cube (``automl.space``): random points per family and Gaussian moves
 around the best configurations seen (own and prior), snapped to valid encodings, scored by expected
