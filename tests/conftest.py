@@ -27,3 +27,15 @@ def pmlb_dir() -> Path:
     if not (PMLB / "summary.csv").exists():
         pytest.skip(f"PMLB datasets not found at {PMLB}")
     return PMLB
+
+
+@pytest.fixture
+def faulty_family():
+    """The test-only family whose trials fail on purpose, registered for one test."""
+    from automl.models import REGISTRY
+    from tests.fixtures.faulty_family import FAULTY
+    REGISTRY.register(FAULTY)
+    try:
+        yield FAULTY
+    finally:
+        REGISTRY.unregister(FAULTY.key)

@@ -22,9 +22,7 @@ from automl.data import TableEncoder, encode_target
 from automl.deadline import Deadline
 from automl.exceptions import InputError
 from automl.metrics import get_metric
-from automl.models import REGISTRY
 from automl.search import SearchProblem, optimize
-from tests.faulty_models import FAULTY
 from tests.fixtures.tables import make_dataset
 from tests.search.conftest import run_linear_trials
 
@@ -44,13 +42,6 @@ def dask_runner():
     pytest.importorskip("distributed")
     from automl.search import dask_runner
     return dask_runner
-
-
-@pytest.fixture
-def faulty_family():
-    REGISTRY.register(FAULTY)
-    yield FAULTY
-    REGISTRY.unregister(FAULTY.key)
 
 
 def free_port() -> int:
@@ -140,7 +131,7 @@ def test_attach_by_address_then_lose_the_scheduler(dask_runner, faulty_family):
 
         # 2. the scheduler dies mid-run (after a first full-fidelity model, while the hanging trial runs): running
         # trials fail with "scheduler lost", no trial is submitted any more, the search ends with the best model so far
-        p = problem(families=("faulty", "lightgbm"))
+        p = problem(families=("faulty_test", "lightgbm"))
 
         def kill_scheduler(progress):
             t = progress["trial"]
@@ -152,7 +143,7 @@ def test_attach_by_address_then_lose_the_scheduler(dask_runner, faulty_family):
         lost_at: list[int] = []
         start = time.monotonic()
         result = optimize(p, Deadline(10), strategy="warm", executor_factory=dask_runner.dask_executor_factory(
-            address), suggestions=[{"config": {"family": "faulty", "mode": "hang"}, "origin": "kb"}],
+            address), suggestions=[{"config": {"family": "faulty_test", "mode": "hang"}, "origin": "kb"}],
             callback=kill_scheduler)
         assert time.monotonic() - start < 20
         assert lost_at, [(t.status, t.error) for t in result.trials]
@@ -192,10 +183,10 @@ def test_a_worker_killed_mid_trial_fails_that_trial_only(dask_runner, faulty_fam
 
     killer = threading.Thread(target=kill_the_hanging_worker, daemon=True)
     try:
-        p = problem(families=("faulty", "lightgbm"))
+        p = problem(families=("faulty_test", "lightgbm"))
         killer.start()
         result = optimize(p, Deadline(12), strategy="warm", executor_factory=dask_runner.dask_executor_factory(client),
-                          suggestions=[{"config": {"family": "faulty", "mode": "hang"}, "origin": "kb"}])
+                          suggestions=[{"config": {"family": "faulty_test", "mode": "hang"}, "origin": "kb"}])
         killer.join(timeout=1)
         assert killed, "the hanging trial was never seen running"
         hang = result.trials[0]

@@ -1,9 +1,7 @@
-"""Fixtures for the search tests: small cleaned problems and the test-only faulty family."""
+"""Fixtures for the search tests: small cleaned problems and a batch of trials run on an executor."""
 from __future__ import annotations
 
 import time
-
-import pytest
 
 from automl.data import TableEncoder, encode_target
 from automl.metrics import get_metric
@@ -33,13 +31,3 @@ def run_linear_trials(executor, n: int, seconds: float = 60.0) -> list[str]:
     while executor.running() and time.monotonic() < stop:
         results.update(dict(executor.collect(0.2)))
     return [results[i]["status"] if i in results else "missing" for i in range(n)]
-
-
-@pytest.fixture
-def faulty_family():
-    from tests.search.faulty import FAULTY
-    REGISTRY.register(FAULTY)
-    try:
-        yield FAULTY
-    finally:
-        REGISTRY.unregister(FAULTY.key)

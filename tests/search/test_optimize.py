@@ -1,5 +1,6 @@
 """optimize end to end on small data with tiny budgets: isolation, budget, determinism, warm start,
-interrupt, resume, strategies. Behaviour only; speed is measured by benchmarks/bench_search.py."""
+interrupt, resume, strategies, refit, fallback, threshold, sample weights. Behaviour only; speed is measured
+by benchmarks/bench_search.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from automl.deadline import Deadline
+from automl.metrics import get_metric
 from automl.models import REGISTRY
 from automl.search import SearchProblem, optimize
 from knowledge_base.canonical import config_id
@@ -28,8 +30,9 @@ def _check_model(result, problem: SearchProblem):
     assert {cid for cid, _ in result.ensemble} <= {t.config_id for t in result.trials}
 
 
-def test_failing_hanging_and_memory_hungry_trials_do_not_stop_the_search(faulty_family):
-    p = make_problem(n=200, n_jobs=2, families=("faulty_test", "lightgbm"))
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_failing_hanging_and_memory_hungry_trials_do_not_stop_the_search(faulty_family, n_jobs):
+    p = make_problem(n=200, n_jobs=n_jobs, families=("faulty_test", "lightgbm"))
     suggestions = [{"config": {"family": "faulty_test", "mode": m}, "origin": "kb", "explanation": "test"}
                    for m in ("raise", "memory", "hang")]
     suggestions.append({"config": REGISTRY.get("lightgbm").default_config(), "origin": "kb"})
@@ -55,6 +58,7 @@ def test_budget_is_honoured_and_a_model_is_returned():
     assert elapsed < 6.5, elapsed  # loose: a busy machine; speed is for the benchmark
     assert result.timings["elapsed"] <= elapsed and result.timings["overhead_seconds"] >= 0
     assert result.protocol == "cv5"
+    assert len(result.trials) >= 2 and result.model.predict(p.X).shape == (300,)
     _check_model(result, p)
 
 
@@ -62,10 +66,10 @@ def test_deterministic_with_max_trials_and_two_workers():
     runs = []
     for _ in range(2):
         p = make_problem(n=150, n_jobs=2)
-        r = optimize(p, Deadline(120), strategy="bo", max_trials=8)
-        runs.append(([(t.config_id, t.status, t.fidelity, t.score) for t in r.trials],
+        r = optimize(p, Deadline(120), strategy="bo", max_trials=10)
+        runs.append(([(t.config_id, t.status, t.fidelity, t.score, t.loss) for t in r.trials],
                      r.model.predict_proba(p.X), r.ensemble))
-    assert len(runs[0][0]) == 8
+    assert len(runs[0][0]) == 10
     assert runs[0][0] == runs[1][0]
     assert np.array_equal(runs[0][1], runs[1][1])
     assert runs[0][2] == runs[1][2]
@@ -82,6 +86,13 @@ def test_warm_suggestions_are_evaluated_first_and_tagged():
     assert [t.origin for t in r.trials] == ["kb", "kb", "portfolio"]
     assert r.trials[0].config_id == config_id(REGISTRY.get("knn").complete(knn))
     assert r.trials[2].family == "lightgbm"  # the static portfolio follows the suggestions
+    # a complete suggestion keeps its id; the portfolio fills the trials after it
+    suggestion = REGISTRY.get("extra_trees").complete({"family": "extra_trees", "n_estimators": 60,
+                                                       "max_features": 0.3})
+    r = optimize(make_problem(), Deadline(30), strategy="warm", max_trials=3,
+                 suggestions=[{"config": suggestion, "origin": "kb", "explanation": "test"}])
+    assert r.trials[0].config_id == config_id(suggestion) and r.trials[0].origin == "kb"
+    assert [t.origin for t in r.trials[1:]] == ["portfolio", "portfolio"]
 
 
 def test_interrupt_returns_the_best_so_far():
@@ -100,20 +111,24 @@ def test_interrupt_returns_the_best_so_far():
     _check_model(r, p)
 
 
-def test_resume_replays_the_history_without_running_it_again():
+@pytest.mark.parametrize("n_first, keep_extra", [(3, True), (4, False)])
+def test_resume_replays_the_history_without_running_it_again(n_first, keep_extra):
+    """The history replays as given, or without the trials' ``extra`` (fold losses, curves)."""
     p = make_problem(n=150)
-    first = optimize(p, Deadline(60), strategy="bo", max_trials=3)
-    previous = [dataclasses.asdict(t) for t in first.trials]
+    first = optimize(p, Deadline(60), strategy="bo", max_trials=n_first)
+    previous = [dataclasses.asdict(t) if keep_extra else vars(t) | {"extra": {}} for t in first.trials]
     second = optimize(p, Deadline(60), strategy="bo", max_trials=2, history=previous)
     replayed = [t for t in second.trials if t.extra.get("replayed")]
     assert [t.config_id for t in replayed] == [t.config_id for t in first.trials]
     fresh = [t for t in second.trials if not t.extra.get("replayed")]
     assert len(fresh) == 2 and fresh[0].origin == "resumed"  # the earlier best again, for its models
+    best_before = min((t for t in first.trials if t.status == "ok"), key=lambda t: t.loss)
+    assert fresh[0].config_id == best_before.config_id
     assert fresh[1].config_id not in {t.config_id for t in first.trials}
     _check_model(second, p)
 
 
-@pytest.mark.parametrize("strategy, task", [("random", "multiclass"), ("hyperband", "regression")])
+@pytest.mark.parametrize("strategy, task", [("random", "multiclass"), ("hyperband", "regression"), ("bo", "binary")])
 def test_other_strategies_and_tasks(strategy, task):
     p = make_problem(task=task, n=150)
     r = optimize(p, Deadline(60), strategy=strategy, max_trials=3)
@@ -173,3 +188,25 @@ def test_fallback_model_without_any_trial_early_stops_instead_of_overfitting():
     constant = log_loss(y_new, np.tile(np.bincount(noise, minlength=k) / len(noise), (len(y_new), 1)),
                         labels=np.arange(k))
     assert log_loss(y_new, result.model.predict_proba(X_new), labels=np.arange(k)) < constant + 0.05
+
+
+def test_a_threshold_metric_gets_a_decision_threshold():
+    p = make_problem(n=300, seed=2)
+    imbalanced = np.where(p.y == 1, (np.random.default_rng(1).random(300) < 0.3).astype(int), 0)
+    r = optimize(SearchProblem(p.X, imbalanced, "binary", get_metric("f1", "binary"), seed=0), Deadline(30),
+                 strategy="bo", max_trials=4)
+    assert r.threshold is None or 0.0 < r.threshold < 1.0
+    assert r.model.predict(p.X).shape == (300,)
+
+
+def test_sample_weights_reach_training_and_scoring():
+    p = make_problem(n=200)
+    weights = np.where(p.y == 1, 5.0, 1.0)
+    weighted = SearchProblem(p.X, p.y, p.task, get_metric("accuracy", "binary"), seed=0, sample_weight=weights,
+                             families=("lightgbm", "knn"))
+    r = optimize(weighted, Deadline(30), strategy="bo", max_trials=3)
+    plain = optimize(SearchProblem(p.X, p.y, p.task, get_metric("accuracy", "binary"), seed=0,
+                                   families=("lightgbm", "knn")), Deadline(30), strategy="bo", max_trials=3)
+    assert [t.config_id for t in r.trials] == [t.config_id for t in plain.trials]
+    assert [t.score for t in r.trials] != [t.score for t in plain.trials]  # weighted validation scores
+    assert (r.model.predict(p.X) == 1).mean() >= (plain.model.predict(p.X) == 1).mean()

@@ -66,6 +66,31 @@ def test_an_asha_promotion_that_cannot_run_in_the_time_left_is_not_lost():
     assert asha.next_promotion() == ("c1", 1)
 
 
+def test_asha_promotes_the_best_first_and_up_every_rung():
+    asha = ASHA([1 / 9, 1 / 3, 1.0])
+    for i, loss in enumerate([5, 3, 9, 1, 7, 8]):
+        asha.report(0, f"c{i}", loss)
+    promoted = [asha.next_promotion(), asha.next_promotion(), asha.next_promotion()]
+    assert promoted[:2] == [("c3", 1), ("c1", 1)] and promoted[2] is None
+    asha.report(1, "c3", 0.5)
+    asha.report(1, "c1", 0.7)
+    asha.report(1, "c9", 0.9)
+    assert asha.next_promotion() == ("c3", 2)
+
+
+def test_asha_also_promotes_the_best_of_each_family_in_the_better_half():
+    """Families learn differently from more rows (an MLP can trail the LightGBMs on a third of the rows and
+    lead on all of them): each family's best is promotable when it is in the better half of the rung, not
+    only the top third overall; a family's best in the worse half is not."""
+    asha = ASHA([1 / 3, 1.0])
+    for i, loss in enumerate([1.0, 1.1, 1.2, 1.3, 1.4]):
+        asha.report(0, f"gbm{i}", loss, "lightgbm")
+    asha.report(0, "mlp", 1.25, "mlp")
+    asha.report(0, "linear", 9.0, "linear")
+    promoted = [asha.next_promotion() for _ in range(4)]
+    assert promoted == [("gbm0", 1), ("gbm1", 1), ("mlp", 1), None]
+
+
 def test_racing_drops_only_clearly_worse_challengers():
     incumbent = [0.30, 0.32, 0.31, 0.29, 0.33]
     assert race_out([0.45], incumbent)  # far worse after one fold
