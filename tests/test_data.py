@@ -115,7 +115,7 @@ def test_no_usable_feature():
 
 
 def test_text_columns_are_refused_or_read_as_numbers_as_by_a_full_parse():
-    from automl.data import NUMBER_SHARE, _constant, _mostly_numbers
+    from automl.data.column_plan import NUMBER_SHARE, _constant, _mostly_numbers
     rng = np.random.default_rng(0)
     for n_bad in (0, 5, 19, 20, 21, 40, 500):
         for where in ("start", "spread"):

@@ -1,0 +1,82 @@
+"""A planned column's values as cleaned columns (``encode_column``): float64 numbers, 0/1 booleans, date parts,
+``category`` columns. The same plan gives the same columns at fit and at predict time; a value a plan cannot
+read (text in a number column, an unseen category) becomes missing."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .column_plan import BOOL_TEXT, OTHER, ColumnPlan
+
+MISSING_TEXT = ("", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "#n/a")  # read as missing, not as bad numbers
+
+
+@dataclass
+class EncodedColumn:
+    """The cleaned columns of one input column (name -> values, in ``ColumnPlan.outputs`` order) and how many of
+    its values should have been numbers but did not parse (missing markers such as ``NA`` not counted)."""
+
+    columns: dict = field(default_factory=dict)
+    unparsed: int = 0
+
+
+def encode_column(plan: ColumnPlan, s: pd.Series) -> EncodedColumn:
+    """``s`` (the input column, index reset) as ``plan`` cleans it."""
+    if plan.kind == "numeric":
+        return _numbers(plan, s)
+    if plan.kind == "boolean":
+        return EncodedColumn({plan.name: _booleans(plan, s)})
+    if plan.kind == "datetime":
+        return EncodedColumn(_date_parts(plan, s))
+    return EncodedColumn({plan.name: as_categories(s.astype("string").str.strip(), plan.categories)})
+
+
+def as_categories(text: pd.Series, categories: list[str]) -> pd.Categorical:
+    """Stripped ``text`` as a categorical of ``categories``: a value outside them becomes ``OTHER`` when that is
+    one of them, else missing."""
+    known = set(categories)
+    if OTHER in known:
+        text = text.where(text.isna() | text.isin(known), OTHER)
+    return pd.Categorical(text.astype(object).where(text.notna(), None), categories=categories)
+
+
+def _numbers(plan: ColumnPlan, s: pd.Series) -> EncodedColumn:
+    n_bad = 0
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        v = pd.to_numeric(s, errors="coerce").astype("float64")
+    else:
+        text = s.astype("string").str.strip().str.replace(",", ".", regex=False)
+        v = pd.to_numeric(text, errors="coerce").astype("float64")
+        n_bad = int((v.isna() & text.notna() & ~text.str.lower().isin(MISSING_TEXT)).sum())
+    return EncodedColumn({plan.name: v.replace([np.inf, -np.inf], np.nan)}, n_bad)
+
+
+def _booleans(plan: ColumnPlan, s: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return pd.to_numeric(s, errors="coerce").astype("float64")
+    text = s.astype("string").str.strip().str.lower()
+    v = text.map(lambda t: np.nan if pd.isna(t) else (1.0 if t in plan.true_values else
+                                                      (0.0 if t in BOOL_TEXT else np.nan)))
+    return v.astype("float64")
+
+
+def _date_parts(plan: ColumnPlan, s: pd.Series) -> dict:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        d = s
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            d = pd.to_datetime(s.astype("string"), errors="coerce", format="mixed")
+    if getattr(d.dt, "tz", None) is not None:
+        d = d.dt.tz_localize(None)
+    out = {}
+    for part, column in zip(plan.date_parts, plan.outputs):
+        if part == "epoch_days":
+            vals = (d - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
+        else:
+            vals = getattr(d.dt, part)
+        out[column] = pd.to_numeric(vals, errors="coerce").astype("float64")
+    return out
