@@ -167,6 +167,8 @@ def find_leaks(X: pd.DataFrame, y: np.ndarray, task: str, *, seed: int = 0, samp
 
 def _levels(s: pd.Series) -> tuple[np.ndarray, int, np.ndarray | None]:
     """Integer level codes (missing is a level of its own), their count, and the numeric values (or None)."""
+    if isinstance(s.dtype, pd.StringDtype):  # free text: its distinct values are its levels
+        s = s.astype("category")
     if isinstance(s.dtype, pd.CategoricalDtype):
         codes = s.cat.codes.to_numpy().astype(np.int64)
         _, codes = np.unique(codes, return_inverse=True)

@@ -1,11 +1,11 @@
 """A compact profile of a model's training data, saved in its manifest, that new data is compared against.
 
 Per raw input column: how the encoder uses it (``ColumnKind``), its missing share, and its distribution as
-bins: numeric, boolean and date columns (dates as days since 1970) as at most ``MAX_BINS`` quantile bins of
-the training rows, categorical columns as the shares of their ``MAX_CATEGORIES`` most frequent categories
-plus the rest. Plus the meta-feature vector, the fingerprint and the row count. No raw row is kept: the
-size is bounded by the column count (at most ~60 numbers or ~50 category names per column; a 50-column
-table is a few KB to ~40 KB of JSON).
+bins: numeric, boolean and date columns (dates as days since 1970) and free-text columns (as their words per
+value) as at most ``MAX_BINS`` quantile bins of the training rows, categorical columns as the shares of their
+``MAX_CATEGORIES`` most frequent categories plus the rest. Plus the meta-feature vector, the fingerprint and the
+row count. No raw row is kept: the size is bounded by the column count (at most ~60 numbers or ~50 category names
+per column; a 50-column table is a few KB to ~40 KB of JSON).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .data import word_counts
 from .exceptions import ModelLoadError
 
 PROFILE_VERSION = 1
@@ -30,11 +31,12 @@ class ColumnKind(str, enum.Enum):
     BOOLEAN = "boolean"
     CATEGORICAL = "categorical"
     DATETIME = "datetime"
+    TEXT = "text"  # free text, profiled by its words per value
     DROPPED = "dropped"  # not a feature of the model (ID-like, constant, empty)
 
 
 _ENCODER_KINDS = {"numeric": ColumnKind.NUMERIC, "boolean": ColumnKind.BOOLEAN, "category": ColumnKind.CATEGORICAL,
-                  "datetime": ColumnKind.DATETIME}
+                  "datetime": ColumnKind.DATETIME, "text": ColumnKind.TEXT}
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class ColumnProfile:
 
     @property
     def binned(self) -> bool:
-        return self.kind in (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, ColumnKind.DATETIME)
+        return self.kind in (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, ColumnKind.DATETIME, ColumnKind.TEXT)
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "kind": self.kind.value, "missing_share": self.missing_share}
@@ -132,8 +134,10 @@ def bin_shares(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
 
 
 def binned_values(name: str, kind: ColumnKind, encoded: pd.DataFrame) -> np.ndarray:
-    """The numbers a binned column is profiled on, from the encoder's output: the value itself, or a date's
-    days since 1970 (NaN for missing)."""
+    """The numbers a binned column is profiled on, from the encoder's output: the value itself, a date's days
+    since 1970, or a text's words (NaN for missing)."""
+    if kind is ColumnKind.TEXT:
+        return word_counts(encoded[name]).to_numpy(dtype=float)
     column = f"{name}__epoch_days" if kind is ColumnKind.DATETIME else name
     return encoded[column].to_numpy(dtype=float)
 

@@ -1,5 +1,6 @@
 """What each input column becomes (``ColumnPlan``): the rules that read a raw column's values on the training
-rows and decide its kind (numeric, boolean, category, datetime), or why it is dropped (empty, constant, ID-like).
+rows and decide its kind (numeric, boolean, category, datetime, text), or why it is dropped (empty, constant,
+ID-like).
 ``column_values`` applies a plan to the values, at fit and at predict time alike."""
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ NUMBER_SHARE = 0.98  # a text column whose values are at least this share number
 _PARSE_PREFIX = 2  # x the tolerated non-numbers: the rows parsed first (a text column is refused on them)
 _ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|key|index)$|^(id|uuid)([_\s-]|$)", re.IGNORECASE)
 _DATE_HINT = re.compile(r"\d{1,4}[-/.:]\d{1,2}")
+TEXT_MIN_WORDS = 3  # median words per value of a free-text column: sentences; labels, names and codes have 1 or 2
+_WORD_SAMPLE = 1000  # values whose words are counted (the rule needs their typical count only)
 BOOL_TEXT = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "t": 1.0, "f": 0.0, "y": 1.0, "n": 0.0}
 
 
 @dataclass
 class ColumnPlan:
     name: str
-    kind: str  # numeric | boolean | category | datetime
+    kind: str  # numeric | boolean | category | datetime | text
     categories: list[str] = field(default_factory=list)
     true_values: list[str] = field(default_factory=list)
     date_parts: list[str] = field(default_factory=list)
@@ -58,7 +61,8 @@ def plan_column(name: str, s: pd.Series, n: int, max_categories: int) -> tuple[C
 
 def _text_plan(name: str, s: pd.Series, text: pd.Series, n: int, max_categories: int
                ) -> tuple[ColumnPlan | None, str]:
-    """A column of text (``text``: its non-missing values, stripped): booleans, numbers, dates, else categories."""
+    """A column of text (``text``: its non-missing values, stripped): booleans, numbers, dates, free text (more
+    distinct values than a category keeps, ``TEXT_MIN_WORDS`` words or more per value), else categories."""
     lowered = set(text.str.lower().unique())
     if lowered <= set(BOOL_TEXT) and len(lowered) <= 2 and lowered not in ({"y"}, {"n"}):
         truthy = sorted(v for v in lowered if BOOL_TEXT[v] == 1.0)
@@ -78,6 +82,8 @@ def _text_plan(name: str, s: pd.Series, text: pd.Series, n: int, max_categories:
     n_unique = text.nunique()
     if n_unique <= 1 and s.notna().all():
         return None, "constant"
+    if n_unique > max_categories and word_counts(text.iloc[:_WORD_SAMPLE]).median() >= TEXT_MIN_WORDS:
+        return ColumnPlan(name, "text"), ""  # free text: a category would keep only some values
     if n_unique == n and n >= MIN_ROWS:
         return None, "ID-like (a distinct value per row)"
     return ColumnPlan(name, "category", categories=frequent_values(text, max_categories)), ""
@@ -91,6 +97,11 @@ def frequent_values(text: pd.Series, max_categories: int) -> list[str]:
     if len(counts) > max_categories:
         keep.append(OTHER)
     return sorted(keep)
+
+
+def word_counts(text: pd.Series) -> pd.Series:
+    """Whitespace-separated words per value of ``text`` (float64; missing stays missing)."""
+    return text.astype("string").str.split().str.len().astype("float64")
 
 
 def _mostly_numbers(text: pd.Series) -> pd.Series | None:

@@ -1,6 +1,6 @@
 """A planned column's values as cleaned columns (``encode_column``): float64 numbers, 0/1 booleans, date parts,
-``category`` columns. The same plan gives the same columns at fit and at predict time; a value a plan cannot
-read (text in a number column, an unseen category) becomes missing."""
+``category`` columns, ``TEXT_DTYPE`` (pandas ``string``) free text. The same plan gives the same columns at fit
+and at predict time; a value a plan cannot read (text in a number column, an unseen category) becomes missing."""
 from __future__ import annotations
 
 import warnings
@@ -11,6 +11,7 @@ import pandas as pd
 
 from .column_plan import BOOL_TEXT, OTHER, ColumnPlan
 
+TEXT_DTYPE = "string"  # the dtype of the cleaned table's free-text columns (``text_columns``)
 MISSING_TEXT = ("", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "#n/a")  # read as missing, not as bad numbers
 
 
@@ -31,7 +32,14 @@ def encode_column(plan: ColumnPlan, s: pd.Series) -> EncodedColumn:
         return EncodedColumn({plan.name: _booleans(plan, s)})
     if plan.kind == "datetime":
         return EncodedColumn(_date_parts(plan, s))
+    if plan.kind == "text":  # stripped; blank is missing
+        return EncodedColumn({plan.name: s.astype(TEXT_DTYPE).str.strip().replace("", pd.NA)})
     return EncodedColumn({plan.name: as_categories(s.astype("string").str.strip(), plan.categories)})
+
+
+def text_columns(X: pd.DataFrame) -> list:
+    """The free-text columns of a cleaned table (kind ``text``; every other column is float64 or ``category``)."""
+    return [c for c in X.columns if isinstance(X[c].dtype, pd.StringDtype)]
 
 
 def as_categories(text: pd.Series, categories: list[str]) -> pd.Categorical:

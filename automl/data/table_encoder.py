@@ -99,7 +99,7 @@ class TableEncoder:
         return {out: p.name for p in self.plans_ for out in p.outputs}
 
     def column_kinds(self) -> dict[str, str]:
-        """Every input column's kind as this encoder sees it (numeric, boolean, category, datetime; ``dropped``
+        """Every input column's kind as this encoder sees it (numeric, boolean, category, datetime, text; ``dropped``
         for one it leaves out: constant, empty, ID-like), in input order: what a table's lineage is made of."""
         kinds = {plan.name: plan.kind for plan in self.plans_}
         return {name: kinds.get(name, "dropped") for name in self.input_columns_}

@@ -1,10 +1,12 @@
-"""LightGBM, the workhorse: native categorical handling, early stopping on the validation fold."""
+"""LightGBM, the workhorse: native categorical handling, early stopping on the validation fold; free-text columns
+become features by the ``text`` step, its only pipeline slot."""
 from __future__ import annotations
 
 import lightgbm as lgb
 
 from ..space import Categorical, Float, Int
-from .registry import CLASSIFICATION, Family
+from .preprocessing import assemble
+from .registry import CLASSIFICATION, TEXT_STEPS, Family
 
 PARAMS = (
     Float("learning_rate", 0.01, 0.3, 0.08, log=True),
@@ -29,13 +31,13 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
         reg_alpha=config["reg_alpha"], max_bin=config["max_bin"], random_state=seed, n_jobs=1, verbose=-1,
     )
     if task == "regression":
-        return lgb.LGBMRegressor(**kwargs)
+        return assemble(config, task, seed, lgb.LGBMRegressor(**kwargs))
     weight = None if config["class_weight"] == "none" else "balanced"
-    return lgb.LGBMClassifier(class_weight=weight, **kwargs)
+    return assemble(config, task, seed, lgb.LGBMClassifier(class_weight=weight, **kwargs))
 
 
 FAMILY = Family("lightgbm", ("binary", "multiclass", "regression"), PARAMS, build, cost=1.0, iterations="n_estimators",
-                memory_per_cell=16.0,
+                memory_per_cell=16.0, steps=TEXT_STEPS,
                 # seconds: early stopping takes ~1/learning_rate rounds; bagging and coarser bins are cheaper
                 cost_exponents=(("learning_rate", -0.46), ("subsample", 0.44), ("max_bin", 0.13),
                                 ("min_child_samples", -0.13)),

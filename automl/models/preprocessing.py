@@ -1,21 +1,26 @@
-"""The pipeline a configuration builds: missing values -> categorical encoding -> numeric transform ->
+"""The pipeline a configuration builds: text -> missing values -> categorical encoding -> numeric transform ->
 selection -> construction -> model, each stage the step the configuration chose (``automl.models.steps``).
 
-Families taking a numeric transform (``Family.imputed``) get their ``missing`` step on the numbers (median or a
-constant, with missing indicators) and a ``__missing__`` category first; tree families read NaN. With every slot at the family's default,
-``assemble`` builds exactly the pipeline of the fixed preprocessing before steps were choices
-(``for_dense_models`` / ``for_trees``).
+The text step comes first: it replaces the free-text columns by numbers or categories, which the later stages
+then treat as the table's own (a table without text passes through it as it is). Families taking a numeric
+transform (``Family.imputed``) get their ``missing`` step on the numbers (median or a constant, with missing
+indicators) and a ``__missing__`` category first; tree families read NaN; LightGBM, which takes the text slot only,
+reads numbers and categories itself. With every slot at the family's default, ``assemble`` builds exactly the
+pipeline of the fixed preprocessing before steps were choices (``for_dense_models`` / ``for_trees``) on a table
+without text.
 """
 from __future__ import annotations
 
 import numpy as np
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from ..data import TEXT_DTYPE
+
 _CATS = make_column_selector(dtype_include="category")
-_NUMS = make_column_selector(dtype_exclude="category")
+_NUMS = make_column_selector(dtype_exclude=["category", TEXT_DTYPE])  # (text columns are the text step's)
 
 
 def assemble(config: dict, task: str, seed: int, model):
@@ -23,7 +28,6 @@ def assemble(config: dict, task: str, seed: int, model):
     family's defaults)."""
     from .registry import REGISTRY
     from .steps import NONE, STEPS
-    from .steps.missing import MEDIAN
     family = REGISTRY.get(config["family"])
     full = family.expanded(config, task)
 
@@ -34,6 +38,18 @@ def assemble(config: dict, task: str, seed: int, model):
         chosen = STEPS.get(key)
         return chosen.build(chosen.values(full), task, seed), chosen
 
+    stages = [s[0] for s in (step("text"),) if s is not None]
+    if "categorical_encoding" in dict(family.steps):  # (else the model reads numbers and categories itself)
+        stages.append(_columns(family, step, task, seed))
+    stages += [s[0] for s in (step("selection"), step("construction")) if s is not None]
+    pipeline = make_pipeline(*stages, model)
+    return EarlyStoppingPipeline(pipeline.steps) if family.iterations else pipeline
+
+
+def _columns(family, step, task: str, seed: int) -> ColumnTransformer:
+    """Numbers and categories as the configuration's ``missing``, ``categorical_encoding`` and
+    ``numeric_transform`` steps make them (``step(slot)``: the built step and its record, or None)."""
+    from .steps.missing import MEDIAN
     encoder, numeric, missing = step("categorical_encoding"), step("numeric_transform"), step("missing")
     if family.imputed:
         cat = [SimpleImputer(strategy="constant", fill_value="__missing__")]
@@ -47,10 +63,33 @@ def assemble(config: dict, task: str, seed: int, model):
     else:
         num = "passthrough"
         cat = encoder[0] if encoder is not None else ordinal_codes()
-    columns = ColumnTransformer([("num", num, _NUMS), ("cat", cat, _CATS)], sparse_threshold=0.0,
-                                verbose_feature_names_out=False)
-    later = [s[0] for s in (step("selection"), step("construction")) if s is not None]
-    return make_pipeline(columns, *later, model)
+    return ColumnTransformer([("num", num, _NUMS), ("cat", cat, _CATS)], sparse_threshold=0.0,
+                             verbose_feature_names_out=False)
+
+
+class EarlyStoppingPipeline(Pipeline):
+    """A pipeline whose model stops early on validation rows given as the pipeline's input (LightGBM): ``fit``'s
+    keyword arguments without a ``<step>__`` prefix go to the model, and its validation sets (``eval_set``,
+    ``eval_X``) pass through the fitted transforms first, as the training rows do."""
+
+    def fit(self, X, y=None, **params):
+        name, model = self.steps[-1]
+        transforms = [t for _, t in self.steps[:-1] if t is not None and t != "passthrough"]
+        for transform in transforms:
+            X = transform.fit_transform(X, y)
+
+        def through(rows):
+            for transform in transforms:
+                rows = transform.transform(rows)
+            return rows
+
+        own = {k.removeprefix(f"{name}__"): v for k, v in params.items() if "__" not in k or k.startswith(f"{name}__")}
+        if "eval_set" in own:
+            own["eval_set"] = [(through(rows), target) for rows, target in own["eval_set"]]
+        if "eval_X" in own:
+            own["eval_X"] = tuple(through(rows) for rows in own["eval_X"])
+        model.fit(X, y, **own)
+        return self
 
 
 def ordinal_codes() -> OrdinalEncoder:

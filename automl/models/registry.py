@@ -18,10 +18,11 @@ from ..space import (Condition, Param, canonical, check_conditions, check_config
 CLASSIFICATION = Condition(tasks=("binary", "multiclass"))  # e.g. class_weight: classifiers only read it
 REGRESSION = Condition(tasks=("regression",))
 # the pipeline slots a family takes and its default step in each (``automl.models.steps``): the fixed
-# preprocessing these families had before steps were choices
-DENSE_STEPS = (("missing", "median_indicator"), ("categorical_encoding", "onehot"), ("numeric_transform", "standard"), ("selection", "none"),
-               ("construction", "none"))
-TREE_STEPS = (("categorical_encoding", "ordinal"), ("selection", "none"))
+# preprocessing these families had before steps were choices, and TF-IDF + SVD features of free-text columns
+DENSE_STEPS = (("text", "tfidf_svd"), ("missing", "median_indicator"), ("categorical_encoding", "onehot"),
+               ("numeric_transform", "standard"), ("selection", "none"), ("construction", "none"))
+TREE_STEPS = (("text", "tfidf_svd"), ("categorical_encoding", "ordinal"), ("selection", "none"))
+TEXT_STEPS = (("text", "tfidf_svd"),)  # (LightGBM: it reads numbers and categories itself)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from ..deadline import Deadline
 from ..exceptions import InputError
 from ..metrics import Metric
 from ..models import REGISTRY, upgrade_config
+from ..models.steps import unused_slots
 from ..timing import PhaseTiming
 from .budget import CLOSING_SECONDS, MIN_TRIAL_SECONDS, POLL_SECONDS, CostModel
 from .brackets import ASHA, Hyperband, fidelity_rungs
@@ -101,7 +102,7 @@ def _allowed_families(problem: SearchProblem):
         families = [f for f in families if f.key in problem.families]
     if not families:
         raise InputError(f"no model family is allowed for a {problem.task} task with {len(problem.y)} rows")
-    return [f.without_steps(problem.exclude_steps) for f in families]
+    return [f.without_steps((*problem.exclude_steps, *unused_slots(problem.X))) for f in families]
 
 
 class _Search:

@@ -62,7 +62,7 @@ def test_lightgbm_early_stops_on_the_validation_fold():
     X, y = messy("binary", n=300)
     model = fit_one({"family": "lightgbm", "learning_rate": 0.3}, X.iloc[:200], y[:200], "binary", 2, seed=0,
                     eval_set=(X.iloc[200:], y[200:]))
-    assert 0 < model.best_iteration_ < 2000
+    assert 0 < model[-1].best_iteration_ < 2000  # (the model behind the text step)
 
 
 def test_one_thread_per_trial():

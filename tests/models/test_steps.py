@@ -45,7 +45,7 @@ def test_each_step_fits_and_predicts_on_the_example(customers, family, slot, key
     config = REGISTRY.get(family).complete({"family": family, slot: key}, "binary")
     assert config.get(slot) == key or REGISTRY.get(family).expanded(config)[slot] == key
     model = fit_one(config, X, y, "binary", 2, seed=0)
-    pred = predict_one(model, unseen_rows(X), "binary", 2)
+    pred = predict_one(model, unseen_rows(X)[list(X.columns)], "binary", 2)  # (LightGBM reads the columns as given)
     assert np.isfinite(pred).all() and pred.shape[0] == 4
 
 
@@ -90,7 +90,8 @@ def test_target_encoding_does_not_leak():
     Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.3, random_state=0)
     config = {"family": "random_forest", "categorical_encoding": "target", "min_samples_leaf": 5}
     model = fit_one(REGISTRY.get("random_forest").complete(config, "binary"), Xa, ya, "binary", 2, seed=0)
-    encoded = model[0].fit_transform(Xa, ya)[:, list(model[0].get_feature_names_out()).index("id")]
+    columns = model.named_steps["columntransformer"]  # (after the text step, which passes this table as it is)
+    encoded = columns.fit_transform(Xa, ya)[:, list(columns.get_feature_names_out()).index("id")]
     assert abs(np.corrcoef(encoded, ya)[0, 1]) < 0.15
     from sklearn.metrics import roc_auc_score
     auc = roc_auc_score(yb, predict_one(model, Xb, "binary", 2)[:, 1])

@@ -3,28 +3,32 @@
 A step fills one slot of a family's pipeline (``SLOTS``, in pipeline order). A family names the slots it takes
 and its default step in each (``Family.steps``); its space then holds one categorical parameter per slot (the
 step keys that apply to it, plus ``none`` for the optional slots) and each step's own parameters, prefixed
-``<step key>__`` and active only when that step is chosen.
+``<step key>__`` and active only when that step is chosen. A slot the data gives no work (``unused_slots``: ``text``
+on a table without text columns) is left out of the search's spaces.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from ...space import Categorical, Condition, Param
+from ...data import text_columns
 from ...exceptions import InputError
+from ...space import Categorical, Condition, Param
 from ..registry import Registry
 
-SLOTS = ("missing", "categorical_encoding", "numeric_transform", "selection", "construction")
+SLOTS = ("text", "missing", "categorical_encoding", "numeric_transform", "selection", "construction")
 OPTIONAL = ("numeric_transform", "selection", "construction")  # slots where ``none`` (identity) is a choice
 NONE = "none"
+WHOLE_SLOT = "*"  # ``<slot>:*`` among a family's excluded steps: the slot is not searched (its default builds it)
 
 
 @dataclass(frozen=True)
 class Step:
     """One pipeline step. ``build(params, task, seed)`` returns an unfitted scikit-learn transformer (``params``:
-    the step's own values, unprefixed) that takes the previous stage's output: a DataFrame of category columns
-    for ``categorical_encoding``, a float matrix for the other slots. ``families``: the family keys it serves
-    (empty: every family that takes the slot); ``needs_imputed``: only for families whose input is imputed
+    the step's own values, unprefixed) that takes the previous stage's output: the cleaned table for ``text``
+    (it replaces the text columns), a DataFrame of category columns for ``categorical_encoding``, a float matrix
+    for the other slots. ``families``: the family keys it serves (empty: every family that takes the slot);
+    ``needs_imputed``: only for families whose input is imputed
     (those that take a numeric transform: the linear, k-NN, MLP and SVM families), e.g. because it cannot
     read NaN (or, for ``missing``, because the others read NaN themselves). ``may_emit_nan``: its output can hold NaN (an imputer follows it for imputed families)."""
 
@@ -67,6 +71,8 @@ def step_params(family) -> tuple[Param, ...]:
     if key not in _SPACES:
         out: list[Param] = []
         for slot, default in sorted(family.steps, key=lambda s: SLOTS.index(s[0])):
+            if f"{slot}:{WHOLE_SLOT}" in family.excluded_steps:
+                continue
             offered = [s for s in STEPS.values() if s.slot == slot and s.applies_to(family)]
             keys = ([NONE] if slot in OPTIONAL else []) + [s.key for s in offered]
             if default not in keys:
@@ -84,6 +90,13 @@ def step_params(family) -> tuple[Param, ...]:
         _SPACES.clear() if len(_SPACES) > 256 else None
         _SPACES[key] = tuple(out)
     return _SPACES[key]
+
+
+def unused_slots(X) -> tuple[str, ...]:
+    """``Family.without_steps`` keys for the slots the cleaned table ``X`` gives no work: ``text`` without text
+    columns (every text step builds the same model there), so such a search varies what it did before the slot
+    existed and its configurations keep their ids."""
+    return () if text_columns(X) else (f"text:{WHOLE_SLOT}",)
 
 
 def uses_any(config: dict, keys) -> bool:
