@@ -158,3 +158,25 @@ def test_a_table_without_text_keeps_its_kinds_fingerprint_and_lineage(name):
     assert linear.without_steps(unused_slots(prepared.X)).space() == linear.space()[:len(linear.params)] + tuple(
         p for p in linear.space()[len(linear.params):] if p.name != "text" and not p.name.startswith(
             ("tfidf_svd__",)))
+
+
+def test_cli_fits_a_csv_with_text_without_the_tfidf_step_and_predicts_new_texts(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+    X, y = reviews(600, 400, seed=7)
+    X.assign(label=y).to_csv(tmp_path / "reviews.csv", index=False)
+    run = CliRunner().invoke(main, ["fit", str(tmp_path / "reviews.csv"), "--target", "label", "--exclude",
+                                    "tfidf_svd", "--max-trials", "2", "--time-budget", "10", "--no-warm-start",
+                                    "--json", "--out", str(tmp_path / "m")])
+    assert run.exit_code == 0, run.output
+    board = json.loads(run.stdout)["leaderboard"]
+    trials = [row for row in board[1:] if row.get("pipeline")]
+    assert trials and all(row["pipeline"].startswith(("text_categories", "drop_text")) for row in trials)
+    pd.DataFrame({"review": ["a perfect phone", "unknown words only"], "noise": [0.0, 1.0]}).to_csv(
+        tmp_path / "new.csv", index=False)
+    predicted = CliRunner().invoke(main, ["predict", str(tmp_path / "m"), str(tmp_path / "new.csv"), "--proba"])
+    assert predicted.exit_code == 0, predicted.output
+    assert len(predicted.stdout.strip().splitlines()) == 3
