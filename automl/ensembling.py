@@ -50,12 +50,11 @@ class BaggedEnsemble:
         self.threshold = threshold  # binary decision threshold tuned on validation predictions (None: argmax)
 
     def _average(self, X) -> np.ndarray:
-        from .search.trial import predict_one
         total = None
         for models, w in zip(self.members, self.weights):
             if w <= 0:
                 continue
-            member = np.mean([predict_one(m, X, self.task, self.n_classes) for m in models], axis=0)
+            member = member_prediction(models, X, self.task, self.n_classes)
             total = member * w if total is None else total + member * w
         return total / sum(self.weights)
 
@@ -65,12 +64,24 @@ class BaggedEnsemble:
         return self._average(X)
 
     def predict(self, X) -> np.ndarray:
-        avg = self._average(X)
-        if self.task == "regression":
-            return avg
-        if self.task == "binary" and getattr(self, "threshold", None) is not None:
-            return (avg[:, 1] >= self.threshold).astype(int)
-        return avg.argmax(axis=1)
+        return decide(self._average(X), self.task, getattr(self, "threshold", None))
+
+
+def member_prediction(models: list, X, task: str, n_classes: int) -> np.ndarray:
+    """One ensemble member's prediction: the average of its models' probabilities (columns = class codes) or
+    values."""
+    from .search.trial import predict_one
+    return np.mean([predict_one(m, X, task, n_classes) for m in models], axis=0)
+
+
+def decide(prediction: np.ndarray, task: str, threshold: float | None) -> np.ndarray:
+    """Labels from probabilities (P(class 1) >= ``threshold`` on binary tasks when given, else the most probable
+    class); regression values unchanged."""
+    if task == "regression":
+        return prediction
+    if task == "binary" and threshold is not None:
+        return (prediction[:, 1] >= threshold).astype(int)
+    return prediction.argmax(axis=1)
 
 
 def tune_threshold(y: np.ndarray, proba: np.ndarray, score_fn) -> tuple[float, float]:

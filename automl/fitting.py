@@ -252,7 +252,7 @@ def adopt_result(est: "AutoMLBase", result: "SearchResult", table: PreparedTable
                                         metric, n_rows=len(table.y), fingerprint=warm.fingerprint,
                                         weighted=table.sample_weight is not None)
     est.final_model_ = board_mod.final_model(est.ensemble_, est.trials_, est.best_config_, est.best_score_,
-                                             metric.to_loss(est.best_score_))
+                                             metric.to_loss(est.best_score_), None if kept_previous else result.stack)
     est.leaderboard_ = board_mod.leaderboard(est.trials_, est.final_model_)
     est.leaderboard_.attrs["class_distribution"] = est.class_distribution_
     est.neighbours_ = [plain(n) for n in warm.neighbours]

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .stacking import StackReport
 
 COLUMNS = ["config_id", "family", "pipeline", "fidelity", "score", "loss", "fit_seconds", "status", "origin", "error",
            "config", "kind"]
@@ -28,14 +32,18 @@ class Member:
 
 @dataclass(frozen=True)
 class FinalModel:
-    """The model ``predict`` uses: one configuration or a weighted ensemble, and its validation score."""
+    """The model ``predict`` uses: one configuration, a weighted ensemble or a stack (``stack`` set: the members'
+    weights are their influence on the second layer), and its validation score."""
 
     members: tuple[Member, ...]
     score: float
     loss: float
+    stack: StackReport | None = None
 
     @property
     def family(self) -> str:
+        if self.stack is not None:
+            return "stack"
         return self.members[0].family if len(self.members) == 1 else "ensemble"
 
     @property
@@ -43,19 +51,24 @@ class FinalModel:
         return "+".join(m.config_id for m in self.members)
 
     def describe(self) -> str:
-        """``svm`` for one configuration, ``ensemble of svm 0.6, lightgbm 0.4`` for an ensemble."""
-        if len(self.members) == 1:
-            return self.members[0].family
-        return "ensemble of " + ", ".join(f"{m.family} {m.weight:.2g}" for m in self.members)
+        """``svm`` for one configuration, ``ensemble of svm 0.6, lightgbm 0.4`` for an ensemble, ``stack of svm 0.6,
+        lightgbm 0.4 -> logistic regression on logits`` for a stack."""
+        members = ", ".join(f"{m.family} {m.weight:.2g}" for m in self.members)
+        if self.stack is not None:
+            return f"stack of {members} -> {self.stack.stacker}"
+        return self.members[0].family if len(self.members) == 1 else "ensemble of " + members
 
     def as_dict(self) -> dict:
         return {"family": self.family, "description": self.describe(), "score": self.score,
                 "members": [{"config_id": m.config_id, "family": m.family, "weight": m.weight}
-                            for m in self.members]}
+                            for m in self.members],
+                "stack": None if self.stack is None else self.stack.as_dict()}
 
 
-def final_model(ensemble: list, trials: list[dict], best_config: dict, score: float, loss: float) -> FinalModel:
-    """The final model from the search result's ``ensemble`` ((config_id, weight) pairs, heaviest first)."""
+def final_model(ensemble: list, trials: list[dict], best_config: dict, score: float, loss: float,
+                stack: StackReport | None = None) -> FinalModel:
+    """The final model from the search result's ``ensemble`` ((config_id, weight) pairs, heaviest first), a stack
+    when ``stack`` is given."""
     families = {t.get("config_id"): t.get("family") or (t.get("config") or {}).get("family") for t in trials}
     members = [Member(str(cid), families.get(cid) or best_config.get("family", "unknown"), round(float(w), 6))
                for cid, w in ensemble if float(w) > 0]
@@ -63,7 +76,7 @@ def final_model(ensemble: list, trials: list[dict], best_config: dict, score: fl
         from knowledge_base.canonical import config_id
         members = [Member(config_id(best_config), best_config.get("family", "unknown"), 1.0)]
     members.sort(key=lambda m: -m.weight)
-    return FinalModel(tuple(members), float(score), float(loss))
+    return FinalModel(tuple(members), float(score), float(loss), stack)
 
 
 def _pipeline(config) -> str | None:
@@ -94,6 +107,8 @@ def leaderboard(trials: list[dict], final: FinalModel | None) -> pd.DataFrame:
     if final is not None:
         config = {"family": final.family, "members": [{"config_id": m.config_id, "family": m.family,
                                                        "weight": m.weight} for m in final.members]}
+        if final.stack is not None:
+            config["stacker"] = final.stack.stacker
         head = pd.DataFrame([{"config_id": final.config_id, "family": final.family, "pipeline": final.describe(),
                               "fidelity": 1.0, "score": final.score, "loss": final.loss, "fit_seconds": None, "status": "ok",
                               "origin": FINAL, "error": None, "config": json.dumps(config, sort_keys=True),

@@ -13,6 +13,7 @@ END_RESERVE_SHARE = 0.03  # ... plus this share of the budget (saving a larger e
 END_RESERVE_MAX = 3.0  # ... and at most this (a long budget's save takes seconds, not minutes)
 CLOSING_SECONDS = 0.4  # of the final reserve: closing the workers and assembling the model (the rest: ensembling)
 ENSEMBLE_SHARE = 0.03  # of the budget, in the final reserve: the ensemble selection
+STACK_SHARE = 0.03  # ... and with stacking on, this share more: the stacking choice (about two more selections)
 HOLDOUT_SHARE = 0.2  # validation share of a holdout split (its training rows: the rest)
 MIN_TRIAL_SECONDS = 0.5  # search time left below which no trial (early or in a worker) and no worker is started
 MIN_LEFT_SECONDS = 0.2  # search time left below which no trial is submitted, whatever its estimate
@@ -40,11 +41,13 @@ class CostModel:
     """Seconds per configuration from the run's own history, and every reserve of the search's deadline.
 
     ``best_kept()`` returns the best trial whose models are kept (its refit sets the refit reserve);
-    ``deterministic`` (``max_trials``): every trial fits, whatever the time left."""
+    ``deterministic`` (``max_trials``): every trial fits, whatever the time left; ``stacking`` (the search problem's
+    flag; None: on unless deterministic) resolved as ``self.stacking``."""
 
     def __init__(self, deadline: Deadline, families, history: History, n_folds: int, *, deterministic: bool,
                  refit_enabled: bool, best_kept: Callable[[], Trial | None],
-                 trial_timeout: float | None = None, budget: float | None = None) -> None:
+                 trial_timeout: float | None = None, budget: float | None = None,
+                 stacking: bool | None = None) -> None:
         self.deadline = deadline
         self.budget = deadline.remaining() if budget is None else budget  # (the search's whole budget)
         self.history = history
@@ -54,7 +57,9 @@ class CostModel:
         self._best_kept = best_kept
         self.costs = {f.key: f.cost for f in families}
         self._by_key = {f.key: f for f in families}
-        self.final_reserve = CLOSING_SECONDS + ENSEMBLE_SHARE * self.budget  # closing the workers + ensembling
+        self.stacking = not deterministic if stacking is None else bool(stacking)
+        # closing the workers + ensembling (+ the stacking choice)
+        self.final_reserve = CLOSING_SECONDS + (ENSEMBLE_SHARE + STACK_SHARE * self.stacking) * self.budget
         self.trial_cap = float(trial_timeout) if trial_timeout else max(TRIAL_CAP_MIN, TRIAL_CAP_SHARE * self.budget)
 
     def relative(self, config: dict) -> float:
@@ -101,6 +106,13 @@ class CostModel:
         train_share = (k - 1) / k if k > 1 else 1.0 - HOLDOUT_SHARE
         fold_seconds = trial.extra.get("full_seconds", trial.fit_seconds) / max(trial.fidelity, 1e-9) / k
         return fold_seconds / train_share
+
+    def final_step_seconds(self) -> float:
+        """Seconds an optional step of the final model (the stacking choice) may take now: the time left before the
+        refit reserve and the closing share, over ``ESTIMATE_MARGIN`` (unbounded in deterministic mode)."""
+        if self.deterministic:
+            return float("inf")
+        return max(0.0, self.deadline.remaining() - self.refit_reserve() - CLOSING_SECONDS) / ESTIMATE_MARGIN
 
     def reserve(self) -> float:
         """Seconds kept at the end: closing + ensembling, and ``refit_reserve``."""

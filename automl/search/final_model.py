@@ -1,7 +1,8 @@
-"""The final model of a search: ensemble selection over the kept out-of-fold predictions, the decision threshold,
-the refit of the selected members on every row, the compact choice, assembly, and the fallback when no trial's
-models could be kept. Reads the search's state (kept models, trials, splits); trains nothing except the refits
-(in the workers) and the fallback (in the driver)."""
+"""The final model of a search: ensemble selection over the kept out-of-fold predictions (a stack in its place when
+it wins out-of-fold, ``stack_choice``), the decision threshold, the refit of the selected members on every row, the
+compact choice, assembly, and the fallback when no trial's models could be kept. Reads the search's state (kept
+models, trials, splits); trains nothing except the refits (in the workers), the fallback and the small second layer
+of a stack (in the driver)."""
 from __future__ import annotations
 
 import logging
@@ -17,10 +18,12 @@ from ..deadline import Deadline
 from ..ensembling import BaggedEnsemble, greedy_selection, tune_threshold
 from ..exceptions import BudgetError
 from ..models import REGISTRY
+from ..stacking import StackedEnsemble, StackReport
 from .budget import CLOSING_SECONDS, POLL_SECONDS, CostModel
 from .history import OK, History, Trial
 from .messages import TrialRequest, as_result
 from .runner import Executor
+from .stack_choice import MIN_STACK_MEMBERS, OofRows, StackChoice, choose_stack, outer_folds, stack_members
 from .trial import fit_one, predict_one, refit_iterations, score_predictions
 from .validation import Kind, Validation
 
@@ -75,20 +78,22 @@ class KeptModels:
 @dataclass(frozen=True)
 class Selection:
     """The ensemble chosen over the kept trials: members (trial ids) and weights, its validation loss (with the
-    threshold), the decision threshold (None: not a threshold metric) and the best single trial."""
+    threshold), the decision threshold (None: not a threshold metric) and the best single trial. A stack: its
+    ``StackChoice``, the weights its members' influence on it, the loss its out-of-fold loss."""
 
     members: tuple[int, ...]
     weights: tuple[float, ...]
     loss: float
     threshold: float | None
     best_single: Trial
+    stack: StackChoice | None = None
 
 
 @dataclass(frozen=True)
 class FinalModel:
     """What the search returns besides its history: the model and how it was chosen."""
 
-    model: BaggedEnsemble
+    model: BaggedEnsemble | StackedEnsemble
     best_config: dict
     best_score: float
     best_loss: float
@@ -98,6 +103,7 @@ class FinalModel:
     fallback: Fallback | None = None
     single_best_loss: float | None = None
     refit: tuple[str, ...] = ()  # configuration ids of the members refit on every row
+    stack: StackReport | None = None  # set when the model is a stack
 
 
 class FinalModelBuilder:
@@ -132,6 +138,7 @@ class FinalModelBuilder:
 
         best_single = self.by_id[candidates[0]]
         members, weights, ensemble_loss = [candidates[0]], [1.0], best_single.loss
+        started = time.monotonic()
         if len(candidates) > 1 and self.deadline.remaining() > MIN_ENSEMBLE_SECONDS:
             if seconds is None:
                 seconds = SELECTION_SHARE * self.deadline.remaining()
@@ -141,17 +148,55 @@ class FinalModelBuilder:
                 weights = [x for x in w if x > 0]
                 ensemble_loss = loss
         threshold, ensemble_loss = self.threshold(members, weights, ensemble_loss)
-        return Selection(tuple(members), tuple(weights), ensemble_loss, threshold, best_single)
+        selection = Selection(tuple(members), tuple(weights), ensemble_loss, threshold, best_single)
+        return self.stacked(selection, candidates, time.monotonic() - started) or selection
+
+    def stacked(self, selection: Selection, candidates: list[int], selection_seconds: float) -> Selection | None:
+        """The stack over the kept trials in place of the Caruana ``selection`` when it wins out-of-fold
+        (``StackChoice.wins``), else None. Not with fewer than ``MIN_STACK_MEMBERS`` candidates, nor under time
+        folds (a stacker fitted on later blocks would be scored on earlier ones), nor with stacking off
+        (``CostModel.stacking``: by default not in deterministic ``max_trials`` mode, whose final model stays the
+        Caruana bag, as its refit stays off)."""
+        if not self.cost.stacking or len(candidates) < MIN_STACK_MEMBERS or self.validation.kind is Kind.TIME:
+            return None
+        rows, sw = self._rows_and_weights()
+        oof_rows = OofRows(self.p.y[rows], sw, self.p.metric, self.p.task, self.n_classes)
+        groups = self.p.split.groups[rows] if self.p.split is not None and self.p.split.groups is not None else None
+        folds = outer_folds(oof_rows, self.p.seed, groups)
+        if len(folds) < 2:
+            return None
+        # fair: the Caruana weights were chosen on every out-of-fold row (its loss is optimistic), so both are
+        # re-measured with the weights / the stacker fitted on the other outer folds only, scored on the held-back one
+        choice = choose_stack({i: self.kept[i].oof[rows] for i in candidates}, stack_members(candidates, self.by_id),
+                              oof_rows, folds, selection_seconds=selection_seconds,
+                              time_left=self.cost.final_step_seconds)
+        if choice is None:
+            return None
+        log.info("stack (%s) out-of-fold %s loss %.5g, Caruana ensemble %.5g: %s", choice.stacker.describe(),
+                 self.p.metric.name, choice.loss, choice.caruana_loss, "stacked" if choice.wins else "not stacked")
+        if not choice.wins:
+            return None
+        threshold, loss = self.threshold_of(choice.oof, choice.loss)
+        return Selection(choice.members, choice.stacker.influence(), loss, threshold, selection.best_single,
+                         stack=choice)
 
     def threshold(self, members, weights, loss: float) -> tuple[float | None, float]:
         """(decision threshold, loss with it) of the weighted members' out-of-fold predictions: tuned for threshold
         metrics on binary tasks (0.5 when the default cut-off is best), None otherwise (the loss unchanged)."""
+        if self.p.task != "binary" or self.p.metric.needs_proba:
+            return None, loss
+        rows, _ = self._rows_and_weights()
+        return self.threshold_of(sum(wt * self.kept[i].oof[rows] for i, wt in zip(members, weights)) / sum(weights),
+                                 loss)
+
+    def threshold_of(self, proba: np.ndarray, loss: float) -> tuple[float | None, float]:
+        """(decision threshold, loss with it) of out-of-fold probabilities ``proba`` on the out-of-fold rows (as
+        ``threshold``; None for a metric on probabilities or a task that is not binary)."""
         metric = self.p.metric
         if self.p.task != "binary" or metric.needs_proba:
             return None, loss
         rows, sw = self._rows_and_weights()
-        avg = sum(wt * self.kept[i].oof[rows] for i, wt in zip(members, weights)) / sum(weights)
-        t, tuned = tune_threshold(self.p.y[rows], avg, lambda yt, labels: metric.score(yt, labels, sample_weight=sw))
+        t, tuned = tune_threshold(self.p.y[rows], proba, lambda yt, labels: metric.score(yt, labels, sample_weight=sw))
         if metric.to_loss(tuned) < loss - THRESHOLD_EPSILON:
             return t, metric.to_loss(tuned)
         return 0.5, loss  # recorded even when the default cut-off is best (the same labels as argmax)
@@ -202,15 +247,27 @@ class FinalModelBuilder:
         ensemble_loss, threshold, compaction = selection.loss, selection.threshold, None
         if self.p.compact:
             members, weights, ensemble_loss, threshold, compaction = self.compact(selection)
-        model = BaggedEnsemble([self.member_models(i) for i in members], weights, self.p.task, self.n_classes,
-                               threshold=threshold)
+        stack = selection.stack if compaction is None or compaction.kept == "ensemble" else None
+        models = [self.member_models(i) for i in members]
+        if stack is not None:
+            model = StackedEnsemble(models, stack.stacker, self.p.task, self.n_classes, threshold=threshold)
+        else:
+            model = BaggedEnsemble(models, weights, self.p.task, self.n_classes, threshold=threshold)
         best_single = selection.best_single
         return FinalModel(
             model=model, best_config=best_single.config, best_score=float(self.p.metric.to_score(ensemble_loss)),
             best_loss=float(ensemble_loss), ensemble=[(self.by_id[i].config_id, float(wt)) for i, wt in
                                                       zip(members, weights)],
             threshold=threshold, compaction=compaction, single_best_loss=best_single.loss,
-            refit=tuple(self.by_id[i].config_id for i in members if self.kept[i].refit_path))
+            refit=tuple(self.by_id[i].config_id for i in members if self.kept[i].refit_path),
+            stack=None if stack is None else self.stack_report(stack, ensemble_loss))
+
+    def stack_report(self, stack: StackChoice, loss: float) -> StackReport:
+        """The stack as the leaderboard and ``fit_info_`` show it (``loss``: its out-of-fold loss, with the
+        threshold when one was tuned)."""
+        return StackReport(stacker=stack.stacker.describe(), members=tuple(self.by_id[i].config_id
+                                                                           for i in stack.members),
+                           loss=float(loss), caruana_loss=float(stack.caruana_loss), folds=stack.folds)
 
     def compact(self, selection: Selection):
         """``compact``: the best single member alone (its refit on every row when there is one, else its fold

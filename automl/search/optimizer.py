@@ -37,6 +37,7 @@ from ..exceptions import InputError
 from ..metrics import Metric
 from ..models import REGISTRY, upgrade_config
 from ..models.steps import unused_slots
+from ..stacking import StackReport
 from ..timing import PhaseTiming
 from .budget import CLOSING_SECONDS, MIN_TRIAL_SECONDS, POLL_SECONDS, CostModel
 from .brackets import ASHA, Hyperband, fidelity_rungs
@@ -74,6 +75,7 @@ class SearchProblem:
     exclude_steps: tuple[str, ...] = ()  # pipeline steps the search may not choose (automl.models.steps)
     split: SplitOptions | None = None  # the user's validation rows, groups or time order (None: by data size)
     compact: bool = False  # keep the best single member (refit on every row) when it is nearly as good
+    stacking: bool | None = None  # a stack may replace the Caruana ensemble (stack_choice); None: not with max_trials
 
 
 @dataclass
@@ -91,6 +93,7 @@ class SearchResult:
     threshold: float | None = None  # the decision threshold (threshold metrics on binary tasks)
     startup: tuple[PhaseTiming, ...] = ()  # the search's start-up phases: worker start, first trial
     compaction: Compaction | None = None  # set with ``compact=True``
+    stack: StackReport | None = None  # set when the final model is a stack
 
 
 def _allowed_families(problem: SearchProblem):
@@ -147,7 +150,8 @@ class _Search:
         self.refit_enabled = max_trials is None and self.validation.kind is not Kind.USER
         self.cost = CostModel(deadline, self.families, self.history, len(self.splits),
                               deterministic=max_trials is not None, refit_enabled=self.refit_enabled,
-                              best_kept=self._best_kept, trial_timeout=trial_timeout, budget=budget)
+                              best_kept=self._best_kept, trial_timeout=trial_timeout, budget=budget,
+                              stacking=problem.stacking)
         self.final = FinalModelBuilder(problem, self.splits, self.validation, self.kept, self.by_id, self.history,
                                        self.families, deadline, self.cost, self.n_classes)
         self.workdir = make_workdir()
@@ -602,7 +606,7 @@ class _Search:
         return SearchResult(model=final.model, trials=self.history.trials, best_config=final.best_config,
                             best_score=final.best_score, best_loss=final.best_loss, ensemble=final.ensemble,
                             protocol=self.protocol, timings=timings, fallback=final.fallback,
-                            threshold=final.threshold, compaction=final.compaction)
+                            threshold=final.threshold, compaction=final.compaction, stack=final.stack)
 
 
 def optimize(problem: SearchProblem, deadline: Deadline, *, strategy: str = "warm", suggestions=(), prior=(),

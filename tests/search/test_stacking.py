@@ -1,0 +1,180 @@
+"""Stacking (issue #30): a second layer over the kept trials' out-of-fold predictions replaces the Caruana ensemble
+only when it wins on rows neither was fitted on; the stacked model predicts, saves and loads, and a fit with it stays
+inside its budget. Real PMLB tables, real trials (``run_trial``), the real builder."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold
+
+from automl import AutoMLClassifier
+from automl.data import TableEncoder, encode_target
+from automl.deadline import Deadline
+from automl.ensembling import BaggedEnsemble, greedy_selection
+from automl.leaderboard import final_model, leaderboard
+from automl.metrics import get_metric
+from automl.models import REGISTRY
+from automl.persistence import load_model, save_model
+from automl.search import SearchProblem
+from automl.search.budget import CostModel
+from automl.search.final_model import FinalModelBuilder, KeptModels
+from automl.search.history import History, Trial
+from automl.search.messages import as_result
+from automl.search.trial import run_trial
+from automl.search.validation import choose_protocol, choose_validation, make_splits
+from automl.stacking import StackedEnsemble, Stacker
+from knowledge_base.canonical import config_id
+from tests.conftest import PMLB
+
+DIVERSE = ("lightgbm", "linear", "knn", "random_forest")
+DATASET = "mfeat_fourier"  # multiclass (10 classes, log loss): the pool of these four beats their Caruana ensemble
+
+
+def _table(pmlb_dir, name: str, n: int, n_test: int = 0):
+    """``n`` shuffled rows of a PMLB table, cleaned as the search gets them: (X, Target, test X, test codes)."""
+    frame = pd.read_csv(pmlb_dir / f"{name}.tsv.gz", sep="\t").sample(frac=1.0, random_state=0)
+    train, test = frame.iloc[:n].reset_index(drop=True), frame.iloc[n:n + n_test].reset_index(drop=True)
+    encoder = TableEncoder()
+    X = encoder.fit_transform(train.drop(columns=["target"]))
+    target = encode_target(train["target"], None)
+    codes = np.searchsorted(target.classes, test["target"].to_numpy()) if target.task != "regression" else None
+    return X, target, encoder.transform(test.drop(columns=["target"])), codes
+
+
+def _builder(tmp_path, X, target, families, metric=None, compact=False) -> FinalModelBuilder:
+    """The final-model builder over real trials of ``families``' defaults, kept as the search keeps them."""
+    problem = SearchProblem(X, target.y, target.task, get_metric(metric, target.task), seed=0, compact=compact)
+    validation = choose_validation(choose_protocol(len(target.y)))
+    splits = make_splits(target.y, target.task, validation, 0)
+    data = {"X": X, "y": target.y, "task": target.task, "metric": problem.metric, "splits": splits, "seed": 0}
+    history, by_id, kept = History(), {}, {}
+    for i, key in enumerate(families):
+        config = REGISTRY.get(key).default_config(target.task)
+        result = as_result(run_trial({"trial_id": i, "config": config, "fidelity": 1.0, "seconds": 120,
+                                      "keep_models_dir": str(tmp_path)}, data))
+        assert result.status == "ok", result.error
+        trial = Trial(i, config, config_id(config), key, 1.0, "default", status=result.status, score=result.score,
+                      loss=result.loss)
+        history.add(trial)
+        by_id[i], kept[i] = trial, KeptModels(result.oof, result.models_path)
+    fams = [REGISTRY.get(k) for k in families]
+    deadline = Deadline(120)
+    cost = CostModel(deadline, fams, history, len(splits), deterministic=False, refit_enabled=False,
+                     best_kept=lambda: None)
+    n_classes = int(target.y.max()) + 1 if target.task != "regression" else 0
+    return FinalModelBuilder(problem, splits, validation, kept, by_id, history, fams, deadline, cost, n_classes)
+
+
+@pytest.fixture(scope="module")
+def stacked_builder(tmp_path_factory):
+    """A multiclass table (log loss) on which several diverse families are kept and the stack wins."""
+    if not (PMLB / f"{DATASET}.tsv.gz").exists():
+        pytest.skip(f"PMLB datasets not found at {PMLB}")
+    X, target, X_test, y_test = _table(PMLB, DATASET, 450, n_test=150)
+    return _builder(tmp_path_factory.mktemp("stack"), X, target, DIVERSE), X_test, y_test
+
+
+def test_the_stack_is_chosen_on_held_back_rows(stacked_builder):
+    builder, _, _ = stacked_builder
+    selection = builder.select()
+    stack = selection.stack
+    assert stack is not None and len(stack.members) >= 2  # (the members at weight 0 are left out)
+    # recomputed by hand: each of three stratified folds of the out-of-fold rows predicted by a stacker fitted on
+    # the other folds' rows only, and by the Caruana weights (over every kept trial) chosen on the other folds only
+    rows = np.concatenate([va for _, va in builder.splits])
+    y, labels = builder.p.y[rows], range(builder.n_classes)
+    every = [builder.kept[i].oof[rows] for i in sorted(builder.kept, key=lambda i: builder.by_id[i].loss)]
+    oof, caruana = np.zeros((len(rows), builder.n_classes)), np.zeros((len(rows), builder.n_classes))
+    for train, held in StratifiedKFold(n_splits=3, shuffle=True, random_state=0).split(rows, y):
+        oof[held] = Stacker("multiclass", builder.n_classes).fit([p[train] for p in every], y[train]).predict(
+            [p[held] for p in every])
+        weights, _ = greedy_selection([p[train] for p in every], lambda q: log_loss(y[train], q, labels=labels))
+        caruana[held] = sum(w * p[held] for w, p in zip(weights, every))
+    assert stack.loss == pytest.approx(log_loss(y, oof, labels=labels), rel=1e-6)
+    assert stack.caruana_loss == pytest.approx(log_loss(y, caruana, labels=labels), rel=1e-6)
+    assert selection.loss == pytest.approx(stack.loss, rel=1e-9)  # the reported loss is the out-of-fold one
+    in_sample = stack.stacker.predict([builder.kept[i].oof[rows] for i in stack.members])  # (deployed: every row)
+    assert log_loss(y, in_sample, labels=labels) < stack.loss  # what a score on the fitted rows would say
+    assert stack.loss < stack.caruana_loss and abs(sum(selection.weights) - 1.0) < 1e-9
+
+
+def test_a_stacked_final_model_predicts_saves_and_loads(stacked_builder, tmp_path):
+    builder, X_test, y_test = stacked_builder
+    builder.selection = None
+    final = builder.assemble()
+    assert isinstance(final.model, StackedEnsemble) and final.stack is not None
+    proba = final.model.predict_proba(X_test)
+    assert proba.shape == (len(X_test), builder.n_classes) and np.allclose(proba.sum(axis=1), 1.0)
+    assert (final.model.predict(X_test) == y_test).mean() > 0.5  # (chance: 0.25)
+    save_model(final.model, tmp_path / "m", {"note": "stack"})
+    loaded, _ = load_model(tmp_path / "m")
+    assert np.allclose(loaded.predict_proba(X_test), proba)
+    trials = [{"config_id": t.config_id, "family": t.family, "fidelity": 1.0, "score": t.score, "loss": t.loss,
+               "status": "ok", "config": t.config} for t in builder.history.trials]
+    head = final_model(final.ensemble, trials, final.best_config, final.best_score, final.best_loss, final.stack)
+    row = leaderboard(trials, head).iloc[0]
+    assert row["family"] == "stack" and row["pipeline"].startswith("stack of ")
+    assert row["pipeline"].endswith("-> log-linear pool")
+    assert head.as_dict()["stack"]["caruana_loss"] == final.stack.caruana_loss
+    assert set(final.stack.members) <= {t.config_id for t in builder.history.trials}
+    assert len(final.model.members) == len(final.stack.members) == len(final.ensemble)
+
+
+def test_a_single_kept_member_gives_the_caruana_ensemble(pmlb_dir, tmp_path):
+    X, target, _, _ = _table(pmlb_dir, DATASET, 300)
+    builder = _builder(tmp_path, X, target, ("linear",))
+    selection = builder.select()
+    assert selection.stack is None
+    final = builder.assemble()
+    assert isinstance(final.model, BaggedEnsemble) and final.stack is None
+    assert final.ensemble == [(builder.by_id[0].config_id, 1.0)]
+
+
+def test_stacking_off_keeps_the_caruana_ensemble(stacked_builder):
+    builder, _, _ = stacked_builder
+    off = CostModel(builder.deadline, builder.families, builder.history, len(builder.splits), deterministic=False,
+                    refit_enabled=False, best_kept=lambda: None, stacking=False)
+    assert not off.stacking and off.final_reserve < builder.cost.final_reserve  # (no time kept for it either)
+    on = builder.cost
+    builder.cost = off
+    try:
+        assert builder.select().stack is None
+    finally:
+        builder.cost = on
+    deterministic = CostModel(builder.deadline, builder.families, builder.history, 5, deterministic=True,
+                              refit_enabled=False, best_kept=lambda: None)
+    assert not deterministic.stacking  # (max_trials: the recorded Caruana bag, unless asked for)
+
+
+def test_threshold_and_compact_work_with_a_stack(pmlb_dir, tmp_path):
+    X, target, X_test, _ = _table(pmlb_dir, "phoneme", 600, n_test=100)
+    builder = _builder(tmp_path, X, target, DIVERSE, metric="accuracy", compact=True)
+    selection = builder.select()
+    assert selection.stack is not None and selection.threshold is not None  # (accuracy: a threshold metric)
+    # the threshold is tuned on the stack's out-of-fold probabilities, and the model applies it
+    assert selection.loss <= selection.stack.loss
+    final = builder.assemble()
+    assert final.compaction is not None  # compact compares the best single member with the stack
+    assert final.compaction.ensemble_score == pytest.approx(builder.p.metric.to_score(selection.loss))
+    assert isinstance(final.model, StackedEnsemble if final.compaction.kept == "ensemble" else BaggedEnsemble)
+    builder.p.compact = False
+    final = builder.assemble()
+    assert isinstance(final.model, StackedEnsemble) and final.model.threshold == final.threshold == selection.threshold
+    proba = final.model.predict_proba(X_test)
+    assert np.array_equal(final.model.predict(X_test), (proba[:, 1] >= final.threshold).astype(int))
+
+
+def test_a_short_fit_with_stacking_stays_inside_its_budget(pmlb_dir):
+    X, target, _, _ = _table(pmlb_dir, DATASET, 800)
+    budget = 8.0
+    start = time.monotonic()
+    model = AutoMLClassifier(time_budget=budget, seed=0, n_jobs=2, write_back=False).fit(X, target.y)
+    elapsed = time.monotonic() - start
+    assert elapsed < budget + 1.5, elapsed  # loose: a busy machine
+    info = model.fit_info_["final_model"]
+    assert "stack" in info and (info["stack"] is None or info["family"] == "stack")
+    assert np.allclose(model.predict_proba(X.iloc[:20]).sum(axis=1), 1.0)
