@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import log_loss
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from automl import AutoMLClassifier
 from automl.data import TableEncoder, encode_target
@@ -24,6 +24,7 @@ from automl.search.budget import CostModel
 from automl.search.final_model import FinalModelBuilder, KeptModels
 from automl.search.history import History, Trial
 from automl.search.messages import as_result
+from automl.search.stack_choice import OofRows, choose_stack, outer_folds
 from automl.search.trial import run_trial
 from automl.search.validation import choose_protocol, choose_validation, make_splits
 from automl.stacking import StackedEnsemble, Stacker
@@ -178,3 +179,29 @@ def test_a_short_fit_with_stacking_stays_inside_its_budget(pmlb_dir):
     info = model.fit_info_["final_model"]
     assert "stack" in info and (info["stack"] is None or info["family"] == "stack")
     assert np.allclose(model.predict_proba(X.iloc[:20]).sum(axis=1), 1.0)
+
+
+def test_the_regression_stack_is_non_negative_and_scored_out_of_fold(pmlb_dir, tmp_path):
+    X, target, _, _ = _table(pmlb_dir, "581_fri_c3_500_25", 400)
+    builder = _builder(tmp_path, X, target, ("lightgbm", "linear", "knn"))
+    rows = np.concatenate([va for _, va in builder.splits])
+    candidates = {i: builder.kept[i].oof[rows] for i in sorted(builder.kept, key=lambda i: builder.by_id[i].loss)}
+    oof_rows = OofRows(builder.p.y[rows], None, builder.p.metric, "regression", 0)
+    folds = outer_folds(oof_rows, seed=0)
+    choice = choose_stack(candidates, list(candidates), oof_rows, folds, selection_seconds=0.0,
+                          time_left=lambda: float("inf"))
+    assert (choice.stacker.weights_ >= 0).all() and len(choice.members) >= 1
+    y, preds = builder.p.y[rows], list(candidates.values())
+    oof = np.zeros(len(rows))
+    for train, held in KFold(n_splits=3, shuffle=True, random_state=0).split(rows):
+        oof[held] = Stacker("regression", 0).fit([p[train] for p in preds], y[train]).predict([p[held] for p in preds])
+    assert choice.loss == pytest.approx(float(np.sqrt(np.mean((oof - y) ** 2))), rel=1e-9)  # (rmse)
+
+
+def test_outer_folds_keep_whole_groups_together():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 12, size=300)
+    rows = OofRows(rng.integers(0, 2, size=300), None, get_metric(None, "binary"), "binary", 2)
+    folds = outer_folds(rows, seed=0, groups=groups)
+    assert len(folds) == 3 and sorted(np.concatenate(folds)) == list(range(300))
+    assert all(not set(groups[a]) & set(groups[b]) for i, a in enumerate(folds) for b in folds[i + 1:])
