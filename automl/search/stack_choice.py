@@ -130,7 +130,8 @@ def choose_stack(candidates: dict[int, np.ndarray], members: list[int], rows: Oo
     """The stack over ``members`` scored under ``folds``, with the loss of the Caruana selection over every one of
     ``candidates`` (trial id -> out-of-fold predictions) under the same folds; None when the time left
     (``time_left()``: seconds for final steps) cannot pay for it (estimated from one stacker fit and
-    ``selection_seconds``, the full selection's) or a fit fails."""
+    ``selection_seconds``, the full selection's) or a fit or a score fails (never raises: the search keeps its
+    Caruana ensemble)."""
     nested = (len(folds) - 1) * selection_seconds  # (each nested selection runs on (k - 1) / k of the rows)
     if time_left() <= nested:
         log.debug("stacking skipped: %.2f s left, the nested selections take about %.2f s", time_left(), nested)
@@ -144,14 +145,15 @@ def choose_stack(candidates: dict[int, np.ndarray], members: list[int], rows: Oo
             log.debug("stacking skipped: estimated %.2f s, %.2f s left", estimate, time_left())
             return None
         limit = None if np.isinf(time_left()) else max(selection_seconds, 0.05)
-        caruana = caruana_out_of_fold(list(candidates.values()), rows, folds, seconds=limit)
+        caruana_loss = rows.loss(caruana_out_of_fold(list(candidates.values()), rows, folds, seconds=limit))
         oof = stacker_out_of_fold(preds, rows, folds)
-    except ValueError as exc:  # (a fold with a single class, a metric undefined on a fold's rows)
-        log.debug("stacking skipped: %s", exc)
+        loss = rows.loss(oof)
+    except Exception as exc:  # a failed stack keeps the Caruana ensemble (e.g. a metric undefined on a fold's rows)
+        log.debug("stacking skipped: %s: %s", type(exc).__name__, exc)
         return None
     used = [j for j, w in enumerate(stacker.weights_) if w > 0] or [0]  # (members at weight 0 change nothing)
-    return StackChoice(tuple(members[j] for j in used), stacker.restricted(used), oof, rows.loss(oof),
-                       rows.loss(caruana), len(folds))
+    return StackChoice(tuple(members[j] for j in used), stacker.restricted(used), oof, loss, caruana_loss,
+                       len(folds))
 
 
 __all__ = ["StackChoice", "OofRows", "choose_stack", "stack_members", "outer_folds", "caruana_out_of_fold",
