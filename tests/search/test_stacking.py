@@ -19,7 +19,7 @@ from automl.leaderboard import final_model, leaderboard
 from automl.metrics import get_metric
 from automl.models import REGISTRY
 from automl.persistence import load_model, save_model
-from automl.search import SearchProblem
+from automl.search import SearchProblem, optimize
 from automl.search.budget import CostModel
 from automl.search.final_model import FinalModelBuilder, KeptModels
 from automl.search.history import History, Trial
@@ -205,3 +205,16 @@ def test_outer_folds_keep_whole_groups_together():
     folds = outer_folds(rows, seed=0, groups=groups)
     assert len(folds) == 3 and sorted(np.concatenate(folds)) == list(range(300))
     assert all(not set(groups[a]) & set(groups[b]) for i, a in enumerate(folds) for b in folds[i + 1:])
+
+
+def test_a_search_asked_to_stack_returns_the_stack_it_chose(pmlb_dir):
+    X, target, X_test, y_test = _table(pmlb_dir, DATASET, 450, n_test=150)
+    problem = SearchProblem(X, target.y, target.task, get_metric(None, target.task), seed=0, families=DIVERSE,
+                            stacking=True)  # (max_trials alone would not stack: its recorded Caruana bag stays)
+    result = optimize(problem, Deadline(300), strategy="bo", max_trials=len(DIVERSE))
+    assert result.stack is not None and isinstance(result.model, StackedEnsemble)
+    assert result.best_loss == pytest.approx(result.stack.loss) and result.stack.loss < result.stack.caruana_loss
+    assert [cid for cid, _ in result.ensemble] == list(result.stack.members)
+    assert abs(sum(w for _, w in result.ensemble) - 1.0) < 1e-9
+    proba = result.model.predict_proba(X_test)
+    assert np.allclose(proba.sum(axis=1), 1.0) and (proba.argmax(axis=1) == y_test).mean() > 0.5
