@@ -218,3 +218,24 @@ def test_a_search_asked_to_stack_returns_the_stack_it_chose(pmlb_dir):
     assert abs(sum(w for _, w in result.ensemble) - 1.0) < 1e-9
     proba = result.model.predict_proba(X_test)
     assert np.allclose(proba.sum(axis=1), 1.0) and (proba.argmax(axis=1) == y_test).mean() > 0.5
+
+
+def test_a_fit_that_stacks_reports_it_and_saves_it(pmlb_dir, tmp_path, monkeypatch):
+    import dataclasses
+
+    import automl.fitting as fitting
+    build = fitting.search_problem  # the fit's own problem, asked to stack (max_trials alone would not)
+    monkeypatch.setattr(fitting, "search_problem",
+                        lambda *a, **k: dataclasses.replace(build(*a, **k), stacking=True))
+    X, target, X_test, _ = _table(pmlb_dir, DATASET, 450, n_test=100)
+    model = AutoMLClassifier(time_budget=300, max_trials=len(DIVERSE), include=DIVERSE, strategy="bo", seed=0,
+                             write_back=False).fit(X, target.y)
+    head = model.leaderboard_.iloc[0]
+    assert head["kind"] == "final" and head["family"] == "stack" and head["pipeline"].startswith("stack of ")
+    stack = model.fit_info_["final_model"]["stack"]
+    assert stack["members"] == [cid for cid, _ in model.ensemble_] and stack["loss"] < stack["caruana_loss"]
+    assert model.manifest()["fit"]["final_model"]["family"] == "stack"
+    model.save(tmp_path / "m")
+    loaded = AutoMLClassifier.load(tmp_path / "m")
+    assert np.allclose(loaded.predict_proba(X_test), model.predict_proba(X_test))
+    assert np.allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
