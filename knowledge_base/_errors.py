@@ -1,7 +1,7 @@
 """The knowledge base's error family (one-line messages; the CLI maps ``exit_code``).
 
 ``knowledge_base`` never imports ``automl``, so these do not derive from ``AutoMLError``;
-``cli.py`` catches both families.
+the command line (``automl.commands._errors``) catches both families.
 """
 from __future__ import annotations
 
