@@ -68,8 +68,11 @@ def allowed_families(include, exclude) -> tuple[tuple[str, ...] | None, tuple[st
     def names(value, option):
         items = [value] if isinstance(value, str) else list(value)
         items = [str(v).strip() for v in items if str(v).strip()]
+        if option == "exclude":  # an optional family not installed here is excluded already
+            items = [v for v in items if not REGISTRY.absent(v)]
         unknown = [v for v in items if v not in valid and v not in steps]
         if unknown:
+            REGISTRY.check_installed(unknown[0])  # an optional family whose package is absent: how to install it
             raise InputError(f"unknown model family {unknown[0]!r} (nor a pipeline step) in {option}; valid families: "
                              f"{', '.join(valid)}; steps: {', '.join(steps)}")
         return items

@@ -7,7 +7,7 @@ from importlib import metadata
 __version__ = "0.1.0"
 MODEL_FORMAT_VERSION = "1.0"  # major.minor: a different major cannot be loaded
 
-_TRACKED = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "duckdb")
+_TRACKED = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "duckdb", "catboost", "xgboost")
 
 
 def library_versions() -> dict[str, str]:

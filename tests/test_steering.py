@@ -68,26 +68,25 @@ def test_include_limits_the_search_and_the_warm_start_skips_other_families():
     assert "lightgbm" not in set(trial_rows(excluded)["family"])
 
 
-def test_a_registered_xgboost_family_is_searched_saved_and_stored(tmp_path):
-    pytest.importorskip("xgboost")
-    from tests.models.xgboost_family import XGBOOST
-    REGISTRY.register(XGBOOST)
+def test_a_registered_user_family_is_searched_saved_and_stored(tmp_path):
+    from tests.models.hist_gb_family import HIST_GB
+    REGISTRY.register(HIST_GB)
     try:
         X, y = customers()
-        model = AutoMLClassifier(include=("xgboost", "linear"), time_budget=10, n_jobs=2, seed=1).fit(X, y)
+        model = AutoMLClassifier(include=("hist_gb", "linear"), time_budget=10, n_jobs=2, seed=1).fit(X, y)
         board = trial_rows(model)
-        xgb = board[board["family"] == "xgboost"]
-        assert (xgb["status"] == "ok").sum() >= 2, board
-        assert set(board["family"]) <= {"xgboost", "linear"}
+        mine = board[board["family"] == "hist_gb"]
+        assert (mine["status"] == "ok").sum() >= 2, board
+        assert set(board["family"]) <= {"hist_gb", "linear"}
         model.save(tmp_path / "m")
         again = AutoML.load(tmp_path / "m")
         np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
         ev = kb.open_store().evaluations()
-        mine = ev[ev["family"] == "xgboost"]
-        assert len(mine) == len(xgb) and set(mine["space_version"].astype(str)) == {SPACE_VERSION}
-        assert all(json.loads(c)["family"] == "xgboost" for c in mine["config"])
+        stored = ev[ev["family"] == "hist_gb"]
+        assert len(stored) == len(mine) and set(stored["space_version"].astype(str)) == {SPACE_VERSION}
+        assert all(json.loads(c)["family"] == "hist_gb" for c in stored["config"])
     finally:
-        REGISTRY.unregister(XGBOOST.key)
+        REGISTRY.unregister(HIST_GB.key)
 
 
 @pytest.mark.parametrize("metric, name", [

@@ -2,9 +2,12 @@
 become features by the ``text`` step, its only pipeline slot."""
 from __future__ import annotations
 
+import inspect
+
 import lightgbm as lgb
 
 from ..space import Categorical, Float, Int
+from .boosting import MAX_ROUNDS, PATIENCE, Boosting, BoostingFit, Rounds, coarse_curve, final_estimator
 from .preprocessing import assemble
 from .registry import CLASSIFICATION, TEXT_STEPS, Family
 
@@ -19,7 +22,6 @@ PARAMS = (
     Int("max_bin", 31, 255, 255, log=True),
     Categorical("class_weight", ("none", "balanced"), "none", condition=CLASSIFICATION),
 )
-MAX_ROUNDS = 2000
 
 
 def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
@@ -36,8 +38,44 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
     return assemble(config, task, seed, lgb.LGBMClassifier(class_weight=weight, **kwargs))
 
 
+class LightGBMBoosting(Boosting):
+    """LightGBM's callbacks: early stopping on the validation rows, and stopping at the deadline."""
+
+    def fit_kwargs(self, model, fit: BoostingFit) -> dict:
+        kwargs: dict = {"callbacks": [_deadline_callback(fit)] if fit.end is not None else []}
+        if fit.eval_set is not None:
+            kwargs["callbacks"].append(lgb.early_stopping(PATIENCE, verbose=False))
+            # ``eval_X`` / ``eval_y`` where the installed version takes them (4.7 and later deprecate ``eval_set``)
+            if "eval_X" in inspect.signature(final_estimator(model).fit).parameters:
+                kwargs.update(eval_X=(fit.eval_set[0],), eval_y=(fit.eval_set[1],))
+            else:
+                kwargs["eval_set"] = [fit.eval_set]
+            if fit.eval_weight is not None:
+                kwargs["eval_sample_weight"] = [fit.eval_weight]
+        return kwargs
+
+    def rounds(self, model) -> Rounds | None:
+        """Rounds chosen by early stopping and a coarse validation curve (LightGBM's own metric)."""
+        model = final_estimator(model)
+        if not hasattr(model, "booster_"):
+            return None
+        rounds = int(getattr(model, "best_iteration_", 0) or model.booster_.current_iteration())
+        results = getattr(model, "evals_result_", None) or {}
+        metrics = next(iter(results.values()), {})
+        return Rounds(rounds, coarse_curve(next(iter(metrics.values()))) if metrics else None)
+
+
+def _deadline_callback(fit: BoostingFit):
+    """Stop boosting at ``fit.end``: a trial times out; a soft deadline keeps the rounds done so far."""
+    def callback(env):
+        if fit.stop_now(env.iteration):
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
+    callback.order = 100
+    return callback
+
+
 FAMILY = Family("lightgbm", ("binary", "multiclass", "regression"), PARAMS, build, cost=1.0, iterations="n_estimators",
-                memory_per_cell=16.0, steps=TEXT_STEPS,
+                boosting=LightGBMBoosting(), memory_per_cell=16.0, steps=TEXT_STEPS,
                 # seconds: early stopping takes ~1/learning_rate rounds; bagging and coarser bins are cheaper
                 cost_exponents=(("learning_rate", -0.46), ("subsample", 0.44), ("max_bin", 0.13),
                                 ("min_child_samples", -0.13)),

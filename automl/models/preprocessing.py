@@ -11,6 +11,8 @@ without text.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
@@ -68,9 +70,9 @@ def _columns(family, step, task: str, seed: int) -> ColumnTransformer:
 
 
 class EarlyStoppingPipeline(Pipeline):
-    """A pipeline whose model stops early on validation rows given as the pipeline's input (LightGBM): ``fit``'s
-    keyword arguments without a ``<step>__`` prefix go to the model, and its validation sets (``eval_set``,
-    ``eval_X``) pass through the fitted transforms first, as the training rows do."""
+    """A pipeline whose model stops early on validation rows given as the pipeline's input (the boosting families):
+    ``fit``'s keyword arguments without a ``<step>__`` prefix go to the model, and its validation sets (``eval_set``,
+    ``eval_X``, a ``BoostingFit``'s ``eval_set``) pass through the fitted transforms first, as the training rows do."""
 
     def fit(self, X, y=None, **params):
         name, model = self.steps[-1]
@@ -88,6 +90,9 @@ class EarlyStoppingPipeline(Pipeline):
             own["eval_set"] = [(through(rows), target) for rows, target in own["eval_set"]]
         if "eval_X" in own:
             own["eval_X"] = tuple(through(rows) for rows in own["eval_X"])
+        if getattr(own.get("boosting"), "eval_set", None) is not None:  # (``automl.models.boosting.BoostingFit``)
+            rows, target = own["boosting"].eval_set
+            own["boosting"] = replace(own["boosting"], eval_set=(through(rows), target))
         model.fit(X, y, **own)
         return self
 

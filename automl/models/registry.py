@@ -14,6 +14,7 @@ from metafeatures import TASKS
 from ..exceptions import InputError
 from ..space import (Condition, Param, canonical, check_conditions, check_config, encode_params, mutate_params,
                      neighbours, sample_params)
+from .boosting import Boosting
 
 CLASSIFICATION = Condition(tasks=("binary", "multiclass"))  # e.g. class_weight: classifiers only read it
 REGRESSION = Condition(tasks=("regression",))
@@ -33,9 +34,10 @@ class Family:
     a Pipeline: the family's preprocessing + the model) that takes the cleaned table (float64 and
     category columns, NaN anywhere, unseen categories at predict time) and uses one thread.
     ``fidelity`` names what a fidelity below 1 scales: ``"rows"`` (share of the training rows) for every
-    family; LightGBM also early-stops its boosting rounds (``iterations``) on the validation fold, so one
-    training run gives its learning curve. ``memory_per_cell`` (bytes per training cell) and ``cost``
-    (relative time) are rough hints; ``max_rows`` excludes the family from larger data.
+    family; the boosting families (``boosting``, ``automl.models.boosting``: LightGBM, CatBoost, XGBoost) also
+    early-stop their rounds (``iterations``) on the validation fold, so one training run gives its learning curve.
+    ``memory_per_cell`` (bytes per training cell) and ``cost`` (relative time) are rough hints; ``max_rows``
+    excludes the family from larger data.
     ``cost_exponents`` (``(parameter, b)`` pairs) make the time estimate per configuration: a fit takes
     ``(value / default) ** b`` times the default configuration's seconds per parameter (log-linear, fitted
     within datasets on the knowledge base's evaluations by ``benchmarks/cost_exponents.py``).
@@ -56,7 +58,8 @@ class Family:
     max_rows: int | None = None  # the family is skipped on larger data (e.g. kNN, MLP)
     cost: float = 1.0  # relative cost hint for the scheduler
     fidelity: str = "rows"
-    iterations: str | None = None  # the parameter early stopping chooses (LightGBM: boosting rounds)
+    iterations: str | None = None  # the parameter early stopping chooses (the boosting rounds)
+    boosting: Boosting | None = None  # how a trial drives its early stopping and deadline (``automl.models.boosting``)
     memory_per_cell: float = 64.0
     cost_exponents: tuple[tuple[str, float], ...] = ()
     upgrade: Callable | None = None
@@ -74,6 +77,8 @@ class Family:
             raise ValueError(f"family {self.key!r}: parameter names must be distinct and not 'family'")
         if not callable(self.build):
             raise ValueError(f"family {self.key!r}: build must be callable")
+        if self.boosting is not None and not (isinstance(self.boosting, Boosting) and self.iterations):
+            raise ValueError(f"family {self.key!r}: boosting must be a Boosting, with the iterations it early-stops")
         object.__setattr__(self, "tasks", tuple(self.tasks))
         object.__setattr__(self, "params", tuple(self.params))
         object.__setattr__(self, "steps", tuple((str(slot), str(key)) for slot, key in self.steps))
@@ -236,7 +241,40 @@ class Registry:
 class FamilyRegistry(Registry):
     """The model families. Worker processes (fork server or spawn) do not see registrations made in the
     fitting process: ``user_families`` hands them the user's families *and* pipeline steps, ``ensure`` takes
-    both back (so the search ships one list)."""
+    both back (so the search ships one list). An optional family (``register_if_installed``) is registered only
+    where its package can be imported; elsewhere looking it up names how to install it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._not_installed: dict[str, tuple[str, str]] = {}  # family key -> (package, the extra that installs it)
+
+    def register_if_installed(self, family: Family, package: str, extra: str) -> None:
+        """Register ``family`` when ``package`` is installed (found, not imported: its module imports the package
+        only to fit a model), else remember how to install it (``check_installed``)."""
+        import importlib.util
+        try:
+            found = importlib.util.find_spec(package) is not None
+        except (ImportError, ValueError):
+            found = False
+        if found:
+            self.register(family)
+        else:
+            self._not_installed[family.key] = (package, extra)
+
+    def absent(self, key: str) -> bool:
+        """``key`` is an optional family whose package is not installed here."""
+        return key in self._not_installed and key not in self._entries
+
+    def check_installed(self, key: str) -> None:
+        """Raise ``InputError`` naming how to install ``key``'s package when it is an optional family absent here."""
+        if self.absent(key):
+            package, extra = self._not_installed[key]
+            raise InputError(f"model family {key!r} needs the {package} package, which is not installed: "
+                             f"pip install 'automl-meta[{extra}]' (or pip install {package})")
+
+    def get(self, key: str):
+        self.check_installed(key)
+        return super().get(key)
 
     def user_families(self) -> list:
         from .steps import STEPS

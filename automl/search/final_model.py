@@ -324,7 +324,7 @@ class FinalModelBuilder:
             if self.validation.kind is not Kind.USER:  # (the user's validation rows never train the final model)
                 train = np.arange(len(y))
             valid = None
-        if valid is not None and config["family"] == "lightgbm" and not rounds:
+        if valid is not None and REGISTRY.get(config["family"]).boosting is not None and not rounds:
             kwargs = {"eval_set": (X.iloc[valid], y[valid]), "eval_weight": None if sw is None else sw[valid]}
         try:
             model = fit_one(config, X.iloc[train], y[train], task, self.n_classes, self.p.seed, end=end,

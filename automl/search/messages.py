@@ -45,7 +45,7 @@ class TrialRequest:
 
     ``keep_below``: the loss a trial must beat to save its fold models (bounded disk; None: it saves anyway);
     ``race``: the incumbent's per-fold losses to race against (CV at full fidelity); ``iterations``: a refit's
-    early-stopped parameter (LightGBM's rounds)."""
+    early-stopped parameter (a boosting family's rounds)."""
 
     trial_id: int
     config: dict
@@ -76,7 +76,7 @@ class TrialRequest:
 class TrialResult:
     """What came back from a trial or a refit. ``oof``: out-of-fold predictions (kept for the ensemble);
     ``models_path``: the saved fold (or refit) models; ``raced_out``: the folds run before racing stopped it;
-    ``rounds`` / ``curve``: LightGBM's early-stopped rounds and validation curve; ``truncated``: rows cut."""
+    ``rounds`` / ``curve``: a boosting family's early-stopped rounds and validation curve; ``truncated``: rows cut."""
 
     status: Status
     score: float | None = None

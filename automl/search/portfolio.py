@@ -6,7 +6,7 @@ diversity across families and regularisation levels). Values missing from an ent
 default; an entry names the values of every task (``C`` for the classifier, ``alpha`` for the regressor), and
 ``complete(entry, task)`` keeps the active ones. A portfolio rebuilt from the knowledge base
 (``knowledge_base.portfolio``) reaches the search as suggestions instead. Families not listed here (e.g.
-user-registered ones) contribute their default.
+user-registered ones) contribute their default; the optional families (CatBoost, XGBoost) enter where installed.
 """
 from __future__ import annotations
 
@@ -23,8 +23,11 @@ PORTFOLIO: tuple[dict, ...] = (
      "colsample_bytree": 0.9, "reg_lambda": 3.0},
     {"family": "lightgbm", "learning_rate": 0.05, "num_leaves": 63, "min_child_samples": 5,
      "colsample_bytree": 0.5, "reg_lambda": 1.0},
+    {"family": "catboost", "learning_rate": 0.08, "depth": 6, "l2_leaf_reg": 3.0},
     {"family": "svm", "C": 1.0, "gamma": 0.05},
     {"family": "knn", "n_neighbors": 15, "weights": "distance", "p": 2},
+    {"family": "xgboost", "learning_rate": 0.05, "max_depth": 6, "min_child_weight": 2.0, "subsample": 0.8,
+     "colsample_bytree": 0.7},
     {"family": "lightgbm", "learning_rate": 0.02, "num_leaves": 31, "min_child_samples": 30, "subsample": 0.7,
      "colsample_bytree": 0.4, "reg_alpha": 0.1, "reg_lambda": 5.0},
     {"family": "mlp", "hidden": 64, "layers": 1, "alpha": 1e-3, "learning_rate_init": 1e-3},

@@ -17,23 +17,8 @@ import pandas as pd
 
 from ..metrics import Metric
 from ..models import REGISTRY
+from ..models.boosting import BoostingFit, TrialTimeout
 from .validation import subsample
-
-
-class TrialTimeout(Exception):
-    """The trial's own deadline passed."""
-
-
-def _lgb_deadline_callback(end: float, soft: bool = False):
-    """Stop boosting at ``end``: a trial times out; a ``soft`` deadline keeps the rounds done so far."""
-    def callback(env):
-        if time.monotonic() > end:
-            if soft and env.iteration > 0:
-                import lightgbm as lgb
-                raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
-            raise TrialTimeout("trial deadline reached while boosting")
-    callback.order = 100
-    return callback
 
 
 def _as_full_proba(model, proba: np.ndarray, n_classes: int) -> np.ndarray:
@@ -60,22 +45,15 @@ def _weight_kwargs(model, sample_weight) -> dict:
     return {"sample_weight": sample_weight}
 
 
-def _lgb_eval_kwargs(model, eval_set: tuple) -> dict:
-    """LightGBM's validation set: ``eval_X`` / ``eval_y`` where the installed version takes them (4.7 and
-    later, which deprecate ``eval_set``), else ``eval_set``."""
-    if fit_takes(model, "eval_X"):
-        return {"eval_X": (eval_set[0],), "eval_y": (eval_set[1],)}
-    return {"eval_set": [eval_set]}
-
-
 def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: int, seed: int,
             eval_set: tuple | None = None, end: float | None = None, sample_weight: np.ndarray | None = None,
             eval_weight: np.ndarray | None = None, soft_deadline: bool = False, iterations: int | None = None):
-    """Build and fit one pipeline; LightGBM early-stops on ``eval_set`` and honours ``end``.
+    """Build and fit one pipeline; a boosting family (``Family.boosting``) early-stops on ``eval_set`` and stops
+    boosting at ``end`` (``soft_deadline``: keeping the rounds done, else ``TrialTimeout``).
 
     Sample weights go to every family whose estimator accepts them (k-NN does not: it fits unweighted;
     validation scores are still weighted). ``iterations`` fixes the family's early-stopped parameter
-    (LightGBM's rounds) for a refit without a validation set.
+    (the boosting rounds) for a refit without a validation set.
     """
     family = REGISTRY.get(config["family"])
     model = family.build(family.complete(config, task), task, len(y), n_classes, seed)
@@ -83,17 +61,9 @@ def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: 
         prefix = f"{model.steps[-1][0]}__" if hasattr(model, "steps") else ""
         model.set_params(**{prefix + family.iterations: max(1, int(iterations))})
     kwargs = _weight_kwargs(model, sample_weight)
-    if config["family"] == "lightgbm":
-        import lightgbm as lgb
-        callbacks = [_lgb_deadline_callback(end, soft_deadline)] if end is not None else []
-        if eval_set is not None:
-            callbacks.append(lgb.early_stopping(50, verbose=False))
-            kwargs.update(_lgb_eval_kwargs(model, eval_set))
-            if eval_weight is not None:
-                kwargs["eval_sample_weight"] = [eval_weight]
-        model.fit(X, y, callbacks=callbacks, **kwargs)
-    else:
-        model.fit(X, y, **kwargs)
+    if family.boosting is not None:
+        kwargs.update(family.boosting.fit_kwargs(model, BoostingFit(eval_set, eval_weight, end, soft_deadline)))
+    model.fit(X, y, **kwargs)
     return model
 
 
@@ -111,24 +81,6 @@ def score_predictions(metric: Metric, y: np.ndarray, pred: np.ndarray, task: str
     return metric.score(y, pred, sample_weight=sample_weight)
 
 
-def _lgb_summary(model) -> dict | None:
-    """Rounds chosen by early stopping and a coarse validation curve (LightGBM's own metric)."""
-    est = model.steps[-1][1] if hasattr(model, "steps") else model
-    if not hasattr(est, "booster_"):
-        return None
-    rounds = int(getattr(est, "best_iteration_", 0) or est.booster_.current_iteration())
-    curve = None
-    results = getattr(est, "evals_result_", None) or {}
-    for metrics in results.values():
-        for values in metrics.values():
-            values = np.asarray(values, dtype=float)
-            points = np.unique(np.linspace(0, len(values) - 1, min(len(values), 12)).astype(int))
-            curve = [[int(i) + 1, float(values[i])] for i in points]
-            break
-        break
-    return {"rounds": rounds, "curve": curve}
-
-
 def run_trial(request: dict, data: dict) -> dict:
     """Fit ``request["config"]`` on every training fold at ``request["fidelity"]`` and score it.
 
@@ -138,7 +90,7 @@ def run_trial(request: dict, data: dict) -> dict:
     ``data``: X, y, task, metric, splits, seed, sample_weight (optional), split (the user's scheme, optional).
     Returns plain data: status, score, loss, error, fit_seconds, fold_losses, and (unless raced out) the
     out-of-fold predictions (``oof``) and the saved fold models (``models_path``, when ``keep_models_dir``);
-    LightGBM adds ``rounds`` (per fold) and ``curve`` (first fold's validation curve).
+    a boosting family adds ``rounds`` (per fold) and ``curve`` (first fold's validation curve).
     """
     if request.get("refit"):
         return refit(request, data)
@@ -160,14 +112,15 @@ def run_trial(request: dict, data: dict) -> dict:
     raced_out = truncated = False
     n_folds = len(data["splits"])
     try:
+        boosting = REGISTRY.get(config["family"]).boosting
         for fold, (tr, va) in enumerate(data["splits"]):
             if time.monotonic() > end:
                 raise TrialTimeout(f"trial deadline reached after {fold} fold(s)")
             tr = subsample(tr, fidelity, seed + fold, y if task != "regression" else None, data.get("split"))
             Xtr, ytr, Xva, yva = X.iloc[tr], y[tr], X.iloc[va], y[va]
-            # LightGBM gets a fair share of the trial's time per fold and keeps the rounds done when it runs out
+            # a boosting family gets a fair share of the trial's time per fold and keeps the rounds done by its end
             # (a slightly under-trained model instead of a lost trial); other families stop at the trial's end
-            soft = config.get("family") == "lightgbm"
+            soft = boosting is not None
             fold_end = start + (fold + 1) / n_folds * 0.85 * (end - start) if soft else end  # (+ predicting)
             model = fit_one(config, Xtr, ytr, task, n_classes, seed + fold, eval_set=(Xva, yva), end=fold_end,
                             sample_weight=None if w is None else w[tr], eval_weight=None if w is None else w[va],
@@ -178,10 +131,10 @@ def run_trial(request: dict, data: dict) -> dict:
             valid_rows.append(va)
             fold_losses.append(float(metric.to_loss(score_predictions(metric, yva, oof[va], task,
                                                                       None if w is None else w[va]))))
-            summary = _lgb_summary(model) if config.get("family") == "lightgbm" else None
+            summary = boosting.rounds(model) if boosting is not None else None
             if summary is not None:
-                rounds.append(summary["rounds"])
-                curve = curve or summary["curve"]
+                rounds.append(summary.rounds)
+                curve = curve or summary.curve
             if race_out(fold_losses, request.get("race")):
                 raced_out = True
                 break
@@ -218,13 +171,13 @@ def run_trial(request: dict, data: dict) -> dict:
 
 
 def refit_iterations(rounds: list[int] | None) -> int | None:
-    """LightGBM rounds for a refit on every row: 1.1 x the mean early-stopped rounds of the trial's folds
+    """Boosting rounds for a refit on every row: 1.1 x the mean early-stopped rounds of the trial's folds
     (more rows, a few more rounds); None for a family without early stopping."""
     return int(np.mean(rounds) * 1.1) + 1 if rounds else None
 
 
 def refit(request: dict, data: dict) -> dict:
-    """Fit ``request["config"]`` once on every row (LightGBM with ``request["iterations"]`` rounds, keeping
+    """Fit ``request["config"]`` once on every row (a boosting family with ``request["iterations"]`` rounds, keeping
     the rounds done if the time runs out) and save it to ``keep_models_dir``; used for the final model
     (it replaces the holdout model, or joins the fold models). Returns status, models_path, fit_seconds,
     error."""

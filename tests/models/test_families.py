@@ -10,6 +10,7 @@ from automl.models import REGISTRY
 from automl.search.trial import fit_one, predict_one
 
 BUILTIN = ["lightgbm", "linear", "extra_trees", "random_forest", "knn", "mlp", "svm"]
+OPTIONAL = [key for key in ("catboost", "xgboost") if key in REGISTRY]  # (`automl-meta[boost]`, in the test extra)
 
 
 def messy(task: str, n: int = 150, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -41,7 +42,7 @@ def unseen_rows(X: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-CASES = [(key, task) for key in BUILTIN for task in REGISTRY.get(key).tasks]
+CASES = [(key, task) for key in BUILTIN + OPTIONAL for task in REGISTRY.get(key).tasks]
 
 
 @pytest.mark.parametrize("key, task", CASES, ids=[f"{k}-{t}" for k, t in CASES])
@@ -74,7 +75,7 @@ def test_one_thread_per_trial():
         assert all(v in (None, 1) for v in threads.values()), (key, threads)
 
 
-CLASSIFIERS = [key for key in BUILTIN if "multiclass" in REGISTRY.get(key).tasks]
+CLASSIFIERS = [key for key in BUILTIN + OPTIONAL if "multiclass" in REGISTRY.get(key).tasks]
 
 
 @pytest.mark.parametrize("key", CLASSIFIERS)

@@ -1,0 +1,143 @@
+"""Early-stopping families (``Family.boosting``: LightGBM, CatBoost, XGBoost): what a trial hands their fit and
+what it reads back.
+
+Such a family early-stops its rounds (the parameter ``Family.iterations``) on the validation rows the trial gives
+it, stops boosting at the trial's deadline, and reports the rounds chosen, which a refit on every row reuses.
+``BoostedModel`` is the shared base of the optional libraries' models (``catboost_family``, ``xgboost_family``):
+they import their library only when fitted, so a table of families costs no import of an absent package.
+"""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+PATIENCE = 50  # rounds without improvement on the validation rows before boosting stops
+MAX_ROUNDS = 2000  # the rounds a fit may take at most (early stopping or a refit's rounds choose fewer)
+CURVE_POINTS = 12  # points kept of a validation curve
+
+
+class TrialTimeout(Exception):
+    """The trial's own deadline passed."""
+
+
+@dataclass(frozen=True)
+class BoostingFit:
+    """What an early-stopping fit receives: ``eval_set`` ((X, y) to early-stop on) and its weights, and ``end``
+    (monotonic seconds) at which boosting stops: ``soft`` keeps the rounds done, else the fit raises
+    ``TrialTimeout``."""
+
+    eval_set: tuple | None = None
+    eval_weight: np.ndarray | None = None
+    end: float | None = None
+    soft: bool = False
+
+    def stop_now(self, iteration: int) -> bool:
+        """After round ``iteration`` (0-based): True stops boosting past ``end`` with a soft deadline and a round
+        done; a hard deadline (or none done) raises ``TrialTimeout``."""
+        if self.end is None or time.monotonic() <= self.end:
+            return False
+        if self.soft and iteration > 0:
+            return True
+        raise TrialTimeout("trial deadline reached while boosting")
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """The rounds early stopping chose and a coarse validation curve (``[round, value]`` of the library's metric)."""
+
+    rounds: int
+    curve: list | None = None
+
+
+def coarse_curve(values) -> list | None:
+    """At most ``CURVE_POINTS`` evenly spaced ``[round, value]`` points of a per-round validation curve."""
+    values = np.asarray(values, dtype=float)
+    if not len(values):
+        return None
+    points = np.unique(np.linspace(0, len(values) - 1, min(len(values), CURVE_POINTS)).astype(int))
+    return [[int(i) + 1, float(values[i])] for i in points]
+
+
+class Boosting(ABC):
+    """How a trial drives one library's early stopping: the ``fit`` keyword arguments for a ``BoostingFit``, and
+    the rounds it chose (None when it did not early-stop)."""
+
+    @abstractmethod
+    def fit_kwargs(self, model, fit: BoostingFit) -> dict: ...
+
+    @abstractmethod
+    def rounds(self, model) -> Rounds | None: ...
+
+
+def final_estimator(model):
+    """The model at the end of a pipeline (``model`` itself when it is none)."""
+    return model.steps[-1][1] if hasattr(model, "steps") else model
+
+
+class OwnBoosting(Boosting):
+    """For a ``BoostedModel`` (alone or ending an ``EarlyStoppingPipeline``, which passes its validation rows
+    through the pipeline's transforms): it takes the ``BoostingFit`` itself and keeps its ``rounds_``."""
+
+    def fit_kwargs(self, model, fit: BoostingFit) -> dict:
+        return {"boosting": fit}
+
+    def rounds(self, model) -> Rounds | None:
+        return getattr(final_estimator(model), "rounds_", None)
+
+
+class BoostedModel(BaseEstimator):
+    """A boosting library's model on the cleaned table (float and category columns, NaN anywhere, categories
+    unseen at fit time). ``params``: the library's own parameters; ``n_estimators``: the most rounds. Subclasses
+    fit ``model_`` in ``_fit`` and prepare a table for it in ``_prepared``; classes are the training rows' codes."""
+
+    def __init__(self, task: str = "binary", params: dict | None = None, n_estimators: int = MAX_ROUNDS,
+                 class_weight: str = "none", seed: int = 0) -> None:
+        self.task = task
+        self.params = params
+        self.n_estimators = n_estimators
+        self.class_weight = class_weight
+        self.seed = seed
+
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, boosting: BoostingFit | None = None):
+        boosting = boosting or BoostingFit()
+        y = np.asarray(y)
+        self.categories_ = {c: X[c].cat.categories for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)}
+        if self.task != "regression":
+            self.classes_ = np.unique(y)
+            y = np.searchsorted(self.classes_, y)
+            if self.class_weight == "balanced":
+                from sklearn.utils.class_weight import compute_sample_weight
+                balanced = compute_sample_weight("balanced", y)
+                sample_weight = balanced if sample_weight is None else balanced * np.asarray(sample_weight)
+        evaluation = None
+        if boosting.eval_set is not None:
+            Xe, ye = boosting.eval_set
+            ye, we = np.asarray(ye), boosting.eval_weight
+            if self.task != "regression":  # rows of a class the training rows lack cannot be scored
+                known = np.isin(ye, self.classes_)
+                Xe, ye, we = Xe[known], np.searchsorted(self.classes_, ye[known]), None if we is None else we[known]
+            evaluation = (self._prepared(Xe), ye, we) if len(ye) else None
+        self.rounds_ = self._fit(self._prepared(X), y, sample_weight, evaluation, boosting)
+        return self
+
+    def _fit(self, X, y, sample_weight, evaluation: tuple | None, boosting: BoostingFit) -> Rounds | None:
+        """Fit ``model_`` on prepared rows (``y``: 0..K-1 for classification), early-stopping on ``evaluation``
+        ((X, y, weight), prepared) when given; returns the rounds chosen then."""
+        raise NotImplementedError
+
+    def _prepared(self, X: pd.DataFrame):
+        raise NotImplementedError
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        proba = np.asarray(self.model_.predict_proba(self._prepared(X)), dtype=float)
+        return proba / proba.sum(axis=1, keepdims=True)  # (a library's float32 rows sum to 1 only roughly)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self.task == "regression":
+            return np.asarray(self.model_.predict(self._prepared(X)), dtype=float).ravel()
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

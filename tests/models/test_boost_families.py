@@ -1,0 +1,177 @@
+"""The optional boosting families (CatBoost, XGBoost; ``automl-meta[boost]``): searched alone on real PMLB tables they
+give models that predict, beat a constant predictor and reload; the seed fixes them; they early-stop, stop at the
+deadline, stay quiet and use one thread; without their package the registry simply lacks them."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from automl import AutoML
+from automl.models import REGISTRY
+from automl.models.boosting import MAX_ROUNDS, TrialTimeout
+from automl.search.trial import fit_one, predict_one
+from tests.conftest import PMLB, REPO
+
+BOOST = ["catboost", "xgboost"]
+# name -> (task, rows kept); the votes (0, 1, 2: missing, no, yes) are read as text: all its columns are categorical
+TABLES = {"house_votes_84": ("binary", 435), "balance_scale": ("multiclass", 400), "560_bodyfat": ("regression", 252)}
+
+
+def installed(key: str):
+    return pytest.param(key, marks=pytest.mark.skipif(key not in REGISTRY, reason=f"{key} is not installed"))
+
+
+def pmlb_table(name: str) -> tuple[pd.DataFrame, pd.Series]:
+    path = PMLB / f"{name}.tsv.gz"
+    if not path.exists():
+        pytest.skip(f"PMLB table {name} not found at {PMLB}")
+    frame = pd.read_csv(path, sep="\t")
+    frame = frame.sample(n=TABLES[name][1], random_state=0) if name in TABLES else frame
+    X, y = frame.drop(columns=["target"]), frame["target"]
+    if name == "house_votes_84":
+        X = X.astype(int).astype(str).replace({"0": "missing", "1": "n", "2": "y"})
+    return X.reset_index(drop=True), y.reset_index(drop=True)
+
+
+def encoded(name: str) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """The table as the search sees it (float and category columns; class codes)."""
+    from automl.prepare import prepare
+    X, y = pmlb_table(name)
+    task = TABLES[name][0]
+    table = prepare(X, y, task, describe=False)
+    return table.X, table.y, task
+
+
+def search(key: str, X, y, seed: int = 0):
+    return AutoML(include=(key,), max_trials=3, time_budget=120, seed=seed, n_jobs=1, warm_start=False,
+                  write_back=False).fit(X, y)
+
+
+def beats_a_constant(model, task: str, y_train, X_test, y_test) -> None:
+    if task == "binary":
+        assert roc_auc_score(y_test, model.predict_proba(X_test)[:, 1]) > 0.75
+    elif task == "multiclass":
+        prior = np.tile(y_train.value_counts(normalize=True).sort_index().to_numpy(), (len(y_test), 1))
+        proba = model.predict_proba(X_test)
+        assert log_loss(y_test, proba, labels=model.classes_) < 0.75 * log_loss(y_test, prior, labels=model.classes_)
+    else:
+        constant = mean_squared_error(y_test, np.full(len(y_test), y_train.mean()))
+        assert mean_squared_error(y_test, model.predict(X_test)) < 0.5 * constant
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+@pytest.mark.parametrize("key", [installed(k) for k in BOOST])
+def test_a_search_of_one_boost_family_predicts_beats_a_constant_and_reloads(key, name, tmp_path):
+    X, y = pmlb_table(name)
+    task = TABLES[name][0]
+    stratify = y if task != "regression" else None
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0, stratify=stratify)
+    model = search(key, X_train, y_train)
+    trials = model.leaderboard_[model.leaderboard_["kind"] != "final"]
+    assert set(trials["family"]) == {key} and (trials["status"] == "ok").sum() >= 2, trials
+    assert model.best_config_["family"] == key
+    beats_a_constant(model, task, y_train, X_test, y_test)
+    model.save(tmp_path / "m")
+    again = AutoML.load(tmp_path / "m")
+    out = "predict_proba" if task != "regression" else "predict"
+    np.testing.assert_array_equal(getattr(again, out)(X_test), getattr(model, out)(X_test))
+    assert again.fit_info_["versions"][key] not in (None, "absent")
+
+
+@pytest.mark.parametrize("key", [installed(k) for k in BOOST])
+def test_the_seed_fixes_a_search(key):
+    X, y = pmlb_table("balance_scale")
+    first, second = search(key, X, y, seed=3), search(key, X, y, seed=3)
+    columns = ["config_id", "status", "score"]
+    pd.testing.assert_frame_equal(first.leaderboard_[columns], second.leaderboard_[columns])
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+
+
+SAMPLED = {"catboost": {"family": "catboost", "subsample": 0.7}, "xgboost": {"family": "xgboost", "subsample": 0.7}}
+
+
+@pytest.mark.parametrize("key", [installed(k) for k in BOOST])
+def test_the_seed_fixes_the_model_which_early_stops_on_the_validation_rows(key):
+    X, y, task = encoded("house_votes_84")
+    fit = {"eval_set": (X.iloc[350:], y[350:])}
+    models = [fit_one(SAMPLED[key], X.iloc[:350], y[:350], task, 2, seed=seed, **fit) for seed in (0, 0, 1)]
+    preds = [predict_one(m, X.iloc[350:], task, 2) for m in models]
+    np.testing.assert_array_equal(preds[0], preds[1])
+    assert not np.array_equal(preds[0], preds[2])
+    rounds = REGISTRY.get(key).boosting.rounds(models[0])
+    assert 0 < rounds.rounds < MAX_ROUNDS and rounds.curve and len(rounds.curve) <= 12
+
+
+@pytest.mark.parametrize("key", [installed(k) for k in BOOST])
+def test_boosting_stops_at_the_deadline(key):
+    X, y = pmlb_table("phoneme")  # 5,404 rows: 2,000 rounds at a learning rate of 0.01 take seconds
+    X, y, slow = X.astype(float), y.to_numpy(), {"family": key, "learning_rate": 0.01}
+    model = fit_one(slow, X, y, "binary", 2, seed=0, end=time.monotonic() + 1.0, soft_deadline=True)
+    inner = model[-1].model_  # (the text step, then the model)
+    rounds = inner.tree_count_ if key == "catboost" else inner.get_booster().num_boosted_rounds()
+    assert 1 < rounds < MAX_ROUNDS and predict_one(model, X, "binary", 2).shape == (len(y), 2)
+    with pytest.raises(TrialTimeout):  # a hard deadline: the trial times out
+        fit_one(slow, X, y, "binary", 2, seed=0, end=time.monotonic() + 1.0)
+
+
+@pytest.mark.parametrize("key", [installed(k) for k in BOOST])
+def test_quiet_one_thread_and_no_files(key, tmp_path, monkeypatch, capfd):
+    monkeypatch.chdir(tmp_path)
+    X, y, task = encoded("house_votes_84")
+    model = fit_one({"family": key}, X.iloc[:300], y[:300], task, 2, seed=0, eval_set=(X.iloc[300:], y[300:]))
+    params = model[-1].model_.get_params()
+    assert params.get("thread_count", params.get("n_jobs")) == 1
+    out = capfd.readouterr()
+    assert out.out == "" and out.err == ""
+    assert list(tmp_path.iterdir()) == []  # (CatBoost writes catboost_info/ unless told not to)
+
+
+ABSENT = textwrap.dedent("""
+    import sys
+    sys.modules["catboost"] = None
+    sys.modules["xgboost"] = None
+    import numpy as np
+    from click.testing import CliRunner
+    from sklearn.datasets import make_classification
+    from automl import AutoMLClassifier
+    from automl.exceptions import InputError
+    from automl.models import REGISTRY
+    from cli import main
+    assert "catboost" not in REGISTRY.keys() and "xgboost" not in REGISTRY.keys(), REGISTRY.keys()
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    model = AutoMLClassifier(time_budget=30, max_trials=2, warm_start=False, write_back=False).fit(X, y)
+    assert not {"catboost", "xgboost"} & set(model.leaderboard_["family"]), model.leaderboard_
+    assert (model.predict(X) == y).mean() > 0.8
+    try:
+        AutoMLClassifier(include=("xgboost",), time_budget=5).fit(X, y)
+        raise SystemExit("no error")
+    except InputError as exc:
+        print("python:", exc)
+    runner = CliRunner()
+    help = runner.invoke(main, ["fit", "--help"])
+    assert help.exit_code == 0 and "lightgbm" in help.output and "catboost" not in help.output, help.output
+    result = runner.invoke(main, ["fit", sys.argv[1], "--target", "churned", "--include", "catboost",
+                                  "--time-budget", "5", "--out", sys.argv[2]])
+    print("exit", result.exit_code)
+    print(result.output)
+""")
+
+
+def test_without_the_packages_the_families_are_absent_and_named_with_how_to_install(tmp_path):
+    from tests.conftest import EXAMPLE
+    done = subprocess.run([sys.executable, "-c", ABSENT, str(EXAMPLE), str(tmp_path / "m")], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "python: model family 'xgboost' needs the xgboost package" in done.stdout
+    assert "exit 2" in done.stdout, done.stdout
+    error = [line for line in done.stdout.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "catboost" in error[0] and "pip install 'automl-meta[boost]'" in error[0], done.stdout
+    assert not (tmp_path / "m").exists()
