@@ -54,6 +54,15 @@ class Rounds:
     curve: list | None = None
 
 
+@dataclass(frozen=True)
+class ValidationRows:
+    """The rows a ``BoostedModel`` early-stops on, prepared for its library (``y``: 0..K-1 for classification)."""
+
+    X: object
+    y: np.ndarray
+    weight: np.ndarray | None = None
+
+
 def coarse_curve(values) -> list | None:
     """At most ``CURVE_POINTS`` evenly spaced ``[round, value]`` points of a per-round validation curve."""
     values = np.asarray(values, dtype=float)
@@ -114,20 +123,22 @@ class BoostedModel(BaseEstimator):
                 from sklearn.utils.class_weight import compute_sample_weight
                 balanced = compute_sample_weight("balanced", y)
                 sample_weight = balanced if sample_weight is None else balanced * np.asarray(sample_weight)
-        evaluation = None
-        if boosting.eval_set is not None:
-            Xe, ye = boosting.eval_set
-            ye, we = np.asarray(ye), boosting.eval_weight
-            if self.task != "regression":  # rows of a class the training rows lack cannot be scored
-                known = np.isin(ye, self.classes_)
-                Xe, ye, we = Xe[known], np.searchsorted(self.classes_, ye[known]), None if we is None else we[known]
-            evaluation = (self._prepared(Xe), ye, we) if len(ye) else None
-        self.rounds_ = self._fit(self._prepared(X), y, sample_weight, evaluation, boosting)
+        self.rounds_ = self._fit(self._prepared(X), y, sample_weight, self._validation(boosting), boosting)
         return self
 
-    def _fit(self, X, y, sample_weight, evaluation: tuple | None, boosting: BoostingFit) -> Rounds | None:
-        """Fit ``model_`` on prepared rows (``y``: 0..K-1 for classification), early-stopping on ``evaluation``
-        ((X, y, weight), prepared) when given; returns the rounds chosen then."""
+    def _validation(self, boosting: BoostingFit) -> ValidationRows | None:
+        if boosting.eval_set is None:
+            return None
+        X, y = boosting.eval_set
+        y, weight = np.asarray(y), boosting.eval_weight
+        if self.task != "regression":  # rows of a class the training rows lack cannot be scored
+            known = np.isin(y, self.classes_)
+            X, y, weight = X[known], np.searchsorted(self.classes_, y[known]), None if weight is None else weight[known]
+        return ValidationRows(self._prepared(X), y, weight) if len(y) else None
+
+    def _fit(self, X, y, sample_weight, validation: ValidationRows | None, boosting: BoostingFit) -> Rounds | None:
+        """Fit ``model_`` on prepared rows (``y``: 0..K-1 for classification), early-stopping on ``validation``
+        when given; returns the rounds chosen then."""
         raise NotImplementedError
 
     def _prepared(self, X: pd.DataFrame):

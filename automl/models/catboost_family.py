@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..space import Categorical, Condition, Float, Int
-from .boosting import PATIENCE, BoostedModel, BoostingFit, OwnBoosting, Rounds, TrialTimeout, coarse_curve
+from .boosting import (PATIENCE, BoostedModel, BoostingFit, OwnBoosting, Rounds, TrialTimeout, ValidationRows,
+                       coarse_curve)
 from .preprocessing import assemble
 from .registry import CLASSIFICATION, TEXT_STEPS, Family
 
@@ -28,16 +29,16 @@ PARAMS = (
 class CatBoostModel(BoostedModel):
     """CatBoost on the cleaned table, quiet and writing no files; one thread (a trial's share, see ``Family``)."""
 
-    def _fit(self, X, y, sample_weight, evaluation, boosting: BoostingFit) -> Rounds | None:
+    def _fit(self, X, y, sample_weight, validation: ValidationRows | None, boosting: BoostingFit) -> Rounds | None:
         from catboost import CatBoostClassifier, CatBoostRegressor, Pool
         cats = list(self.categories_)
         kwargs = dict(self.params or {}, iterations=self.n_estimators, random_seed=self.seed, thread_count=1,
                       allow_writing_files=False, logging_level="Silent")
-        if evaluation is not None:
+        if validation is not None:
             kwargs.update(early_stopping_rounds=PATIENCE, use_best_model=True)
         self.model_ = (CatBoostRegressor if self.task == "regression" else CatBoostClassifier)(**kwargs)
-        valid = None if evaluation is None else Pool(evaluation[0], evaluation[1], cat_features=cats,
-                                                     weight=evaluation[2])
+        valid = None if validation is None else Pool(validation.X, validation.y, cat_features=cats,
+                                                      weight=validation.weight)
         deadline = _Deadline(boosting) if boosting.end is not None else None
         self.model_.fit(Pool(X, y, cat_features=cats, weight=sample_weight), eval_set=valid,
                         callbacks=None if deadline is None else [deadline])

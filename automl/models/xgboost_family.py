@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..space import Categorical, Float, Int
-from .boosting import PATIENCE, BoostedModel, BoostingFit, OwnBoosting, Rounds, coarse_curve
+from .boosting import PATIENCE, BoostedModel, BoostingFit, OwnBoosting, Rounds, ValidationRows, coarse_curve
 from .preprocessing import assemble
 from .registry import CLASSIFICATION, TEXT_STEPS, Family
 
@@ -27,23 +27,23 @@ class XGBoostModel(BoostedModel):
     """XGBoost on the cleaned table, quiet; one thread (a trial's share, see ``Family``). Category columns reach it
     with the training rows' categories (unseen ones as missing): its categorical splits read category codes."""
 
-    def _fit(self, X, y, sample_weight, evaluation, boosting: BoostingFit) -> Rounds | None:
+    def _fit(self, X, y, sample_weight, validation: ValidationRows | None, boosting: BoostingFit) -> Rounds | None:
         from xgboost import XGBClassifier, XGBRegressor
         kwargs = dict(self.params or {}, n_estimators=self.n_estimators, tree_method="hist", enable_categorical=True,
                       n_jobs=1, random_state=self.seed, verbosity=0)
-        if evaluation is not None:
+        if validation is not None:
             kwargs["early_stopping_rounds"] = PATIENCE
         if boosting.end is not None:
             kwargs["callbacks"] = [_deadline_callback(boosting)]
         self.model_ = (XGBRegressor if self.task == "regression" else XGBClassifier)(**kwargs)
         fit_kwargs = {}
-        if evaluation is not None:
-            fit_kwargs = {"eval_set": [evaluation[:2]], "verbose": False}
-            if evaluation[2] is not None:
-                fit_kwargs["sample_weight_eval_set"] = [evaluation[2]]
+        if validation is not None:
+            fit_kwargs = {"eval_set": [(validation.X, validation.y)], "verbose": False}
+            if validation.weight is not None:
+                fit_kwargs["sample_weight_eval_set"] = [validation.weight]
         self.model_.fit(X, y, sample_weight=sample_weight, **fit_kwargs)
         self.model_.set_params(callbacks=None)  # the saved model keeps no reference to the trial's deadline
-        if evaluation is None:
+        if validation is None:
             return None
         curves = self.model_.evals_result().get("validation_0", {})
         curve = coarse_curve(next(iter(curves.values()))) if curves else None
