@@ -188,6 +188,9 @@ def load_model(directory: str | Path) -> tuple[Any, dict]:
                              f"damaged, refit the model")
     try:
         obj = joblib.load(model_path)
+    except ImportError as exc:  # a member of an optional family (catboost, xgboost) whose package is absent here
+        raise ModelLoadError(f"cannot load {str(model_path)!r}: the model needs the {exc.name or 'missing'} package, "
+                             f"which is not installed: pip install {exc.name or '...'}") from None
     except Exception as exc:  # unpickling can raise nearly anything
         raise ModelLoadError(f"cannot load {str(model_path)!r}: {type(exc).__name__}: {exc}") from None
     return obj, manifest

@@ -162,12 +162,25 @@ ABSENT = textwrap.dedent("""
                                   "--time-budget", "5", "--out", sys.argv[2]])
     print("exit", result.exit_code)
     print(result.output)
+    from automl.exceptions import ModelLoadError
+    from automl.persistence import load_model
+    try:
+        load_model(sys.argv[3])
+        raise SystemExit("loaded")
+    except ModelLoadError as exc:
+        print("load:", exc)
 """)
 
 
 def test_without_the_packages_the_families_are_absent_and_named_with_how_to_install(tmp_path):
+    from automl.persistence import save_model
     from tests.conftest import EXAMPLE
-    done = subprocess.run([sys.executable, "-c", ABSENT, str(EXAMPLE), str(tmp_path / "m")], cwd=REPO,
+    saved = tmp_path / "saved"
+    if "xgboost" in REGISTRY:  # a model with an XGBoost member, loaded where xgboost is absent
+        from tests.models.test_families import messy
+        X, y = messy("binary")
+        save_model(fit_one({"family": "xgboost"}, X, y, "binary", 2, seed=0), saved, {})
+    done = subprocess.run([sys.executable, "-c", ABSENT, str(EXAMPLE), str(tmp_path / "m"), str(saved)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "python: model family 'xgboost' needs the xgboost package" in done.stdout
@@ -175,3 +188,5 @@ def test_without_the_packages_the_families_are_absent_and_named_with_how_to_inst
     error = [line for line in done.stdout.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "catboost" in error[0] and "pip install 'automl-meta[boost]'" in error[0], done.stdout
     assert not (tmp_path / "m").exists()
+    if "xgboost" in REGISTRY:
+        assert "load: cannot load" in done.stdout and "needs the xgboost package" in done.stdout, done.stdout
