@@ -171,7 +171,8 @@ def search_problem(est: "AutoMLBase", table: PreparedTable, metric: Metric, n_jo
         weights = None if weights is None else np.concatenate([weights, np.ones(len(yv))])
     return SearchProblem(X=X, y=y, task=est.task_, metric=metric, seed=int(est.seed), n_jobs=n_jobs,
                          families=est.families_, exclude_steps=est.excluded_steps_, sample_weight=weights,
-                         split=split, compact=bool(est.compact))
+                         split=split, compact=bool(est.compact),
+                         stacking=None if est.stacking is None else bool(est.stacking))
 
 
 def split_options(est: "AutoMLBase", table: PreparedTable, X_val, y_val) -> "SplitOptions | None":

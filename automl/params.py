@@ -50,6 +50,8 @@ def check_params(est: "AutoMLBase") -> None:
     for name in ("warm_start", "compact"):
         if not isinstance(getattr(est, name), (bool, np.bool_)):
             raise InputError(f"the {name!r} parameter must be True or False; got {plain_repr(getattr(est, name))}")
+    if est.stacking is not None and not isinstance(est.stacking, (bool, np.bool_)):
+        raise InputError(f"the 'stacking' parameter must be True, False or None; got {plain_repr(est.stacking)}")
     if est.time_column is not None and not isinstance(est.time_column, str):
         raise InputError(f"the 'time_column' parameter must be a column name or None; "
                          f"got {plain_repr(est.time_column)}")

@@ -170,14 +170,15 @@ class _Capture:
         search.optimize = optimize
 
 
-def run_ours(strategy, X, y, Xt, task, budget, n_jobs, seed, excluded: tuple[str, ...], capture: _Capture):
+def run_ours(strategy, X, y, Xt, task, budget, n_jobs, seed, excluded: tuple[str, ...], capture: _Capture,
+             options: dict | None = None):
     import knowledge_base as kb
     from automl import AutoML
     from leave_out import LeaveOut
     # leave-one-out: never retrieve the measured dataset (or a copy of it)
     model = AutoML(task=task, time_budget=budget, n_jobs=n_jobs, seed=seed, strategy=strategy,
                    warm_start=strategy == "warm", write_back=False,
-                   knowledge_base=LeaveOut(kb.open_store(None), excluded))
+                   knowledge_base=LeaveOut(kb.open_store(None), excluded), **(options or {}))
     capture.last = None
     model.fit(X, y)
     pred = model.predict_proba(Xt) if task != "regression" else model.predict(Xt)
@@ -338,6 +339,11 @@ def main(argv=None) -> int:
                         help="do not leave the measured dataset out of the knowledge base: an upper bound on what "
                              "retrieval can give (the seed evaluated every configuration on all its rows, test "
                              "rows included), never a figure to quote as warm's")
+    parser.add_argument("--stacking", choices=("auto", "on", "off"), default="auto",
+                        help="our systems' stacking parameter (auto: the product's default)")
+    parser.add_argument("--exclude", default=None,
+                        help="families or steps our systems never use (comma-separated), e.g. catboost,xgboost to "
+                             "compare with a version that had no such families")
     parser.add_argument("--autogluon-python", default=None,
                         help="interpreter of a virtual environment with autogluon.tabular (default: this one)")
     args = parser.parse_args(argv)
@@ -347,6 +353,9 @@ def main(argv=None) -> int:
     from sklearn.model_selection import train_test_split
 
     use_knowledge_base(args.kb)
+    ours_options = {"stacking": {"auto": None, "on": True, "off": False}[args.stacking]}
+    if args.exclude:
+        ours_options["exclude"] = tuple(n.strip() for n in args.exclude.split(",") if n.strip())
     summary = pd.read_csv(args.pmlb_dir / "summary.csv")
     task_of = tasks_of(summary)
     names = args.datasets.split(",") if args.datasets else (QUICK_DATASETS if args.quick else DEFAULT_DATASETS)
@@ -390,7 +399,7 @@ def main(argv=None) -> int:
             try:
                 if system in OURS:
                     pred, timings = run_ours(system, Xtr, ytr, Xte, task, args.budget, args.n_jobs, seed,
-                                             excluded[name], capture)
+                                             excluded[name], capture, ours_options)
                 else:
                     pred = PEERS[system](Xtr, ytr, Xte, task, args.budget, args.n_jobs, seed)
                 wall = time.monotonic() - start

@@ -45,6 +45,7 @@ class FitOptions:
     rare_classes: str
     resume_dir: Path | None
     compact: bool
+    stacking: bool | None
     with_report: bool
     quiet: bool
     as_json: bool
@@ -105,6 +106,9 @@ class FitInputs:
 @click.option("--compact", is_flag=True,
               help="Deployment-light model: the best single member refit on every row when it scores within 1 % "
                    "of the ensemble.")
+@click.option("--stacking/--no-stacking", default=None,
+              help="Let a second-layer model over the members' out-of-fold predictions replace the ensemble when "
+                   "it wins on held-back rows (default: on, off with --max-trials).")
 @click.option("--report", "with_report", is_flag=True, help="Also write MODEL_DIR/report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display and no warnings.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
@@ -203,7 +207,7 @@ _RESUMED_OPTIONS: dict[str, _Resumed] = {
     "valid_path": _Resumed("valid"), "groups_column": _Resumed("groups"), "time_column": _Resumed("time_column"),
     "drop_columns": _Resumed("drop_columns", _as_option_text),
     "keep_columns": _Resumed("keep_columns", _as_option_text), "rare_classes": _Resumed("rare_classes"),
-    "compact": _Resumed("compact"),
+    "compact": _Resumed("compact"), "stacking": _Resumed("stacking"),
 }
 
 
@@ -265,4 +269,5 @@ def _new_model(options: FitOptions, progress: Progress):
                   include=tuple(_names(options.include)) or None, exclude=tuple(_names(options.exclude)) or None,
                   cluster=options.cluster, time_column=options.time_column,
                   drop_columns=_names(options.drop_columns) or None, keep_columns=_names(options.keep_columns) or None,
-                  rare_classes=options.rare_classes, compact=options.compact)
+                  rare_classes=options.rare_classes, compact=options.compact,
+                  stacking=options.stacking)

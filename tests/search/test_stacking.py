@@ -220,16 +220,11 @@ def test_a_search_asked_to_stack_returns_the_stack_it_chose(pmlb_dir):
     assert np.allclose(proba.sum(axis=1), 1.0) and (proba.argmax(axis=1) == y_test).mean() > 0.5
 
 
-def test_a_fit_that_stacks_reports_it_and_saves_it(pmlb_dir, tmp_path, monkeypatch):
-    import dataclasses
-
-    import automl.fitting as fitting
-    build = fitting.search_problem  # the fit's own problem, asked to stack (max_trials alone would not)
-    monkeypatch.setattr(fitting, "search_problem",
-                        lambda *a, **k: dataclasses.replace(build(*a, **k), stacking=True))
+def test_a_fit_that_stacks_reports_it_and_saves_it(pmlb_dir, tmp_path):
     X, target, X_test, _ = _table(pmlb_dir, DATASET, 450, n_test=100)
+    # stacking=True: max_trials alone leaves it off
     model = AutoMLClassifier(time_budget=300, max_trials=len(DIVERSE), include=DIVERSE, strategy="bo", seed=0,
-                             write_back=False).fit(X, target.y)
+                             write_back=False, stacking=True).fit(X, target.y)
     head = model.leaderboard_.iloc[0]
     assert head["kind"] == "final" and head["family"] == "stack" and head["pipeline"].startswith("stack of ")
     stack = model.fit_info_["final_model"]["stack"]
@@ -239,3 +234,13 @@ def test_a_fit_that_stacks_reports_it_and_saves_it(pmlb_dir, tmp_path, monkeypat
     loaded = AutoMLClassifier.load(tmp_path / "m")
     assert np.allclose(loaded.predict_proba(X_test), model.predict_proba(X_test))
     assert np.allclose(model.predict_proba(X_test).sum(axis=1), 1.0)
+    off = AutoMLClassifier(time_budget=300, max_trials=len(DIVERSE), include=DIVERSE, strategy="bo", seed=0,
+                           write_back=False, stacking=False).fit(X, target.y)
+    assert off.leaderboard_.iloc[0]["family"] != "stack" and off.fit_info_["final_model"].get("stack") is None
+
+
+def test_the_stacking_parameter_is_true_false_or_none(pmlb_dir):
+    from automl.exceptions import InputError
+    X, target, _, _ = _table(pmlb_dir, DATASET, 200, n_test=50)
+    with pytest.raises(InputError, match="'stacking' parameter must be True, False or None"):
+        AutoMLClassifier(time_budget=5, stacking="yes").fit(X, target.y)
