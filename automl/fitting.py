@@ -25,6 +25,7 @@ from .metrics import Metric, get_metric
 from .params import allowed_families, check_params, check_sample_weight, row_values
 from .prepare import PreparedTable, prepare
 from .search import budget as budget_mod
+from .search.messages import FINISHED
 from .timing import PhaseClock
 from .versions import library_versions
 from .warm_start import WarmStart, warm_start_for_fit
@@ -68,10 +69,7 @@ def fit(est: "AutoMLBase", X, y, *, task: str | None, deadline: Deadline | None 
     retrieve = bool(est.warm_start and est.strategy == "warm")
     warm = warm_start_for_fit(table, name, describe=bool(est.write_back) or retrieve, retrieve=retrieve,
                               open_store=est._open_kb, metric=est.metric_, families=est.families_, clock=clock)
-    suggestions = [*first_configs, *warm.search_suggestions()]
-    if est.excluded_steps_:  # a suggestion the knowledge base holds may use a step excluded now
-        from .models.steps import uses_any
-        suggestions = [s for s in suggestions if not uses_any(s.get("config") or {}, est.excluded_steps_)]
+    suggestions = [*first_configs, *warm.search_suggestions()]  # (the search drops excluded steps)
     est.profile_ = training_profile(table, warm)
     run = run_search(est, table, metric, suggestions, warm.search_prior(), resume=resume, X_val=X_val, y_val=y_val,
                      deadline=deadline, clock=clock)
@@ -218,7 +216,7 @@ def resumed_trials(est: "AutoMLBase", resume, n_rows: int, split: "SplitOptions 
         raise InputError(f"cannot resume a {resume.task_}/{resume.metric_} search as "
                          f"{est.task_}/{est.metric_}; use the same task and metric")
     check_same_scheme(resume, n_rows, split)
-    return [t for t in resume.trials_ if t.get("status") in ("ok", "failed", "timeout")]
+    return [t for t in resume.trials_ if t.get("status") in FINISHED]
 
 
 def check_same_scheme(resume: "AutoMLBase", n_rows: int, split) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from .search.messages import Status
 from .versions import __version__
 
 if TYPE_CHECKING:  # importing knowledge_base opens DuckDB's module: only when a record is built
@@ -24,7 +25,7 @@ def evaluation_record(trial: Mapping[str, Any], *, space_version: str, protocol:
         config=config, family=trial.get("family") or config.get("family", "unknown"), space_version=space_version,
         fidelity=float(trial.get("fidelity", 1.0)), protocol=protocol, metric=metric, score=trial.get("score"),
         loss=trial.get("loss"), fit_seconds=float(trial.get("fit_seconds") or 0.0),
-        status=str(trial.get("status") or "failed"), error=trial.get("error"), seed=int(seed),
+        status=str(trial.get("status") or Status.FAILED), error=trial.get("error"), seed=int(seed),
         library_version=library_version, created_at=None, origin=trial.get("origin"))
 
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .search.messages import Status
+
 if TYPE_CHECKING:
     from .stacking import StackReport
 
@@ -99,7 +101,7 @@ def leaderboard(trials: list[dict], final: FinalModel | None) -> pd.DataFrame:
         rows.append(row)
     board = pd.DataFrame(rows, columns=COLUMNS)
     if not board.empty:
-        ok = board["status"].eq("ok")
+        ok = board["status"].eq(Status.OK)
         loss = pd.to_numeric(board["loss"], errors="coerce").fillna(np.inf)
         tier = np.where(ok & board["kind"].eq(TRIAL), 0, np.where(ok, 1, 2))
         board = board.assign(_tier=tier, _fid=-pd.to_numeric(board["fidelity"], errors="coerce").fillna(0), _loss=loss)
@@ -110,9 +112,9 @@ def leaderboard(trials: list[dict], final: FinalModel | None) -> pd.DataFrame:
         if final.stack is not None:
             config["stacker"] = final.stack.stacker
         head = pd.DataFrame([{"config_id": final.config_id, "family": final.family, "pipeline": final.describe(),
-                              "fidelity": 1.0, "score": final.score, "loss": final.loss, "fit_seconds": None, "status": "ok",
-                              "origin": FINAL, "error": None, "config": json.dumps(config, sort_keys=True),
-                              "kind": FINAL}], columns=COLUMNS)
+                              "fidelity": 1.0, "score": final.score, "loss": final.loss, "fit_seconds": None,
+                              "status": Status.OK, "origin": FINAL, "error": None,
+                              "config": json.dumps(config, sort_keys=True), "kind": FINAL}], columns=COLUMNS)
         board = pd.concat([head, board], ignore_index=True) if not board.empty else head
     board = board.reset_index(drop=True)
     board.index = board.index + 1

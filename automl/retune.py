@@ -28,6 +28,7 @@ from .deadline import Deadline
 from .drift import DriftReport, model_columns, model_drift, model_profile
 from .exceptions import InputError
 from .leaderboard import FINAL
+from .search.messages import Status
 from .metrics import Metric, get_metric
 from .search.validation import Kind, SplitOptions, Validation, group_codes, make_splits, time_order
 from .table_source import TableSource
@@ -63,7 +64,7 @@ class RetuneResult:
 def previous_configs(champion, n: int = FIRST_CONFIGS) -> list[dict]:
     """The champion's ``n`` best distinct configurations (its leaderboard's order) as warm-start suggestions."""
     board = champion.leaderboard_
-    trials = board["status"].eq("ok")
+    trials = board["status"].eq(Status.OK)
     if "kind" in board:  # (not the final model's row: an ensemble is not a configuration to search)
         trials &= board["kind"].ne(FINAL)
     out, seen = [], set()

@@ -35,7 +35,7 @@ def write_back(est: "AutoMLBase", warm: "WarmStart", started_at: datetime) -> in
     dataset = _dataset_record(est, warm)
     evaluations = [evaluation_record(t, space_version=SPACE_VERSION, protocol=str(est.validation_ or "unknown"),
                                      metric=est.metric_, seed=est.seed)
-                   for t in est.trials_ if not (t.get("extra") or {}).get("replayed")]
+                   for t in est.trials_ if not t.get("replayed")]
     run = _run_record(est, started_at)
     try:
         return int(est._open_kb().record_run(run, dataset, evaluations))

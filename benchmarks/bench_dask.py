@@ -69,6 +69,7 @@ def search_rows(args) -> None:
 
 def overhead_rows(args) -> None:
     from automl.metrics import get_metric
+    from automl.search.messages import TrialRequest
     from automl.search.validation import choose_protocol, make_splits
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(100, 5)), columns=[f"x{i}" for i in range(5)])
@@ -91,11 +92,11 @@ def overhead_rows(args) -> None:
             t1 = time.monotonic()
             while len(fits) < args.trivial:
                 while submitted < args.trivial and ex.free_slots() > 0:
-                    ex.submit(submitted, {"trial_id": submitted, "config": config, "fidelity": 1.0, "seconds": 30,
-                                          "keep_models_dir": None}, 30)
+                    ex.submit(TrialRequest(trial_id=submitted, config=config, fidelity=1.0, seconds=30,
+                                           keep_models_dir=None), 30)
                     submitted += 1
                 for _, result in ex.collect(0.5):
-                    fits.append(float(result.get("fit_seconds") or 0.0))
+                    fits.append(result.fit_seconds)
             wall = time.monotonic() - t1
             ex.close()
         finally:

@@ -44,6 +44,7 @@ from bench_search import load, metric_of, tasks_of, trial_split  # noqa: E402
 
 from automl.models import REGISTRY  # noqa: E402
 from automl.search.portfolio import family_defaults  # noqa: E402
+from automl.search.messages import TrialRequest  # noqa: E402
 from automl.search.trial import predict_one, run_trial  # noqa: E402
 
 DATASETS = ("diabetes,colic,ionosphere,breast_cancer_wisconsin,yeast,wine_quality_red,credit_g,1027_ESL,"
@@ -75,11 +76,11 @@ def one_split(X, y, task, seed, keep_dir) -> list[dict]:
     splits = data["splits"]
     rows = []
     for i, config in enumerate(family_defaults([REGISTRY.get("lightgbm")])):
-        result = run_trial({"trial_id": i, "config": config, "fidelity": 1.0, "seconds": 600,
-                            "keep_models_dir": keep_dir}, data)
-        models = joblib.load(result["models_path"])
+        result = run_trial(TrialRequest(trial_id=i, config=config, fidelity=1.0, seconds=600, keep_models_dir=keep_dir),
+                           data)
+        models = joblib.load(result.models_path)
         cross = cross_fold_rounds(models)
-        own_oof, cross_oof = result["oof"], np.zeros_like(result["oof"])
+        own_oof, cross_oof = result.oof, np.zeros_like(result.oof)
         for m, r, (_, va) in zip(models, cross, splits):
             cross_oof[va] = _predict(m, Xtr.iloc[va], task, n_classes, r)
 

@@ -36,6 +36,7 @@ from bench_search import DEFAULT_DATASETS, load, metric_of, tasks_of, trial_spli
 
 from automl.models import REGISTRY  # noqa: E402
 from automl.search.portfolio import family_defaults  # noqa: E402
+from automl.search.messages import TrialRequest  # noqa: E402
 from automl.search.trial import predict_one, refit, refit_iterations, run_trial  # noqa: E402
 
 # the refit's share of the average: alone, one more member of equal weight (deployed), a third, a half
@@ -55,12 +56,12 @@ def one_split(X, y, task, seed, keep_dir) -> list[dict]:
     _, Xte, _, yte, n_classes, data = trial_split(X, y, task, seed)
     rows = []
     for i, config in enumerate(family_defaults([REGISTRY.get("lightgbm")])):
-        result = run_trial({"trial_id": i, "config": config, "fidelity": 1.0, "seconds": 600,
-                            "keep_models_dir": keep_dir}, data)
-        folds = joblib.load(result["models_path"])
-        full = refit({"trial_id": 1000 + i, "config": config, "seconds": 600, "keep_models_dir": keep_dir,
-                      "iterations": refit_iterations(result["rounds"])}, data)
-        (model,) = joblib.load(full["models_path"])
+        result = run_trial(TrialRequest(trial_id=i, config=config, fidelity=1.0, seconds=600, keep_models_dir=keep_dir),
+                           data)
+        folds = joblib.load(result.models_path)
+        full = refit(TrialRequest(trial_id=1000 + i, config=config, seconds=600, keep_models_dir=keep_dir, refit=True,
+                                  iterations=refit_iterations(result.details.rounds)), data)
+        (model,) = joblib.load(full.models_path)
         bag = np.mean([predict_one(m, Xte, task, n_classes) for m in folds], axis=0)
         one = predict_one(model, Xte, task, n_classes)
         k = len(folds)

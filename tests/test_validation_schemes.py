@@ -67,7 +67,7 @@ def test_the_users_validation_rows_score_every_trial_and_never_train(tmp_path):
     # the reported validation score is the final model's score on the user's rows: the model was not refit
     proba = clf.predict_proba(valid.drop(columns=["churned"]))[:, 1]
     assert roc_auc_score(valid["churned"] == clf.classes_[1], proba) == pytest.approx(clf.best_score_, abs=1e-9)
-    assert not any((t.get("extra") or {}).get("refit") for t in clf.trials_)
+    assert not any(t.get("refit") for t in clf.trials_)
     plan = next(p for p in clf.encoder_.plans_ if p.name == "plan")
     assert plan.kind == "category" and "only_in_valid" not in plan.categories
     store = kb.open_store(store_path)

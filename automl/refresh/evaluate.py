@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..exceptions import AutoMLError
 from ..metrics import get_metric
+from ..search.messages import FINISHED, TrialRequest
 from .candidates import CANDIDATE_ORIGIN
 
 
@@ -67,11 +68,10 @@ def _evaluate_candidates(work: DatasetWork, protocol: str) -> list[dict]:
     for i, config in enumerate(work.candidates):
         if config.get("family") not in allowed:
             continue
-        result = run_trial({"trial_id": i, "config": config, "fidelity": 1.0, "seconds": float(work.trial_seconds),
-                            "keep_models_dir": None}, data)
-        rows.append({"config": config, "fidelity": 1.0, "status": result.get("status"),
-                     "score": result.get("score"), "loss": result.get("loss"),
-                     "fit_seconds": float(result.get("fit_seconds") or 0.0), "error": result.get("error"),
+        result = run_trial(TrialRequest(trial_id=i, config=config, fidelity=1.0, seconds=float(work.trial_seconds),
+                                        keep_models_dir=None), data)
+        rows.append({"config": config, "fidelity": 1.0, "status": result.status, "score": result.score,
+                     "loss": result.loss, "fit_seconds": result.fit_seconds, "error": result.error,
                      "origin": CANDIDATE_ORIGIN})
     return rows
 
@@ -91,5 +91,5 @@ def _search(work: DatasetWork) -> tuple[list[dict], str | None, str | None]:
         return [], None, str(exc)
     rows = [{"config": t.config, "fidelity": float(t.fidelity), "status": t.status, "score": t.score,
              "loss": t.loss, "fit_seconds": float(t.fit_seconds or 0), "error": t.error, "origin": t.origin}
-            for t in result.trials if t.status in ("ok", "failed", "timeout")]
+            for t in result.trials if t.status in FINISHED]
     return rows, result.protocol, None

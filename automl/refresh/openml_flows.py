@@ -16,6 +16,7 @@ from knowledge_base.canonical import config_id
 from knowledge_base.records import finite_or_none
 
 from ..kb_records import evaluation_record
+from ..search.messages import Status
 
 OPENML_ORIGIN = "openml"
 
@@ -155,7 +156,7 @@ def openml_evaluations(runs: list, meta: dict, task: str, n_rows: int, n_feature
     for config, group in by_config.values():
         name, greater = MEASURES.get(group[0].function, (f"openml:{group[0].function}", True))
         value = float(np.mean([r.value for r in group]))
-        row = {"config": config, "fidelity": 1.0, "status": "ok", "score": value,
+        row = {"config": config, "fidelity": 1.0, "status": Status.OK, "score": value,
                "loss": -value if greater else value, "fit_seconds": 0.0, "error": None, "origin": OPENML_ORIGIN}
         records.append(evaluation_record(
             row, space_version=space_version, protocol=f"openml:{meta.get('estimation', '')}", metric=name, seed=0,

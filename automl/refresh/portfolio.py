@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..search.messages import Status
 from .candidates import CANDIDATE_ORIGIN
 from .options import RefreshOptions, RefreshSummary, one_line
 
@@ -22,7 +23,7 @@ def candidate_losses(tables: dict[str, pd.DataFrame], space_version: str) -> tup
         return pd.DataFrame(columns=cols), {}
     ev = ev[(ev["origin"] == CANDIDATE_ORIGIN) & (ev["fidelity"] >= 1.0) &
             (ev["space_version"].astype(str) == str(space_version))].copy()
-    ev.loc[ev["status"] != "ok", "loss"] = np.nan
+    ev.loc[ev["status"] != Status.OK, "loss"] = np.nan
     configs = {cid: (json.loads(c) if isinstance(c, str) else dict(c)) for cid, c in zip(ev["config_id"], ev["config"])}
     return ev[cols], configs
 

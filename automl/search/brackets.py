@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import math
 
+ETA = 3  # successive halving keeps the best 1/ETA of a rung; rungs are ETA times apart in training share
+THREE_RUNGS_ROWS = 20_000  # from this many rows, three rungs (1/9, 1/3, all): a ninth still holds 2,000+ rows
+TWO_RUNGS_ROWS = 3_000  # from this many rows, two rungs (1/3, all); below, every trial sees all the rows
 
-def fidelity_rungs(n_rows: int, eta: int = 3) -> list[float]:
+
+def fidelity_rungs(n_rows: int, eta: int = ETA) -> list[float]:
     """Training-share rungs: none below 1/9 (lower rungs carry almost no signal, see notes)."""
-    if n_rows >= 20_000:
+    if n_rows >= THREE_RUNGS_ROWS:
         return [1 / eta ** 2, 1 / eta, 1.0]
-    if n_rows >= 3_000:
+    if n_rows >= TWO_RUNGS_ROWS:
         return [1 / eta, 1.0]
     return [1.0]
 
@@ -20,7 +24,7 @@ class ASHA:
     Families learn differently from more rows, so a family that trails on a fraction of the rows and leads on
     all of them still reaches full fidelity (the case that motivated it: docs/search-status.md, "Promotion")."""
 
-    def __init__(self, rungs: list[float], eta: int = 3) -> None:
+    def __init__(self, rungs: list[float], eta: int = ETA) -> None:
         self.rungs = rungs
         self.eta = eta
         self.results: list[dict[str, float]] = [dict() for _ in rungs]  # config_id -> loss
@@ -110,7 +114,7 @@ class Hyperband:
     finished trial (a failure reports ``inf``, which is never promoted).
     """
 
-    def __init__(self, rungs: list[float], eta: int = 3) -> None:
+    def __init__(self, rungs: list[float], eta: int = ETA) -> None:
         self.rungs = list(rungs)
         self.eta = eta
         self.s_max = len(self.rungs) - 1

@@ -104,7 +104,7 @@ class CostModel:
         fidelity) scaled from the fold's training rows to all rows."""
         k = self.n_folds
         train_share = (k - 1) / k if k > 1 else 1.0 - HOLDOUT_SHARE
-        fold_seconds = trial.extra.get("full_seconds", trial.fit_seconds) / max(trial.fidelity, 1e-9) / k
+        fold_seconds = trial.evaluation_seconds / max(trial.fidelity, 1e-9) / k
         return fold_seconds / train_share
 
     def final_step_seconds(self) -> float:

@@ -32,6 +32,7 @@ import uuid
 from collections import OrderedDict
 
 from ..exceptions import InputError
+from .messages import Status, TrialRequest, TrialResult
 from .runner import (WORKER_ENVIRONMENT, Executor, default_memory_limit, load_search_data, set_worker_environment,
                      write_search_data)
 
@@ -39,8 +40,12 @@ log = logging.getLogger("automl")
 
 MISSING_DASK = "--cluster needs Dask: pip install 'automl-meta[dask]'"
 GRACE_SECONDS = 3.0  # + a quarter of the trial's limit: scheduling and result transfer on a busy cluster
+GRACE_FACTOR = 1.25  # (the driver gives up on a trial after its limit times this, plus GRACE_SECONDS)
 SLOTS_REFRESH_SECONDS = 2.0  # how often an attached cluster's size is re-read
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler, to see a first worker, to fetch a result
+IDLE_POLL_SECONDS = 0.05  # with the scheduler gone, free_slots() sleeps this long (the optimiser polls: no spinning)
+CLIENT_CLOSE_SECONDS = 5  # the longest wait for our client to close
+CLUSTER_CLOSE_SECONDS = 10  # the longest wait for our local cluster to close
 SCHEDULER_LOST = "scheduler lost"
 
 
@@ -55,7 +60,7 @@ def require_dask():
 
 # ---------------------------------------------------------------------------------------------- worker side
 _DATA_CACHE: OrderedDict[str, dict] = OrderedDict()  # per worker process: data path -> loaded data
-_CACHE_SIZE = 2
+_CACHE_SIZE = 2  # searches whose data a worker keeps loaded (a refresh runs one search per dataset after another)
 
 
 def _load_data(path: str) -> dict:
@@ -81,38 +86,32 @@ def warm_up(data_path: str) -> int:
     return os.getpid()
 
 
-def run_dask_trial(data_path: str, request: dict) -> dict:
-    """The Dask task: load the data (cached), refuse a re-run after a worker death, run the trial."""
+def run_dask_trial(data_path: str, request: TrialRequest, run_key: str) -> TrialResult:
+    """The Dask task: load the data (cached), refuse a re-run after a worker death, run the trial. ``run_key``
+    names the executor, so a start marker of another search in the same folder never refuses this trial."""
     set_worker_environment()
-    marker = os.path.join(os.path.dirname(data_path), f"started-{request['trial_id']}-{request['_key']}")
+    marker = os.path.join(os.path.dirname(data_path), f"started-{request.trial_id}-{run_key}")
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         os.close(fd)
     except FileExistsError:  # the scheduler re-ran the task after the worker running it died
-        return {"status": "failed", "score": None, "loss": None, "fit_seconds": 0.0,
-                "error": "worker died during the trial (the scheduler's re-run was refused)"}
+        return TrialResult.failed("worker died during the trial (the scheduler's re-run was refused)")
     except OSError:
         pass  # no marker possible (unusual filesystem): run anyway
     import warnings
     warnings.filterwarnings("ignore")
     from .trial import run_trial
-    request = {k: v for k, v in request.items() if k != "_key"}
     try:
         data = _load_data(data_path)
     except Exception as exc:  # e.g. the work folder is not shared with this worker
-        return {"status": "failed", "score": None, "loss": None, "fit_seconds": 0.0,
-                "error": f"worker could not load the data from {data_path} ({type(exc).__name__}: {exc}); "
-                         f"a remote cluster needs the work folder on a shared filesystem"}
+        return TrialResult.failed(f"worker could not load the data from {data_path} ({type(exc).__name__}: {exc}); "
+                                  f"a remote cluster needs the work folder on a shared filesystem")
     from threadpoolctl import threadpool_limits
     with threadpool_limits(1):
         return run_trial(request, data)
 
 
 # ---------------------------------------------------------------------------------------------- driver side
-def _failure(error: str, seconds: float = 0.0, status: str = "failed") -> dict:
-    return {"status": status, "score": None, "loss": None, "error": error, "fit_seconds": seconds}
-
-
 def _preload_forkserver() -> None:
     """Add the trial code to the forkserver's preloaded modules (only effective before the server starts;
     shared with ``LocalRunner``, which preloads the same module)."""
@@ -178,12 +177,12 @@ def disconnect(client, own_client: bool, own_cluster) -> None:
     """Close what :func:`connect` opened for us (a client or cluster we were given stays open)."""
     if own_client:
         try:
-            client.close(timeout=5)
+            client.close(timeout=CLIENT_CLOSE_SECONDS)
         except Exception as exc:
             log.debug("closing the Dask client: %s", exc)
     if own_cluster is not None:
         try:
-            own_cluster.close(timeout=10)
+            own_cluster.close(timeout=CLUSTER_CLOSE_SECONDS)
         except Exception as exc:
             log.debug("closing the local Dask cluster: %s", exc)
 
@@ -201,7 +200,7 @@ class DaskExecutor(Executor):
         self._slots_read = 0.0
         self._key = uuid.uuid4().hex[:12]
         self.pending: dict[int, tuple] = {}  # trial_id -> (future, kill_at, timeout, submitted)
-        self.ready: list[tuple[int, dict]] = []  # results known without asking the cluster
+        self.ready: list[tuple[int, TrialResult]] = []  # results known without asking the cluster
         self.lost = False
         if self.fixed_slots is None:
             try:
@@ -238,7 +237,7 @@ class DaskExecutor(Executor):
 
     def free_slots(self) -> int:
         if self.lost or self._scheduler_gone():
-            time.sleep(0.05)  # the optimiser polls until its deadline: do not spin a core
+            time.sleep(IDLE_POLL_SECONDS)
             return 0
         if self.fixed_slots is None and time.monotonic() - self._slots_read > SLOTS_REFRESH_SECONDS:
             self._read_slots()
@@ -257,26 +256,25 @@ class DaskExecutor(Executor):
             log.warning("the Dask scheduler is gone: stopping the search with the best model so far")
         self.lost = True
         for trial_id, (_fut, _kill_at, _timeout, submitted) in self.pending.items():
-            self.ready.append((trial_id, _failure(SCHEDULER_LOST, time.monotonic() - submitted)))
+            self.ready.append((trial_id, TrialResult.failed(SCHEDULER_LOST, time.monotonic() - submitted)))
         self.pending.clear()
 
     # -- submit / collect
-    def submit(self, trial_id: int, request: dict, timeout: float) -> None:
-        now = time.monotonic()
+    def submit(self, request: TrialRequest, timeout: float) -> None:
+        now, trial_id = time.monotonic(), request.trial_id
         if self.lost:
-            self.ready.append((trial_id, _failure(SCHEDULER_LOST)))
+            self.ready.append((trial_id, TrialResult.failed(SCHEDULER_LOST)))
             return
-        request = dict(request, _key=self._key)
         try:
-            future = self.client.submit(run_dask_trial, self.data_path, request, pure=False, retries=0,
+            future = self.client.submit(run_dask_trial, self.data_path, request, self._key, pure=False, retries=0,
                                         key=f"automl-trial-{self._key}-{trial_id}")
         except Exception as exc:
             self._mark_lost()
-            self.ready.append((trial_id, _failure(f"{SCHEDULER_LOST} ({type(exc).__name__}: {exc})")))
+            self.ready.append((trial_id, TrialResult.failed(f"{SCHEDULER_LOST} ({type(exc).__name__}: {exc})")))
             return
-        self.pending[trial_id] = (future, now + timeout * 1.25 + GRACE_SECONDS, timeout, now)
+        self.pending[trial_id] = (future, now + timeout * GRACE_FACTOR + GRACE_SECONDS, timeout, now)
 
-    def collect(self, wait_seconds: float) -> list[tuple[int, dict]]:
+    def collect(self, wait_seconds: float) -> list[tuple[int, TrialResult]]:
         out, self.ready = self.ready, []
         if not self.pending or self.lost:
             return out
@@ -297,8 +295,8 @@ class DaskExecutor(Executor):
                 del self.pending[trial_id]
                 out.append((trial_id, self._outcome(future, submitted)))
             elif time.monotonic() >= kill_at:
-                out.append((trial_id, _failure(f"trial exceeded its {timeout:.1f}s limit; the driver gave up "
-                                               f"waiting for it", timeout, status="timeout")))
+                out.append((trial_id, TrialResult.failed(f"trial exceeded its {timeout:.1f}s limit; the driver gave up "
+                                                         f"waiting for it", timeout, Status.TIMEOUT)))
                 del self.pending[trial_id]
                 self._release(future)
         if self.pending and self.client.status not in ("running", "newly-created"):
@@ -307,25 +305,26 @@ class DaskExecutor(Executor):
         self.ready = []
         return out
 
-    def _outcome(self, future, submitted: float) -> dict:
+    def _outcome(self, future, submitted: float) -> TrialResult:
         elapsed = time.monotonic() - submitted
         try:
             status = future.status
             if status == "finished":
                 result = future.result(timeout=CONNECT_TIMEOUT)
-                return result if isinstance(result, dict) else _failure(f"unexpected trial result {result!r}")
+                return result if isinstance(result, TrialResult) else \
+                    TrialResult.failed(f"unexpected trial result {result!r}")
             if status == "cancelled":
                 self._mark_lost()
-                return _failure(SCHEDULER_LOST, elapsed)
+                return TrialResult.failed(SCHEDULER_LOST, elapsed)
             exc = future.exception(timeout=CONNECT_TIMEOUT)
         except Exception as err:  # the result could not be fetched: the scheduler or the worker went away
             exc = err
         if isinstance(exc, self._KilledWorker):
-            return _failure(f"worker died during the trial (KilledWorker: {exc})", elapsed)
+            return TrialResult.failed(f"worker died during the trial (KilledWorker: {exc})", elapsed)
         if type(exc).__name__ in ("CancelledError", "FutureCancelledError"):
             self._mark_lost()
-            return _failure(SCHEDULER_LOST, elapsed)
-        return _failure(f"worker error: {type(exc).__name__}: {exc}", elapsed)
+            return TrialResult.failed(SCHEDULER_LOST, elapsed)
+        return TrialResult.failed(f"worker error: {type(exc).__name__}: {exc}", elapsed)
 
     @staticmethod
     def _release(future) -> None:

@@ -6,7 +6,7 @@ import threading
 import time
 
 from ..models import REGISTRY
-from .messages import TrialRequest, TrialResult, as_result
+from .messages import TrialRequest, TrialResult
 from .trial import run_trial
 
 EARLY_TRAIN_ROWS = 2_000  # training rows per fold of the early trial: LightGBM takes tenths of a second on them
@@ -43,7 +43,7 @@ class EarlyTrial:
     def _run(self, request: TrialRequest, data: dict) -> None:
         cpu = time.thread_time()
         try:
-            self.result = as_result(run_trial(request.as_dict(), data))  # (a trial's errors become its status)
+            self.result = run_trial(request, data)  # (a trial's errors become its status)
         finally:
             self.cpu_seconds = time.thread_time() - cpu
             self.wall_seconds = time.monotonic() - self._started

@@ -21,7 +21,7 @@ from ..models import REGISTRY
 from ..stacking import StackedEnsemble, StackReport
 from .budget import CLOSING_SECONDS, POLL_SECONDS, CostModel
 from .history import OK, History, Trial
-from .messages import TrialRequest, as_result
+from .messages import TrialRequest
 from .runner import Executor
 from .stack_choice import MIN_STACK_MEMBERS, OofRows, StackChoice, choose_stack, outer_folds, stack_members
 from .trial import fit_one, predict_one, refit_iterations, score_predictions
@@ -226,16 +226,16 @@ class FinalModelBuilder:
                 continue
             request = TrialRequest(trial_id=REFIT_ID_OFFSET + trial_id, config=t.config, seconds=left,
                                    keep_models_dir=workdir, refit=True,
-                                   iterations=refit_iterations(t.extra.get("rounds")))
-            executor.submit(request.trial_id, request.as_dict(), left)
+                                   iterations=refit_iterations(t.details.rounds))
+            executor.submit(request, left)
             pending[request.trial_id] = trial_id
         started = time.monotonic()
         while pending and self.deadline.remaining() > CLOSING_SECONDS:
-            for request_id, answer in executor.collect(min(POLL_SECONDS, self.deadline.remaining() - CLOSING_SECONDS)):
-                trial_id, result = pending.pop(request_id, None), as_result(answer)
+            for request_id, result in executor.collect(min(POLL_SECONDS, self.deadline.remaining() - CLOSING_SECONDS)):
+                trial_id = pending.pop(request_id, None)
                 if trial_id is not None and result.status == OK and result.models_path:
                     self.kept[trial_id].refit_path = result.models_path
-                    self.by_id[trial_id].extra["refit"] = True
+                    self.by_id[trial_id].refit = True
         self.refit_seconds = time.monotonic() - started
 
     def assemble(self) -> FinalModel:
@@ -316,7 +316,7 @@ class FinalModelBuilder:
         config = best.config if best else (lgb_default or self.families[0].default_config(task))
         reason = "no finished trial's models were kept" if best else "no trial finished within the time budget"
         end = time.monotonic() + max(MIN_FALLBACK_SECONDS, self.deadline.remaining())
-        rounds = best.extra.get("rounds") if best else None
+        rounds = best.details.rounds if best else None
         kwargs: dict = {"iterations": int(np.mean(rounds)) + 1} if rounds else {}
         train, valid = self.splits[-1]  # (for time folds the latest)
         if task != "regression" and not np.isin(y[valid], y[train]).all():  # a class unseen in training

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from .messages import Status
+from .messages import FINISHED, Status, TrialDetails
 
 OK, FAILED, TIMEOUT = Status.OK, Status.FAILED, Status.TIMEOUT  # (the names callers import; one owner: Status)
 EARLY = "early"  # origin of the first trial, run in the driver while the workers start (not a scheduler rung)
+FIDELITY_DIGITS = 9  # fidelities are the same when equal to this many digits (a share like 1/3 computed two ways)
 
 
 @dataclass
@@ -29,7 +30,16 @@ class Trial:
     started: float = 0.0  # seconds since the search began
     ended: float = 0.0
     rung: int = 0
-    extra: dict = field(default_factory=dict)
+    bracket: int | None = None  # its Hyperband bracket (None under ASHA)
+    details: TrialDetails = TrialDetails()  # what the worker reported beyond the score
+    full_seconds: float | None = None  # a raced-out trial's seconds extrapolated to every fold
+    replayed: bool = False  # an earlier search's trial (resume): informs the sampler, never re-run nor written back
+    refit: bool = False  # its configuration was refit on every row for the final model
+
+    @property
+    def evaluation_seconds(self) -> float:
+        """Seconds of the trial's evaluation on every fold (a raced-out trial's extrapolated)."""
+        return self.fit_seconds if self.full_seconds is None else self.full_seconds
 
 
 class History:
@@ -43,7 +53,7 @@ class History:
 
     def add(self, trial: Trial) -> None:
         self.trials.append(trial)
-        self._seen.add((trial.config_id, round(trial.fidelity, 9)))
+        self._seen.add((trial.config_id, round(trial.fidelity, FIDELITY_DIGITS)))
         self._configs.setdefault(trial.config_id, trial.config)
 
     def config(self, config_id: str) -> dict:
@@ -51,11 +61,11 @@ class History:
         return self._configs[config_id]
 
     def finished(self) -> list[Trial]:
-        return [t for t in self.trials if t.status in (OK, FAILED, TIMEOUT)]
+        return [t for t in self.trials if t.status in FINISHED]
 
     def ok(self, fidelity: float | None = None) -> list[Trial]:
         return [t for t in self.trials if t.status == OK and t.loss is not None and math.isfinite(t.loss)
-                and (fidelity is None or abs(t.fidelity - fidelity) < 1e-9)]
+                and (fidelity is None or abs(t.fidelity - fidelity) < 10.0 ** -FIDELITY_DIGITS)]
 
     def best(self, fidelity: float | None = None) -> Trial | None:
         ok = self.ok(fidelity)
@@ -63,7 +73,7 @@ class History:
 
     def seen(self, config_id: str, fidelity: float) -> bool:
         """Evaluated at ``fidelity`` in this run or in a replayed earlier run."""
-        return (config_id, round(fidelity, 9)) in self._seen
+        return (config_id, round(fidelity, FIDELITY_DIGITS)) in self._seen
 
     def cost_estimate(self, family: str, fidelity: float, costs: dict[str, float] | None = None,
                       relative: Callable[[dict], float] | None = None) -> float | None:
@@ -79,10 +89,10 @@ class History:
                 if t.trial_id not in self._relative:
                     self._relative[t.trial_id] = relative(t.config)
                 unit = self._relative[t.trial_id]
-            return t.extra.get("full_seconds", t.fit_seconds) / max(t.fidelity, 1e-9) / unit
+            return t.evaluation_seconds / max(t.fidelity, 1e-9) / unit
         # (the early trial ran in the driver beside the workers' start-up: its seconds say little of a worker's)
         done = [t for t in self.trials if t.status in (OK, TIMEOUT) and t.fit_seconds > 0
-                and not t.extra.get("replayed") and t.origin != EARLY]
+                and not t.replayed and t.origin != EARLY]
         same = [seconds(t) for t in done if t.family == family]
         if same:
             return float(np.median(same)) * fidelity

@@ -18,11 +18,16 @@ from multiprocessing.connection import wait
 
 import joblib
 
+from .messages import Status, TrialRequest, TrialResult
+
 log = logging.getLogger("automl")
 
-KILL_GRACE_SECONDS = 1.0
+KILL_GRACE_SECONDS = 1.0  # a worker past its trial's timeout by this much is killed (the trial stops itself first)
 SEARCH_DATA_FILE = "data.joblib"  # in the search's work folder; uncompressed, so its arrays can be memory-mapped
-
+MEMORY_SHARE = 0.7  # of the machine's memory, shared among the workers (the driver and the system keep the rest)
+UNKNOWN_MEMORY = 8 << 30  # bytes assumed when the machine's memory cannot be read
+CLOSE_SECONDS = 0.3  # idle workers get this long to exit at the end before they are killed
+KILL_JOIN_SECONDS = 2.0  # the longest wait for a killed worker process to be reaped
 
 SHARED_FROM = "shared_from"  # key of loaded search data: the file it is mapped from
 
@@ -47,16 +52,18 @@ def load_search_data(path: str) -> dict:
 
 
 class Executor(ABC):
-    """Submit a trial, collect results as they complete. The optimiser only sees this."""
+    """Submit a trial, collect results as they complete. The optimiser only sees this. ``submit`` takes the
+    worker's ``TrialRequest`` and the seconds after which the runner gives up on it; ``collect`` answers with
+    ``(request.trial_id, TrialResult)`` pairs, a trial the runner stopped or lost included."""
 
     @abstractmethod
     def free_slots(self) -> int: ...
 
     @abstractmethod
-    def submit(self, trial_id: int, request: dict, timeout: float) -> None: ...
+    def submit(self, request: TrialRequest, timeout: float) -> None: ...
 
     @abstractmethod
-    def collect(self, wait_seconds: float) -> list[tuple[int, dict]]: ...
+    def collect(self, wait_seconds: float) -> list[tuple[int, TrialResult]]: ...
 
     @abstractmethod
     def running(self) -> list[int]: ...
@@ -70,12 +77,12 @@ class Executor(ABC):
 
 
 def default_memory_limit(n_workers: int) -> int:
-    """70 % of the machine's memory shared among the workers (bytes)."""
+    """``MEMORY_SHARE`` of the machine's memory shared among the workers (bytes)."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
-        total = 8 << 30
-    return int(total * 0.7 / max(1, n_workers))
+        total = UNKNOWN_MEMORY
+    return int(total * MEMORY_SHARE / max(1, n_workers))
 
 
 def resolve_n_jobs(n_jobs: int) -> int:
@@ -128,10 +135,9 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
             return
         if message is None:
             return
-        trial_id, request = message
-        result = run_trial(request, data)
+        result = run_trial(message, data)
         try:
-            conn.send((trial_id, result))
+            conn.send((message.trial_id, result))
         except (BrokenPipeError, OSError):
             return
 
@@ -212,7 +218,7 @@ class _Worker:
     def kill(self) -> None:
         try:
             self.process.kill()
-            self.process.join(timeout=2)
+            self.process.join(timeout=KILL_JOIN_SECONDS)
         except (OSError, ValueError):
             pass
         self.conn.close()
@@ -275,14 +281,14 @@ class LocalRunner(Executor):
     def running(self) -> list[int]:
         return [w.trial_id for w in self.workers if w.trial_id is not None]
 
-    def submit(self, trial_id: int, request: dict, timeout: float) -> None:
+    def submit(self, request: TrialRequest, timeout: float) -> None:
         worker = next(w for w in self.workers if w.trial_id is None)
         if not worker.process.is_alive():
             worker = self._replace(worker)
-        worker.trial_id = trial_id
+        worker.trial_id = request.trial_id
         worker.timeout = timeout
         worker.kill_at = time.monotonic() + timeout + KILL_GRACE_SECONDS
-        worker.conn.send((trial_id, request))
+        worker.conn.send(request)
 
     def cancel(self, trial_id: int) -> bool:
         for w in self.workers:
@@ -297,7 +303,7 @@ class LocalRunner(Executor):
         self.workers[self.workers.index(worker)] = fresh
         return fresh
 
-    def collect(self, wait_seconds: float) -> list[tuple[int, dict]]:
+    def collect(self, wait_seconds: float) -> list[tuple[int, TrialResult]]:
         busy = [w for w in self.workers if w.trial_id is not None]
         if not busy:
             return []
@@ -316,12 +322,12 @@ class LocalRunner(Executor):
                     code = w.process.exitcode
                     reason = "worker died (probably out of memory)" if code in (-9, None) else \
                         f"worker died with exit code {code}"
-                    out.append((w.trial_id, {"status": "failed", "error": reason, "fit_seconds": w.timeout}))
+                    out.append((w.trial_id, TrialResult.failed(reason, w.timeout)))
                     self._replace(w)
                     continue
             if time.monotonic() >= w.kill_at:
-                out.append((w.trial_id, {"status": "timeout", "error": f"trial exceeded its {w.timeout:.1f}s limit "
-                                                                        f"and was stopped", "fit_seconds": w.timeout}))
+                out.append((w.trial_id, TrialResult.failed(f"trial exceeded its {w.timeout:.1f}s limit and was stopped",
+                                                           w.timeout, Status.TIMEOUT)))
                 self._replace(w)
         return out
 
@@ -338,7 +344,7 @@ class LocalRunner(Executor):
                     w.conn.send(None)
                 except (BrokenPipeError, OSError):
                     pass
-        deadline = time.monotonic() + 0.3
+        deadline = time.monotonic() + CLOSE_SECONDS
         for w in self.workers:
             w.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if w.process.is_alive():

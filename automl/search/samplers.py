@@ -33,6 +33,19 @@ MIN_DISTANCE = 0.02  # proposals closer than this to a tried configuration are n
 RANKED_KEPT = 16  # runners-up of one EI ranking proposed next while the surrogate is unchanged
 RUNNER_UP_SHARE = 0.25  # of the model-based proposals: the surrogate's best within a runner-up family
 RUNNER_UPS = 2  # the families after the incumbent's (by their best loss) that take turns
+RANDOM_SHARE = 0.2  # of the model-based sampler's proposals: random configurations (exploration, as in SMAC)
+N_CANDIDATES = 200  # random unit-cube candidates per ranking, shared among the families
+FITS_DRAWS = 20  # random draws for a configuration that fits in the time left before taking the last one
+LOCAL_SEEDS = 5  # the best own, and the best prior, configurations that local moves start from ...
+LOCAL_MOVES = 10  # ... each moved this many times
+MOVE_SHARE = 0.5  # a local move changes each value with this probability ...
+MOVE_SCALE = 0.15  # ... by a N(0, this) step in the unit cube (a category is redrawn)
+MIN_OBSERVATIONS = 3  # the surrogate is fitted from this many observations on (with fewer, proposals are random)
+FOREST_TREES = 16  # the surrogate forest has few trees: it is refit often, in the driver ...
+FOREST_MIN_LEAF = 2  # ... leaves of two observations or more (a smoother mean than single-row leaves) ...
+FOREST_MAX_FEATURES = 0.7  # ... each split among 70 % of the dimensions (trees differ: their spread is the sigma)
+SIGMA_FLOOR = 1e-6  # added to the trees' spread: expected improvement stays defined where they all agree
+MIN_PRIOR_WEIGHT = 1e-3  # a prior observation's weight floor: every prior row keeps some say
 
 
 def _allowed(families: list[Family], keys: set[str] | None) -> list[Family]:
@@ -48,9 +61,9 @@ class RandomSampler:
 
     def propose(self, history, families: set[str] | None = None, fits=None) -> tuple[dict, str]:
         """A random configuration of a random family (of ``families`` when given; one ``fits(config)``
-        accepts, when given and one of 20 draws does)."""
+        accepts, when given and one of ``FITS_DRAWS`` draws does)."""
         pool = _allowed(self.families, families)
-        for _ in range(20 if fits is not None else 1):
+        for _ in range(FITS_DRAWS if fits is not None else 1):
             family = pool[self.rng.integers(len(pool))]
             config = family.sample(self.rng, self.task)
             if fits is None or fits(config):
@@ -108,7 +121,7 @@ class BOSampler:
     """Random-forest surrogate with expected improvement; candidates are random and local samples."""
 
     def __init__(self, families: list[Family], rng: np.random.Generator, prior: list[dict] = (),
-                 random_share: float = 0.2, n_candidates: int = 200, deterministic: bool = False,
+                 random_share: float = RANDOM_SHARE, n_candidates: int = N_CANDIDATES, deterministic: bool = False,
                  task: str | None = None) -> None:
         self.families = families
         self.rng = rng
@@ -121,7 +134,7 @@ class BOSampler:
         encoded = [(v, p) for v, p in encoded if v is not None]
         self._prior_rows = [v for v, _ in encoded]
         self._prior_targets = [float(p["normalised_score"]) for _, p in encoded]
-        self._prior_weights = np.array([max(1e-3, float(p.get("weight", 1.0))) for _, p in encoded])
+        self._prior_weights = np.array([max(MIN_PRIOR_WEIGHT, float(p.get("weight", 1.0))) for _, p in encoded])
         self._prior_total = sum(self._prior_weights.tolist())
         self.random_share = random_share
         self.n_candidates = n_candidates
@@ -172,8 +185,8 @@ class BOSampler:
 
     def candidate_vectors(self, history, families: set[str] | None = None) -> np.ndarray:
         """Random unit-cube points for every family (of ``families`` when given), and local moves around the
-        best own and prior configurations of those families (half the values moved by N(0, 0.15),
-        categories redrawn), snapped."""
+        best own and prior configurations of those families (``MOVE_SHARE`` of the values moved by
+        N(0, ``MOVE_SCALE``), categories redrawn), snapped."""
         blocks = []
         pool = _allowed(self.families, families)
         allowed = {f.key for f in pool}
@@ -182,10 +195,10 @@ class BOSampler:
             space = family.space()
             U = snap_unit(space, self.rng.random((per_family, len(space))), self.task)
             blocks.append(self.encoder.block(family, U))
-        ranked = sorted((t for t in history.ok() if t.family in allowed), key=lambda t: t.loss)[:5]
+        ranked = sorted((t for t in history.ok() if t.family in allowed), key=lambda t: t.loss)[:LOCAL_SEEDS]
         seeds = [t.config for t in ranked] + [p["config"] for p in sorted(
             (p for p in self.prior if p["config"].get("family") in allowed),
-            key=lambda p: -p["normalised_score"] * p.get("weight", 1.0))[:5]]
+            key=lambda p: -p["normalised_score"] * p.get("weight", 1.0))[:LOCAL_SEEDS]]
         for config in seeds:
             key = config.get("family")
             if key not in self.encoder.index:
@@ -195,9 +208,9 @@ class BOSampler:
             base = np.asarray(family.encode(config, self.task))
             # an inactive parameter a move activates starts from its default
             base = np.where(base == INACTIVE, [p.to_unit(p.default) for p in space], base)
-            moves = self.rng.random((10, len(base))) < 0.5
-            noise = self.rng.normal(0.0, 0.15, (10, len(base)))
-            redraw = self.rng.random((10, len(base)))
+            moves = self.rng.random((LOCAL_MOVES, len(base))) < MOVE_SHARE
+            noise = self.rng.normal(0.0, MOVE_SCALE, (LOCAL_MOVES, len(base)))
+            redraw = self.rng.random((LOCAL_MOVES, len(base)))
             cat = np.array([isinstance(p, Categorical) for p in space])
             U = np.where(moves, np.where(cat, redraw, base + noise), base)
             blocks.append(self.encoder.block(family, snap_unit(space, U, self.task)))
@@ -215,8 +228,9 @@ class BOSampler:
         started = time.monotonic()
         X, y, w = self.training_set(history)
         model = None
-        if len(y) >= 3:
-            model = RandomForestRegressor(n_estimators=16, min_samples_leaf=2, max_features=0.7, n_jobs=1,
+        if len(y) >= MIN_OBSERVATIONS:
+            model = RandomForestRegressor(n_estimators=FOREST_TREES, min_samples_leaf=FOREST_MIN_LEAF,
+                                          max_features=FOREST_MAX_FEATURES, n_jobs=1,
                                           random_state=int(self.rng.integers(1 << 31)))
             model.fit(X, y, sample_weight=w)
         self._cache = (key, model, y)
@@ -241,7 +255,7 @@ class BOSampler:
         V = self.candidate_vectors(history, families)
         V32 = np.ascontiguousarray(V, dtype=np.float32)  # the trees' own predict, without input validation
         per_tree = np.stack([t.tree_.predict(V32).reshape(len(V32), -1)[:, 0] for t in model.estimators_])
-        mu, sigma = per_tree.mean(axis=0), per_tree.std(axis=0) + 1e-6
+        mu, sigma = per_tree.mean(axis=0), per_tree.std(axis=0) + SIGMA_FLOOR
         best = y.max()
         z = (mu - best) / sigma
         ei = (mu - best) * norm.cdf(z) + sigma * norm.pdf(z)

@@ -1,14 +1,14 @@
 """One trial: fit a configuration on every training fold (at a fidelity), score the validation rows.
 
-Runs inside a worker process. Returns plain data; it also keeps the out-of-fold predictions (for
-the ensemble) and saves the fold models to disk (for the final model, the bag of fold models, which
-a refit on every row may join: ``refit``) when the trial may enter the ensemble (its loss beats
+Runs inside a worker process: reads a ``TrialRequest``, answers with a ``TrialResult``. It keeps the out-of-fold
+predictions (for the ensemble) and saves the fold models to disk (for the final model, the bag of fold models,
+which a refit on every row may join: ``refit``) when the trial may enter the ensemble (its loss beats
 ``keep_below``).
 """
 from __future__ import annotations
 
 import time
-import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -18,7 +18,13 @@ import pandas as pd
 from ..metrics import Metric
 from ..models import REGISTRY
 from ..models.boosting import BoostingFit, TrialTimeout
+from .messages import Status, TrialDetails, TrialRequest, TrialResult
+from .racing import race_out
 from .validation import subsample
+
+BOOSTING_FOLD_SHARE = 0.85  # of a fold's fair share of the trial's time, a boosting fit gets this (+ predicting)
+REFIT_ROUNDS_FACTOR = 1.1  # a refit on every row boosts this times the folds' mean early-stopped rounds
+REFIT_LATE_SECONDS = 0.5  # a refit finishing later than this past its deadline counts as timed out
 
 
 def _as_full_proba(model, proba: np.ndarray, n_classes: int) -> np.ndarray:
@@ -81,122 +87,124 @@ def score_predictions(metric: Metric, y: np.ndarray, pred: np.ndarray, task: str
     return metric.score(y, pred, sample_weight=sample_weight)
 
 
-def run_trial(request: dict, data: dict) -> dict:
-    """Fit ``request["config"]`` on every training fold at ``request["fidelity"]`` and score it.
+@dataclass
+class _Folds:
+    """What a trial gathers fold by fold (out-of-fold predictions, fold models, losses, a boosting family's rounds)."""
 
-    ``request``: trial_id, config, fidelity, seconds, keep_models_dir, and optionally ``keep_below`` (save
-    the fold models only when the loss is below it: bounded disk) and ``race`` (the incumbent's per-fold
-    losses: the trial stops after a fold when clearly worse, see ``racing``).
-    ``data``: X, y, task, metric, splits, seed, sample_weight (optional), split (the user's scheme, optional).
-    Returns plain data: status, score, loss, error, fit_seconds, fold_losses, and (unless raced out) the
-    out-of-fold predictions (``oof``) and the saved fold models (``models_path``, when ``keep_models_dir``);
-    a boosting family adds ``rounds`` (per fold) and ``curve`` (first fold's validation curve).
-    """
-    if request.get("refit"):
+    oof: np.ndarray
+    models: list = field(default_factory=list)
+    valid_rows: list = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    rounds: list[int] = field(default_factory=list)
+    curve: tuple | None = None
+    truncated: bool = False
+    raced_out: bool = False
+
+
+def run_trial(request: TrialRequest, data: dict) -> TrialResult:
+    """Fit ``request.config`` on every training fold at ``request.fidelity`` and score it (with ``request.refit``:
+    ``refit``). ``request.keep_below``: save the fold models only when the loss is below it (bounded disk);
+    ``request.race``: the incumbent's per-fold losses (the trial stops after a fold when clearly worse, see
+    ``racing``). ``data``: X, y, task, metric, splits, seed, sample_weight (optional), split (the user's scheme,
+    optional). A trial never raises: its errors become a failed or timed-out result."""
+    if request.refit:
         return refit(request, data)
-    from .racing import race_out
     start = time.monotonic()
-    end = start + float(request["seconds"])
+    try:
+        return _evaluate(request, data, start)
+    except TrialTimeout as exc:
+        return TrialResult.failed(str(exc), time.monotonic() - start, Status.TIMEOUT)
+    except MemoryError:
+        return TrialResult.failed("out of memory (trial memory limit)", time.monotonic() - start)
+    except Exception as exc:  # a trial never kills the search: the error becomes a status
+        return TrialResult.failed(f"{type(exc).__name__}: {exc}", time.monotonic() - start)
+
+
+def _evaluate(request: TrialRequest, data: dict, start: float) -> TrialResult:
+    """``run_trial``'s work: the folds, the score on every validation row, the kept models."""
     X, y, task, metric = data["X"], data["y"], data["task"], data["metric"]
     w = data.get("sample_weight")
     n_classes = int(y.max()) + 1 if task != "regression" else 0
-    config, fidelity = request["config"], float(request["fidelity"])
-    seed = int(data["seed"])
-    shape = (len(y), n_classes) if task != "regression" else (len(y),)
-    oof = np.full(shape, np.nan)
-    models = []
-    valid_rows = []
-    fold_losses: list[float] = []
-    rounds: list[int] = []
-    curve = None
-    raced_out = truncated = False
+    folds = _Folds(oof=np.full((len(y), n_classes) if task != "regression" else (len(y),), np.nan))
+    end = start + float(request.seconds)
     n_folds = len(data["splits"])
-    try:
-        boosting = REGISTRY.get(config["family"]).boosting
-        for fold, (tr, va) in enumerate(data["splits"]):
-            if time.monotonic() > end:
-                raise TrialTimeout(f"trial deadline reached after {fold} fold(s)")
-            tr = subsample(tr, fidelity, seed + fold, y if task != "regression" else None, data.get("split"))
-            Xtr, ytr, Xva, yva = X.iloc[tr], y[tr], X.iloc[va], y[va]
-            # a boosting family gets a fair share of the trial's time per fold and keeps the rounds done by its end
-            # (a slightly under-trained model instead of a lost trial); other families stop at the trial's end
-            soft = boosting is not None
-            fold_end = start + (fold + 1) / n_folds * 0.85 * (end - start) if soft else end  # (+ predicting)
-            model = fit_one(config, Xtr, ytr, task, n_classes, seed + fold, eval_set=(Xva, yva), end=fold_end,
-                            sample_weight=None if w is None else w[tr], eval_weight=None if w is None else w[va],
-                            soft_deadline=soft)
-            truncated = truncated or (soft and time.monotonic() > fold_end)
-            oof[va] = predict_one(model, Xva, task, n_classes)
-            models.append(model)
-            valid_rows.append(va)
-            fold_losses.append(float(metric.to_loss(score_predictions(metric, yva, oof[va], task,
-                                                                      None if w is None else w[va]))))
-            summary = boosting.rounds(model) if boosting is not None else None
-            if summary is not None:
-                rounds.append(summary.rounds)
-                curve = curve or summary.curve
-            if race_out(fold_losses, request.get("race")):
-                raced_out = True
-                break
-        rows = np.concatenate(valid_rows)
-        score = score_predictions(metric, y[rows], oof[rows], task, None if w is None else w[rows])
-        loss = metric.to_loss(score)
-        if not np.isfinite(loss):
-            raise ValueError(f"metric is not finite ({score})")
-        result = {"status": "ok", "score": float(score), "loss": float(loss), "error": None,
-                  "fold_losses": fold_losses}
-        if raced_out:
-            result["raced_out"] = len(fold_losses)
-        else:  # any fidelity: models on a share of the rows still predict their validation rows honestly
-            result["oof"] = oof
-            keep_below = request.get("keep_below")
-            if request.get("keep_models_dir") and (keep_below is None or loss < keep_below):
-                path = Path(request["keep_models_dir"]) / f"trial-{request['trial_id']}.joblib"
-                joblib.dump(models, path)
-                result["models_path"] = str(path)
-        if rounds:
-            result["rounds"], result["curve"] = rounds, curve
-        if truncated:
-            result["truncated"] = True
-    except TrialTimeout as exc:
-        result = {"status": "timeout", "score": None, "loss": None, "error": str(exc)}
-    except MemoryError:
-        result = {"status": "failed", "score": None, "loss": None, "error": "out of memory (trial memory limit)"}
-    except Exception as exc:  # a trial never kills the search: the error becomes a status
-        tb = traceback.format_exc(limit=3)
-        result = {"status": "failed", "score": None, "loss": None, "error": f"{type(exc).__name__}: {exc}",
-                  "traceback": tb}
-    result["fit_seconds"] = time.monotonic() - start
-    return result
+    boosting = REGISTRY.get(request.config["family"]).boosting
+    for fold, (tr, va) in enumerate(data["splits"]):
+        if time.monotonic() > end:
+            raise TrialTimeout(f"trial deadline reached after {fold} fold(s)")
+        # a boosting family gets a fair share of the trial's time per fold and keeps the rounds done by its end
+        # (a slightly under-trained model instead of a lost trial); other families stop at the trial's end
+        fold_end = start + (fold + 1) / n_folds * BOOSTING_FOLD_SHARE * (end - start) if boosting else end
+        _run_fold(request, data, fold, tr, va, folds, fold_end, boosting, n_classes)
+        if race_out(folds.losses, request.race):
+            folds.raced_out = True
+            break
+    rows = np.concatenate(folds.valid_rows)
+    score = score_predictions(metric, y[rows], folds.oof[rows], task, None if w is None else w[rows])
+    loss = metric.to_loss(score)
+    if not np.isfinite(loss):
+        raise ValueError(f"metric is not finite ({score})")
+    details = TrialDetails(fold_losses=tuple(folds.losses), raced_out=len(folds.losses) if folds.raced_out else None,
+                           rounds=tuple(folds.rounds) or None, curve=folds.curve if folds.rounds else None,
+                           truncated=folds.truncated)
+    oof = models_path = None
+    if not folds.raced_out:  # any fidelity: models on a share of the rows still predict their validation rows honestly
+        oof = folds.oof
+        if request.keep_models_dir and (request.keep_below is None or loss < request.keep_below):
+            path = Path(request.keep_models_dir) / f"trial-{request.trial_id}.joblib"
+            joblib.dump(folds.models, path)
+            models_path = str(path)
+    return TrialResult(status=Status.OK, score=float(score), loss=float(loss), details=details, oof=oof,
+                       models_path=models_path, fit_seconds=time.monotonic() - start)
 
 
-def refit_iterations(rounds: list[int] | None) -> int | None:
-    """Boosting rounds for a refit on every row: 1.1 x the mean early-stopped rounds of the trial's folds
-    (more rows, a few more rounds); None for a family without early stopping."""
-    return int(np.mean(rounds) * 1.1) + 1 if rounds else None
+def _run_fold(request: TrialRequest, data: dict, fold: int, tr: np.ndarray, va: np.ndarray, folds: _Folds,
+              fold_end: float, boosting, n_classes: int) -> None:
+    """Fit fold ``fold`` (its training rows ``tr`` subsampled to the request's fidelity), predict its validation
+    rows ``va`` and add what it gave to ``folds``; ``boosting``: the family's ``Family.boosting`` (None: none)."""
+    soft = boosting is not None
+    X, y, task, metric, seed = data["X"], data["y"], data["task"], data["metric"], int(data["seed"])
+    w = data.get("sample_weight")
+    tr = subsample(tr, float(request.fidelity), seed + fold, y if task != "regression" else None, data.get("split"))
+    Xva, yva = X.iloc[va], y[va]
+    model = fit_one(request.config, X.iloc[tr], y[tr], task, n_classes, seed + fold, eval_set=(Xva, yva),
+                    end=fold_end, sample_weight=None if w is None else w[tr], eval_weight=None if w is None else w[va],
+                    soft_deadline=soft)
+    folds.truncated = folds.truncated or (soft and time.monotonic() > fold_end)
+    folds.oof[va] = predict_one(model, Xva, task, n_classes)
+    folds.models.append(model)
+    folds.valid_rows.append(va)
+    folds.losses.append(float(metric.to_loss(score_predictions(metric, yva, folds.oof[va], task,
+                                                               None if w is None else w[va]))))
+    summary = boosting.rounds(model) if boosting is not None else None
+    if summary is not None:
+        folds.rounds.append(summary.rounds)
+        folds.curve = folds.curve or (None if summary.curve is None else tuple(map(tuple, summary.curve)))
 
 
-def refit(request: dict, data: dict) -> dict:
-    """Fit ``request["config"]`` once on every row (a boosting family with ``request["iterations"]`` rounds, keeping
-    the rounds done if the time runs out) and save it to ``keep_models_dir``; used for the final model
-    (it replaces the holdout model, or joins the fold models). Returns status, models_path, fit_seconds,
-    error."""
+def refit_iterations(rounds: tuple[int, ...] | None) -> int | None:
+    """Boosting rounds for a refit on every row: ``REFIT_ROUNDS_FACTOR`` x the mean early-stopped rounds of the
+    trial's folds (more rows, a few more rounds); None for a family without early stopping."""
+    return int(np.mean(rounds) * REFIT_ROUNDS_FACTOR) + 1 if rounds else None
+
+
+def refit(request: TrialRequest, data: dict) -> TrialResult:
+    """Fit ``request.config`` once on every row (a boosting family with ``request.iterations`` rounds, keeping the
+    rounds done if the time runs out) and save it to ``request.keep_models_dir``; used for the final model (it
+    replaces the holdout model, or joins the fold models). Its result holds the status, ``models_path`` and error."""
     start = time.monotonic()
-    end = start + float(request["seconds"])
+    end = start + float(request.seconds)
     X, y, task = data["X"], data["y"], data["task"]
     n_classes = int(y.max()) + 1 if task != "regression" else 0
     try:
-        model = fit_one(request["config"], X, y, task, n_classes, int(data["seed"]), end=end,
-                        sample_weight=data.get("sample_weight"), soft_deadline=True,
-                        iterations=request.get("iterations"))
-        if time.monotonic() > end + 0.5:
+        model = fit_one(request.config, X, y, task, n_classes, int(data["seed"]), end=end,
+                        sample_weight=data.get("sample_weight"), soft_deadline=True, iterations=request.iterations)
+        if time.monotonic() > end + REFIT_LATE_SECONDS:
             raise TrialTimeout("refit deadline reached")
-        path = Path(request["keep_models_dir"]) / f"refit-{request['trial_id']}.joblib"
+        path = Path(request.keep_models_dir) / f"refit-{request.trial_id}.joblib"
         joblib.dump([model], path)
-        result = {"status": "ok", "models_path": str(path), "error": None}
     except TrialTimeout as exc:
-        result = {"status": "timeout", "error": str(exc)}
+        return TrialResult.failed(str(exc), time.monotonic() - start, Status.TIMEOUT)
     except Exception as exc:  # the holdout / fold models are used instead
-        result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-    result["fit_seconds"] = time.monotonic() - start
-    return result
+        return TrialResult.failed(f"{type(exc).__name__}: {exc}", time.monotonic() - start)
+    return TrialResult(status=Status.OK, models_path=str(path), fit_seconds=time.monotonic() - start)

@@ -98,10 +98,16 @@ class Validation:
         raise ValueError(f"not a row-shuffled protocol: {protocol!r}")
 
 
+CV5_BELOW_ROWS = 1_000  # below this many rows, 5-fold CV (a single holdout's score would be too noisy) ...
+CV3_BELOW_ROWS = 10_000  # ... below this many, 3-fold; from it on, one 20 % holdout (every fold costs a fit)
+MIN_SUBSAMPLE_ROWS = 20  # a low-fidelity share of a fold's training rows holds at least this many
+
+
 def choose_protocol(n_rows: int) -> str:
-    if n_rows < 1_000:
+    """The row-shuffled protocol for ``n_rows`` rows (``CV5_BELOW_ROWS``, ``CV3_BELOW_ROWS``)."""
+    if n_rows < CV5_BELOW_ROWS:
         return "cv5"
-    if n_rows < 10_000:
+    if n_rows < CV3_BELOW_ROWS:
         return "cv3"
     return "holdout0.2"
 
@@ -245,7 +251,7 @@ def subsample(train_idx: np.ndarray, fraction: float, seed: int, y: np.ndarray |
     if fraction >= 1.0:
         return train_idx
     rng = np.random.default_rng(seed)
-    size = max(20, int(round(len(train_idx) * fraction)))
+    size = max(MIN_SUBSAMPLE_ROWS, int(round(len(train_idx) * fraction)))
     if size >= len(train_idx):
         return train_idx
     if options is not None and options.times is not None:

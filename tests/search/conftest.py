@@ -7,6 +7,7 @@ from automl.data import TableEncoder, encode_target
 from automl.metrics import get_metric
 from automl.models import REGISTRY
 from automl.search import SearchProblem
+from automl.search.messages import TrialRequest
 from tests.fixtures.tables import make_dataset
 
 
@@ -24,10 +25,10 @@ def run_linear_trials(executor, n: int, seconds: float = 60.0) -> list[str]:
     their statuses in trial order."""
     config = REGISTRY.get("linear").default_config()
     for i in range(n):
-        executor.submit(i, {"trial_id": i, "config": config, "fidelity": 1.0, "seconds": seconds,
-                            "keep_models_dir": None}, seconds)
+        executor.submit(TrialRequest(trial_id=i, config=config, fidelity=1.0, seconds=seconds, keep_models_dir=None),
+                        seconds)
     results = {}
     stop = time.monotonic() + seconds
     while executor.running() and time.monotonic() < stop:
         results.update(dict(executor.collect(0.2)))
-    return [results[i]["status"] if i in results else "missing" for i in range(n)]
+    return [results[i].status if i in results else "missing" for i in range(n)]

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from automl.search.history import History, Trial
+from automl.search.messages import TrialDetails
 
 
-def _trial(i, family, fidelity, seconds, status="ok", loss=0.5, **extra):
+def _trial(i, family, fidelity, seconds, status="ok", loss=0.5, raced_out=None, full_seconds=None):
     return Trial(i, {"family": family}, f"id{i}", family, fidelity, "random", status=status, loss=loss,
-                 fit_seconds=seconds, extra=dict(extra))
+                 fit_seconds=seconds, details=TrialDetails(raced_out=raced_out), full_seconds=full_seconds)
 
 
 def test_cost_estimates_scale_with_fidelity_and_racing():

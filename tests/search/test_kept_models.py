@@ -6,7 +6,7 @@ import tempfile
 
 from automl.deadline import Deadline
 from automl.search import optimize
-from automl.search import optimizer
+from automl.search import kept_models
 from automl.search.workdir import WORKDIR_PREFIX
 from tests.search.conftest import make_problem
 
@@ -16,7 +16,7 @@ KEEP_TOP = 3
 
 def test_only_the_best_and_each_familys_best_keep_their_models(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(optimizer, "KEEP_TOP", KEEP_TOP)  # small, so that 40 trials overflow it
+    monkeypatch.setattr(kept_models, "KEEP_TOP", KEEP_TOP)  # small, so that 40 trials overflow it
     p = make_problem(n=150, families=FAMILIES)
     seen: list[tuple[int, set[str]]] = []
 
@@ -26,7 +26,7 @@ def test_only_the_best_and_each_familys_best_keep_their_models(tmp_path, monkeyp
 
     result = optimize(p, Deadline(120), strategy="random", max_trials=40, callback=on_trial)
 
-    ok = [t for t in result.trials if t.status == "ok" and not t.extra.get("raced_out")]  # (raced out: no models)
+    ok = [t for t in result.trials if t.status == "ok" and not t.details.raced_out]  # (raced out: no models)
     ever = set().union(*(names for _, names in seen))
     assert len(ever) > KEEP_TOP + len(FAMILIES)  # more models were written than the bound: some were dropped
     assert max(n for n, _ in seen) <= KEEP_TOP + len(FAMILIES)

@@ -95,6 +95,19 @@ def test_warm_suggestions_are_evaluated_first_and_tagged():
     assert [t.origin for t in r.trials[1:]] == ["portfolio", "portfolio"]
 
 
+def test_warm_suggestions_choosing_an_excluded_step_are_left_out_by_the_search():
+    from automl.models.steps import uses_any
+    p = make_problem(n=150, families=("linear",))
+    p.exclude_steps = ("pca",)
+    pca = {"family": "linear", "C": 0.5, "construction": "pca"}
+    plain = {"family": "linear", "C": 0.25}
+    suggestions = [{"config": pca, "origin": "kb"}, {"config": plain, "origin": "kb"}]
+    r = optimize(p, Deadline(60), strategy="warm", suggestions=suggestions, max_trials=2)
+    linear = REGISTRY.get("linear")
+    assert r.trials[0].origin == "kb" and r.trials[0].config_id == config_id(linear.complete(plain, "binary"))
+    assert not any(uses_any(t.config, ("pca",)) for t in r.trials)
+
+
 def test_interrupt_returns_the_best_so_far():
     p = make_problem(n=150)
 
@@ -111,16 +124,17 @@ def test_interrupt_returns_the_best_so_far():
     _check_model(r, p)
 
 
-@pytest.mark.parametrize("n_first, keep_extra", [(3, True), (4, False)])
-def test_resume_replays_the_history_without_running_it_again(n_first, keep_extra):
-    """The history replays as given, or without the trials' ``extra`` (fold losses, curves)."""
+@pytest.mark.parametrize("n_first, keep_details", [(3, True), (4, False)])
+def test_resume_replays_the_history_without_running_it_again(n_first, keep_details):
+    """The history replays as given, or without the trials' ``details`` (fold losses, curves)."""
     p = make_problem(n=150)
     first = optimize(p, Deadline(60), strategy="bo", max_trials=n_first)
-    previous = [dataclasses.asdict(t) if keep_extra else vars(t) | {"extra": {}} for t in first.trials]
+    previous = [dataclasses.asdict(t) if keep_details else {k: v for k, v in vars(t).items() if k != "details"}
+                for t in first.trials]
     second = optimize(p, Deadline(60), strategy="bo", max_trials=2, history=previous)
-    replayed = [t for t in second.trials if t.extra.get("replayed")]
+    replayed = [t for t in second.trials if t.replayed]
     assert [t.config_id for t in replayed] == [t.config_id for t in first.trials]
-    fresh = [t for t in second.trials if not t.extra.get("replayed")]
+    fresh = [t for t in second.trials if not t.replayed]
     assert len(fresh) == 2 and fresh[0].origin == "resumed"  # the earlier best again, for its models
     best_before = min((t for t in first.trials if t.status == "ok"), key=lambda t: t.loss)
     assert fresh[0].config_id == best_before.config_id
@@ -148,8 +162,8 @@ def test_bad_strategy_and_family_are_input_errors():
 
 
 def test_holdout_members_are_refit_on_every_row(monkeypatch):
-    import automl.search.optimizer as optimizer
-    monkeypatch.setattr(optimizer, "choose_protocol", lambda n: "holdout0.2")
+    import automl.search.core as core
+    monkeypatch.setattr(core, "choose_protocol", lambda n: "holdout0.2")
     p = make_problem(n=400, n_jobs=2, families=("lightgbm", "linear"))
     r = optimize(p, Deadline(10), strategy="bo")
     assert r.protocol == "holdout0.2"
@@ -167,7 +181,7 @@ def test_cv_members_are_refit_on_every_row_and_join_their_fold_models():
     sizes = {cid: len(models) for (cid, _), models in zip(r.ensemble, r.model.members)}
     assert all(sizes[cid] == 6 for cid in refit_ids), sizes  # 5 fold models + the refit on every row
     assert all(n == 5 for cid, n in sizes.items() if cid not in refit_ids), sizes
-    refit_trials = [t for t in r.trials if t.extra.get("refit")]
+    refit_trials = [t for t in r.trials if t.refit]
     assert {t.config_id for t in refit_trials} == refit_ids
     _check_model(r, p)
 

@@ -166,12 +166,12 @@ def test_a_slow_configuration_does_not_price_its_whole_family_out():
     lgbm = REGISTRY.get("lightgbm")
     with _search(make_problem(n=200, families=["lightgbm"])) as search:
         slow = {**lgbm.default_config(), "learning_rate": 0.01}
-        search.history.add(Trial(0, slow, config_id(slow), "lightgbm", 1.0, "kb", status="ok", loss=0.1,
-                                 fit_seconds=8.0))
-        assert not search.cost.fits_in_time(slow, 1.0)
-        assert search.cost.fits_in_time(lgbm.default_config(), 1.0)
-        job = search._cheap_job()
-        assert job is not None and job[0]["family"] == "lightgbm" and search.cost.fits_in_time(job[0], 1.0)
+        search.core.history.add(Trial(0, slow, config_id(slow), "lightgbm", 1.0, "kb", status="ok", loss=0.1,
+                                      fit_seconds=8.0))
+        assert not search.core.cost.fits_in_time(slow, 1.0)
+        assert search.core.cost.fits_in_time(lgbm.default_config(), 1.0)
+        job = search.core._cheap_job()
+        assert job is not None and job[0]["family"] == "lightgbm" and search.core.cost.fits_in_time(job[0], 1.0)
 
 
 def test_new_configurations_start_at_full_fidelity_when_no_promotion_could_be_paid_for():
@@ -184,11 +184,11 @@ def test_new_configurations_start_at_full_fidelity_when_no_promotion_could_be_pa
     problem = make_problem(n=3000, families=["lightgbm"])
     for seconds, fidelity in ((0.1, 1 / 3), (2.5, 1.0)):  # a full-fidelity run: 0.3 s, then 7.5 s (3 x > 9 s left)
         with _search(problem) as search:
-            assert search.rungs == [1 / 3, 1.0] and search._entry_rung() == 0  # nothing known yet
+            assert search.core.rungs == [1 / 3, 1.0] and search.core._entry_rung() == 0  # nothing known yet
             config = lgbm.default_config()
-            search.history.add(Trial(0, config, config_id(config), "lightgbm", 1 / 3, "default", status="ok",
-                                     loss=0.3, fit_seconds=seconds))
-            job = search._next_job()
+            search.core.history.add(Trial(0, config, config_id(config), "lightgbm", 1 / 3, "default", status="ok",
+                                          loss=0.3, fit_seconds=seconds))
+            job = search.core._next_job()
             assert job is not None and job[2] == fidelity and job[3] == (0 if fidelity < 1 else 1)
 
 
@@ -213,8 +213,8 @@ def test_a_proposal_that_does_not_fit_in_the_time_left_is_replaced_by_the_best_t
     lgbm, knn = REGISTRY.get("lightgbm"), REGISTRY.get("knn")
     with _search(make_problem(n=200, families=["lightgbm", "knn"])) as search:
         slow = {**lgbm.default_config(), "learning_rate": 0.01}
-        search.history.add(Trial(0, slow, config_id(slow), "lightgbm", 1.0, "kb", status="ok", loss=0.1,
-                                 fit_seconds=60.0))
+        search.core.history.add(Trial(0, slow, config_id(slow), "lightgbm", 1.0, "kb", status="ok", loss=0.1,
+                                      fit_seconds=60.0))
         asked = []
 
         def next_job():
@@ -222,7 +222,7 @@ def test_a_proposal_that_does_not_fit_in_the_time_left_is_replaced_by_the_best_t
             return slow, "surrogate", 1.0, 0, None
 
         cheap = (knn.default_config(), "surrogate", 1.0, 0, None)
-        search._next_job, search._cheap_job = next_job, lambda: cheap
+        search.core._next_job, search.core._cheap_job = next_job, lambda: cheap
         submitted = []
 
         class OneSlot:
@@ -232,8 +232,8 @@ def test_a_proposal_that_does_not_fit_in_the_time_left_is_replaced_by_the_best_t
             def running(self):
                 return []
 
-            def submit(self, trial_id, request, seconds):
-                submitted.append(request["config"])
+            def submit(self, request, seconds):
+                submitted.append(request.config)
 
         search._loop(OneSlot())
         assert len(asked) == 1 and submitted == [cheap[0]]

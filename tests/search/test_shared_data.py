@@ -10,6 +10,7 @@ import pytest
 
 from automl.models import REGISTRY
 from automl.search.runner import LocalRunner, load_search_data, write_search_data
+from automl.search.messages import TrialRequest
 from automl.search.trial import run_trial
 from automl.search.validation import make_splits
 from tests.search.conftest import make_problem, run_linear_trials
@@ -49,11 +50,11 @@ def _file_backed(array: np.ndarray) -> bool:
 def test_trials_score_the_same_on_the_mapped_table(tmp_path, config):
     data = _data()
     mapped = load_search_data(write_search_data(data, str(tmp_path)))
-    request = {"trial_id": 0, "config": config, "fidelity": 1.0, "seconds": 60, "keep_models_dir": None}
+    request = TrialRequest(trial_id=0, config=config, fidelity=1.0, seconds=60, keep_models_dir=None)
     in_memory, shared = run_trial(request, data), run_trial(request, mapped)
-    assert in_memory["status"] == shared["status"] == "ok"
-    assert in_memory["score"] == shared["score"]
-    np.testing.assert_array_equal(in_memory["oof"], shared["oof"])
+    assert in_memory.status == shared.status == "ok"
+    assert in_memory.score == shared.score
+    np.testing.assert_array_equal(in_memory.oof, shared.oof)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/maps")

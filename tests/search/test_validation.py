@@ -13,6 +13,7 @@ from automl.exceptions import InputError
 from automl.metrics import get_metric
 from automl.models import REGISTRY, Family
 from automl.search import SearchProblem, optimize
+from automl.search.messages import TrialRequest
 from automl.search.trial import run_trial
 from automl.space import Categorical
 from automl.search.validation import (Kind, SplitOptions, Validation, choose_protocol, choose_validation,
@@ -161,10 +162,10 @@ def test_a_low_fidelity_trial_trains_on_the_latest_rows_of_each_time_fold(tmp_pa
     splits = make_splits(y, "binary", choose_validation("cv3", options), 0, options)
     data = {"X": pd.DataFrame({"x": np.zeros(n)}), "y": y, "task": "binary", "metric": get_metric(None, "binary"),
             "splits": splits, "seed": 0, "split": options}
-    result = run_trial({"trial_id": 0, "config": {"family": rows_seen_family.key, "strategy": "prior"},
-                        "fidelity": 1 / 3, "seconds": 30, "keep_models_dir": str(tmp_path)}, data)
-    assert result["status"] == "ok", result
-    for model, (tr, _) in zip(joblib.load(result["models_path"]), splits):
+    result = run_trial(TrialRequest(trial_id=0, config={"family": rows_seen_family.key, "strategy": "prior"},
+                                    fidelity=1 / 3, seconds=30, keep_models_dir=str(tmp_path)), data)
+    assert result.status == "ok", result
+    for model, (tr, _) in zip(joblib.load(result.models_path), splits):
         size = len(model.rows_)
         assert size < len(tr) and set(model.rows_) == set(tr[np.argsort(times[tr])[-size:]])
 
