@@ -32,18 +32,15 @@ from ..stacking import StackReport
 from ..timing import PhaseTiming
 from .budget import CLOSING_SECONDS, MIN_TRIAL_SECONDS, POLL_SECONDS
 from .core import STRATEGIES, SearchCore
-from .early import EarlyTrial, early_config, early_fidelity
+from .early import EarlySlot
 from .final_model import Compaction, Fallback, FinalModelBuilder
-from .history import EARLY, FAILED, OK, TIMEOUT, Trial
-from .messages import Job, Status, TrialResult
+from .history import FAILED, OK, TIMEOUT, Trial
+from .messages import Status, TrialResult
 from .runner import Executor, LocalRunner, forkserver_cpu_seconds, load_search_data, write_search_data
 from .validation import Kind, SplitOptions, Validation
 from .workdir import make_workdir
 
 log = logging.getLogger("automl")
-
-EARLY_JOIN_SECONDS = 5.0  # the early trial's thread writes its models into the work folder: it is awaited (it is
-# bounded by its rows and learning rate) before the folder is removed, or it could recreate files in it
 
 
 @dataclass
@@ -104,15 +101,13 @@ class _Search:
         self.prefetch_seconds = 0.0  # driver seconds spent proposing the next job while every worker was busy
         self.startup_seconds = 0.0  # starting the executor's workers
         self.startup: list[PhaseTiming] = []
-        self.early: tuple[int, EarlyTrial] | None = None  # (trial id, the early trial) until it is recorded
-        self.early_thread = None  # the early trial's thread, also after it was recorded as timed out
+        self.early = EarlySlot()
 
     def run(self) -> SearchResult:
         try:
             return self._run()
         finally:
-            if self.early_thread is not None:
-                self.early_thread.join(EARLY_JOIN_SECONDS)
+            self.early.join()
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _run(self) -> SearchResult:
@@ -174,36 +169,20 @@ class _Search:
 
     def _start_early(self, data: dict) -> None:
         """Start the early trial: a cheap configuration (LightGBM's defaults at a high learning rate, else the
-        cheapest family's defaults) on at most ``early.EARLY_TRAIN_ROWS`` training rows of each of the search's own
-        folds, in a thread of the driver. It is a normal trial (origin ``early``): scored on the same validation
-        rows, kept for the ensemble, written back. Not in deterministic mode, nor with too little time left, nor
-        on a Dask cluster (its workers run already: the early trial covers the start-up of local workers)."""
+        cheapest family's defaults) on a share of the training rows, in a thread of the driver (``early``). It is a
+        normal trial: scored on the same validation rows, kept for the ensemble, written back. Not in deterministic
+        mode, nor with too little time left, nor on a Dask cluster (its workers run already: the early trial covers
+        the start-up of local workers)."""
         left = self.core.cost.search_left()
         on_cluster = getattr(self.executor_factory, "cluster", None) is not None  # (dask_executor_factory's)
-        if self.max_trials is not None or left < MIN_TRIAL_SECONDS or on_cluster:
-            return
-        config = early_config(self.core.families, self.p.task)
-        # (bounded by its rows and learning rate)
-        request = self.core.start(Job(config, EARLY, early_fidelity(self.core.splits), 0), seconds=left)
-        self.early = (request.trial_id, EarlyTrial(request, data))
-        self.early_thread = self.early[1].thread
+        if self.max_trials is None and left >= MIN_TRIAL_SECONDS and not on_cluster:
+            self.early.start(self.core, data, left)
 
     def _collect_early(self, wait: float = 0.0, final: bool = False) -> None:
-        """Record the early trial once it has finished, waiting at most ``wait`` seconds; ``final``: one still
-        running is recorded as timed out (its thread ends at its own deadline)."""
-        if self.early is None:
-            return
-        trial_id, early = self.early
-        early.thread.join(wait)
-        if early.thread.is_alive():
-            if final:
-                self.early = None
-                self.core.tell(trial_id, TrialResult.failed("the early trial did not finish in time",
-                                                            self.core.running_seconds(trial_id), Status.TIMEOUT))
-            return
-        self.early = None
-        self.core.tell(trial_id, early.result or TrialResult.failed("the early trial stopped"))
-        self.startup.append(PhaseTiming("first_trial", early.wall_seconds, early.cpu_seconds, "thread"))
+        """Tell the core the early trial's result once it has finished (``EarlySlot.collect``)."""
+        phase = self.early.collect(self.core, wait, final)
+        if phase is not None:
+            self.startup.append(phase)
 
     def _share_table(self, data: dict) -> dict:
         """Write the search data once to the work folder and return it memory-mapped from there: the workers map
