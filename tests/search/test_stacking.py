@@ -23,7 +23,7 @@ from automl.search import SearchProblem, optimize
 from automl.search.budget import CostModel
 from automl.search.final_model import FinalModelBuilder, KeptModels
 from automl.search.history import History, Trial
-from automl.search.messages import as_result
+from automl.search.messages import TrialRequest
 from automl.search.stack_choice import OofRows, choose_stack, outer_folds
 from automl.search.trial import run_trial
 from automl.search.validation import choose_protocol, choose_validation, make_splits
@@ -55,8 +55,8 @@ def _builder(tmp_path, X, target, families, metric=None, compact=False) -> Final
     history, by_id, kept = History(), {}, {}
     for i, key in enumerate(families):
         config = REGISTRY.get(key).default_config(target.task)
-        result = as_result(run_trial({"trial_id": i, "config": config, "fidelity": 1.0, "seconds": 120,
-                                      "keep_models_dir": str(tmp_path)}, data))
+        result = run_trial(TrialRequest(trial_id=i, config=config, fidelity=1.0, seconds=120,
+                                        keep_models_dir=str(tmp_path)), data)
         assert result.status == "ok", result.error
         trial = Trial(i, config, config_id(config), key, 1.0, "default", status=result.status, score=result.score,
                       loss=result.loss)
