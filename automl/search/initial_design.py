@@ -34,11 +34,12 @@ def allowed_suggestions(suggestions, families: list[Family], task: str,
                         exclude_steps: tuple[str, ...] = ()) -> list[tuple[dict, str]]:
     """The suggestions the search may run, as (configuration, origin): upgraded, of an allowed family and choosing
     no excluded pipeline step (a knowledge base may hold configurations using a step excluded now)."""
-    keys = {f.key for f in families}
+    by_key = {f.key: f for f in families}
     out = []
     for s in upgraded(suggestions, task):
         config = s["config"]
-        if config["family"] in keys and not (exclude_steps and uses_any(config, exclude_steps)):
+        family = by_key.get(config["family"])
+        if family is not None and not (exclude_steps and uses_any(config, exclude_steps, family)):
             out.append((config, s.get("origin") or "kb"))
     return out
 

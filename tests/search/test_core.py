@@ -54,3 +54,16 @@ def test_a_trial_goes_through_ask_start_and_tell(tmp_path):
     failed = core.by_id[following.trial_id]
     assert failed.status is Status.FAILED and failed.error == "worker died" and failed.fit_seconds == 1.5
     assert len(core.history.finished()) == 2 and core.kept.best() is trial
+
+
+def test_excluding_the_text_step_keeps_suggestions_on_a_table_without_text():
+    """A stored configuration omits the default text step; on a table without text columns the slot builds
+    nothing (``unused_slots``), so ``exclude=("tfidf_svd",)`` must not drop every suggestion there."""
+    from automl.models.steps import WHOLE_SLOT
+    suggestion = [{"config": {"family": "linear", "C": 0.5}, "origin": "kb"}]
+    no_text = [LINEAR.without_steps(("tfidf_svd", f"text:{WHOLE_SLOT}"))]
+    design = initial_design("warm", suggestion, no_text, "binary", exclude_steps=("tfidf_svd",))
+    assert design[0][1] == "kb"
+    with_text = [LINEAR.without_steps(("tfidf_svd",))]  # a text column: the suggestion's text step is TF-IDF
+    design = initial_design("warm", suggestion, with_text, "binary", exclude_steps=("tfidf_svd",))
+    assert all(origin != "kb" for _, origin in design)

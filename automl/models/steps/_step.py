@@ -99,13 +99,18 @@ def unused_slots(X) -> tuple[str, ...]:
     return () if text_columns(X) else (f"text:{WHOLE_SLOT}",)
 
 
-def uses_any(config: dict, keys) -> bool:
-    """``config`` (stored form: omitted slots are its family's defaults) chooses one of the steps ``keys``."""
+def uses_any(config: dict, keys, family=None) -> bool:
+    """``config`` (stored form: omitted slots are its family's defaults) chooses one of the steps ``keys`` in a
+    slot ``family`` (the search's, default: the registered one) still has: a slot the table gives no work
+    (``unused_slots``) builds nothing, so excluding its default does not exclude every stored configuration."""
     from ..registry import REGISTRY
     if config.get("family") not in REGISTRY:
         return False
-    full = REGISTRY.get(config["family"]).expanded(config)
-    return any(full.get(slot) in keys or f"{slot}:{full.get(slot)}" in keys for slot in SLOTS)
+    registered = REGISTRY.get(config["family"])
+    family = registered if family is None else family
+    full = registered.expanded(config)
+    slots = [slot for slot, _ in family.steps if f"{slot}:{WHOLE_SLOT}" not in family.excluded_steps]
+    return any(full.get(slot) in keys or f"{slot}:{full.get(slot)}" in keys for slot in slots)
 
 
 def describe(config: dict) -> str:
