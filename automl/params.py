@@ -10,11 +10,10 @@ import pandas as pd
 
 from . import rare_classes as rare_mod
 from .exceptions import InputError, plain_repr
+from .search.messages import STRATEGIES  # the search owns them; this module loads no model library
 
 if TYPE_CHECKING:
     from .estimator import AutoMLBase
-
-STRATEGIES = ("warm", "bo", "hyperband", "random")
 
 
 def check_params(est: "AutoMLBase") -> None:

@@ -29,13 +29,12 @@ from .final_model import KeptModels
 from .history import EARLY, History, Trial
 from .initial_design import RESUMED, initial_design, upgraded
 from .kept_models import KeptSet
-from .messages import Job, Status, TrialRequest, TrialResult
+from .messages import STRATEGIES, Job, Status, TrialRequest, TrialResult
 from .samplers import BOSampler, RandomSampler
 from .validation import Kind, choose_protocol, choose_validation, make_splits
 
 log = logging.getLogger("automl")
 
-STRATEGIES = ("warm", "bo", "hyperband", "random")
 HYPERBAND_ASKS = 5  # Hyperband asks its brackets this many times for a job that fits before waiting
 FRESH_DRAWS = 50  # draws for a configuration not yet evaluated at a fidelity before giving up (space exhausted)
 CHEAP_DRAWS = 5  # proposals among the families that fit before the time left is deemed too short

@@ -13,6 +13,10 @@ from typing import NamedTuple
 import numpy as np
 
 
+STRATEGIES = ("warm", "bo", "hyperband", "random")  # the search strategies (automl.search.core), checked by the
+# estimator's parameters too: defined here, where importing costs no model library
+
+
 class Status(StrEnum):
     """A trial's state; ``str(Status.OK) == "ok"`` (the values stored with every trial)."""
 
