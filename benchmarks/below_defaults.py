@@ -26,11 +26,16 @@ DEFAULTS = "lgbm-default"
 SPREAD = 2.0  # standard errors of the mean paired difference a loss must exceed to count as beyond the spread
 
 
-def per_dataset(scores: pd.DataFrame, system: str) -> pd.DataFrame:
-    """One row per dataset: splits, mean difference (system - defaults), its standard error, flagged."""
+def paired(scores: pd.DataFrame, system: str) -> pd.DataFrame:
+    """One row per (dataset, task, seed) both systems ran: their scores and ``diff`` (system - defaults)."""
     wide = scores[scores["system"].isin([system, DEFAULTS])].pivot_table(
         index=["dataset", "task", "seed"], columns="system", values="score").dropna()
     wide["diff"] = wide[system] - wide[DEFAULTS]
+    return wide
+
+
+def per_dataset(wide: pd.DataFrame, system: str) -> pd.DataFrame:
+    """One row per dataset of ``paired``: splits, mean difference, its standard error, flagged."""
     rows = []
     for (dataset, task), group in wide.groupby(level=["dataset", "task"], sort=False):
         n = len(group)
@@ -48,7 +53,8 @@ def main(argv=None) -> None:
     parser.add_argument("--system", default="warm")
     args = parser.parse_args(argv)
     scores = pd.read_csv(args.csv)
-    table = per_dataset(scores, args.system)
+    wide = paired(scores, args.system)
+    table = per_dataset(wide, args.system)
     with pd.option_context("display.width", 200, "display.max_rows", 500):
         print(table.round(5).to_string(index=False))
     below = table[table["below"]]
@@ -56,9 +62,7 @@ def main(argv=None) -> None:
           f"({100 * len(below) / max(len(table), 1):.0f} %; target <= 5 %)"
           + (f": {', '.join(below['dataset'])}" if len(below) else ""))
     print(f"datasets with a lower mean score: {(table['diff'] < 0).sum()}/{len(table)}")
-    wide = scores[scores["system"].isin([args.system, DEFAULTS])].pivot_table(
-        index=["dataset", "seed"], columns="system", values="score").dropna()
-    print(compare((wide[args.system] - wide[DEFAULTS]).to_numpy()).line(f"{args.system} - {DEFAULTS} per split"))
+    print(compare(wide["diff"].to_numpy()).line(f"{args.system} - {DEFAULTS} per split"))
 
 
 if __name__ == "__main__":
