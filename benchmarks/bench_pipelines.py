@@ -71,6 +71,15 @@ def family_bests(model) -> dict[str, float]:
     return {fam: float(-group["loss"].astype(float).min()) for fam, group in rows.groupby("family")}
 
 
+def winner(model) -> str:
+    """The best full-fidelity trial's pipeline, e.g. ``quantile > linear`` (what "changes the winner" compares)."""
+    board = model.leaderboard_
+    rows = board[(board["kind"] == "trial") & (board["status"] == "ok")]
+    if rows.empty:
+        return "-"
+    return str(rows.loc[rows["loss"].astype(float).idxmin(), "pipeline"]).replace(" ", "")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pmlb_dir", type=Path)
@@ -79,6 +88,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--datasets", default=None, help="comma-separated names (default: every dataset <= 20k rows)")
     parser.add_argument("--kb", default=None, help="knowledge-base path (default: AUTOML_KB or a temporary store)")
+    parser.add_argument("--out", type=Path, default=None, help="CSV of every split (scores and winners)")
     args = parser.parse_args(argv)
     from sklearn.model_selection import train_test_split
 
@@ -90,7 +100,8 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     overall: list[float] = []
     per_family: dict[str, list[float]] = {}
-    print(f"{'dataset':30s} seed metric     steps      fixed")
+    rows: list[dict] = []
+    print(f"{'dataset':30s} seed metric     steps      fixed  winner steps / fixed")
     for name in names:
         X, y, task = load(args.pmlb_dir, name, task_of)
         excluded = left_out(args.pmlb_dir, name, task_of)
@@ -98,17 +109,23 @@ def main(argv=None) -> int:
         for seed in seeds:
             Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.25, random_state=seed,
                                               stratify=y if task != "regression" else None)
-            held, bests = {}, {}
+            held, bests, winners = {}, {}, {}
             for system in SYSTEMS:
                 model = fit(system, Xa, ya, task, args.budget, args.n_jobs, seed, excluded)
                 ev = model.evaluate(Xb, yb)
                 held[system] = float(ev.score(metric.name))
                 bests[system] = family_bests(model)
+                winners[system] = winner(model)
             sign = 1.0 if metric.greater_is_better else -1.0
             overall.append(sign * (held["steps"] - held["fixed"]))
             for fam in set(bests["steps"]) & set(bests["fixed"]):
                 per_family.setdefault(fam, []).append(bests["steps"][fam] - bests["fixed"][fam])
-            print(f"{name:30s} {seed:4d} {metric.name:8s} {held['steps']:10.5f} {held['fixed']:10.5f}", flush=True)
+            print(f"{name:30s} {seed:4d} {metric.name:8s} {held['steps']:10.5f} {held['fixed']:10.5f}  "
+                  f"{winners['steps']} / {winners['fixed']}", flush=True)
+            rows.append({"dataset": name, "seed": seed, "task": task, "metric": metric.name,
+                         **{f"{s}_score": held[s] for s in SYSTEMS}, **{f"{s}_winner": winners[s] for s in SYSTEMS}})
+            if args.out:
+                pd.DataFrame(rows).to_csv(args.out, index=False)
     print()
     print(compare(overall).line("held-out score, steps - fixed"))
     for fam, diffs in sorted(per_family.items()):
