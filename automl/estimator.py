@@ -344,7 +344,8 @@ class AutoML(AutoMLBase):
         (``automl retune``: the previous model's best). ``source``: where the table came from (target, weight and
         groups columns, validation file), recorded in ``fit_info_["options"]`` for ``automl fit --resume`` and
         ``automl retune``. ``startup_clock``: the start-up phases timed before the fit (the CLI's imports and
-        loading); the fit adds its own, reported in ``fit_info_["timings"]["startup"]``."""
+        loading); the fit adds its own, reported in ``fit_info_["timings"]["startup"]``. ``X`` may be a
+        ``automl.table_source.HandedOver`` holding the table: the fit takes it and frees it once encoded."""
         return fitting_mod.fit(self, X, y, task=self._requested_task(), deadline=deadline, resume=resume,
                            sample_weight=sample_weight, X_val=X_val, y_val=y_val, groups=groups,
                            first_configs=first_configs, source=source, startup_clock=startup_clock)

@@ -26,6 +26,7 @@ from .params import allowed_families, check_params, check_sample_weight, row_val
 from .prepare import PreparedTable, prepare
 from .search import budget as budget_mod
 from .search.messages import FINISHED
+from .table_source import HandedOver
 from .timing import PhaseClock
 from .versions import library_versions
 from .warm_start import WarmStart, warm_start_for_fit
@@ -71,8 +72,10 @@ def fit(est: "AutoMLBase", X, y, *, task: str | None, deadline: Deadline | None 
                               open_store=est._open_kb, metric=est.metric_, families=est.families_, clock=clock)
     suggestions = [*first_configs, *warm.search_suggestions()]  # (the search drops excluded steps)
     est.profile_ = training_profile(table, warm)
-    run = run_search(est, table, metric, suggestions, warm.search_prior(), resume=resume, X_val=X_val, y_val=y_val,
-                     deadline=deadline, clock=clock)
+    problem = search_problem(est, table, metric, X_val, y_val)
+    table = table.without_rows()  # the search owns the rows now (and swaps them for its mapped file): no copy stays
+    run = run_search(est, problem, table, suggestions, warm.search_prior(), resume=resume, deadline=deadline,
+                     clock=clock)
     kept_previous = adopt_result(est, run.result, table, metric, resume=resume, warm=warm, suggestions=suggestions)
     est.fit_info_ = fit_record(est, run, table, warm, started_at=started_at, deadline=deadline, clock=clock,
                                resume=resume, kept_previous=kept_previous, source=source)
@@ -93,8 +96,9 @@ def prepare_table(est: "AutoMLBase", X, y, task: str | None, *, sample_weight, g
                   validated: bool) -> PreparedTable:
     """The training rows checked and prepared (``automl.prepare``: ``validated`` when the user gives validation
     rows). Sets what the input and its preparation tell: ``n_features_in_`` (and ``feature_names_in_``),
-    ``task_``, ``classes_``, ``encoder_``, ``rare_classes_``, ``leakage_``, ``n_rows_dropped_``."""
-    X = est._as_frame(X, fitting=True)
+    ``task_``, ``classes_``, ``encoder_``, ``rare_classes_``, ``leakage_``, ``n_rows_dropped_``. ``X`` handed over
+    (``HandedOver``) is taken out of its holder: the table it returns then holds the only reference to the rows."""
+    X = est._as_frame(X.take() if isinstance(X, HandedOver) else X, fitting=True)
     y = est._target_series(y)
     if len(y) != len(X):
         raise InputError(f"X has {len(X)} rows but y has {len(y)}; they must match")
@@ -129,20 +133,17 @@ def training_profile(table: PreparedTable, warm: WarmStart):
 
 
 # ---------------------------------------------------------------------------------------------- the search
-def run_search(est: "AutoMLBase", table: PreparedTable, metric: Metric, suggestions: list[dict], prior: list[dict],
-               *, resume, X_val, y_val, deadline: Deadline, clock: PhaseClock) -> SearchRun:
-    """The warm-started search on the validation scheme, within the search's share of ``deadline``; a resumed
-    search replays the trials of ``resume``."""
+def run_search(est: "AutoMLBase", problem: "SearchProblem", table: PreparedTable, suggestions: list[dict],
+               prior: list[dict], *, resume, deadline: Deadline, clock: PhaseClock) -> SearchRun:
+    """The warm-started search of ``problem`` (``search_problem``; ``table``: its target and weights), within the
+    search's share of ``deadline``; a resumed search replays the trials of ``resume``."""
     from .search import optimize  # the search imports heavy modules; keep fit's import cheap
-    from .search.runner import resolve_n_jobs
     clock.lap("imports")
-    n_jobs = resolve_n_jobs(est.n_jobs)
     executor_factory = None
     if est.cluster is not None:  # trials on a Dask cluster; only this driver writes to the knowledge base
         from .search.dask_runner import dask_executor_factory
         executor_factory = dask_executor_factory(est.cluster)  # InputError without Dask
-    # (the search table is referenced by the problem alone: the search swaps it for the workers' shared, mapped copy)
-    problem = search_problem(est, table, metric, n_jobs, X_val, y_val)
+    n_features = int(problem.X.shape[1])  # (the search swaps ``problem.X`` for the workers' shared, mapped copy)
     search_deadline = budget_mod.search_deadline(deadline, float(est.time_budget))
     strategy = est.strategy if (est.warm_start or est.strategy != "warm") else "bo"
     previous = resumed_trials(est, resume, len(table.y), problem.split)
@@ -151,14 +152,14 @@ def run_search(est: "AutoMLBase", table: PreparedTable, metric: Metric, suggesti
                       executor_factory=executor_factory)
     for phase in result.startup:
         clock.add(phase)
-    return SearchRun(result, strategy, n_jobs, int(table.X.shape[1]))
+    return SearchRun(result, strategy, problem.n_jobs, n_features)
 
 
-def search_problem(est: "AutoMLBase", table: PreparedTable, metric: Metric, n_jobs: int, X_val,
-                   y_val) -> "SearchProblem":
+def search_problem(est: "AutoMLBase", table: PreparedTable, metric: Metric, X_val, y_val) -> "SearchProblem":
     """The search's table and the user's scheme. The user's validation rows (``X_val``) are appended after the
     training rows (unweighted), encoded by the encoder fitted on the training rows."""
     from .search import SearchProblem
+    from .search.runner import resolve_n_jobs
     from .search.validation import SplitOptions
     split = split_options(est, table, X_val, y_val)
     X, y, weights = table.X, table.y, table.sample_weight
@@ -167,9 +168,9 @@ def search_problem(est: "AutoMLBase", table: PreparedTable, metric: Metric, n_jo
         split = SplitOptions(n_valid=len(yv))
         X, y = pd.concat([X, Xv], ignore_index=True), np.concatenate([y, yv])
         weights = None if weights is None else np.concatenate([weights, np.ones(len(yv))])
-    return SearchProblem(X=X, y=y, task=est.task_, metric=metric, seed=int(est.seed), n_jobs=n_jobs,
-                         families=est.families_, exclude_steps=est.excluded_steps_, sample_weight=weights,
-                         split=split, compact=bool(est.compact),
+    return SearchProblem(X=X, y=y, task=est.task_, metric=metric, seed=int(est.seed),
+                         n_jobs=resolve_n_jobs(est.n_jobs), families=est.families_,
+                         exclude_steps=est.excluded_steps_, sample_weight=weights, split=split, compact=bool(est.compact),
                          stacking=None if est.stacking is None else bool(est.stacking))
 
 

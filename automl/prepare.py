@@ -51,6 +51,12 @@ class PreparedTable:
         import knowledge_base
         return dataclasses.replace(self, fingerprint=knowledge_base.fingerprint(self.X, self.y))
 
+    def without_rows(self) -> "PreparedTable":
+        """This table with its feature rows released (``X`` and ``raw`` as zero-row frames of the same columns and
+        dtypes; target, weights and classes kept): what a fit keeps once the search owns the rows, so that no copy
+        of the table stays in the driver while the search runs."""
+        return dataclasses.replace(self, X=_no_rows(self.X), raw=_no_rows(self.raw))
+
     def described(self) -> "PreparedTable":
         """This table with its content fingerprint and meta-features (each computed once)."""
         table = self.fingerprinted()
@@ -58,6 +64,13 @@ class PreparedTable:
             return table
         import metafeatures
         return dataclasses.replace(table, metafeatures=metafeatures.compute(table.X, table.y, table.task))
+
+
+def _no_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """A zero-row frame with ``frame``'s columns and dtypes that shares no buffer with it (a zero-row slice would
+    keep the whole column blocks alive)."""
+    return pd.DataFrame({i: pd.Series([], dtype=dtype) for i, dtype in enumerate(frame.dtypes)}).set_axis(
+        frame.columns, axis=1)
 
 
 def prepare(X: pd.DataFrame, y: pd.Series, task: str | None = None, *, sample_weight: np.ndarray | None = None,

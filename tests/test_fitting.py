@@ -2,10 +2,19 @@
 phases it timed (``startup_clock``), both recorded with the fit."""
 from __future__ import annotations
 
+import gc
+import weakref
+
+import numpy as np
+import pandas as pd
+import pytest
+
 from automl import AutoML
-from automl.table_source import TableSource
+from automl.search import optimizer
+from automl.table_source import HandedOver, TableSource
 from automl.timing import PhaseClock
 from tests.fixtures.tables import make_dataset
+from tests.search.test_shared_data import _file_backed
 
 FAST = dict(time_budget=20, max_trials=1, seed=0, warm_start=False, write_back=False, n_jobs=1)
 
@@ -39,3 +48,28 @@ def test_a_store_that_cannot_be_read_leaves_the_fit_to_the_hand_written_portfoli
     assert model.fit_info_["data_fingerprint"] is not None  # described for the write-back all the same
     assert "could not write the evaluations back" in caplog.text
     assert not_a_store.read_text() == "not a knowledge base\n"
+
+
+def test_a_handed_over_table_is_freed_and_no_copy_of_the_rows_stays_while_the_search_runs(monkeypatch):
+    frame = make_dataset(n=400, seed=3)
+    X, y = frame.drop(columns="y"), frame["y"].copy()
+    del frame
+    raw, holder = weakref.ref(X), HandedOver(X)
+    del X
+    seen = {}
+    start_early = optimizer._Search._start_early
+
+    def observed(search, data):  # (called once the search has mapped its data file)
+        gc.collect()
+        seen["raw alive"] = raw() is not None
+        seen["private frames"] = [f.shape for f in gc.get_objects() if isinstance(f, pd.DataFrame) and len(f) >= 400
+                                  and not all(_file_backed(b.values) for b in f._mgr.blocks
+                                              if isinstance(b.values, np.ndarray))]
+        return start_early(search, data)
+
+    monkeypatch.setattr(optimizer._Search, "_start_early", observed)
+    model = AutoML(**FAST).fit(holder, y)
+    assert seen == {"raw alive": False, "private frames": []}  # the rows live only in the search's mapped file
+    assert model.n_features_in_ == 7 and len(model.predict(make_dataset(n=20, seed=4))) == 20
+    with pytest.raises(ValueError, match="taken already"):
+        holder.take()

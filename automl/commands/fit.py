@@ -55,7 +55,7 @@ class FitOptions:
 class FitInputs:
     """DATA (and ``--valid``) split into what ``AutoML.fit`` takes."""
 
-    X: Any
+    X: Any  # a ``HandedOver`` holder: the fit takes the table out and frees it once encoded
     y: Any
     weights: Any = None
     groups: Any = None
@@ -225,6 +225,7 @@ def _fit_inputs(options: FitOptions) -> FitInputs:
 
     from automl.data import load_table, split_target
     from automl.exceptions import InputError
+    from automl.table_source import HandedOver
     X, y = split_target(load_table(options.data), options.target)
     X, groups, X_val, y_val = _validation_inputs(X, options)
     weights = None
@@ -233,7 +234,7 @@ def _fit_inputs(options: FitOptions) -> FitInputs:
         weights = pd.to_numeric(weights, errors="coerce")
         if weights.isna().any():
             raise InputError(f"--weight-column {options.weight_column!r} has missing or non-numeric values")
-    return FitInputs(X=X, y=y, weights=weights, groups=groups, X_val=X_val, y_val=y_val)
+    return FitInputs(X=HandedOver(X), y=y, weights=weights, groups=groups, X_val=X_val, y_val=y_val)
 
 
 def _validation_inputs(X, options: FitOptions):
