@@ -101,6 +101,20 @@ def test_encoder_handles_messy_columns_and_unseen_categories():
     assert pd.isna(again["colour"].iloc[0]) and again["colour"].iloc[1] == "red"
 
 
+def test_encoding_copies_no_number_column_and_builds_no_second_table():
+    """A float column that needs no cleaning is the input's own values (the cleaned table costs its category codes,
+    not a second copy of the numbers); copy on write keeps the two apart."""
+    frame = make_dataset(n=300, seed=5)
+    X = frame[["a", "b", "colour"]].copy()
+    X.loc[0, "b"] = np.inf  # cleaned to missing: that column alone is new
+    cleaned = TableEncoder().fit(X).transform(X)
+    assert np.shares_memory(cleaned["a"].to_numpy(), X["a"].to_numpy())
+    assert not np.shares_memory(cleaned["b"].to_numpy(), X["b"].to_numpy()) and np.isnan(cleaned.loc[0, "b"])
+    before = cleaned["a"].copy()
+    X.loc[1, "a"] = 1e6
+    pd.testing.assert_series_equal(cleaned["a"], before)
+
+
 def test_encoder_missing_columns_named():
     frame = make_dataset(n=40).drop(columns=["y"])
     enc = TableEncoder().fit(frame)

@@ -53,7 +53,9 @@ def as_categories(text: pd.Series, categories: list[str]) -> pd.Categorical:
 
 def _numbers(plan: ColumnPlan, s: pd.Series) -> EncodedColumn:
     n_bad = 0
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+    if s.dtype == np.float64:  # numbers already: no copy (``to_numeric`` would make one)
+        v = s
+    elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         v = pd.to_numeric(s, errors="coerce").astype("float64")
     else:
         text = s.astype("string").str.strip().str.replace(",", ".", regex=False)

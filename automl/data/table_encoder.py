@@ -61,7 +61,9 @@ class TableEncoder:
         if report_unparsed and unparsed:
             detail = ", ".join(f"{n} value(s) in column {name!r}" for name, n in unparsed.items())
             log.warning("%s are not numbers and were treated as missing", detail)
-        frame = pd.DataFrame(out)
+        # not consolidated into one block: that would copy every column once more (the table twice in memory at
+        # once); a float column that needed no cleaning stays a view of the input's (copy on write keeps it safe)
+        frame = pd.DataFrame(out, copy=False)
         frame.index = X.index
         return frame
 
