@@ -36,6 +36,19 @@ def test_gzip_bom_latin1_tsv_parquet(tmp_path):
         assert loaded["naïve"].tolist()[:3] == ["é", "à", "ü"], name
 
 
+def test_a_parquet_table_is_read_column_by_column_into_the_same_frame(tmp_path):
+    """Arrow converts (and frees) one column at a time, so the table is not held twice while it is read; the frame is
+    pandas' own reading of the file, value for value and dtype for dtype."""
+    frame = make_dataset(n=300, seed=6)
+    frame["count"] = np.arange(300)
+    frame["ok"] = frame["count"] % 3 == 0
+    frame["day"] = pd.Timestamp("2021-01-01") + pd.to_timedelta(frame["count"], unit="h")
+    frame.to_parquet(tmp_path / "t.parquet")
+    loaded = load_table(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(loaded, pd.read_parquet(tmp_path / "t.parquet"), check_exact=True)
+    assert loaded._mgr.nblocks == loaded.shape[1]  # one block per column: no consolidated copy was made
+
+
 @pytest.mark.parametrize("content,message", [
     (b"", "empty"),
     (b"a,b,y\n", "no rows"),

@@ -28,7 +28,7 @@ def load_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataF
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".parquet", ".pq"):
         try:
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(path, **_parquet_options())
         except Exception as exc:  # pyarrow raises many types for a damaged file
             raise InputError(f"cannot read Parquet file {str(path)!r}: {exc}") from None
         _release_arrow_memory()
@@ -39,6 +39,16 @@ def load_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataF
     if len(frame) == 0:
         raise InputError(f"data file {str(path)!r} has a header but no rows")
     return frame
+
+
+def _parquet_options() -> dict:
+    """Arrow's conversion to pandas one column at a time, each Arrow column freed once converted (one block per
+    column, the same values and dtypes): the table is not held twice, as Arrow's and as pandas', while it is read.
+    Where pandas cannot pass these on (before 3.0), the default conversion."""
+    import inspect
+    if "to_pandas_kwargs" not in inspect.signature(pd.read_parquet).parameters:
+        return {}
+    return {"to_pandas_kwargs": {"split_blocks": True, "self_destruct": True}}
 
 
 def _release_arrow_memory() -> None:
