@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 
 import lightgbm as lgb
+import numpy as np
+import pandas as pd
 
 from ..space import Categorical, Float, Int
 from .boosting import MAX_ROUNDS, PATIENCE, Boosting, BoostingFit, Rounds, coarse_curve, final_estimator
@@ -39,10 +41,24 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
 
 
 class LightGBMBoosting(Boosting):
-    """LightGBM's callbacks: early stopping on the validation rows, and stopping at the deadline."""
+    """LightGBM's callbacks: early stopping on the validation rows, and stopping at the deadline. It fits on coded
+    rows (``coded_rows``: the float64 matrix it would convert a table to, built without the table's copy first)
+    with the same feature names and categorical columns, so the fitted model is the one a table gives."""
+
+    def coded(self, X: pd.DataFrame) -> dict | None:
+        kinds = [(isinstance(t, pd.CategoricalDtype) and not t.ordered) or t == np.float64 for t in X.dtypes]
+        if not all(kinds):  # (a text column goes through the text step as a table)
+            return None
+        return {c: list(X[c].cat.categories) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)}
+
+    def fitted(self, model, fit: BoostingFit) -> None:
+        if fit.categories is not None:  # LightGBM's record of a table's categories, as a fit on the table keeps it
+            final_estimator(model).booster_.pandas_categorical = list(fit.categories.values())
 
     def fit_kwargs(self, model, fit: BoostingFit) -> dict:
         kwargs: dict = {"callbacks": [_deadline_callback(fit)] if fit.end is not None else []}
+        if fit.categories is not None:  # (a table's unordered category columns, as LightGBM finds them in one)
+            kwargs["categorical_feature"] = list(fit.categories)
         if fit.eval_set is not None:
             kwargs["callbacks"].append(lgb.early_stopping(PATIENCE, verbose=False))
             # ``eval_X`` / ``eval_y`` where the installed version takes them (4.7 and later deprecate ``eval_set``)

@@ -24,7 +24,7 @@ from .history import OK, History, Trial
 from .messages import TrialRequest
 from .runner import Executor
 from .stack_choice import MIN_STACK_MEMBERS, OofRows, StackChoice, choose_stack, outer_folds, stack_members
-from .trial import fit_one, predict_one, refit_iterations, score_predictions
+from .trial import fit_one, fold_rows, predict_one, refit_iterations, score_predictions
 from .validation import Kind, Validation
 
 log = logging.getLogger("automl")
@@ -324,14 +324,17 @@ class FinalModelBuilder:
             if self.validation.kind is not Kind.USER:  # (the user's validation rows never train the final model)
                 train = np.arange(len(y))
             valid = None
-        if valid is not None and REGISTRY.get(config["family"]).boosting is not None and not rounds:
-            kwargs = {"eval_set": (X.iloc[valid], y[valid]), "eval_weight": None if sw is None else sw[valid]}
+        early_stops = valid is not None and REGISTRY.get(config["family"]).boosting is not None and not rounds
+        Xtr, Xev, categories = fold_rows(config, X, train, valid if early_stops else None)
+        if early_stops:
+            kwargs = {"eval_set": (Xev, y[valid]), "eval_weight": None if sw is None else sw[valid]}
         try:
-            model = fit_one(config, X.iloc[train], y[train], task, self.n_classes, self.p.seed, end=end,
+            model = fit_one(config, Xtr, y[train], task, self.n_classes, self.p.seed, end=end, categories=categories,
                             sample_weight=None if sw is None else sw[train], soft_deadline=True, **kwargs)
         except Exception as exc:
             raise BudgetError(f"the time budget was too short to fit any model ({exc}); increase the budget") \
                 from None
+        del Xtr, Xev, kwargs  # (the fold's copies, before the validation rows are taken for the predictions)
         score = None
         if valid is not None:
             pred = predict_one(model, X.iloc[valid], task, self.n_classes)

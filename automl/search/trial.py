@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..metrics import Metric
 from ..models import REGISTRY
-from ..models.boosting import BoostingFit, TrialTimeout
+from ..models.boosting import BoostingFit, TrialTimeout, coded_rows
 from .messages import Status, TrialDetails, TrialRequest, TrialResult
 from .racing import race_out
 from .validation import subsample
@@ -53,13 +53,15 @@ def _weight_kwargs(model, sample_weight) -> dict:
 
 def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: int, seed: int,
             eval_set: tuple | None = None, end: float | None = None, sample_weight: np.ndarray | None = None,
-            eval_weight: np.ndarray | None = None, soft_deadline: bool = False, iterations: int | None = None):
+            eval_weight: np.ndarray | None = None, soft_deadline: bool = False, iterations: int | None = None,
+            categories: dict | None = None):
     """Build and fit one pipeline; a boosting family (``Family.boosting``) early-stops on ``eval_set`` and stops
     boosting at ``end`` (``soft_deadline``: keeping the rounds done, else ``TrialTimeout``).
 
     Sample weights go to every family whose estimator accepts them (k-NN does not: it fits unweighted;
     validation scores are still weighted). ``iterations`` fixes the family's early-stopped parameter
-    (the boosting rounds) for a refit without a validation set.
+    (the boosting rounds) for a refit without a validation set. ``categories``: ``X`` and ``eval_set`` are coded
+    rows (``fold_rows``); the fitted model reads cleaned tables all the same.
     """
     family = REGISTRY.get(config["family"])
     model = family.build(family.complete(config, task), task, len(y), n_classes, seed)
@@ -67,10 +69,23 @@ def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: 
         prefix = f"{model.steps[-1][0]}__" if hasattr(model, "steps") else ""
         model.set_params(**{prefix + family.iterations: max(1, int(iterations))})
     kwargs = _weight_kwargs(model, sample_weight)
+    fit = BoostingFit(eval_set, eval_weight, end, soft_deadline, categories)
     if family.boosting is not None:
-        kwargs.update(family.boosting.fit_kwargs(model, BoostingFit(eval_set, eval_weight, end, soft_deadline)))
+        kwargs.update(family.boosting.fit_kwargs(model, fit))
     model.fit(X, y, **kwargs)
+    if family.boosting is not None:
+        family.boosting.fitted(model, fit)
     return model
+
+
+def fold_rows(config: dict, X: pd.DataFrame, rows: np.ndarray, eval_rows: np.ndarray | None):
+    """``(training rows, validation rows or None, categories)`` of the cleaned table ``X`` as ``fit_one`` takes them
+    for ``config``'s family: coded rows where the family fits on them (``Boosting.coded``; ``categories`` then set),
+    else ``X.iloc[...]`` (``categories`` None). Each is the fold's one copy of those rows."""
+    boosting = REGISTRY.get(config["family"]).boosting
+    categories = boosting.coded(X) if boosting is not None else None
+    take = (lambda r: X.iloc[r]) if categories is None else (lambda r: coded_rows(X, r))
+    return take(rows), None if eval_rows is None else take(eval_rows), categories
 
 
 def predict_one(model, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
@@ -166,10 +181,14 @@ def _run_fold(request: TrialRequest, data: dict, fold: int, tr: np.ndarray, va: 
     X, y, task, metric, seed = data["X"], data["y"], data["task"], data["metric"], int(data["seed"])
     w = data.get("sample_weight")
     tr = subsample(tr, float(request.fidelity), seed + fold, y if task != "regression" else None, data.get("split"))
-    Xva, yva = X.iloc[va], y[va]
-    model = fit_one(request.config, X.iloc[tr], y[tr], task, n_classes, seed + fold, eval_set=(Xva, yva),
-                    end=fold_end, sample_weight=None if w is None else w[tr], eval_weight=None if w is None else w[va],
-                    soft_deadline=soft)
+    Xtr, Xev, categories = fold_rows(request.config, X, tr, va)
+    yva = y[va]
+    model = fit_one(request.config, Xtr, y[tr], task, n_classes, seed + fold, eval_set=(Xev, yva), end=fold_end,
+                    sample_weight=None if w is None else w[tr], eval_weight=None if w is None else w[va],
+                    soft_deadline=soft, categories=categories)
+    del Xtr
+    Xva = Xev if categories is None else X.iloc[va]  # (the fitted model reads tables, not coded rows)
+    del Xev
     folds.truncated = folds.truncated or (soft and time.monotonic() > fold_end)
     folds.oof[va] = predict_one(model, Xva, task, n_classes)
     folds.models.append(model)

@@ -11,7 +11,7 @@ import pytest
 from automl.models import REGISTRY
 from automl.search.runner import LocalRunner, load_search_data, write_search_data
 from automl.search.messages import TrialRequest
-from automl.search.trial import run_trial
+from automl.search.trial import fit_one, fold_rows, predict_one, run_trial
 from automl.search.validation import make_splits
 from tests.search.conftest import make_problem, run_linear_trials
 
@@ -93,3 +93,26 @@ def test_data_mapped_from_the_work_folder_is_not_written_again(tmp_path):
         assert run_linear_trials(runner, 1) == ["ok"]
     finally:
         runner.close()
+
+
+@pytest.mark.parametrize("config", [REGISTRY.get("lightgbm").default_config(),
+                                    {"family": "lightgbm", "learning_rate": 0.2, "max_bin": 63,
+                                     "class_weight": "balanced"}])
+def test_lightgbm_fits_a_fold_of_the_mapped_table_from_one_copy_of_its_rows_into_the_same_model(tmp_path, config):
+    import pickle
+    config = REGISTRY.get("lightgbm").complete(config, "binary")
+    data = load_search_data(write_search_data(_data(400), str(tmp_path)))
+    X, y = data["X"], data["y"]
+    tr, va = np.arange(0, 400, 3), np.setdiff1d(np.arange(400), np.arange(0, 400, 3))
+    Xtr, Xev, categories = fold_rows(config, X, tr, va)
+    assert categories == {c: list(X[c].cat.categories) for c in X.columns
+                          if isinstance(X[c].dtype, pd.CategoricalDtype)}
+    matrix = Xtr.to_numpy(dtype=np.float64, copy=False)  # what LightGBM converts the rows to: no second copy
+    assert np.shares_memory(matrix, Xtr._mgr.blocks[0].values) and matrix.flags.f_contiguous
+    coded = fit_one(config, Xtr, y[tr], "binary", 2, 0, eval_set=(Xev, y[va]), categories=categories)
+    table = fit_one(config, X.iloc[tr], y[tr], "binary", 2, 0, eval_set=(X.iloc[va], y[va]))
+    assert pickle.dumps(coded) == pickle.dumps(table)  # the same model, predicting tables
+    np.testing.assert_array_equal(predict_one(coded, X.iloc[va], "binary", 2),
+                                  predict_one(table, X.iloc[va], "binary", 2))
+    with_text = X.assign(note=pd.array(["some words here"] * len(X), dtype="string"))
+    assert fold_rows(config, with_text, tr, None)[2] is None  # (text columns go through the text step as a table)
