@@ -50,26 +50,48 @@ def test_a_store_that_cannot_be_read_leaves_the_fit_to_the_hand_written_portfoli
     assert not_a_store.read_text() == "not a knowledge base\n"
 
 
-def test_a_handed_over_table_is_freed_and_no_copy_of_the_rows_stays_while_the_search_runs(monkeypatch):
+@pytest.fixture
+def at_search_start(monkeypatch) -> dict:
+    """Filled in when a search has mapped its data file: ``private frames``, the shapes of the frames of at least
+    ``rows`` rows whose numbers are not that file's (``rows`` set by the test), and what ``check`` returns."""
+    seen: dict = {"rows": 1, "check": lambda: None}
+    start_early = optimizer._Search._start_early
+
+    def observed(search, data):
+        gc.collect()
+        seen["checked"] = seen["check"]()
+        seen["private frames"] = [f.shape for f in gc.get_objects() if isinstance(f, pd.DataFrame)
+                                  and len(f) >= seen["rows"] and not all(_file_backed(b.values) for b in f._mgr.blocks
+                                                                         if isinstance(b.values, np.ndarray))]
+        return start_early(search, data)
+
+    monkeypatch.setattr(optimizer._Search, "_start_early", observed)
+    return seen
+
+
+def test_a_handed_over_table_is_freed_and_no_copy_of_the_rows_stays_while_the_search_runs(at_search_start):
     frame = make_dataset(n=400, seed=3)
     X, y = frame.drop(columns="y"), frame["y"].copy()
     del frame
     raw, holder = weakref.ref(X), HandedOver(X)
     del X
-    seen = {}
-    start_early = optimizer._Search._start_early
-
-    def observed(search, data):  # (called once the search has mapped its data file)
-        gc.collect()
-        seen["raw alive"] = raw() is not None
-        seen["private frames"] = [f.shape for f in gc.get_objects() if isinstance(f, pd.DataFrame) and len(f) >= 400
-                                  and not all(_file_backed(b.values) for b in f._mgr.blocks
-                                              if isinstance(b.values, np.ndarray))]
-        return start_early(search, data)
-
-    monkeypatch.setattr(optimizer._Search, "_start_early", observed)
+    at_search_start.update(rows=400, check=lambda: raw() is not None)
     model = AutoML(**FAST).fit(holder, y)
-    assert seen == {"raw alive": False, "private frames": []}  # the rows live only in the search's mapped file
+    assert at_search_start["checked"] is False  # the raw table is gone ...
+    assert at_search_start["private frames"] == []  # ... and the rows live only in the search's mapped file
     assert model.n_features_in_ == 7 and len(model.predict(make_dataset(n=20, seed=4))) == 20
     with pytest.raises(ValueError, match="taken already"):
         holder.take()
+
+
+def test_automl_fit_keeps_no_copy_of_the_table_while_the_search_runs(at_search_start, tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+    make_dataset(n=400, seed=3).to_csv(tmp_path / "t.csv", index=False)
+    at_search_start["rows"] = 400
+    args = ["fit", tmp_path / "t.csv", "--target", "y", "--time-budget", 20, "--max-trials", 1, "--no-warm-start",
+            "--kb", tmp_path / "kb.duckdb", "--out", tmp_path / "model", "--quiet"]
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert at_search_start["private frames"] == []
