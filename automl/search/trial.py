@@ -78,14 +78,17 @@ def fit_one(config: dict, X: pd.DataFrame, y: np.ndarray, task: str, n_classes: 
     return model
 
 
-def fold_rows(config: dict, X: pd.DataFrame, rows: np.ndarray, eval_rows: np.ndarray | None):
+def fold_rows(config: dict, X: pd.DataFrame, rows: np.ndarray | None, eval_rows: np.ndarray | None = None):
     """``(training rows, validation rows or None, categories)`` of the cleaned table ``X`` as ``fit_one`` takes them
     for ``config``'s family: coded rows where the family fits on them (``Boosting.coded``; ``categories`` then set),
-    else ``X.iloc[...]`` (``categories`` None). Each is the fold's one copy of those rows."""
+    else ``X.iloc[...]`` (``categories`` None). Each is the fold's one copy of those rows; ``rows`` None: every row
+    (``X`` itself when it is not coded)."""
     boosting = REGISTRY.get(config["family"]).boosting
     categories = boosting.coded(X) if boosting is not None else None
-    take = (lambda r: X.iloc[r]) if categories is None else (lambda r: coded_rows(X, r))
-    return take(rows), None if eval_rows is None else take(eval_rows), categories
+    if categories is None:
+        return X if rows is None else X.iloc[rows], None if eval_rows is None else X.iloc[eval_rows], None
+    return (coded_rows(X, np.arange(len(X)) if rows is None else rows),
+            None if eval_rows is None else coded_rows(X, eval_rows), categories)
 
 
 def predict_one(model, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
@@ -216,8 +219,10 @@ def refit(request: TrialRequest, data: dict) -> TrialResult:
     X, y, task = data["X"], data["y"], data["task"]
     n_classes = int(y.max()) + 1 if task != "regression" else 0
     try:
-        model = fit_one(request.config, X, y, task, n_classes, int(data["seed"]), end=end,
+        Xfit, _, categories = fold_rows(request.config, X, None)
+        model = fit_one(request.config, Xfit, y, task, n_classes, int(data["seed"]), end=end, categories=categories,
                         sample_weight=data.get("sample_weight"), soft_deadline=True, iterations=request.iterations)
+        del Xfit
         if time.monotonic() > end + REFIT_LATE_SECONDS:
             raise TrialTimeout("refit deadline reached")
         path = Path(request.keep_models_dir) / f"refit-{request.trial_id}.joblib"

@@ -114,5 +114,8 @@ def test_lightgbm_fits_a_fold_of_the_mapped_table_from_one_copy_of_its_rows_into
     assert pickle.dumps(coded) == pickle.dumps(table)  # the same model, predicting tables
     np.testing.assert_array_equal(predict_one(coded, X.iloc[va], "binary", 2),
                                   predict_one(table, X.iloc[va], "binary", 2))
+    every_row, _, categories = fold_rows(config, X, None)  # a refit on every row
+    refit = fit_one(config, every_row, y, "binary", 2, 0, iterations=30, categories=categories)
+    assert pickle.dumps(refit) == pickle.dumps(fit_one(config, X, y, "binary", 2, 0, iterations=30))
     with_text = X.assign(note=pd.array(["some words here"] * len(X), dtype="string"))
     assert fold_rows(config, with_text, tr, None)[2] is None  # (text columns go through the text step as a table)
