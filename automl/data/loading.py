@@ -31,7 +31,7 @@ def load_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataF
             frame = pd.read_parquet(path, **_parquet_options())
         except Exception as exc:  # pyarrow raises many types for a damaged file
             raise InputError(f"cannot read Parquet file {str(path)!r}: {exc}") from None
-        _release_arrow_memory()
+        release_unused_memory()
     else:
         frame = _read_delimited(path, tab=".tsv" in suffixes, text_columns=text_columns)
     if frame.shape[1] == 0:
@@ -51,13 +51,19 @@ def _parquet_options() -> dict:
     return {"to_pandas_kwargs": {"split_blocks": True, "self_destruct": True}}
 
 
-def _release_arrow_memory() -> None:
-    """Hand the memory Arrow's allocator kept after decoding a file back to the system: it otherwise stays
-    resident in the process for the whole fit (about 1.5 x the table's size after reading a large Parquet file)."""
+def release_unused_memory() -> None:
+    """Hand the memory the allocators keep after large frees back to the system: Arrow's pool (after decoding a
+    Parquet file: about 1.5 x the table's size; after a fit releases the raw table's text columns) and glibc's heap
+    (freed arrays between live ones). Both otherwise stay resident in the process, for a fit's whole search."""
     try:
         import pyarrow as pa
         pa.default_memory_pool().release_unused()
     except Exception:  # an optimisation only (older pyarrow)
+        pass
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
         pass
 
 

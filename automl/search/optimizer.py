@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..data.loading import release_unused_memory
 from ..deadline import Deadline
 from ..metrics import Metric
 from ..models import REGISTRY
@@ -119,6 +120,7 @@ class _Search:
         try:
             try:
                 data = self._share_table(data)  # before the early trial, which would keep the private copy alive
+                release_unused_memory()  # (the fit's private table and the raw one are freed by now)
                 self._start_early(data)
                 # when start-up took the budget (a busy machine), starting workers would only overrun it
                 if core.cost.search_left() >= MIN_TRIAL_SECONDS:

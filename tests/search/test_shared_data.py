@@ -82,6 +82,18 @@ def test_the_driver_keeps_no_copy_of_its_own_after_the_workers_start():
     assert _file_backed(p.X[p.X.select_dtypes(exclude="category").columns[0]].to_numpy())
 
 
+def test_the_driver_hands_the_freed_table_memory_back_once_the_table_is_mapped(monkeypatch):
+    from automl.deadline import Deadline
+    from automl.search import optimize, optimizer
+    p = make_problem(n=300, families=("linear",))
+    released = []
+    number = p.X.select_dtypes(exclude="category").columns[0]
+    monkeypatch.setattr(optimizer, "release_unused_memory",
+                        lambda: released.append(_file_backed(p.X[number].to_numpy())))
+    optimize(p, Deadline(30), strategy="bo", max_trials=1)
+    assert released == [True]  # once, after the driver's private table was swapped for the mapped one
+
+
 def test_data_mapped_from_the_work_folder_is_not_written_again(tmp_path):
     import os
     path = write_search_data(_data(), str(tmp_path))
