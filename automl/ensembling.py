@@ -37,17 +37,39 @@ def greedy_selection(predictions: list[np.ndarray], loss_fn, n_iterations: int =
     return weights.tolist(), float(best_loss)
 
 
-class BaggedEnsemble:
+class MemberThreads:
+    """The threads an ensemble's members predict on: ``families`` (one model family key per member, None in a model
+    saved before they were recorded: one thread) says how each member's models take them
+    (``Family.set_predict_threads``); ``set_threads`` changes them only when ``n`` differs from the last call."""
+
+    members: list[list]
+    families: list[str] | None = None
+    threads: int = 1
+
+    def set_threads(self, n: int) -> None:
+        """Predict on ``n`` threads from now on (the same predictions on any number)."""
+        if n == self.threads or not self.families:
+            return
+        from .models import REGISTRY
+        for models, key in zip(self.members, self.families):
+            if key in REGISTRY:  # (a user's family not registered in this process keeps one thread)
+                for model in models:
+                    REGISTRY.get(key).set_predict_threads(model, n)
+        self.threads = n
+
+
+class BaggedEnsemble(MemberThreads):
     """Weighted average of members; each member is the list of its models (averaged): its fold models, with its
     refit on every row when there is one, or its holdout model or refit."""
 
     def __init__(self, members: list[list], weights: list[float], task: str, n_classes: int,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, families: list[str] | None = None) -> None:
         self.members = members
         self.weights = weights
         self.task = task
         self.n_classes = n_classes
         self.threshold = threshold  # binary decision threshold tuned on validation predictions (None: argmax)
+        self.families = families
 
     def _average(self, X) -> np.ndarray:
         total = None

@@ -171,6 +171,15 @@ class AutoMLBase(BaseEstimator):
         return kb.open_store(self.knowledge_base)
 
     # ------------------------------------------------------------------ predict
+    def _predictor(self):
+        """``model_``, predicting on the threads ``n_jobs`` allows (-1: every core this process may use) where a
+        member's family can (``Family.predict_threads``); its predictions are the same on any number."""
+        from .search.runner import resolve_n_jobs
+        set_threads = getattr(self.model_, "set_threads", None)
+        if set_threads is not None:
+            set_threads(resolve_n_jobs(self.n_jobs))
+        return self.model_
+
     def _transform(self, X) -> pd.DataFrame:
         check_is_fitted(self, "model_")
         frame = self._as_frame(X, fitting=False)
@@ -193,20 +202,20 @@ class AutoMLBase(BaseEstimator):
         truth, known = true_values(y, self.task_, classes)
         Xc = self.encoder_.transform(frame.loc[known], report_unparsed=True)
         Xc.index = pd.RangeIndex(len(Xc))
-        prediction = np.asarray(self.model_.predict(Xc))
+        prediction = np.asarray(self._predictor().predict(Xc))
         proba = None
         if self.task_ == "regression":
             prediction = prediction.astype(float)
         else:
             prediction = prediction.astype(np.int64)
-            proba = np.asarray(self.model_.predict_proba(Xc), dtype=float)
+            proba = np.asarray(self._predictor().predict_proba(Xc), dtype=float)
         return evaluate_predictions(self.task_, truth[known], prediction, proba, classes,
                                     get_metric(self.metric, self.task_),
                                     n_left_out=n_missing + int((~known).sum()))
 
     def _predict_raw(self, X) -> np.ndarray:
         Xc = self._transform(X)
-        return np.asarray(self.model_.predict(Xc))
+        return np.asarray(self._predictor().predict(Xc))
 
     # ------------------------------------------------------------------ figures and report
     def plot_anytime(self, ax=None):
@@ -294,7 +303,7 @@ class AutoMLClassifier(ClassifierMixin, AutoMLBase):
 
     def predict_proba(self, X) -> np.ndarray:
         Xc = self._transform(X)
-        return np.asarray(self.model_.predict_proba(Xc), dtype=float)
+        return np.asarray(self._predictor().predict_proba(Xc), dtype=float)
 
 
 class AutoMLRegressor(RegressorMixin, AutoMLBase):
@@ -361,7 +370,7 @@ class AutoML(AutoMLBase):
         if self.task_ == "regression":
             raise InputError("predict_proba is only available for classification models")
         Xc = self._transform(X)
-        return np.asarray(self.model_.predict_proba(Xc), dtype=float)
+        return np.asarray(self._predictor().predict_proba(Xc), dtype=float)
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy for classification, R^2 for regression (as scikit-learn's mixins)."""

@@ -52,6 +52,10 @@ class ClassSubsetModel:
     def predict(self, X) -> np.ndarray:
         return self.columns[np.asarray(self.model.predict(X)).astype(np.int64)]
 
+    def set_threads(self, n: int) -> None:
+        """The inner model predicts on ``n`` threads (``ensembling.MemberThreads``)."""
+        self.model.set_threads(n)
+
     def predict_proba(self, X) -> np.ndarray:
         inner = np.asarray(self.model.predict_proba(X), dtype=float)
         out = np.zeros((inner.shape[0], self.n_classes))

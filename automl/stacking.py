@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ensembling import decide, member_prediction
+from .ensembling import MemberThreads, decide, member_prediction
 
 POOL_CLIP = 1e-3  # probabilities are clipped to at least this before their log (a k-NN's zeros would dominate)
 POOL_L2 = 1.0  # L2 strength pulling the member weights towards equal shares (the loss is summed over rows)
@@ -92,17 +92,18 @@ class Stacker:
         return "non-negative linear regression" if self.task == "regression" else "log-linear pool"
 
 
-class StackedEnsemble:
+class StackedEnsemble(MemberThreads):
     """The final model of a stack: each member's prediction (the average of its models: its fold models, with its
     refit on every row when there is one, as in ``BaggedEnsemble``) goes through the fitted ``stacker``."""
 
     def __init__(self, members: list[list], stacker: Stacker, task: str, n_classes: int,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, families: list[str] | None = None) -> None:
         self.members = members
         self.stacker = stacker
         self.task = task
         self.n_classes = n_classes
         self.threshold = threshold  # binary decision threshold tuned on the stack's out-of-fold predictions
+        self.families = families
 
     def _stacked(self, X) -> np.ndarray:
         return self.stacker.predict([member_prediction(models, X, self.task, self.n_classes)

@@ -50,6 +50,15 @@ def test_missing_id_column_is_one_line(binary, tmp_path):
     assert not out.exists()
 
 
+def test_n_jobs_gives_the_same_probabilities_and_a_bad_value_is_one_line(binary, tmp_path):
+    data = tmp_path / "new.csv"
+    binary["test"].to_csv(data, index=False)
+    runs = [invoke("predict", binary["dir"], data, "--proba", *args) for args in ((), ("--n-jobs", "2"))]
+    assert all(r.exit_code == 0 for r in runs), runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout
+    assert_bad_input(invoke("predict", binary["dir"], data, "--n-jobs", "0"), "--n-jobs", "got 0")
+
+
 def _with_text_in_a(test: pd.DataFrame) -> pd.DataFrame:
     bad = test.copy()
     bad["a"] = bad["a"].astype(object)

@@ -18,9 +18,11 @@ from ._options import QUIET_OPTION, model_dir_and_data, split_names
 @click.option("--id-column", "--keep-columns", "keep_columns", multiple=True, metavar="A,B",
               help="Columns of DATA copied to the output before the predictions, in this order (repeatable or "
                    "comma-separated).")
+@click.option("--n-jobs", type=int, default=None,
+              help="Threads for the predictions (-1: all cores; default: the n_jobs the model was fitted with).")
 @QUIET_OPTION
 @click.pass_context
-def predict(ctx, model_dir, data, out_path, proba, keep_columns, quiet):
+def predict(ctx, model_dir, data, out_path, proba, keep_columns, n_jobs, quiet):
     """Predict DATA with the model saved in MODEL_DIR."""
     configure_logging(quiet, ctx.obj["debug"])
     import pandas as pd
@@ -31,7 +33,11 @@ def predict(ctx, model_dir, data, out_path, proba, keep_columns, quiet):
     from automl.persistence import atomic_write_text, check_writable_file
     if out_path is not None:
         check_writable_file(out_path, "--out")
+    if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
+        raise InputError(f"--n-jobs must be -1 or >= 1; got {n_jobs}")
     model = AutoML.load(model_dir)
+    if n_jobs is not None:
+        model.set_params(n_jobs=n_jobs)  # (the same predictions on any number of threads)
     keep = split_names(keep_columns)
     table = load_table(data, text_columns=tuple(keep))
     absent = [c for c in keep if c not in table.columns]

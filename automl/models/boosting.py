@@ -126,16 +126,23 @@ class OwnBoosting(Boosting):
 
 class BoostedModel(BaseEstimator):
     """A boosting library's model on the cleaned table (float and category columns, NaN anywhere, categories
-    unseen at fit time). ``params``: the library's own parameters; ``n_estimators``: the most rounds. Subclasses
-    fit ``model_`` in ``_fit`` and prepare a table for it in ``_prepared``; classes are the training rows' codes."""
+    unseen at fit time). ``params``: the library's own parameters; ``n_estimators``: the most rounds; ``n_jobs``:
+    the threads of its fit and predictions (the predictions do not depend on it). Subclasses fit ``model_`` in
+    ``_fit``, prepare a table for it in ``_prepared`` and pass ``n_jobs`` to its predictions in ``_predict_kwargs``;
+    classes are the training rows' codes."""
 
     def __init__(self, task: str = "binary", params: dict | None = None, n_estimators: int = MAX_ROUNDS,
-                 class_weight: str = "none", seed: int = 0) -> None:
+                 class_weight: str = "none", seed: int = 0, n_jobs: int = 1) -> None:
         self.task = task
         self.params = params
         self.n_estimators = n_estimators
         self.class_weight = class_weight
         self.seed = seed
+        self.n_jobs = n_jobs
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("n_jobs", 1)  # (a model saved before ``n_jobs`` predicted on one thread)
+        super().__setstate__(state)
 
     def fit(self, X: pd.DataFrame, y, sample_weight=None, boosting: BoostingFit | None = None):
         boosting = boosting or BoostingFit()
@@ -169,11 +176,15 @@ class BoostedModel(BaseEstimator):
     def _prepared(self, X: pd.DataFrame):
         raise NotImplementedError
 
+    def _predict_kwargs(self) -> dict:
+        """The library's keyword arguments for predicting on ``n_jobs`` threads."""
+        return {}
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        proba = np.asarray(self.model_.predict_proba(self._prepared(X)), dtype=float)
+        proba = np.asarray(self.model_.predict_proba(self._prepared(X), **self._predict_kwargs()), dtype=float)
         return proba / proba.sum(axis=1, keepdims=True)  # (a library's float32 rows sum to 1 only roughly)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         if self.task == "regression":
-            return np.asarray(self.model_.predict(self._prepared(X)), dtype=float).ravel()
+            return np.asarray(self.model_.predict(self._prepared(X), **self._predict_kwargs()), dtype=float).ravel()
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -27,12 +27,13 @@ PARAMS = (
 
 
 class CatBoostModel(BoostedModel):
-    """CatBoost on the cleaned table, quiet and writing no files; one thread (a trial's share, see ``Family``)."""
+    """CatBoost on the cleaned table, quiet and writing no files; ``n_jobs`` threads (one in a trial, its share: see
+    ``Family``; its predictions too, which otherwise take every core)."""
 
     def _fit(self, X, y, sample_weight, validation: ValidationRows | None, boosting: BoostingFit) -> Rounds | None:
         from catboost import CatBoostClassifier, CatBoostRegressor, Pool
         cats = list(self.categories_)
-        kwargs = dict(self.params or {}, iterations=self.n_estimators, random_seed=self.seed, thread_count=1,
+        kwargs = dict(self.params or {}, iterations=self.n_estimators, random_seed=self.seed, thread_count=self.n_jobs,
                       allow_writing_files=False, logging_level="Silent")
         if validation is not None:
             kwargs.update(early_stopping_rounds=PATIENCE, use_best_model=True)
@@ -49,6 +50,9 @@ class CatBoostModel(BoostedModel):
         curves = self.model_.get_evals_result().get("validation", {})
         curve = coarse_curve(next(iter(curves.values()))) if curves else None
         return Rounds(int(self.model_.tree_count_), curve)
+
+    def _predict_kwargs(self) -> dict:
+        return {"thread_count": self.n_jobs}
 
     def _prepared(self, X: pd.DataFrame) -> pd.DataFrame:
         if not self.categories_:
@@ -87,7 +91,7 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
 
 
 FAMILY = Family("catboost", ("binary", "multiclass", "regression"), PARAMS, build, cost=4.5, iterations="n_estimators",
-                boosting=OwnBoosting(), memory_per_cell=32.0, steps=TEXT_STEPS,
+                boosting=OwnBoosting(), memory_per_cell=32.0, steps=TEXT_STEPS, predict_threads="n_jobs",
                 # seconds (one thread, PMLB phoneme and wine_quality_white: 4-5 x LightGBM's default): early
                 # stopping takes ~1/learning_rate rounds; a symmetric tree's time grows steeply with its depth
                 cost_exponents=(("learning_rate", -0.9), ("depth", 2.5)),

@@ -1,4 +1,6 @@
-"""Random forests and extremely randomised trees (scikit-learn; NaN handled natively)."""
+"""Random forests and extremely randomised trees (scikit-learn; NaN handled natively). They predict on one thread:
+scikit-learn's threaded prediction adds the trees' probabilities in the order the threads finish, so its last bits
+vary (``Family.predict_threads`` only names a thread count the predictions do not depend on)."""
 from __future__ import annotations
 
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor

@@ -48,6 +48,9 @@ class Family:
     configurations omit the step values at these defaults.
     ``upgrade(config, task)`` (optional) translates a configuration of space version 1 whose values meant
     something else then (the result is made canonical by ``upgrade_config``).
+    ``predict_threads`` names the fitted model's (its pipeline's final estimator's) parameter that sets how many
+    threads its predictions use, for a library whose predictions do not depend on it (each row predicted on its
+    own); None: it predicts on one thread (``set_predict_threads``).
     """
 
     key: str
@@ -65,6 +68,7 @@ class Family:
     upgrade: Callable | None = None
     steps: tuple[tuple[str, str], ...] = ()  # (slot, default step key) per pipeline slot the family takes
     excluded_steps: tuple[str, ...] = ()  # step keys (or ``slot:none``) this search may not choose
+    predict_threads: str | None = None  # the fitted final estimator's thread-count parameter (None: one thread)
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.isidentifier():
@@ -176,6 +180,13 @@ class Family:
         inactive keys dropped, values brought into their domain (suggestions may come from an older
         knowledge base)."""
         return self._stored(canonical(self.space(), config, task))
+
+    def set_predict_threads(self, model, n: int) -> None:
+        """Make the fitted ``model`` (this family's pipeline) predict on ``n`` threads where ``predict_threads``
+        says how; the same predictions either way."""
+        if self.predict_threads is not None:
+            from .boosting import final_estimator
+            final_estimator(model).set_params(**{self.predict_threads: int(n)})
 
     def expanded(self, config: dict, task: str | None = None) -> dict:
         """Every active parameter with its value, the omitted step defaults included (what a build reads)."""

@@ -24,13 +24,14 @@ PARAMS = (
 
 
 class XGBoostModel(BoostedModel):
-    """XGBoost on the cleaned table, quiet; one thread (a trial's share, see ``Family``). Category columns reach it
-    with the training rows' categories (unseen ones as missing): its categorical splits read category codes."""
+    """XGBoost on the cleaned table, quiet; ``n_jobs`` threads (one in a trial, its share: see ``Family``). Category
+    columns reach it with the training rows' categories (unseen ones as missing): its categorical splits read category
+    codes."""
 
     def _fit(self, X, y, sample_weight, validation: ValidationRows | None, boosting: BoostingFit) -> Rounds | None:
         from xgboost import XGBClassifier, XGBRegressor
         kwargs = dict(self.params or {}, n_estimators=self.n_estimators, tree_method="hist", enable_categorical=True,
-                      n_jobs=1, random_state=self.seed, verbosity=0)
+                      n_jobs=self.n_jobs, random_state=self.seed, verbosity=0)
         if validation is not None:
             kwargs["early_stopping_rounds"] = PATIENCE
         if boosting.end is not None:
@@ -48,6 +49,11 @@ class XGBoostModel(BoostedModel):
         curves = self.model_.evals_result().get("validation_0", {})
         curve = coarse_curve(next(iter(curves.values()))) if curves else None
         return Rounds(int(self.model_.best_iteration) + 1, curve)
+
+    def _predict_kwargs(self) -> dict:
+        if self.model_.n_jobs != self.n_jobs:  # (XGBoost predicts with its booster's thread count)
+            self.model_.set_params(n_jobs=self.n_jobs)
+        return {}
 
     def _prepared(self, X: pd.DataFrame) -> pd.DataFrame:
         changed = {c: pd.Categorical(X[c], categories=cats) for c, cats in self.categories_.items()
@@ -73,7 +79,7 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
 
 
 FAMILY = Family("xgboost", ("binary", "multiclass", "regression"), PARAMS, build, cost=1.5, iterations="n_estimators",
-                boosting=OwnBoosting(), memory_per_cell=24.0, steps=TEXT_STEPS,
+                boosting=OwnBoosting(), memory_per_cell=24.0, steps=TEXT_STEPS, predict_threads="n_jobs",
                 # seconds (one thread, PMLB phoneme and wine_quality_white: 1.5 x LightGBM's default): early stopping
                 # takes ~1/learning_rate rounds; deeper trees cost more per round but stop sooner
                 cost_exponents=(("learning_rate", -0.5), ("max_depth", 0.3)),

@@ -249,10 +249,12 @@ class FinalModelBuilder:
             members, weights, ensemble_loss, threshold, compaction = self.compact(selection)
         stack = selection.stack if compaction is None or compaction.kept == "ensemble" else None
         models = [self.member_models(i) for i in members]
+        families = [self.by_id[i].family for i in members]
         if stack is not None:
-            model = StackedEnsemble(models, stack.stacker, self.p.task, self.n_classes, threshold=threshold)
+            model = StackedEnsemble(models, stack.stacker, self.p.task, self.n_classes, threshold=threshold,
+                                    families=families)
         else:
-            model = BaggedEnsemble(models, weights, self.p.task, self.n_classes, threshold=threshold)
+            model = BaggedEnsemble(models, weights, self.p.task, self.n_classes, threshold=threshold, families=families)
         best_single = selection.best_single
         return FinalModel(
             model=model, best_config=best_single.config, best_score=float(self.p.metric.to_score(ensemble_loss)),
@@ -344,9 +346,10 @@ class FinalModelBuilder:
         fallback = Fallback(reason=reason, config_id=config_id(config), family=config["family"],
                             holdout_score=score, holdout_rows=0 if valid is None else int(len(valid)))
         best_score = float("nan") if score is None else score
-        return FinalModel(model=BaggedEnsemble([[model]], [1.0], task, self.n_classes), best_config=config,
-                          best_score=best_score, best_loss=float(self.p.metric.to_loss(best_score)),
-                          ensemble=[(config_id(config), 1.0)], fallback=fallback)
+        model = BaggedEnsemble([[model]], [1.0], task, self.n_classes, families=[config["family"]])
+        return FinalModel(model=model, best_config=config, best_score=best_score,
+                          best_loss=float(self.p.metric.to_loss(best_score)), ensemble=[(config_id(config), 1.0)],
+                          fallback=fallback)
 
 
 __all__ = ["FinalModelBuilder", "FinalModel", "Fallback", "Compaction", "KeptModels", "Selection"]
