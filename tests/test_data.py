@@ -128,6 +128,27 @@ def test_encoding_copies_no_number_column_and_builds_no_second_table():
     pd.testing.assert_series_equal(cleaned["a"], before)
 
 
+def test_the_numbers_converted_in_one_block_and_the_categories_are_what_each_column_alone_gives():
+    from automl.data.column_values import encode_column
+    frame = make_dataset(n=300).drop(columns=["y"])
+    frame["count"] = np.arange(300, dtype=np.int64) % 7
+    frame["small"] = np.linspace(-1, 1, 300).astype(np.float32)
+    frame["nullable"] = pd.array([None if i % 9 == 0 else i % 5 for i in range(300)], dtype="Int64")
+    frame["big_cat"] = [f"c{i % 80}" for i in range(300)]
+    enc = TableEncoder(max_categories=50).fit(frame)
+    new = frame.iloc[:40].copy()
+    new.loc[[1, 2], "b"] = [np.inf, -np.inf]  # missing, as one column alone makes them
+    new.loc[[3, 4, 5], "big_cat"] = ["c79", "never seen", None]  # a rare and an unseen one: __other__; None: missing
+    whole = enc.transform(new)
+    for plan in enc.plans_:  # the per-column path, one column at a time
+        for name, values in encode_column(plan, new[plan.name].reset_index(drop=True)).columns.items():
+            pd.testing.assert_series_equal(whole[name], pd.Series(values, name=name), check_index=False)
+    rows = pd.concat([enc.transform(new.iloc[[i]]) for i in range(len(new))])
+    pd.testing.assert_frame_equal(rows, whole)
+    assert whole["b"].iloc[1:3].isna().all() and whole["big_cat"].iloc[3:5].tolist() == ["__other__"] * 2
+    assert pd.isna(whole["big_cat"].iloc[5]) and whole["count"].dtype == whole["small"].dtype == "float64"
+
+
 def test_encoder_missing_columns_named():
     frame = make_dataset(n=40).drop(columns=["y"])
     enc = TableEncoder().fit(frame)

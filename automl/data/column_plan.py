@@ -4,6 +4,7 @@ ID-like).
 ``column_values`` applies a plan to the values, at fit and at predict time alike."""
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -31,6 +32,11 @@ class ColumnPlan:
     categories: list[str] = field(default_factory=list)
     true_values: list[str] = field(default_factory=list)
     date_parts: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def category_dtype(self) -> pd.CategoricalDtype:
+        """The dtype of a category column's cleaned values, built once (with its lookup table) for every transform."""
+        return pd.CategoricalDtype(self.categories)
 
     @property
     def outputs(self) -> list[str]:

@@ -12,6 +12,7 @@ import pandas as pd
 from .column_plan import BOOL_TEXT, OTHER, ColumnPlan
 
 TEXT_DTYPE = "string"  # the dtype of the cleaned table's free-text columns (``text_columns``)
+BLOCK_ROWS = 100  # batches up to this size (online predictions) convert their number columns in one block
 MISSING_TEXT = ("", "na", "n/a", "nan", "-nan", "null", "none", "<na>", "#n/a")  # read as missing, not as bad numbers
 
 
@@ -34,7 +35,27 @@ def encode_column(plan: ColumnPlan, s: pd.Series) -> EncodedColumn:
         return EncodedColumn(_date_parts(plan, s))
     if plan.kind == "text":  # stripped; blank is missing
         return EncodedColumn({plan.name: s.astype(TEXT_DTYPE).str.strip().replace("", pd.NA)})
-    return EncodedColumn({plan.name: as_categories(s.astype("string").str.strip(), plan.categories)})
+    return EncodedColumn({plan.name: as_categories(s.astype("string").str.strip(), plan.category_dtype)})
+
+
+def plain_numbers(plans: list[ColumnPlan], X: pd.DataFrame, present: dict) -> dict[str, np.ndarray]:
+    """For a batch of at most ``BLOCK_ROWS`` rows, the numeric plans' columns of ``X`` (``present``: name -> ``X``'s
+    label) that hold NumPy integers or floats, converted in one block: the values ``encode_column`` gives each
+    (float64, infinities missing) without its per-column cost, most of a small batch's transform. A larger table is
+    cleaned column by column (a float column needing no cleaning is then not copied): empty."""
+    if len(X) > BLOCK_ROWS:
+        return {}
+    dtypes = X.dtypes
+    names = [p.name for p in plans if p.kind == "numeric" and _plain_number_dtype(dtypes[present[p.name]])]
+    if not names:
+        return {}
+    block = X[[present[n] for n in names]].to_numpy(dtype=np.float64).T.copy()
+    block[np.isinf(block)] = np.nan
+    return dict(zip(names, block))
+
+
+def _plain_number_dtype(dtype) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind in "iuf"  # (not booleans, complex numbers, extension types)
 
 
 def text_columns(X: pd.DataFrame) -> list:
@@ -42,13 +63,15 @@ def text_columns(X: pd.DataFrame) -> list:
     return [c for c in X.columns if isinstance(X[c].dtype, pd.StringDtype)]
 
 
-def as_categories(text: pd.Series, categories: list[str]) -> pd.Categorical:
-    """Stripped ``text`` as a categorical of ``categories``: a value outside them becomes ``OTHER`` when that is
-    one of them, else missing."""
-    known = set(categories)
-    if OTHER in known:
-        text = text.where(text.isna() | text.isin(known), OTHER)
-    return pd.Categorical(text.astype(object).where(text.notna(), None), categories=categories)
+def as_categories(text: pd.Series, categories: list[str] | pd.CategoricalDtype) -> pd.Categorical:
+    """Stripped ``text`` as a categorical of ``categories`` (a list, or their dtype: ``ColumnPlan.category_dtype``):
+    a value outside them becomes ``OTHER`` when that is one of them, else missing."""
+    dtype = categories if isinstance(categories, pd.CategoricalDtype) else pd.CategoricalDtype(categories)
+    present = text.notna().to_numpy()
+    codes = dtype.categories.get_indexer(text.astype(object).where(present, None))  # -1: missing or unknown
+    if OTHER in dtype.categories:
+        codes[(codes == -1) & present] = dtype.categories.get_loc(OTHER)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 def _numbers(plan: ColumnPlan, s: pd.Series) -> EncodedColumn:

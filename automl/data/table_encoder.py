@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..exceptions import InputError
 from .column_plan import MAX_CATEGORIES, ColumnPlan, plan_column
-from .column_values import encode_column
+from .column_values import encode_column, plain_numbers
 
 log = logging.getLogger("automl")
 
@@ -53,7 +53,11 @@ class TableEncoder:
         present = self._input_columns(X)
         out: dict = {}
         unparsed: dict[str, int] = {}
+        numbers = plain_numbers(self.plans_, X, present)
         for plan in self.plans_:
+            if plan.name in numbers:
+                out[plan.name] = numbers[plan.name]
+                continue
             encoded = encode_column(plan, X[present[plan.name]].reset_index(drop=True))
             out.update(encoded.columns)
             if encoded.unparsed:
