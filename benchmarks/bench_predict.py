@@ -64,8 +64,9 @@ def ours(train: Path, test: pd.DataFrame, args, workdir: Path, compact: bool = F
     if args.profile and not compact:
         _profile(model, X.iloc[:1])
     members = model.model_.members
-    detail = (f"{len(members)} member(s), {sum(len(m) for m in members)} model(s): "
-              f"{', '.join(getattr(model.model_, 'families', None) or ['?'])}")
+    kept = (model.fit_info_.get("compact") or {}).get("kept") if compact else None  # single member, or the ensemble
+    detail = (f"{f'kept the {kept}: ' if kept else ''}{len(members)} member(s), {sum(len(m) for m in members)} "
+              f"model(s): {', '.join(getattr(model.model_, 'families', None) or ['?'])}")
     return measure("automl --compact" if compact else "automl (ours)",
                    lambda frame: model.predict_proba(frame)[:, positive], test, TARGET, POSITIVE, dir_bytes(out),
                    fit_seconds, detail=detail)
