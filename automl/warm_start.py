@@ -67,7 +67,9 @@ class WarmStart:
 def warm_start(store: KnowledgeBase, metafeatures: dict, task: str, metric: str, *,
                families: Iterable[str] | None = None, lineage: str | None = None) -> WarmStart:
     """Retrieve from ``store`` what a fit of this table starts from (module docstring); raises the store's
-    ``KnowledgeBaseError`` when it cannot be read (the fit then starts from the hand-written list)."""
+    ``KnowledgeBaseError`` when it cannot be read (the fit then starts from the hand-written list). ``families``
+    None: every family registered here (:func:`registered_families`)."""
+    families = registered_families(families)
     neighbours, suggestions, prior = store.retrieve(metafeatures, task, metric, n=N_SUGGESTIONS, k=RETRIEVAL_K,
                                                     neighbours_k=NEIGHBOURS_SHOWN, prior_limit=PRIOR_LIMIT,
                                                     families=families, lineage=lineage)
@@ -119,20 +121,29 @@ def warm_start_for_fit(table: "PreparedTable", target_name: str | None, *, descr
                                lineage=found.lineage)
 
 
+def registered_families(families: Iterable[str] | None = None) -> list[str]:
+    """The families a search here may start from: ``families`` (None: all) that are registered. A store may hold
+    configurations of a family this installation lacks (the seed's CatBoost and XGBoost without
+    ``automl-meta[boost]``, another session's own family): retrieval leaves them out, so the suggestions are
+    the best of what can run rather than fewer."""
+    from .models import REGISTRY
+    return [key for key in (REGISTRY.keys() if families is None else families) if key in REGISTRY]
+
+
 def learned_portfolio(store: KnowledgeBase, task: str, families: Iterable[str] | None = None
                       ) -> tuple[StartPoint, ...]:
     """The portfolio the store learned for ``task`` (``knowledge_base.portfolio.load_portfolio``: the file beside
-    the store, else the bundled seed's), restricted to ``families``; empty when none matches the search space."""
+    the store, else the bundled seed's), restricted to ``families`` (:func:`registered_families`); empty when
+    none matches the search space."""
     from knowledge_base import config_id
     from knowledge_base.portfolio import load_portfolio
 
     from .space import SPACE_VERSION
-    allowed = set(families) if families is not None else None
-    configs = [c for c in load_portfolio(task, SPACE_VERSION, store_path=store.path)
-               if allowed is None or c["family"] in allowed]
+    allowed = set(registered_families(families))
+    configs = [c for c in load_portfolio(task, SPACE_VERSION, store_path=store.path) if c.get("family") in allowed]
     return tuple(StartPoint(c, config_id(c), PORTFOLIO_ORIGIN, f"{c['family']}: learned portfolio, position {i + 1}")
                  for i, c in enumerate(configs))
 
 
 __all__ = ["RETRIEVAL_K", "PRIOR_LIMIT", "N_SUGGESTIONS", "NEIGHBOURS_SHOWN", "PORTFOLIO_ORIGIN", "NOT_USED",
-           "StartPoint", "WarmStart", "warm_start", "warm_start_for_fit", "learned_portfolio"]
+           "StartPoint", "WarmStart", "warm_start", "warm_start_for_fit", "learned_portfolio", "registered_families"]

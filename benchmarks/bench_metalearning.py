@@ -4,9 +4,10 @@
     python benchmarks/bench_metalearning.py --kb /tmp/kb-build/kb.duckdb --json out.json
 
 Every dataset of the store holds the recorded scores of the same candidate pool (``origin =
-"candidate"``, full fidelity, same protocol). For each dataset, the other datasets alone decide an
-ordering of the pool, and the recorded scores on the held-out dataset say how good the first k
-configurations of that ordering are:
+"candidate"``, full fidelity, same protocol; the configurations of the families registered here: a seed holding
+CatBoost and XGBoost is judged without them where ``automl-meta[boost]`` is not installed). For each dataset,
+the other datasets alone decide an ordering of the pool, and the recorded scores on the held-out dataset say
+how good the first k configurations of that ordering are:
 
 * ``retrieval``: ``store.suggest`` from 25 neighbours (the product's ``RETRIEVAL_K``) with the held-out dataset excluded (the
   product's own warm start), restricted to pool configurations, then padded by the neighbours'
@@ -46,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import knowledge_base as kb  # noqa: E402
 from knowledge_base.canonical import config_id  # noqa: E402
 from knowledge_base.portfolio import greedy_portfolio, normalised_regret  # noqa: E402
-from automl.warm_start import RETRIEVAL_K  # noqa: E402
+from automl.warm_start import RETRIEVAL_K, registered_families  # noqa: E402
 
 KS = (1, 3, 10, 25)
 TIMES = (2, 4, 8, 16)  # anytime budgets, in units of the held-out dataset's median configuration seconds
@@ -68,7 +69,8 @@ def load(kb_path: str | None):
 def pool_matrix(store, space_version: str):
     datasets = store.datasets()
     ev = store.evaluations(origin="candidate")
-    ev = ev[(ev["fidelity"] >= 1.0) & (ev["space_version"].astype(str) == str(space_version))].copy()
+    ev = ev[(ev["fidelity"] >= 1.0) & (ev["space_version"].astype(str) == str(space_version))
+            & ev["family"].isin(registered_families())].copy()
     ev.loc[ev["status"] != "ok", "loss"] = np.nan
     losses = ev.pivot_table(index="fingerprint", columns="config_id", values="loss", aggfunc="mean")
     seconds = ev.pivot_table(index="fingerprint", columns="config_id", values="fit_seconds", aggfunc="mean")
@@ -112,7 +114,8 @@ def retrieval_order(store, fp: str, row: pd.Series, regret_others: pd.DataFrame,
     in_pool = set(regret_others.columns)
     mf, task = row["metafeatures"], row["task"]
     suggested = [s.config_id for s in store.suggest(mf, task, DEFAULT_METRIC[task], n=60, k=k,
-                                                    exclude_fingerprint=fp, exclude_names=hidden)
+                                                    families=set(registered_families()), exclude_fingerprint=fp,
+                                                    exclude_names=hidden)
                  if s.config_id in in_pool]
     neighbours = [n.fingerprint for n in store.similar(mf, task, k=k, exclude_fingerprint=fp, exclude_names=hidden)
                   if n.fingerprint in regret_others.index]

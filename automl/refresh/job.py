@@ -16,6 +16,7 @@ from metafeatures import TASKS
 from ..exceptions import InputError
 from ..kb_records import search_prior, search_suggestions
 from ..metrics import get_metric
+from ..warm_start import registered_families
 from .candidates import CANDIDATE_ORIGIN, load_task_candidates, missing_candidates, task_candidates
 from .datasets import Item, RefreshDataset, folder_items, openml_item, prepare_dataset, subsample_rows
 from .evaluate import DatasetResult, DatasetWork, evaluate_dataset
@@ -230,7 +231,8 @@ class _Refresher:
         if self.options.budget <= 0:
             return [], []
         try:
-            _, suggestions, prior = self.store.retrieve(mf, task, metric, n=10, k=10, exclude_fingerprint=fp)
+            _, suggestions, prior = self.store.retrieve(mf, task, metric, n=10, k=10, families=registered_families(),
+                                                        exclude_fingerprint=fp)
         except Exception as exc:  # an empty or busy store means a cold search, never a failure
             log.debug("no warm start: %s", exc)
             return [], []

@@ -192,3 +192,63 @@ def test_without_the_packages_the_families_are_absent_and_named_with_how_to_inst
     if "xgboost" in REGISTRY:
         assert "load: cannot load" in done.stdout and "needs the xgboost package" in done.stdout, done.stdout
 
+
+
+ABSENT_STORE = textwrap.dedent("""
+    import json
+    import sys
+    sys.modules["catboost"] = None
+    sys.modules["xgboost"] = None
+    from click.testing import CliRunner
+    from cli import main
+    for table in sys.argv[2:]:
+        result = CliRunner().invoke(main, ["kb", "similar", table, "--target", "y", "--kb", sys.argv[1], "--json"])
+        assert result.exit_code == 0, result.output
+        print(json.dumps([(s["origin"], s["config"]["family"]) for s in json.loads(result.stdout)["suggestions"]]))
+""")
+
+
+def test_a_store_holding_boost_configurations_starts_a_fit_without_them_where_they_are_not_installed(tmp_path):
+    """The bundled seed holds CatBoost and XGBoost evaluations (built with ``automl-meta[boost]``): without the
+    packages, retrieval and the learned portfolio offer the best of the other families (not fewer suggestions)."""
+    import json
+
+    import knowledge_base as kb
+    import metafeatures
+    from automl.data import TableEncoder, encode_target
+    from automl.space import SPACE_VERSION
+    from knowledge_base.portfolio import portfolio_document, portfolio_path, save_portfolio
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120)})
+    frame["y"] = (frame["a"] + rng.normal(scale=0.3, size=120) > 0).map({True: "yes", False: "no"})
+    X, target = TableEncoder().fit_transform(frame.drop(columns="y")), encode_target(frame["y"], None)
+    configs = {"catboost": {"family": "catboost", "depth": 6}, "xgboost": {"family": "xgboost", "max_depth": 6},
+               "lightgbm": {"family": "lightgbm", "num_leaves": 7}, "linear": {"family": "linear", "C": 1.0},
+               "knn": {"family": "knn", "n_neighbors": 7}}
+    losses = {"catboost": -0.97, "xgboost": -0.96, "lightgbm": -0.9, "linear": -0.85, "knn": -0.8}
+    path = tmp_path / "kb.duckdb"
+    store = kb.open_store(path, seed_dir=None)
+    now = pd.Timestamp.now(tz="UTC").to_pydatetime()
+    store.record_run(
+        kb.RunRecord(run_id="r", kind="refresh", started_at=now, finished_at=now, budget_seconds=1.0, settings={},
+                     versions={}),
+        kb.DatasetRecord(fingerprint=kb.fingerprint(X, target.y), name="twin", source="test", task=target.task,
+                         n_rows=120, n_features=2, metafeatures=metafeatures.compute(X, target.y, target.task),
+                         metafeatures_version=metafeatures.METAFEATURES_VERSION),
+        [kb.EvaluationRecord(config=configs[key], family=key, space_version=str(SPACE_VERSION), fidelity=1.0,
+                             protocol="cv5", metric="roc_auc", score=-loss, loss=loss, fit_seconds=1.0, status="ok",
+                             error=None, seed=0, library_version="t", origin="candidate")
+         for key, loss in losses.items()])
+    order = [configs[k] for k in ("xgboost", "catboost", "linear", "lightgbm")]
+    save_portfolio(portfolio_document({"portfolios": {task: order for task in ("binary", "multiclass", "regression",
+                                                                                "any")}},
+                                      space_version=str(SPACE_VERSION), size=4), portfolio_path(path))
+    near, far = tmp_path / "near.csv", tmp_path / "far.csv"  # far: a regression table, no stored neighbour
+    frame.to_csv(near, index=False)
+    frame.assign(y=frame["a"] * 2.0).to_csv(far, index=False)
+    done = subprocess.run([sys.executable, "-c", ABSENT_STORE, str(path), str(near), str(far)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    suggested, portfolio = (json.loads(line) for line in done.stdout.splitlines()[-2:])
+    assert [family for _, family in suggested] == ["lightgbm", "linear", "knn"], suggested
+    assert portfolio == [["portfolio", "linear"], ["portfolio", "lightgbm"]], portfolio

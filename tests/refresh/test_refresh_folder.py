@@ -8,6 +8,7 @@ import pytest
 import metafeatures
 from automl import refresh as refresh_mod
 from automl.refresh import refresh_from_dir, store_tables
+from automl.refresh.candidates import pool_growth
 from tests.refresh.conftest import TINY_POOL
 
 
@@ -108,7 +109,7 @@ def test_short_search_runs_and_writes_its_trials(tmp_path, store, options):
 
 def test_candidate_pool_is_fixed_plain_data():
     pool = refresh_mod.portfolio_candidates(0)
-    assert 40 <= len(pool) <= 60
+    assert 60 <= len(pool) <= 80  # 48 first, 16 step variants, 8 CatBoost / XGBoost where installed
     assert pool == refresh_mod.portfolio_candidates(0)  # seeded
     assert {c["family"] for c in pool} >= {"lightgbm", "random_forest", "extra_trees", "linear", "knn", "mlp", "svm"}
     json.dumps(pool)  # plain data
@@ -122,6 +123,9 @@ def test_more_extra_samples_append_to_the_pool_and_keep_every_earlier_candidate(
     grown = [config_id(c) for c in refresh_mod.portfolio_candidates(0, extra={**extra, "svm": extra["svm"] + 4})]
     assert len(grown) == len(pool) + 4 and set(pool) <= set(grown)
     none = [config_id(c) for c in refresh_mod.portfolio_candidates(0, extra={})]
+    growth = [config_id(c) for c in pool_growth(0)]  # (appended last, whatever the samples)
+    assert none[len(none) - len(growth):] == growth == pool[len(pool) - len(growth):]
+    none = none[:len(none) - len(growth)]
     assert pool[:len(none)] == none  # the extra samples come after the first pool, which they leave alone
 
 
