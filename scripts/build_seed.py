@@ -6,7 +6,9 @@
 Each chunk is one ``automl kb refresh --from-dir ... --limit CHUNK`` (same library call): a crash or
 Ctrl-C loses at most the datasets in flight; running the script again continues where it stopped.
 The build store starts empty, or with ``--from-seed`` from the bundled seed (to extend a seed whose
-build store is gone; the datasets it holds are skipped by fingerprint, the candidate pool is the seed's). ``--export`` then writes the
+build store is gone; the datasets it holds are skipped by fingerprint, or given only the candidates of the
+grown pool they lack). Run it with ``automl-meta[boost]`` installed: the pool's CatBoost and XGBoost candidates
+exist only where those families are registered. ``--export`` then writes the
 store's Parquet export, the candidate pool (``candidates.json``) and the greedy portfolio
 (``portfolio.json``) into ``knowledge_base/seed/`` and checks that a fresh store loads it.
 See docs/knowledge-base.md.
@@ -55,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     from automl.space import SPACE_VERSION
     import metafeatures
 
+    from automl.models import REGISTRY
+    from automl.refresh.candidates import CANDIDATE_LATER_FAMILIES
+    absent = [key for key in CANDIDATE_LATER_FAMILIES if key not in REGISTRY]
+    if absent:
+        logging.warning("%s not installed: the seed's pool will lack their candidates (pip install "
+                        "'automl-meta[boost]')", ", ".join(absent))
     store = kb.open_store(args.store, seed_dir=SEED_DIR if args.from_seed else None)
     if args.transfer_from:
         n_runs, n_evals = transfer(args.transfer_from, store)
