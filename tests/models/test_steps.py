@@ -201,7 +201,11 @@ def test_cli_exclude_pca_and_an_unknown_step(tmp_path):
 
 def test_the_refresh_candidate_pool_samples_without_steps():
     """The seeded candidate pool (grown by appending, its evaluations in the seed) keeps its random stream: its
-    samples hold the families' own parameters, steps at their defaults."""
+    samples hold the families' own parameters, steps at their defaults; steps are chosen only by the step
+    variants the pool grew by (``CANDIDATE_STEP_VARIANTS``)."""
     from automl.models.steps import SLOTS
-    from automl.refresh.candidates import portfolio_candidates
-    assert not any(set(c) & set(SLOTS) for c in portfolio_candidates(0))
+    from automl.refresh.candidates import CANDIDATE_STEP_VARIANTS, pool_growth, portfolio_candidates
+    pool, growth = portfolio_candidates(0), pool_growth(0)
+    assert not any(set(c) & set(SLOTS) for c in pool[:len(pool) - len(growth)])
+    variants = [v for vs in CANDIDATE_STEP_VARIANTS.values() for v in vs]
+    assert [{k: c[k] for k in set(c) & set(SLOTS)} for c in growth if set(c) & set(SLOTS)] == variants
