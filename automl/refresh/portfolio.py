@@ -29,14 +29,18 @@ def candidate_losses(tables: dict[str, pd.DataFrame], space_version: str) -> tup
 
 
 def rebuild_portfolio(store=None, *, size: int = 16, out: str | Path | None = None) -> Path | None:
-    """Greedy portfolio from the store's candidate evaluations, written next to the store (or to ``out``)."""
+    """Greedy portfolio from the store's candidate evaluations of the families registered here (a fit here can
+    run each pick), written next to the store (or to ``out``)."""
     import knowledge_base as kb
     from knowledge_base.portfolio import build_portfolios, portfolio_document, portfolio_path, save_portfolio
 
     from ..space import SPACE_VERSION
+    from ..warm_start import registered_families
     store = store if isinstance(store, kb.KnowledgeBase) else kb.open_store(store)
     # only the candidate evaluations are read (not every search trial of every fit)
-    frame, configs = candidate_losses({"evaluations": store.evaluations(origin=CANDIDATE_ORIGIN)}, SPACE_VERSION)
+    evaluations = store.evaluations(origin=CANDIDATE_ORIGIN)
+    evaluations = evaluations[evaluations["family"].isin(registered_families())]
+    frame, configs = candidate_losses({"evaluations": evaluations}, SPACE_VERSION)
     if frame.empty:
         log.info("no candidate evaluations yet: no portfolio built")
         return None

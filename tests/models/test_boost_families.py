@@ -201,16 +201,22 @@ ABSENT_STORE = textwrap.dedent("""
     sys.modules["xgboost"] = None
     from click.testing import CliRunner
     from cli import main
+    from automl.refresh import rebuild_portfolio
+    from automl.space import SPACE_VERSION
+    from knowledge_base.portfolio import load_portfolio
     for table in sys.argv[2:]:
         result = CliRunner().invoke(main, ["kb", "similar", table, "--target", "y", "--kb", sys.argv[1], "--json"])
         assert result.exit_code == 0, result.output
         print(json.dumps([(s["origin"], s["config"]["family"]) for s in json.loads(result.stdout)["suggestions"]]))
+    rebuilt = rebuild_portfolio(sys.argv[1], out=sys.argv[1] + ".rebuilt.json")
+    print(json.dumps([c["family"] for c in load_portfolio("binary", str(SPACE_VERSION), path=rebuilt)]))
 """)
 
 
 def test_a_store_holding_boost_configurations_starts_a_fit_without_them_where_they_are_not_installed(tmp_path):
     """The bundled seed holds CatBoost and XGBoost evaluations (built with ``automl-meta[boost]``): without the
-    packages, retrieval and the learned portfolio offer the best of the other families (not fewer suggestions)."""
+    packages, retrieval and the learned portfolio offer the best of the other families (not fewer suggestions), and
+    a portfolio rebuilt there is learned from those families only."""
     import json
 
     import knowledge_base as kb
@@ -249,6 +255,7 @@ def test_a_store_holding_boost_configurations_starts_a_fit_without_them_where_th
     done = subprocess.run([sys.executable, "-c", ABSENT_STORE, str(path), str(near), str(far)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    suggested, portfolio = (json.loads(line) for line in done.stdout.splitlines()[-2:])
+    suggested, portfolio, rebuilt = (json.loads(line) for line in done.stdout.splitlines()[-3:])
     assert [family for _, family in suggested] == ["lightgbm", "linear", "knn"], suggested
     assert portfolio == [["portfolio", "linear"], ["portfolio", "lightgbm"]], portfolio
+    assert rebuilt == ["lightgbm"]  # the best of the families installed there (a one-dataset portfolio)
