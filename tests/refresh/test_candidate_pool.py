@@ -1,6 +1,6 @@
 """The candidate pool grows by appending: the shipped pool keeps its ids and order (so the seed's evaluations still
 match), the growth (pipeline-step variants, the optional boosting families where installed) follows, canonical and
-unique, and a stored seed dataset lacks exactly the growth."""
+unique (that a seed dataset lacks none of them: tests/refresh/test_canonical_configs.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -10,16 +10,11 @@ import sys
 
 import pytest
 
-import knowledge_base as kb
 from automl.models import REGISTRY, upgrade_config
 from automl.models.steps import SLOTS
-from automl.refresh import RefreshOptions
 from automl.refresh.candidates import (CANDIDATE_LATER_FAMILIES, CANDIDATE_MAX_RELATIVE_COST, CANDIDATES_FILE,
                                        CANDIDATE_STEP_VARIANTS, _step_variant, grown_pool, load_candidates,
-                                       load_task_candidates, missing_candidates, pool_growth, portfolio_candidates,
-                                       task_candidates)
-from automl.refresh.index import StoreIndex
-from automl.space import SPACE_VERSION
+                                       load_task_candidates, pool_growth, portfolio_candidates)
 from knowledge_base.canonical import config_id
 from tests.conftest import REPO
 
@@ -73,18 +68,6 @@ def test_growing_is_idempotent_and_appends_to_a_generated_pool_too():
     growth = [config_id(c) for c in pool_growth()]
     assert [config_id(c) for c in pool[-len(growth):]] == growth
     assert not {c["family"] for c in pool[:-len(growth)]} & set(CANDIDATE_LATER_FAMILIES)
-
-
-def test_a_seed_dataset_lacks_exactly_the_growth_for_its_task(tmp_path):
-    pools = load_task_candidates()
-    store = kb.open_store(tmp_path / "kb.duckdb", seed_dir=CANDIDATES_FILE.parent)
-    index = StoreIndex.from_store(store, str(SPACE_VERSION))
-    datasets = store.datasets().drop_duplicates("task")
-    assert set(datasets["task"]) == set(FIRST_POOL)
-    for fp, task, n_rows in zip(datasets["fingerprint"], datasets["task"], datasets["n_rows"]):
-        rows = min(int(n_rows), RefreshOptions().max_rows)
-        missing = missing_candidates(pools[task], index.state(str(fp)).done, task, rows)
-        assert [config_id(c) for c in missing] == [config_id(c) for c in task_candidates(pool_growth(), task)], task
 
 
 WITHOUT_BOOST = """
