@@ -14,7 +14,8 @@ from automl.models import REGISTRY, upgrade_config
 from automl.models.steps import SLOTS
 from automl.refresh.candidates import (CANDIDATE_LATER_FAMILIES, CANDIDATE_MAX_RELATIVE_COST, CANDIDATES_FILE,
                                        CANDIDATE_STEP_VARIANTS, _step_variant, grown_pool, load_candidates,
-                                       load_task_candidates, pool_growth, portfolio_candidates)
+                                       load_task_candidates, pool_growth, portfolio_candidates,
+                                       task_candidates)
 from knowledge_base.canonical import config_id
 from tests.conftest import REPO
 
