@@ -53,15 +53,21 @@ def test_a_store_that_cannot_be_read_leaves_the_fit_to_the_hand_written_portfoli
 @pytest.fixture
 def at_search_start(monkeypatch) -> dict:
     """Filled in when a search has mapped its data file: ``private frames``, the shapes of the frames of at least
-    ``rows`` rows whose numbers are not that file's (``rows`` set by the test), and what ``check`` returns."""
-    seen: dict = {"rows": 1, "check": lambda: None}
+    ``rows`` rows, with most of the table's ``columns``, whose numbers are not that file's (``rows`` and ``columns``
+    set by the test: frames other tests of the session keep alive are not this table's), and what ``check``
+    returns."""
+    seen: dict = {"rows": 1, "columns": set(), "check": lambda: None}
+
+    def of_the_table(f: pd.DataFrame) -> bool:
+        return len(f) >= seen["rows"] and 2 * len(set(map(str, f.columns)) & seen["columns"]) >= len(seen["columns"])
+
     start_early = optimizer._Search._start_early
 
     def observed(search, data):
         gc.collect()
         seen["checked"] = seen["check"]()
         seen["private frames"] = [f.shape for f in gc.get_objects() if isinstance(f, pd.DataFrame)
-                                  and len(f) >= seen["rows"] and not all(_file_backed(b.values) for b in f._mgr.blocks
+                                  and of_the_table(f) and not all(_file_backed(b.values) for b in f._mgr.blocks
                                                                          if isinstance(b.values, np.ndarray))]
         return start_early(search, data)
 
@@ -75,7 +81,7 @@ def test_a_handed_over_table_is_freed_and_no_copy_of_the_rows_stays_while_the_se
     del frame
     raw, holder = weakref.ref(X), HandedOver(X)
     del X
-    at_search_start.update(rows=400, check=lambda: raw() is not None)
+    at_search_start.update(rows=400, columns=set(map(str, raw().columns)), check=lambda: raw() is not None)
     model = AutoML(**FAST).fit(holder, y)
     assert at_search_start["checked"] is False  # the raw table is gone ...
     assert at_search_start["private frames"] == []  # ... and the rows live only in the search's mapped file
@@ -88,8 +94,10 @@ def test_automl_fit_keeps_no_copy_of_the_table_while_the_search_runs(at_search_s
     from click.testing import CliRunner
 
     from cli import main
-    make_dataset(n=400, seed=3).to_csv(tmp_path / "t.csv", index=False)
-    at_search_start["rows"] = 400
+    frame = make_dataset(n=400, seed=3)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    at_search_start.update(rows=400, columns=set(map(str, frame.columns)) - {"y"})
+    del frame
     args = ["fit", tmp_path / "t.csv", "--target", "y", "--time-budget", 20, "--max-trials", 1, "--no-warm-start",
             "--kb", tmp_path / "kb.duckdb", "--out", tmp_path / "model", "--quiet"]
     result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
