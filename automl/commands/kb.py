@@ -152,7 +152,8 @@ def kb_report(ctx, out_path, data_path, target, task, kb_path, quiet):
                    "to continue.")
 @click.option("--n-jobs", type=int, default=1, show_default=True, help="Datasets evaluated in parallel (-1: all cores).")
 @click.option("--max-rows", type=click.IntRange(min=100), default=2000, show_default=True,
-              help="Larger datasets are evaluated on a seeded subsample of this many rows (recorded in the protocol).")
+              help="Larger datasets are evaluated on a seeded subsample of this many rows (recorded in the protocol); "
+                   "a stored dataset evaluated on fewer rows gets its candidates evaluated again on this many.")
 @click.option("--candidates", "candidates_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               default=None, help="JSON list of configurations to evaluate instead of the shipped candidate pool "
                                  "(stored datasets get only the ones they lack).")

@@ -2,8 +2,9 @@
 
 For every dataset: load and clean it exactly as ``automl fit`` does, fingerprint it, and skip it when the
 store already holds it for the current meta-feature version with every candidate of the pool evaluated
-under the current search-space version. A stored dataset that lacks some candidates (the pool grew) gets
-only those evaluated (no new search). A new one: compute the meta-features (on all rows), evaluate the
+under the current search-space version on at least the rows asked for (``max_rows``). A stored dataset that
+lacks some candidates (the pool grew) or holds them on fewer rows (a larger ``max_rows``) gets only those
+evaluated, on the rows asked for (no new search; the protocol says the size). A new one: compute the meta-features (on all rows), evaluate the
 common candidate pool at full fidelity with the search's own trial function, run a short real search, and
 write everything in one ``store.record_run`` transaction. From OpenML, the dataset's qualities and,
 optionally, prior runs of mappable flows are written too.
@@ -23,7 +24,7 @@ from .candidates import CANDIDATE_EXTRA_SAMPLES, candidates_document, load_candi
 from .datasets import subsample_rows
 from .evaluate import evaluate_dataset
 from .index import store_tables
-from .job import TOP_UP_NOTE, refresh_from_dir, refresh_from_openml
+from .job import RESIZE_NOTE, TOP_UP_NOTE, refresh_from_dir, refresh_from_openml
 from .openml_flows import map_openml_run, openml_flow_family
 from .options import DatasetOutcome, RefreshOptions, RefreshSummary
 from .portfolio import rebuild_portfolio
@@ -31,4 +32,4 @@ from .portfolio import rebuild_portfolio
 __all__ = ["RefreshOptions", "RefreshSummary", "DatasetOutcome", "refresh_from_dir", "refresh_from_openml",
            "rebuild_portfolio", "portfolio_candidates", "load_candidates", "candidates_document",
            "map_openml_run", "openml_flow_family", "evaluate_dataset", "subsample_rows", "store_tables",
-           "CANDIDATE_EXTRA_SAMPLES", "TOP_UP_NOTE", "config_id"]
+           "CANDIDATE_EXTRA_SAMPLES", "TOP_UP_NOTE", "RESIZE_NOTE", "config_id"]

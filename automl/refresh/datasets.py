@@ -12,6 +12,7 @@ import pandas as pd
 
 from .. import data as data_mod
 from ..prepare import PreparedTable, prepare
+from ..search.validation import subsample_suffix
 from .openml_flows import openml_flow_family
 
 
@@ -114,7 +115,7 @@ def subsample_rows(X: pd.DataFrame, y: np.ndarray, task: str, max_rows: int, see
         Xs, ys = Xs.loc[keep].reset_index(drop=True), ys[keep]
         _, ys = np.unique(ys, return_inverse=True)
         ys = ys.astype(np.int64)
-    return Xs, ys, f";rows={len(ys)}/{n};seed={seed}"
+    return Xs, ys, subsample_suffix(len(ys), n, seed)
 
 
 def _stratified_rows(y: np.ndarray, max_rows: int, seed: int, rng: np.random.Generator) -> np.ndarray:

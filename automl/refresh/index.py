@@ -3,13 +3,14 @@ candidates evaluated under this space version; and the store's (or an export's) 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from ..search.validation import evaluated_rows
 from .candidates import CANDIDATE_ORIGIN
 
 
@@ -40,14 +41,25 @@ class StoredState:
     """What the store holds of one dataset, for the refresh's decision."""
 
     mf_version: str | None = None  # meta-feature version of its stored description (None: not stored)
-    done: frozenset[str] = frozenset()  # ids of the candidates evaluated on it under this space version
+    # candidate id -> the most rows it was evaluated on (``validation.evaluated_rows``) under this space version
+    rows: Mapping[str, int] = field(default_factory=dict)
     record: dict | None = None  # the stored dataset record's fields (``StoreIndex.FIELDS``)
     refreshed: bool = False  # processed by this job (with no candidates to evaluate, ``done`` cannot tell)
 
     @property
+    def done(self) -> frozenset[str]:
+        """The candidates evaluated on it, at any size."""
+        return frozenset(self.rows)
+
+    def done_at(self, n_rows: int) -> frozenset[str]:
+        """The candidates evaluated on it on at least ``n_rows`` rows: "done" is keyed by candidate and size, so a
+        refresh with a larger ``max_rows`` evaluates them again on more rows and a smaller one adds nothing."""
+        return frozenset(cid for cid, n in self.rows.items() if n >= n_rows)
+
+    @property
     def known(self) -> bool:
         """Evaluated before (by an earlier refresh or this one)."""
-        return bool(self.done) or self.refreshed
+        return bool(self.rows) or self.refreshed
 
 
 class StoreIndex:
@@ -68,24 +80,29 @@ class StoreIndex:
         entries = {str(row["fingerprint"]): StoredState(str(row["metafeatures_version"]),
                                                         record={k: row[k] for k in cls.FIELDS if k in row})
                    for row in datasets.to_dict("records")} if len(datasets) else {}
-        done: dict[str, set[str]] = {}
+        n_rows = {fp: int((e.record or {}).get("n_rows") or 0) for fp, e in entries.items()}
+        done: dict[str, dict[str, int]] = {}
         ev = store.evaluations(origin=CANDIDATE_ORIGIN)
         if len(ev):
             ev = ev[ev["space_version"].astype(str) == str(space_version)]
-            for fp, cid in zip(ev["fingerprint"].astype(str), ev["config_id"].astype(str)):
-                done.setdefault(fp, set()).add(cid)
-        for fp, ids in done.items():
-            entries[fp] = replace(entries.get(fp, StoredState()), done=frozenset(ids))
+            for fp, cid, protocol in zip(ev["fingerprint"].astype(str), ev["config_id"].astype(str), ev["protocol"]):
+                sizes = done.setdefault(fp, {})
+                sizes[cid] = max(sizes.get(cid, 0), evaluated_rows(protocol, n_rows.get(fp, 0)))
+        for fp, sizes in done.items():
+            entries[fp] = replace(entries.get(fp, StoredState()), rows=sizes)
         return cls(entries)
 
     def state(self, fp: str) -> StoredState:
         return self.entries.get(fp, StoredState())
 
-    def mark(self, fp: str, *, mf_version: str | None = None, done: Iterable[str] = (),
+    def mark(self, fp: str, *, mf_version: str | None = None, done: Iterable[str] = (), n_rows: int = 0,
              record: dict | None = None, refreshed: bool = False) -> None:
+        """Record what the job wrote for ``fp``: the candidates ``done`` on ``n_rows`` rows, its description."""
         entry = self.state(fp)
-        self.entries[fp] = StoredState(mf_version if mf_version is not None else entry.mf_version,
-                                       entry.done | frozenset(done),
+        rows = dict(entry.rows)
+        for cid in done:
+            rows[cid] = max(rows.get(cid, 0), int(n_rows))
+        self.entries[fp] = StoredState(mf_version if mf_version is not None else entry.mf_version, rows,
                                        record if record is not None else entry.record,
                                        entry.refreshed or refreshed)
 

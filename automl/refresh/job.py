@@ -32,6 +32,7 @@ log = logging.getLogger("automl.refresh")
 RUN_KIND = "refresh"
 OPENML_RUN_KIND = "openml-import"
 TOP_UP_NOTE = "new candidate(s) evaluated"
+RESIZE_NOTE = "candidate(s) evaluated again on more rows"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class StagedDataset:
     t0: float  # when its processing started (time.monotonic)
     dataset: DatasetRecord | None = None  # what the evaluations are written with
     top_up: bool = False  # stored before: only the candidates it lacks, no search
+    resized: bool = False  # ... some of them stored on fewer rows (a larger ``max_rows``)
     openml: tuple[EvaluationRecord, ...] = ()  # OpenML prior runs, written as a separate run
     openml_note: str = ""
 
@@ -179,14 +181,17 @@ class _Refresher:
         table = dataset.table
         state = self.index.state(table.fingerprint)
         Xs, ys, suffix = subsample_rows(table.X, table.y, table.task, self.options.max_rows, self.options.seed)
-        missing = missing_candidates(self.task_pools[table.task], state.done, table.task, len(ys))
+        # done: evaluated on at least the rows asked for now (a subsample may add a few rows for rare classes)
+        done = state.done_at(min(len(ys), self.options.max_rows))
+        missing = missing_candidates(self.task_pools[table.task], done, table.task, len(ys))
         described = state.mf_version == self.records.mf_version
         if state.known and described and not missing:
             return DatasetOutcome(item.name, "skipped", "already in the store for these versions", table.fingerprint,
                                   table.task, seconds=time.monotonic() - t0), None
         metric = get_metric(None, table.task).name
         work = DatasetWork(Xs, ys, table.task, metric, self.options.seed, missing, self.options.trial_seconds)
-        staged = StagedDataset(item, table.fingerprint, table.task, metric, suffix, work, dataset.notes, t0)
+        staged = StagedDataset(item, table.fingerprint, table.task, metric, suffix, work, dataset.notes, t0,
+                               resized=any(config_id(c) in state.done for c in missing))
         if state.known:
             return self._stage_known(dataset, state, described, staged)
         return None, self._stage_new(dataset, staged)
@@ -194,7 +199,8 @@ class _Refresher:
     def _stage_known(self, dataset: RefreshDataset, state: StoredState, described: bool, staged: StagedDataset
                      ) -> tuple[DatasetOutcome | None, StagedDataset | None]:
         """Stored before: re-described when the meta-feature version changed (the store upserts the dataset,
-        newest wins; every evaluation is kept), and given the candidates that joined the pool since (no
+        newest wins; every evaluation is kept), and given the candidates that joined the pool since or were
+        evaluated on fewer rows than asked for now (added to the same dataset, the protocol saying the size; no
         search: the dataset had its search)."""
         fp, notes = staged.fingerprint, staged.notes
         record = self.records.stored_record(fp, state.record) if described else None
@@ -254,8 +260,10 @@ class _Refresher:
                 n_openml = self.records.write(run, staged.dataset, list(staged.openml))
             self.index.mark(fp, mf_version=self.records.mf_version, done=[config_id(e.config) for e in evaluations
                                                                           if e.origin == CANDIDATE_ORIGIN],
-                            record=StoreIndex.fields_of(staged.dataset), refreshed=True)
-            notes = ([f"{len(result.candidates)} {TOP_UP_NOTE}"] if staged.top_up else []) + list(staged.notes)
+                            n_rows=len(staged.work.y), record=StoreIndex.fields_of(staged.dataset), refreshed=True)
+            top_up = f"{len(result.candidates)} " + (f"{RESIZE_NOTE} ({len(staged.work.y)})" if staged.resized
+                                                      else TOP_UP_NOTE)
+            notes = ([top_up] if staged.top_up else []) + list(staged.notes)
             reason = "; ".join(x for x in [staged.openml_note, result.search_error or ""] + notes if x)
             return DatasetOutcome(item.name, "updated" if staged.top_up else "added", reason, fp, staged.task, n,
                                   n_openml, seconds=time.monotonic() - staged.t0)

@@ -112,6 +112,27 @@ def choose_protocol(n_rows: int) -> str:
     return "holdout0.2"
 
 
+SUBSAMPLE_KEY = "rows"  # a protocol's suffix ``;rows=N/M;seed=S``: measured on a seeded subsample of N of M rows
+
+
+def subsample_suffix(n_used: int, n_total: int, seed: int) -> str:
+    """The protocol suffix of evaluations measured on ``n_used`` of a table's ``n_total`` rows (seeded)."""
+    return f";{SUBSAMPLE_KEY}={int(n_used)}/{int(n_total)};seed={int(seed)}"
+
+
+def evaluated_rows(protocol: str, n_rows: int) -> int:
+    """The rows an evaluation under ``protocol`` was measured on: its subsample's (:func:`subsample_suffix`),
+    else all ``n_rows`` of its dataset."""
+    for part in str(protocol or "").split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key == SUBSAMPLE_KEY:
+            try:
+                return int(value.split("/")[0])
+            except ValueError:
+                break
+    return int(n_rows)
+
+
 def min_rows_per_class(validation: Validation | str) -> int:
     """Rows every class needs so that each split's training part holds it: k for stratified k-fold, 2 for a
     stratified holdout and for grouped or time-ordered folds (two groups / times at the least), 1 with the
