@@ -72,7 +72,7 @@ def fit(est: "AutoMLBase", X, y, *, task: str | None, deadline: Deadline | None 
                               open_store=est._open_kb, metric=est.metric_, families=est.families_, clock=clock)
     suggestions = [*first_configs, *warm.search_suggestions()]  # (the search drops excluded steps)
     est.profile_ = training_profile(table, warm)
-    problem = search_problem(est, table, metric, X_val, y_val)
+    problem = dataclasses.replace(search_problem(est, table, metric, X_val, y_val), cost_prior=warm.cost_prior)
     table = table.without_rows()  # the search owns the rows now (and swaps them for its mapped file): no copy stays
     run = run_search(est, problem, table, suggestions, warm.search_prior(), resume=resume, deadline=deadline,
                      clock=clock)

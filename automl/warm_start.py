@@ -18,6 +18,7 @@ from .kb_records import search_prior, search_suggestions
 if TYPE_CHECKING:  # importing knowledge_base opens DuckDB's module: only when a store is read
     from knowledge_base import KnowledgeBase, Neighbour, PriorObservation
 
+    from .cost_prior import CostPrior
     from .prepare import PreparedTable
     from .timing import PhaseClock
 
@@ -54,6 +55,7 @@ class WarmStart:
     metafeatures: dict[str, float] | None = None
     fingerprint: str | None = None
     lineage: str | None = None
+    cost_prior: CostPrior | None = None  # the search's prior on seconds (``automl.cost_prior``), from a fit only
 
     def search_suggestions(self) -> list[dict]:
         """The suggestions as ``automl.search.optimize(suggestions=...)`` takes them."""
@@ -90,7 +92,8 @@ def warm_start_for_fit(table: "PreparedTable", target_name: str | None, *, descr
     """With ``describe``, the fingerprint, meta-features and lineage of the prepared ``table`` (their failure
     leaves the knowledge base out of the fit, with a warning); with ``retrieve`` too, what its search starts
     from (:func:`warm_start`; none, with the reason in ``note``, when the store cannot be read: the search
-    then starts from its hand-written list). ``clock`` times the phases ``metafeatures`` and ``knowledge_base``."""
+    then starts from its hand-written list), and the search's prior on seconds from the neighbours' timings
+    (``automl.cost_prior``). ``clock`` times the phases ``metafeatures`` and ``knowledge_base``."""
     found = WarmStart((), (), (), NOT_USED)
     if not describe:
         return found
@@ -108,9 +111,11 @@ def warm_start_for_fit(table: "PreparedTable", target_name: str | None, *, descr
             clock.lap("metafeatures")
     if not retrieve:
         return found
+    from .cost_prior import store_cost_prior
     try:
-        start = warm_start(open_store(), found.metafeatures, table.task, metric, families=families,
-                           lineage=found.lineage)
+        store = open_store()
+        start = warm_start(store, found.metafeatures, table.task, metric, families=families, lineage=found.lineage)
+        start = dataclasses.replace(start, cost_prior=store_cost_prior(store, start.prior, len(table.y)))
     except KnowledgeBaseError as exc:
         log.warning("knowledge base unavailable (%s); starting from the default portfolio", exc)
         return dataclasses.replace(found, note=f"knowledge base unavailable: {exc}")

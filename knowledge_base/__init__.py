@@ -42,7 +42,7 @@ from ._errors import (DamagedStoreError, ExchangeError, InvalidRecordError, Know
                       NotAKnowledgeBaseError, ReadOnlyStoreError, SchemaVersionError, StoreBusyError)
 from ._fingerprint import fingerprint, lineage
 from ._schema import SCHEMA_VERSION
-from ._contract import KnowledgeBase
+from ._contract import TIMING_COLUMNS, KnowledgeBase
 from ._duckdb import DuckDBStore, open_store, resolve_path
 from ._memory import MemoryStore
 from ._seed import SEED_DIR, SEED_ENV
@@ -51,7 +51,7 @@ from .records import (DEFAULT_METRICS, DatasetRecord, EvaluationRecord, Neighbou
                       Suggestion)
 
 __all__ = ["open_store", "resolve_path", "fingerprint", "lineage", "records", "KnowledgeBase", "DuckDBStore",
-           "MemoryStore",
+           "MemoryStore", "TIMING_COLUMNS",
            "KnowledgeBaseError", "NotAKnowledgeBaseError", "DamagedStoreError", "SchemaVersionError",
            "StoreBusyError", "ReadOnlyStoreError", "InvalidRecordError", "ExchangeError",
            "DatasetRecord", "EvaluationRecord", "RunRecord", "Neighbour", "Suggestion", "PriorObservation",

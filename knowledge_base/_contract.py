@@ -16,6 +16,10 @@ import pandas as pd
 from .records import DatasetRecord, EvaluationRecord, Neighbour, PriorObservation, RunRecord, Suggestion
 
 
+TIMING_COLUMNS = ("fingerprint", "config_id", "family", "fidelity", "protocol", "fit_seconds", "origin", "n_rows",
+                  "n_features")
+
+
 class KnowledgeBase(ABC):
     """What the rest of the system may ask of a knowledge base (one conformance suite tests every store).
 
@@ -92,6 +96,15 @@ class KnowledgeBase(ABC):
         """Evaluations joined with their dataset (``fingerprint``, ``name``, ``task``) and configuration
         (``config`` as canonical JSON text, ``family``), ordered by run and position; optional equality
         filters."""
+
+    def timings(self) -> pd.DataFrame:
+        """Every ``ok`` evaluation with recorded seconds, with the size of its dataset: ``TIMING_COLUMNS``
+        (``protocol`` says the rows a subsample evaluation was measured on), in no particular order. What a cost
+        model fits seconds against rows with; a store may answer it in one narrow read."""
+        ev = self.evaluations()
+        ev = ev[(ev["status"] == "ok") & (ev["fit_seconds"] > 0)]
+        sizes = self.datasets()[["fingerprint", "n_rows", "n_features"]]
+        return ev.merge(sizes, on="fingerprint")[list(TIMING_COLUMNS)].reset_index(drop=True)
 
     @abstractmethod
     def runs(self) -> pd.DataFrame:

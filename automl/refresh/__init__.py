@@ -4,10 +4,10 @@ For every dataset: load and clean it exactly as ``automl fit`` does, fingerprint
 store already holds it for the current meta-feature version with every candidate of the pool evaluated
 under the current search-space version on at least the rows asked for (``max_rows``). A stored dataset that
 lacks some candidates (the pool grew) or holds them on fewer rows (a larger ``max_rows``) gets only those
-evaluated, on the rows asked for (no new search; the protocol says the size). A new one: compute the meta-features (on all rows), evaluate the
-common candidate pool at full fidelity with the search's own trial function, run a short real search, and
-write everything in one ``store.record_run`` transaction. From OpenML, the dataset's qualities and,
-optionally, prior runs of mappable flows are written too.
+evaluated, on the rows asked for (no new search; the protocol says the size). A new one: compute the
+meta-features (on all rows), evaluate the common candidate pool at full fidelity with the search's own trial
+function, run a short real search, and write everything in one ``store.record_run`` transaction. From OpenML,
+the dataset's qualities and, optionally, prior runs of mappable flows are written too.
 
 Made for cron: resumable and idempotent (skips by content fingerprint + versions; deterministic run ids),
 one broken dataset is reported and skipped, ``RefreshSummary.failed`` tells the caller whether to exit

@@ -3,10 +3,18 @@ every reserve (the estimator's end reserve for write-back and saving, the search
 workers and ensembling, and the time kept for refitting the best on every row)."""
 from __future__ import annotations
 
-from typing import Callable
+import math
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from knowledge_base.canonical import config_id
 
 from ..deadline import Deadline
-from .history import History, Trial
+from .history import OK, History, Trial
+
+if TYPE_CHECKING:
+    from ..cost_prior import CostPrior
 
 END_RESERVE_BASE = 0.3  # seconds the estimator keeps after the search, at least: write-back and saving
 END_RESERVE_SHARE = 0.03  # ... plus this share of the budget (saving a larger ensemble takes longer)
@@ -40,6 +48,11 @@ def search_deadline(deadline: Deadline, budget: float, floor: float = 0.05) -> D
 class CostModel:
     """Seconds per configuration from the run's own history, and every reserve of the search's deadline.
 
+    ``prior`` (``automl.cost_prior.CostPrior``: the knowledge base's neighbours' seconds brought to this table's
+    rows) prices a family before the run has timed any trial of it, times ``machine_factor`` (this machine and load
+    against the recorded timings); the run's own seconds win once there are any. ``train_rows``: the rows one fit
+    trains on at full fidelity (a fold's training part); not used in deterministic mode.
+
     ``best_kept()`` returns the best trial whose models are kept (its refit sets the refit reserve);
     ``deterministic`` (``max_trials``): every trial fits, whatever the time left; ``stacking`` (the search problem's
     flag; None: on unless deterministic) resolved as ``self.stacking``."""
@@ -47,7 +60,8 @@ class CostModel:
     def __init__(self, deadline: Deadline, families, history: History, n_folds: int, *, deterministic: bool,
                  refit_enabled: bool, best_kept: Callable[[], Trial | None],
                  trial_timeout: float | None = None, budget: float | None = None,
-                 stacking: bool | None = None) -> None:
+                 stacking: bool | None = None, prior: CostPrior | None = None, train_rows: float | None = None
+                 ) -> None:
         self.deadline = deadline
         self.budget = deadline.remaining() if budget is None else budget  # (the search's whole budget)
         self.history = history
@@ -61,6 +75,10 @@ class CostModel:
         # closing the workers + ensembling (+ the stacking choice)
         self.final_reserve = CLOSING_SECONDS + (ENSEMBLE_SHARE + STACK_SHARE * self.stacking) * self.budget
         self.trial_cap = float(trial_timeout) if trial_timeout else max(TRIAL_CAP_MIN, TRIAL_CAP_SHARE * self.budget)
+        # (deterministic mode runs every trial whatever it costs: nothing there depends on the prior)
+        self.prior = None if deterministic or not train_rows else prior
+        self.train_rows = float(train_rows or 0.0)
+        self._ratios: dict[int, float] = {}  # trial id -> its seconds over the prior's (``machine_factor``)
 
     def relative(self, config: dict) -> float:
         """``config``'s seconds relative to its family default's (LightGBM at learning rate 0.03 takes ~3 x the
@@ -69,15 +87,56 @@ class CostModel:
         return family.relative_cost(config) if family is not None else 1.0
 
     def unit_seconds(self, family: str, fidelity: float) -> float | None:
-        """Estimated seconds of ``family``'s default configuration at ``fidelity`` (None: nothing known)."""
+        """Estimated seconds of ``family``'s default configuration at ``fidelity``: from the run's trials of the
+        family, else from the prior, else from the other families' trials by the relative ``costs`` hints (None:
+        nothing known)."""
+        own = self.history.cost_estimate(family, fidelity, relative=self.relative)
+        if own is not None:
+            return own
+        prior = self.prior_seconds(family, fidelity)
+        if prior is not None:
+            return prior
         return self.history.cost_estimate(family, fidelity, self.costs, relative=self.relative)
 
     def seconds(self, config: dict, fidelity: float, unit: float | None = None) -> float | None:
-        """Estimated seconds of ``config`` at ``fidelity`` (None: nothing known); ``unit``: the family's
-        ``unit_seconds`` when the caller already has it (computing it walks the history)."""
+        """Estimated seconds of ``config`` at ``fidelity`` (None: nothing known): the prior's for a family the run
+        has not timed (the configuration's own recorded seconds where a neighbour timed it), else ``unit`` (the
+        family's ``unit_seconds`` when the caller already has it: computing it walks the history) times its
+        relative cost."""
+        prior = self.prior_seconds(config["family"], fidelity, config)
+        if prior is not None:
+            return prior
         if unit is None:
             unit = self.unit_seconds(config["family"], fidelity)
         return None if unit is None else unit * self.relative(config)
+
+    def prior_seconds(self, family: str, fidelity: float, config: dict | None = None) -> float | None:
+        """The prior's seconds of ``config`` (None: the family default) at ``fidelity`` on this machine
+        (``machine_factor``); None without a prior or once the run has timed a trial of ``family``."""
+        if self.prior is None or any(t.family == family for t in self.history.timed()):
+            return None
+        raw = self._raw_prior(family, fidelity, None if config is None else config_id(config), config)
+        return None if raw is None else raw * self.machine_factor()
+
+    def _raw_prior(self, family: str, fidelity: float, cid: str | None, config: dict | None) -> float | None:
+        """The prior's seconds of an evaluation (every fold) at ``fidelity``, as recorded elsewhere."""
+        relative = 1.0 if config is None else self.relative(config)
+        one_fit = self.prior.fit_seconds(family, self.train_rows * fidelity, cid, relative)
+        return None if one_fit is None else one_fit * max(1, self.n_folds)
+
+    def machine_factor(self) -> float:
+        """The median over the run's finished trials of their seconds over the prior's (1 before any): how much
+        slower (or faster) this machine, its load and this table are than the recorded timings."""
+        ratios = []
+        for t in self.history.timed():
+            if t.status != OK:
+                continue
+            if t.trial_id not in self._ratios:
+                raw = self._raw_prior(t.family, t.fidelity, t.config_id, t.config)
+                self._ratios[t.trial_id] = t.evaluation_seconds / raw if raw else math.nan
+            if math.isfinite(self._ratios[t.trial_id]):
+                ratios.append(self._ratios[t.trial_id])
+        return float(np.median(ratios)) if ratios else 1.0
 
     def fits_in_time(self, config: dict, fidelity: float, unit: float | None = None) -> bool:
         """``config`` at ``fidelity`` can finish in the time left (``unit``: as for ``seconds``)."""

@@ -96,7 +96,8 @@ class SearchCore:
         self.cost = CostModel(deadline, self.families, self.history, len(self.splits),
                               deterministic=max_trials is not None, refit_enabled=self.refit_enabled,
                               best_kept=self.kept.best, trial_timeout=trial_timeout, budget=budget,
-                              stacking=problem.stacking)
+                              stacking=problem.stacking, prior=problem.cost_prior,
+                              train_rows=float(np.mean([len(tr) for tr, _ in self.splits])))
         self._prefetched: Job | None = None  # the next job, proposed ahead while the workers were busy
 
     def _replay(self, previous) -> None:

@@ -75,6 +75,12 @@ class History:
         """Evaluated at ``fidelity`` in this run or in a replayed earlier run."""
         return (config_id, round(fidelity, FIDELITY_DIGITS)) in self._seen
 
+    def timed(self) -> list[Trial]:
+        """The trials whose seconds tell this run's costs: finished or timed out in a worker in this run."""
+        # (the early trial ran in the driver beside the workers' start-up: its seconds say little of a worker's)
+        return [t for t in self.trials if t.status in (OK, TIMEOUT) and t.fit_seconds > 0
+                and not t.replayed and t.origin != EARLY]
+
     def cost_estimate(self, family: str, fidelity: float, costs: dict[str, float] | None = None,
                       relative: Callable[[dict], float] | None = None) -> float | None:
         """Median seconds of finished trials of ``family`` scaled to ``fidelity``; for a family not run yet,
@@ -90,9 +96,7 @@ class History:
                     self._relative[t.trial_id] = relative(t.config)
                 unit = self._relative[t.trial_id]
             return t.evaluation_seconds / max(t.fidelity, 1e-9) / unit
-        # (the early trial ran in the driver beside the workers' start-up: its seconds say little of a worker's)
-        done = [t for t in self.trials if t.status in (OK, TIMEOUT) and t.fit_seconds > 0
-                and not t.replayed and t.origin != EARLY]
+        done = self.timed()
         same = [seconds(t) for t in done if t.family == family]
         if same:
             return float(np.median(same)) * fidelity

@@ -20,7 +20,7 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,9 @@ from .runner import Executor, LocalRunner, forkserver_cpu_seconds, load_search_d
 from .validation import Kind, SplitOptions, Validation
 from .workdir import make_workdir
 
+if TYPE_CHECKING:
+    from ..cost_prior import CostPrior
+
 log = logging.getLogger("automl")
 
 
@@ -58,6 +61,7 @@ class SearchProblem:
     split: SplitOptions | None = None  # the user's validation rows, groups or time order (None: by data size)
     compact: bool = False  # keep the best single member (refit on every row) when it is nearly as good
     stacking: bool | None = None  # a stack may replace the Caruana ensemble (stack_choice); None: not with max_trials
+    cost_prior: CostPrior | None = None  # the store's prior on seconds (automl.cost_prior); unused with max_trials
 
 
 @dataclass

@@ -19,6 +19,7 @@ from sklearn.model_selection import (GroupKFold, GroupShuffleSplit, KFold, Strat
                                      train_test_split)
 
 from ..exceptions import InputError
+from .budget import HOLDOUT_SHARE
 
 
 class Kind(str, enum.Enum):
@@ -131,6 +132,22 @@ def evaluated_rows(protocol: str, n_rows: int) -> int:
             except ValueError:
                 break
     return int(n_rows)
+
+
+def protocol_fits(protocol: str) -> tuple[int, float]:
+    """(fits, the share of the evaluated rows each fit trains on) of an evaluation under ``protocol``: k and
+    (k-1)/k for k folds (grouped or time-ordered too), 1 and 1 - share for a holdout, 1 and ``1 - HOLDOUT_SHARE``
+    for the user's validation rows (their count is not in the protocol)."""
+    head = str(protocol or "").split(";")[0]
+    for kind in (Kind.GROUP, Kind.TIME):
+        head = head.removeprefix(f"{kind.value}-")
+    try:
+        scheme = Validation.parse(head)
+    except ValueError:
+        return 1, 1.0 - HOLDOUT_SHARE
+    if scheme.kind is Kind.CV:
+        return scheme.n_splits, (scheme.n_splits - 1) / scheme.n_splits
+    return 1, 1.0 - float(scheme.share)
 
 
 def min_rows_per_class(validation: Validation | str) -> int:

@@ -256,3 +256,18 @@ def test_export_import_round_trip_is_lossless(store, tmp_path):
     assert math.isnan(other.dataset(make_dataset("c").fingerprint).metafeatures[NAMES[3]])
     assert other.dataset(make_dataset("a").fingerprint).extra == {"openml": {"id": 61}}
     assert other.similar(make_metafeatures(0.0), "binary", **Q) == store.similar(make_metafeatures(0.0), "binary", **Q)
+
+
+def test_timings_are_the_ok_evaluations_seconds_with_their_datasets_size(store):
+    evals = [make_evaluation(lgbm(7), -0.9), make_evaluation(lgbm(15), -0.8, fidelity=0.25),
+             make_evaluation(lgbm(200), None, status="failed", error="boom")]
+    store.record_run(make_run("r"), make_dataset("a", n_rows=900, n_features=12), evals)
+    store.record_run(make_run("s"), make_dataset("b", 2.0, n_rows=40), [make_evaluation(lgbm(7), -0.7)])
+    timings = store.timings()
+    assert list(timings.columns) == list(kb.TIMING_COLUMNS)
+    key = ["fingerprint", "config_id", "fidelity"]
+    default = kb.KnowledgeBase.timings(store)  # the contract's reading through evaluations() and datasets()
+    assert timings.sort_values(key).reset_index(drop=True).astype(str).equals(
+        default.sort_values(key).reset_index(drop=True).astype(str))
+    assert sorted(timings["n_rows"]) == [40, 900, 900] and set(timings["fidelity"]) == {0.25, 1.0}
+    assert (timings["fit_seconds"] > 0).all() and set(timings["protocol"]) == {"cv5"}

@@ -1,0 +1,109 @@
+"""The search's prior on seconds from the knowledge base (``automl.cost_prior``): exponents fitted from the shipped
+seed, a prior that follows the recorded seconds and the table's rows, and a time model that uses it only until the
+run has timed the family itself."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from automl.cost_prior import EXPONENT_RANGE, CostPrior, cost_prior, fit_exponents, timed_evaluations
+from automl.deadline import Deadline
+from automl.models import REGISTRY
+from automl.refresh.candidates import CANDIDATES_FILE
+from automl.search.budget import CostModel
+from automl.search.history import History, Trial
+from automl.search.messages import Status
+from knowledge_base.canonical import config_id
+
+
+@pytest.fixture(scope="module")
+def seed_store(tmp_path_factory):
+    import knowledge_base as kb
+    return kb.open_store(tmp_path_factory.mktemp("seed") / "kb.duckdb", seed_dir=CANDIDATES_FILE.parent)
+
+
+@pytest.fixture(scope="module")
+def seed_timings(seed_store):
+    return timed_evaluations(seed_store.timings())
+
+
+def _relative(store, fingerprints) -> dict[str, float]:
+    """Config id -> its cost relative to its family default, for the configurations evaluated on ``fingerprints``."""
+    out = {}
+    for fp in fingerprints:
+        ev = store.evaluations(fp)
+        for cid, text in zip(ev["config_id"], ev["config"]):
+            config = json.loads(text)
+            out[cid] = REGISTRY.get(config["family"]).relative_cost(config) if config["family"] in REGISTRY else 1.0
+    return out
+
+
+def test_the_seed_fits_a_sublinear_positive_row_exponent_for_lightgbm_and_random_forest(seed_timings):
+    exponents = fit_exponents(seed_timings)
+    for family in ("lightgbm", "random_forest"):
+        assert EXPONENT_RANGE[0] < exponents[family] < 2.0, exponents  # fitted, not clipped nor the default
+
+
+def test_the_prior_orders_configurations_as_their_recorded_seconds_and_grows_with_the_rows(seed_store,
+                                                                                            seed_timings):
+    lgbm = seed_timings[seed_timings["family"] == "lightgbm"]
+    neighbours = lgbm.groupby("fingerprint")["train_rows"].max().sort_values().index[-5:]  # 5 larger datasets
+    near = lgbm[lgbm["fingerprint"].isin(neighbours)]
+    mean_seconds = near.groupby("config_id")["seconds"].mean().sort_values()
+    fast, slow = mean_seconds.index[0], mean_seconds.index[-1]
+    assert mean_seconds[slow] > 3 * mean_seconds[fast]
+    relative = _relative(seed_store, neighbours)
+    small = cost_prior(seed_timings, {fp: 1.0 for fp in neighbours}, 1_000, relative)
+    large = cost_prior(seed_timings, {fp: 1.0 for fp in neighbours}, 50_000, relative)
+    assert small.fit_seconds("lightgbm", 1_000, slow) > small.fit_seconds("lightgbm", 1_000, fast)
+    for cid in (fast, slow):
+        assert large.fit_seconds("lightgbm", 50_000, cid) > small.fit_seconds("lightgbm", 1_000, cid)
+        assert small.fit_seconds("lightgbm", 50_000, cid) == pytest.approx(large.fit_seconds("lightgbm", 50_000, cid))
+    assert small.fit_seconds("lightgbm", 1_000) > 0  # a configuration no neighbour timed: its family's
+    assert cost_prior(seed_timings, {"not-stored": 1.0}, 1_000, relative) is None
+
+
+def _model(history: History, prior: CostPrior | None, deterministic: bool = False) -> CostModel:
+    families = [REGISTRY.get("lightgbm"), REGISTRY.get("random_forest")]
+    return CostModel(Deadline(60.0), families, history, 3, deterministic=deterministic, refit_enabled=False,
+                     best_kept=lambda: None, prior=prior, train_rows=2_000)
+
+
+def test_the_time_model_uses_the_prior_until_the_run_times_the_family_then_its_own_seconds():
+    lgbm = REGISTRY.get("lightgbm").default_config()
+    forest = REGISTRY.get("random_forest").default_config()
+    prior = CostPrior(rows=1_000, family_seconds={"lightgbm": 0.5, "random_forest": 2.0},
+                      config_seconds={config_id(forest): 3.0}, exponents={"lightgbm": 1.0, "random_forest": 0.5})
+    history = History()
+    cost = _model(history, prior)
+    # before any trial: one fit on 2,000 rows (twice the prior's), three folds
+    assert cost.seconds(lgbm, 1.0) == pytest.approx(3 * 0.5 * 2.0)
+    assert cost.seconds(forest, 1.0) == pytest.approx(3 * 3.0 * np.sqrt(2.0))  # its own recorded seconds
+    assert cost.seconds(forest, 0.5) == pytest.approx(3 * 3.0)
+    assert _model(History(), None).seconds(lgbm, 1.0) is None  # without the prior nothing is known
+    assert _model(History(), prior, deterministic=True).seconds(lgbm, 1.0) is None  # max_trials: unchanged
+
+    # a LightGBM trial took 4 times the prior: its own seconds price LightGBM, the factor the forest
+    history.add(Trial(0, lgbm, config_id(lgbm), "lightgbm", 1.0, "kb", Status.OK, 0.9, -0.9, fit_seconds=12.0))
+    assert cost.seconds(lgbm, 1.0) == pytest.approx(12.0)
+    assert cost.machine_factor() == pytest.approx(4.0)
+    assert cost.seconds(forest, 1.0) == pytest.approx(4.0 * 3 * 3.0 * np.sqrt(2.0))
+    history.add(Trial(1, forest, config_id(forest), "random_forest", 1.0, "kb", Status.OK, 0.9, -0.9,
+                      fit_seconds=5.0))
+    assert cost.seconds(forest, 1.0) == pytest.approx(5.0)
+
+
+def test_a_fits_warm_start_carries_the_prior_for_its_rows(seed_store):
+    from automl.prepare import prepare
+    from automl.warm_start import warm_start_for_fit
+    from tests.fixtures.tables import make_dataset
+    frame = make_dataset("binary", n=600, seed=1)
+    table = prepare(frame.drop(columns="y"), frame["y"], "binary")
+    warm = warm_start_for_fit(table, "y", describe=True, retrieve=True, open_store=lambda: seed_store,
+                              metric="roc_auc")
+    prior = warm.cost_prior
+    assert warm.suggestions and prior is not None and prior.rows == 600
+    assert {"lightgbm", "random_forest"} <= set(prior.family_seconds) and prior.config_seconds
+    assert set(prior.config_seconds) >= {s.config_id for s in warm.suggestions if s.origin == "kb"}
