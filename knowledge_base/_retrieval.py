@@ -80,8 +80,11 @@ def comparable_groups(dataset: np.ndarray, protocol: np.ndarray) -> np.ndarray:
     """A key per evaluation under which losses are comparable (for :func:`normalise`): the dataset, and for
     the user's validation set, grouped or time-ordered folds also the protocol (a forward-chaining loss is
     not worse than a shuffled-CV loss of the same configuration, only measured differently). Row-shuffled
-    protocols (``cvK``, ``holdoutS``, with or without a subsample suffix) stay comparable with each other."""
-    schemes = [p if isinstance(p, str) and p.startswith(OWN_SCHEME_PREFIXES) else "" for p in protocol]
+    protocols (``cvK``, ``holdoutS``) on the same rows stay comparable with each other; the rows are the
+    protocol's suffix (a refresh's subsample, ``;rows=N/M;seed=S``; none: all the dataset's), so evaluations of
+    one dataset at several sizes are normalised per size (more rows score better, not the configurations)."""
+    schemes = [p if p.startswith(OWN_SCHEME_PREFIXES) else ";" + p.partition(";")[2]
+               for p in (p if isinstance(p, str) else "" for p in protocol)]
     codes = {p: i for i, p in enumerate(sorted(set(schemes) | {""}))}
     return np.asarray(dataset, dtype=np.int64) * len(codes) + np.asarray([codes[p] for p in schemes], dtype=np.int64)
 
