@@ -6,7 +6,7 @@
 A measured dataset (and its copies stored under other names: ``bench_search.left_out``) must never be
 retrieved, or the warm start is flattered. The view hides datasets by stored name: retrieval never
 returns them or draws configurations from them, and the listings (``datasets``, ``evaluations``,
-``runs``, ``dataset``, ``has_dataset``) leave them out. ``info``, ``check``, ``export`` and the writes
+``timings``, ``runs``, ``dataset``, ``has_dataset``) leave them out. ``info``, ``check``, ``export`` and the writes
 go to the store unchanged (they describe or change the whole store).
 """
 from __future__ import annotations
@@ -89,6 +89,10 @@ class LeaveOut(KnowledgeBase):
     def evaluations(self, fingerprint: str | None = None, *, origin: str | None = None, metric: str | None = None,
                     run_id: str | None = None) -> pd.DataFrame:
         frame = self.store.evaluations(fingerprint, origin=origin, metric=metric, run_id=run_id)
+        return frame[~frame["name"].isin(self.names)].reset_index(drop=True)
+
+    def timings(self) -> pd.DataFrame:
+        frame = self.store.timings()
         return frame[~frame["name"].isin(self.names)].reset_index(drop=True)
 
     def runs(self) -> pd.DataFrame:

@@ -16,8 +16,8 @@ import pandas as pd
 from .records import DatasetRecord, EvaluationRecord, Neighbour, PriorObservation, RunRecord, Suggestion
 
 
-TIMING_COLUMNS = ("fingerprint", "config_id", "family", "fidelity", "protocol", "fit_seconds", "origin", "n_rows",
-                  "n_features")
+TIMING_COLUMNS = ("fingerprint", "name", "config_id", "family", "fidelity", "protocol", "fit_seconds", "origin",
+                  "n_rows", "n_features")
 
 
 class KnowledgeBase(ABC):

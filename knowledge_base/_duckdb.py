@@ -297,8 +297,9 @@ class DuckDBStore(KnowledgeBase):
     def timings(self) -> pd.DataFrame:
         with self._session(write=False) as con:  # (no configuration text: one narrow read)
             return con.execute(
-                "SELECT d.fingerprint, printf('%016x', e.config_key) AS config_id, e.family, e.fidelity, e.protocol, "
-                "e.fit_seconds, e.origin, d.n_rows, d.n_features FROM evaluations e JOIN datasets d USING (dataset_id) "
+                "SELECT d.fingerprint, d.name, printf('%016x', e.config_key) AS config_id, e.family, e.fidelity, "
+                "e.protocol, e.fit_seconds, e.origin, d.n_rows, d.n_features "
+                "FROM evaluations e JOIN datasets d USING (dataset_id) "
                 "WHERE e.status = 'ok' AND e.fit_seconds > 0").df()
 
     def runs(self) -> pd.DataFrame:

@@ -75,6 +75,7 @@ def test_leave_out_hides_the_named_datasets_from_every_read(tmp_path):
     neighbours, suggested, prior = view.retrieve(query, "binary", "roc_auc", n=2, **Q)
     assert [n.name for n in neighbours] == ["other"] and suggested == suggestions
     assert list(view.datasets()["name"]) == ["other"] and set(view.evaluations()["name"]) == {"other"}
+    assert set(view.timings()["name"]) == {"other"} and set(store.timings()["name"]) == {"measured", "copy", "other"}
     assert len(view.runs()) == 1 and view.dataset(make_dataset("measured").fingerprint) is None
     assert not view.has_dataset(make_dataset("copy").fingerprint)
     assert view.has_dataset(make_dataset("other").fingerprint)
