@@ -11,7 +11,7 @@ import numpy as np
 from knowledge_base.canonical import config_id
 
 from ..deadline import Deadline
-from .history import OK, History, Trial
+from .history import History, Trial
 
 if TYPE_CHECKING:
     from ..cost_prior import CostPrior
@@ -125,12 +125,11 @@ class CostModel:
         return None if one_fit is None else one_fit * max(1, self.n_folds)
 
     def machine_factor(self) -> float:
-        """The median over the run's finished trials of their seconds over the prior's (1 before any): how much
-        slower (or faster) this machine, its load and this table are than the recorded timings."""
+        """The median over the run's timed trials of their seconds over the prior's (1 before any): how much
+        slower (or faster) this machine, its load and this table are than the recorded timings (a timed-out
+        trial's seconds count as they are: it took at least that long)."""
         ratios = []
         for t in self.history.timed():
-            if t.status != OK:
-                continue
             if t.trial_id not in self._ratios:
                 raw = self._raw_prior(t.family, t.fidelity, t.config_id, t.config)
                 self._ratios[t.trial_id] = t.evaluation_seconds / raw if raw else math.nan

@@ -107,3 +107,14 @@ def test_a_fits_warm_start_carries_the_prior_for_its_rows(seed_store):
     assert warm.suggestions and prior is not None and prior.rows == 600
     assert {"lightgbm", "random_forest"} <= set(prior.family_seconds) and prior.config_seconds
     assert set(prior.config_seconds) >= {s.config_id for s in warm.suggestions if s.origin == "kb"}
+
+
+def test_a_timed_out_trial_counts_for_the_machine_factor_as_a_lower_bound():
+    lgbm = REGISTRY.get("lightgbm").default_config()
+    prior = CostPrior(rows=2_000, family_seconds={"lightgbm": 0.5, "random_forest": 2.0}, config_seconds={},
+                      exponents={})
+    history = History()
+    cost = _model(history, prior)
+    history.add(Trial(0, lgbm, config_id(lgbm), "lightgbm", 1.0, "kb", Status.TIMEOUT, fit_seconds=15.0))
+    assert cost.machine_factor() == pytest.approx(10.0)  # 15 s where the prior said 3 x 0.5 s
+    assert cost.seconds(REGISTRY.get("random_forest").default_config(), 1.0) == pytest.approx(10.0 * 3 * 2.0)
