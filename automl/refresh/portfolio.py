@@ -9,20 +9,26 @@ import numpy as np
 import pandas as pd
 
 from ..search.messages import Status
+from ..search.validation import evaluated_rows
 from .candidates import CANDIDATE_ORIGIN
 from .options import RefreshOptions, RefreshSummary, one_line
 
 log = logging.getLogger("automl.refresh")
+ALL_ROWS = 2**62  # an evaluation without a subsample suffix was made on every row of its dataset: the most
 
 
 def candidate_losses(tables: dict[str, pd.DataFrame], space_version: str) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """Full-fidelity candidate evaluations under our protocol: fingerprint, task, config_id, loss (failed: NaN)."""
+    """Full-fidelity candidate evaluations under our protocol: fingerprint, task, config_id, loss (failed: NaN);
+    of a dataset evaluated at several sizes (real-size refreshes), those on its most rows only: a fit of that
+    data sees all of them (a family its size rules out, such as the SVM past 3,000 rows, then counts as missing)."""
     ev = tables["evaluations"]
     cols = ["fingerprint", "task", "config_id", "loss", "metric"]
     if len(ev) == 0:
         return pd.DataFrame(columns=cols), {}
     ev = ev[(ev["origin"] == CANDIDATE_ORIGIN) & (ev["fidelity"] >= 1.0) &
             (ev["space_version"].astype(str) == str(space_version))].copy()
+    rows = ev["protocol"].map(lambda p: evaluated_rows(p, ALL_ROWS))
+    ev = ev[rows == rows.groupby(ev["fingerprint"]).transform("max")].copy()
     ev.loc[ev["status"] != Status.OK, "loss"] = np.nan
     configs = {cid: (json.loads(c) if isinstance(c, str) else dict(c)) for cid, c in zip(ev["config_id"], ev["config"])}
     return ev[cols], configs

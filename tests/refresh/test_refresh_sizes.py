@@ -8,7 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 import knowledge_base as kb
+from automl.refresh.portfolio import candidate_losses
 from automl.search.validation import evaluated_rows
+from automl.space import SPACE_VERSION
 from cli import main
 from tests.fixtures.pmlb import PMLB, write_pmlb_folder
 from tests.refresh.conftest import TINY_POOL
@@ -57,6 +59,8 @@ def test_a_larger_max_rows_adds_evaluations_at_the_new_size_to_the_same_dataset(
     assert sizes() == [300, 300, 600, 600, 1000, 1000]
     assert refresh(5000)["skipped"] == 1
     assert len(store.runs()) == 3
+    frame, _ = candidate_losses({"evaluations": store.evaluations()}, str(SPACE_VERSION))
+    assert len(frame) == 2  # the portfolio reads the dataset at its most rows only
 
 
 def test_evaluated_rows_reads_the_subsample_suffix_else_the_dataset_rows():
