@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from .search.brackets import TWO_RUNGS_ROWS
 from .search.validation import evaluated_rows, protocol_fits
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ MIN_POINTS = 20  # timed evaluations a family's fit needs at all
 # overhead (the seed's: b from 0.15 (linear) to 0.6 (LightGBM) on every timing, 0.3 to 0.86 from 200 rows on)
 MIN_FIT_ROWS = 200
 OPENML_ORIGIN = "openml"  # OpenML's runs: timed on other machines, never read as seconds here
+# a table below this many rows gets no prior: there every trial sees all the rows and the first trials time each
+# family within seconds, so the run's own seconds come at once and a prior would only reorder the schedule
+# (docs/search-status.md: on small tables at 10 s it leaned negative); the search's own two-rung threshold
+PRIOR_MIN_ROWS = TWO_RUNGS_ROWS
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,10 @@ def _weighted_geomean(logs: np.ndarray, weights: np.ndarray, keys: pd.Series) ->
 def store_cost_prior(store, prior: Iterable[PriorObservation], n_rows: int) -> CostPrior | None:
     """:func:`cost_prior` from ``store``'s timings (one read) for the neighbours of the retrieved ``prior``
     observations (their similarity weights and configurations); None when it cannot be made (an empty store, no
-    neighbour, a read that failed: the search then times its own trials, as without a store)."""
+    neighbour, a read that failed: the search then times its own trials, as without a store) or is not wanted
+    (fewer than ``PRIOR_MIN_ROWS`` rows: the store is not read)."""
+    if n_rows < PRIOR_MIN_ROWS:
+        return None
     from .models import REGISTRY
     weights, relative = {}, {}
     for p in prior:
@@ -163,4 +171,5 @@ def store_cost_prior(store, prior: Iterable[PriorObservation], n_rows: int) -> C
         return None
 
 
-__all__ = ["CostPrior", "timed_evaluations", "fit_exponents", "cost_prior", "store_cost_prior", "DEFAULT_EXPONENT"]
+__all__ = ["CostPrior", "timed_evaluations", "fit_exponents", "cost_prior", "store_cost_prior", "DEFAULT_EXPONENT",
+           "PRIOR_MIN_ROWS"]

@@ -95,16 +95,22 @@ def test_the_time_model_uses_the_prior_until_the_run_times_the_family_then_its_o
     assert cost.seconds(forest, 1.0) == pytest.approx(5.0)
 
 
-def test_a_fits_warm_start_carries_the_prior_for_its_rows(seed_store):
+def test_a_fits_warm_start_carries_the_prior_for_its_rows_from_the_two_rung_size_on(seed_store):
+    from automl.cost_prior import PRIOR_MIN_ROWS
     from automl.prepare import prepare
     from automl.warm_start import warm_start_for_fit
     from tests.fixtures.tables import make_dataset
-    frame = make_dataset("binary", n=600, seed=1)
-    table = prepare(frame.drop(columns="y"), frame["y"], "binary")
-    warm = warm_start_for_fit(table, "y", describe=True, retrieve=True, open_store=lambda: seed_store,
-                              metric="roc_auc")
+
+    def warm_start(n: int):
+        frame = make_dataset("binary", n=n, seed=1)
+        table = prepare(frame.drop(columns="y"), frame["y"], "binary")
+        return warm_start_for_fit(table, "y", describe=True, retrieve=True, open_store=lambda: seed_store,
+                                  metric="roc_auc")
+    small = warm_start(600)  # every trial sees all the rows: the run's own seconds come at once, no prior
+    assert small.suggestions and small.cost_prior is None
+    warm = warm_start(PRIOR_MIN_ROWS)
     prior = warm.cost_prior
-    assert warm.suggestions and prior is not None and prior.rows == 600
+    assert warm.suggestions and prior is not None and prior.rows == PRIOR_MIN_ROWS
     assert {"lightgbm", "random_forest"} <= set(prior.family_seconds) and prior.config_seconds
     assert set(prior.config_seconds) >= {s.config_id for s in warm.suggestions if s.origin == "kb"}
 
