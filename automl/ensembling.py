@@ -7,12 +7,15 @@ import numpy as np
 
 
 def greedy_selection(predictions: list[np.ndarray], loss_fn, n_iterations: int = 25,
-                     patience: int = 5, seconds: float | None = None) -> tuple[list[float], float]:
+                     patience: int = 5, seconds: float | None = None, costs: list[float] | None = None,
+                     limit: float | None = None) -> tuple[list[float], float]:
     """Weights over ``predictions`` minimising ``loss_fn(average)``; returns (weights, loss).
 
     Caruana et al. (2004): start from the best single model, then repeatedly add (with replacement)
     the member that most improves the running average. The weights returned are those of the best
     iteration, so the ensemble is never worse than the best single model on these predictions.
+    ``costs`` and ``limit``: a member not chosen yet is added only while the chosen members' summed cost stays
+    within ``limit`` (the prediction seconds per row, ``automl.search.predict_cost``); none fits: the selection stops.
     """
     if not predictions:
         raise ValueError("greedy_selection needs at least one prediction")
@@ -20,11 +23,20 @@ def greedy_selection(predictions: list[np.ndarray], loss_fn, n_iterations: int =
     total = None  # running sum of the chosen members' predictions
     best_loss, best_counts, since_best = np.inf, None, 0
     stop_at = None if seconds is None else time.monotonic() + seconds
+    spent = 0.0  # the chosen members' summed cost
     for it in range(n_iterations):
         if stop_at is not None and it > 0 and time.monotonic() > stop_at:
             break
-        losses = [loss_fn(p if total is None else (total + p) / (it + 1)) for p in predictions]
+        allowed = [limit is None or counts[j] > 0 or spent + costs[j] <= limit for j in range(len(predictions))]
+        if not any(allowed):
+            break
+        losses = [loss_fn(p if total is None else (total + p) / (it + 1)) if ok else np.inf
+                  for p, ok in zip(predictions, allowed)]
         j = int(np.argmin(losses))
+        if not allowed[j]:  # (every allowed loss infinite)
+            break
+        if limit is not None and counts[j] == 0:
+            spent += costs[j]
         counts[j] += 1
         total = predictions[j].astype(float) if total is None else total + predictions[j]
         if losses[j] < best_loss - 1e-12:

@@ -49,7 +49,8 @@ class AutoMLBase(BaseEstimator):
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
                  time_column: str | None = None, drop_columns: tuple[str, ...] | str | None = None,
                  keep_columns: tuple[str, ...] | str | None = None, rare_classes: str = "drop",
-                 compact: bool = False, stacking: bool | None = None) -> None:
+                 compact: bool = False, stacking: bool | None = None,
+                 infer_limit: float | None = None) -> None:
         self.time_budget = time_budget
         self.metric = metric
         self.n_jobs = n_jobs
@@ -69,6 +70,7 @@ class AutoMLBase(BaseEstimator):
         self.rare_classes = rare_classes
         self.compact = compact
         self.stacking = stacking
+        self.infer_limit = infer_limit
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -329,13 +331,14 @@ class AutoML(AutoMLBase):
                  exclude: tuple[str, ...] | None = None, cluster: str | object | None = None,
                  time_column: str | None = None, drop_columns: tuple[str, ...] | str | None = None,
                  keep_columns: tuple[str, ...] | str | None = None, rare_classes: str = "drop",
-                 compact: bool = False, stacking: bool | None = None) -> None:
+                 compact: bool = False, stacking: bool | None = None,
+                 infer_limit: float | None = None) -> None:
         super().__init__(time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed, warm_start=warm_start,
                          knowledge_base=knowledge_base, strategy=strategy, max_trials=max_trials,
                          write_back=write_back, callback=callback, include=include, exclude=exclude,
                          cluster=cluster, time_column=time_column, drop_columns=drop_columns,
                          keep_columns=keep_columns, rare_classes=rare_classes, compact=compact,
-                         stacking=stacking)
+                         stacking=stacking, infer_limit=infer_limit)
         self.task = task
 
     def _requested_task(self) -> str | None:

@@ -171,7 +171,8 @@ def search_problem(est: "AutoMLBase", table: PreparedTable, metric: Metric, X_va
     return SearchProblem(X=X, y=y, task=est.task_, metric=metric, seed=int(est.seed),
                          n_jobs=resolve_n_jobs(est.n_jobs), families=est.families_,
                          exclude_steps=est.excluded_steps_, sample_weight=weights, split=split, compact=bool(est.compact),
-                         stacking=None if est.stacking is None else bool(est.stacking))
+                         stacking=None if est.stacking is None else bool(est.stacking),
+                         infer_limit=None if est.infer_limit is None else float(est.infer_limit))
 
 
 def split_options(est: "AutoMLBase", table: PreparedTable, X_val, y_val) -> "SplitOptions | None":

@@ -40,6 +40,7 @@ def check_params(est: "AutoMLBase") -> None:
         raise InputError(f"the 'n_jobs' parameter of {type(est).__name__} must be -1 or >= 1; got 0")
     integer("seed", est.seed, 0)
     integer("max_trials", est.max_trials, 1, allow_none=True)
+    real("infer_limit", est.infer_limit, 0, allow_none=True)
     if est.strategy not in STRATEGIES:
         raise InputError(f"the 'strategy' parameter must be one of {', '.join(STRATEGIES)}; "
                          f"got {plain_repr(est.strategy)}")

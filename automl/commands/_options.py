@@ -49,9 +49,14 @@ def strategy_names() -> tuple[str, ...]:
 
 
 def parse_budget(value: float) -> float:
+    return positive_seconds(value, "--time-budget")
+
+
+def positive_seconds(value: float, option: str) -> float:
+    """``value`` of ``option`` when it is a positive, finite number of seconds, else an ``InputError``."""
     from automl.exceptions import InputError
     if not (value > 0) or value != value or value == float("inf"):
-        raise InputError(f"--time-budget must be a positive number of seconds; got {value!r}")
+        raise InputError(f"{option} must be a positive number of seconds; got {value!r}")
     return float(value)
 
 

@@ -11,8 +11,8 @@ from typing import Any, Callable, NamedTuple
 import click
 
 from ._errors import configure_logging
-from ._options import (KB_OPTION, ValuesHelpOption, family_and_step_names, metric_names, parse_budget, split_names,
-                       strategy_names, task_names)
+from ._options import (KB_OPTION, ValuesHelpOption, family_and_step_names, metric_names, parse_budget,
+                       positive_seconds, split_names, strategy_names, task_names)
 from ._progress import Progress
 
 
@@ -46,6 +46,7 @@ class FitOptions:
     resume_dir: Path | None
     compact: bool
     stacking: bool | None
+    infer_limit: float | None
     with_report: bool
     quiet: bool
     as_json: bool
@@ -109,6 +110,9 @@ class FitInputs:
 @click.option("--stacking/--no-stacking", default=None,
               help="Let a second-layer model over the members' out-of-fold predictions replace the ensemble when "
                    "it wins on held-back rows (default: on, off with --max-trials).")
+@click.option("--infer-limit", type=float, default=None, metavar="SECONDS",
+              help="Seconds per row the final model's prediction may take at most (estimated from each member's "
+                   "prediction of its validation rows): the ensemble leaves out members that would exceed it.")
 @click.option("--report", "with_report", is_flag=True, help="Also write MODEL_DIR/report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display and no warnings.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
@@ -173,6 +177,8 @@ def _resolved(ctx: click.Context, options: FitOptions):
     from automl.persistence import check_writable_dir, check_writable_file
     if options.task is not None and options.task not in TASKS:
         raise InputError(f"unknown task {options.task!r}; choose one of {', '.join(TASKS)}")
+    if options.infer_limit is not None:
+        positive_seconds(options.infer_limit, "--infer-limit")
     # --resume without --out saves back into the resumed model's directory (atomically: the old model stays whole
     # until the new one is complete)
     out_dir = options.out_dir or options.resume_dir or Path("models") / Path(options.data).name.split(".")[0]
@@ -207,7 +213,7 @@ _RESUMED_OPTIONS: dict[str, _Resumed] = {
     "valid_path": _Resumed("valid"), "groups_column": _Resumed("groups"), "time_column": _Resumed("time_column"),
     "drop_columns": _Resumed("drop_columns", _as_option_text),
     "keep_columns": _Resumed("keep_columns", _as_option_text), "rare_classes": _Resumed("rare_classes"),
-    "compact": _Resumed("compact"), "stacking": _Resumed("stacking"),
+    "compact": _Resumed("compact"), "stacking": _Resumed("stacking"), "infer_limit": _Resumed("infer_limit"),
 }
 
 
@@ -271,4 +277,4 @@ def _new_model(options: FitOptions, progress: Progress):
                   cluster=options.cluster, time_column=options.time_column,
                   drop_columns=_names(options.drop_columns) or None, keep_columns=_names(options.keep_columns) or None,
                   rare_classes=options.rare_classes, compact=options.compact,
-                  stacking=options.stacking)
+                  stacking=options.stacking, infer_limit=options.infer_limit)

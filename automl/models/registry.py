@@ -51,6 +51,10 @@ class Family:
     ``predict_threads`` names the fitted model's (its pipeline's final estimator's) parameter that sets how many
     threads its predictions use, for a library whose predictions do not depend on it (each row predicted on its
     own); None: it predicts on one thread (``set_predict_threads``).
+    ``predict_cost_grows_with_rows``: a prediction compares each row with stored training rows (k-NN's rows, a
+    kernel SVM's support vectors), so its cost grows with the training rows: the final model keeps only the
+    member's refit on every row when it has one (each fold model would add that cost again, and holds nothing the
+    refit lacks).
     """
 
     key: str
@@ -69,6 +73,7 @@ class Family:
     steps: tuple[tuple[str, str], ...] = ()  # (slot, default step key) per pipeline slot the family takes
     excluded_steps: tuple[str, ...] = ()  # step keys (or ``slot:none``) this search may not choose
     predict_threads: str | None = None  # the fitted final estimator's thread-count parameter (None: one thread)
+    predict_cost_grows_with_rows: bool = False  # each prediction compares with the stored training rows
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.isidentifier():

@@ -60,4 +60,4 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
     return assemble(config, task, seed, PlattSVC(C=config["C"], gamma=config["gamma"], class_weight=weight))
 
 FAMILY = Family("svm", ("binary", "multiclass", "regression"), PARAMS, build, max_rows=3_000, cost=1.5,
-                memory_per_cell=32.0, steps=DENSE_STEPS)
+                memory_per_cell=32.0, steps=DENSE_STEPS, predict_cost_grows_with_rows=True)  # (support vectors)

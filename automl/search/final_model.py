@@ -22,6 +22,7 @@ from ..stacking import StackedEnsemble, StackReport
 from .budget import CLOSING_SECONDS, POLL_SECONDS, CostModel
 from .history import OK, History, Trial
 from .messages import TrialRequest
+from .predict_cost import CostLimit, member_seconds_per_row
 from .runner import Executor
 from .stack_choice import MIN_STACK_MEMBERS, OofRows, StackChoice, choose_stack, outer_folds, stack_members
 from .trial import fit_one, fold_rows, predict_one, refit_iterations, score_predictions
@@ -129,6 +130,9 @@ class FinalModelBuilder:
         candidates = sorted((i for i in self.kept if self.kept[i].models_path), key=lambda i: (self.by_id[i].loss, i))
         if not candidates:
             return None
+        limit = self.cost_limit(candidates)
+        if limit is not None:
+            candidates = limit.affordable(candidates)
         y, metric, task = self.p.y, self.p.metric, self.p.task
         rows, sw = self._rows_and_weights()
         preds = [self.kept[i].oof[rows] for i in candidates]
@@ -142,22 +146,41 @@ class FinalModelBuilder:
         if len(candidates) > 1 and self.deadline.remaining() > MIN_ENSEMBLE_SECONDS:
             if seconds is None:
                 seconds = SELECTION_SHARE * self.deadline.remaining()
-            w, loss = greedy_selection(preds, loss_fn, seconds=seconds)
+            w, loss = greedy_selection(preds, loss_fn, seconds=seconds,
+                                       **({} if limit is None else {"costs": [limit.costs[i] for i in candidates],
+                                                                    "limit": limit.limit}))
             if loss < best_single.loss - LOSS_EPSILON and sum(1 for x in w if x > 0) > 1:
                 members = [candidates[j] for j, x in enumerate(w) if x > 0]
                 weights = [x for x in w if x > 0]
                 ensemble_loss = loss
         threshold, ensemble_loss = self.threshold(members, weights, ensemble_loss)
         selection = Selection(tuple(members), tuple(weights), ensemble_loss, threshold, best_single)
-        return self.stacked(selection, candidates, time.monotonic() - started) or selection
+        if limit is not None:
+            log.info("infer_limit %.3g s per row: the ensemble's estimate %.3g s per row (%d of %d candidates "
+                     "affordable alone)", limit.limit, sum(limit.costs[i] for i in set(members)), len(candidates),
+                     len(limit.costs))
+        return self.stacked(selection, candidates, time.monotonic() - started, limit) or selection
 
-    def stacked(self, selection: Selection, candidates: list[int], selection_seconds: float) -> Selection | None:
+    def cost_limit(self, candidates: list[int]) -> CostLimit | None:
+        """The candidates' estimated prediction seconds per row (as deployed: refit on every row when the search
+        refits its members) under the problem's ``infer_limit`` (None: no limit)."""
+        if self.p.infer_limit is None:
+            return None
+        n_rows, n_splits, refit = len(self.p.y), len(self.splits), self.cost.refit_enabled
+        costs = {i: member_seconds_per_row(self.by_id[i], REGISTRY.get(self.by_id[i].family), n_rows, n_splits,
+                                           refit) for i in candidates}
+        return CostLimit(costs, float(self.p.infer_limit))
+
+    def stacked(self, selection: Selection, candidates: list[int], selection_seconds: float,
+                limit: CostLimit | None = None) -> Selection | None:
         """The stack over the kept trials in place of the Caruana ``selection`` when it wins out-of-fold
         (``StackChoice.wins``), else None. Not with fewer than ``MIN_STACK_MEMBERS`` candidates, nor under time
         folds (a stacker fitted on later blocks would be scored on earlier ones), nor with stacking off
         (``CostModel.stacking``: by default not in deterministic ``max_trials`` mode, whose final model stays the
-        Caruana bag, as its refit stays off)."""
+        Caruana bag, as its refit stays off), nor when its inputs together exceed the cost ``limit``."""
         if not self.cost.stacking or len(candidates) < MIN_STACK_MEMBERS or self.validation.kind is Kind.TIME:
+            return None
+        if limit is not None and not limit.within(stack_members(candidates, self.by_id)):
             return None
         rows, sw = self._rows_and_weights()
         oof_rows = OofRows(self.p.y[rows], sw, self.p.metric, self.p.task, self.n_classes)
@@ -294,10 +317,13 @@ class FinalModelBuilder:
     def member_models(self, trial_id: int) -> list:
         """The models a member's prediction averages. Holdout: the refit on every row when there is one, else
         the holdout model. CV: the fold models, plus the refit as one more of equal weight (the bag with the refit
-        beat the bag of fold models in ``benchmarks/bench_refit.py``; figures in ``docs/search-status.md``)."""
+        beat the bag of fold models in ``benchmarks/bench_refit.py``; figures in ``docs/search-status.md``), or
+        the refit alone for a family whose prediction cost grows with its training rows
+        (``Family.predict_cost_grows_with_rows``: k-NN)."""
         kept = self.kept[trial_id]
         refit = joblib.load(kept.refit_path) if kept.refit_path else []
-        if refit and (len(self.splits) == 1 or self.p.compact):
+        if refit and (len(self.splits) == 1 or self.p.compact
+                      or REGISTRY.get(self.by_id[trial_id].family).predict_cost_grows_with_rows):
             return refit  # (the holdout model is not loaded; compact: one model instead of the bag)
         return joblib.load(kept.models_path) + refit
 

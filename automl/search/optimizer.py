@@ -62,6 +62,7 @@ class SearchProblem:
     compact: bool = False  # keep the best single member (refit on every row) when it is nearly as good
     stacking: bool | None = None  # a stack may replace the Caruana ensemble (stack_choice); None: not with max_trials
     cost_prior: CostPrior | None = None  # the store's prior on seconds (automl.cost_prior); unused with max_trials
+    infer_limit: float | None = None  # the final model's estimated prediction seconds per row at most (predict_cost)
 
 
 @dataclass

@@ -117,6 +117,8 @@ class _Folds:
     curve: tuple | None = None
     truncated: bool = False
     raced_out: bool = False
+    predict_seconds: float = 0.0  # the fold models predicting their validation rows
+    fit_rows: list[int] = field(default_factory=list)
 
 
 def run_trial(request: TrialRequest, data: dict) -> TrialResult:
@@ -164,7 +166,8 @@ def _evaluate(request: TrialRequest, data: dict, start: float) -> TrialResult:
         raise ValueError(f"metric is not finite ({score})")
     details = TrialDetails(fold_losses=tuple(folds.losses), raced_out=len(folds.losses) if folds.raced_out else None,
                            rounds=tuple(folds.rounds) or None, curve=folds.curve if folds.rounds else None,
-                           truncated=folds.truncated)
+                           truncated=folds.truncated, predict_seconds_per_row=folds.predict_seconds / len(rows),
+                           fit_rows=int(np.mean(folds.fit_rows)))
     oof = models_path = None
     if not folds.raced_out:  # any fidelity: models on a share of the rows still predict their validation rows honestly
         oof = folds.oof
@@ -193,7 +196,10 @@ def _run_fold(request: TrialRequest, data: dict, fold: int, tr: np.ndarray, va: 
     Xva = Xev if categories is None else X.iloc[va]  # (the fitted model reads tables, not coded rows)
     del Xev
     folds.truncated = folds.truncated or (soft and time.monotonic() > fold_end)
+    started = time.monotonic()
     folds.oof[va] = predict_one(model, Xva, task, n_classes)
+    folds.predict_seconds += time.monotonic() - started
+    folds.fit_rows.append(len(tr))
     folds.models.append(model)
     folds.valid_rows.append(va)
     folds.losses.append(float(metric.to_loss(score_predictions(metric, yva, folds.oof[va], task,

@@ -42,6 +42,21 @@ def test_never_worse_than_the_best_single():
     assert ens <= _rmse(y)(best) + 1e-12 and weights[0] == 1.0
 
 
+def test_a_cost_limit_leaves_out_the_members_whose_addition_would_exceed_it():
+    """Three complementary models cost 1, 1 and 5 (seconds per row): unlimited, the ensemble takes all three; under
+    a limit of 2.5 only the first two, and the loss is still the best the affordable ones give."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=400)
+    preds = [y + rng.normal(scale=s, size=len(y)) for s in (0.5, 0.55, 0.5)]
+    loss = _rmse(y)
+    free, _ = greedy_selection(preds, loss)
+    assert all(w > 0 for w in free)
+    weights, ens = greedy_selection(preds, loss, costs=[1.0, 1.0, 5.0], limit=2.5)
+    assert weights[2] == 0.0 and weights[0] > 0 and weights[1] > 0
+    assert ens == greedy_selection(preds[:2], loss)[1]
+    assert greedy_selection(preds, loss, costs=[3.0, 1.0, 5.0], limit=2.5)[0] == [0.0, 1.0, 0.0]  # one affordable
+
+
 def test_bagged_ensemble_averages_members():
     class Const:
         def __init__(self, p):
