@@ -2,11 +2,12 @@
 (the final model before 2026-11-30), the refit alone, and the bag with the refit as one more member (what
 the search deploys under cross-validation now: ``automl.search.final_model.FinalModelBuilder.member_models``).
 
-    python benchmarks/bench_refit.py ../shared/datasets/pmlb [--datasets a,b,c] [--seeds 0,1,2] [--n-jobs 2]
+    python benchmarks/bench_refit.py ../shared/datasets/pmlb [--datasets a,b,c] [--seeds 0,1,2] [--n-jobs 2] \
+        [--family lightgbm]
 
-For each dataset and split (75 % train / 25 % test, as in ``bench_search.py``), LightGBM's family
-defaults run as trials (``automl.search.trial.run_trial``, with the protocol the search would choose:
-5-fold CV under 1,000 rows, 3-fold under 10,000), then once on all training rows
+For each dataset and split (75 % train / 25 % test, as in ``bench_search.py``), the defaults of the family
+``--family`` (LightGBM unless given) run as trials (``automl.search.trial.run_trial``, with the protocol the
+search would choose: 5-fold CV under 1,000 rows, 3-fold under 10,000), then once on all training rows
 (``automl.search.trial.refit``, with the early-stopped rounds the optimiser gives it: 1.1 x their mean).
 The default datasets are 16 PMLB datasets per task (seeded sample of those with 150 to 9,999 rows, none of
 ``bench_search.py``'s set). Prints per dataset the test scores and, over (dataset, configuration) pairs,
@@ -51,11 +52,11 @@ def default_datasets(summary: pd.DataFrame, per_task: int = 16) -> list[str]:
             for name in group.sample(min(len(group), per_task), random_state=1).dataset]
 
 
-def one_split(X, y, task, seed, keep_dir) -> list[dict]:
+def one_split(X, y, task, seed, keep_dir, family: str = "lightgbm") -> list[dict]:
     _, score_fn, _ = metric_of(task)
     _, Xte, _, yte, n_classes, data = trial_split(X, y, task, seed)
     rows = []
-    for i, config in enumerate(family_defaults([REGISTRY.get("lightgbm")])):
+    for i, config in enumerate(family_defaults([REGISTRY.get(family)])):
         result = run_trial(TrialRequest(trial_id=i, config=config, fidelity=1.0, seconds=600, keep_models_dir=keep_dir),
                            data)
         folds = joblib.load(result.models_path)
@@ -73,14 +74,14 @@ def one_split(X, y, task, seed, keep_dir) -> list[dict]:
     return rows
 
 
-def one_dataset(pmlb: Path, name: str, task_of: dict, seeds: list[int]) -> list[dict]:
+def one_dataset(pmlb: Path, name: str, task_of: dict, seeds: list[int], family: str = "lightgbm") -> list[dict]:
     warnings.filterwarnings("ignore")
     X, y, task = load(pmlb, name, task_of)
     if task != "regression":
         y = pd.Series(np.unique(y, return_inverse=True)[1], name="target")
     with tempfile.TemporaryDirectory() as keep_dir:
         return [{"dataset": name, "task": task, "rows": len(y), "seed": seed, **row}
-                for seed in seeds for row in one_split(X, y, task, seed, keep_dir)]
+                for seed in seeds for row in one_split(X, y, task, seed, keep_dir, family)]
 
 
 def main() -> None:
@@ -89,12 +90,13 @@ def main() -> None:
     parser.add_argument("--datasets", default=None, help="comma-separated names (default: a seeded sample)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--n-jobs", type=int, default=2, help="datasets run in parallel")
+    parser.add_argument("--family", default="lightgbm", help="the model family whose defaults are measured")
     args = parser.parse_args()
     summary = pd.read_csv(args.pmlb / "summary.csv")
     task_of = tasks_of(summary)
     names = args.datasets.split(",") if args.datasets else default_datasets(summary)
     seeds = [int(s) for s in args.seeds.split(",")]
-    parts = joblib.Parallel(n_jobs=args.n_jobs)(joblib.delayed(one_dataset)(args.pmlb, n, task_of, seeds)
+    parts = joblib.Parallel(n_jobs=args.n_jobs)(joblib.delayed(one_dataset)(args.pmlb, n, task_of, seeds, args.family)
                                                 for n in names)
     frame = pd.DataFrame([row for part in parts for row in part])
     per = frame.groupby(["dataset", "task", "rows", "config"], sort=False)[["bag", *VARIANTS]].mean().reset_index()

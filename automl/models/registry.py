@@ -52,9 +52,8 @@ class Family:
     threads its predictions use, for a library whose predictions do not depend on it (each row predicted on its
     own); None: it predicts on one thread (``set_predict_threads``).
     ``predict_cost_grows_with_rows``: a prediction compares each row with stored training rows (k-NN's rows, a
-    kernel SVM's support vectors), so its cost grows with the training rows: the final model keeps only the
-    member's refit on every row when it has one (each fold model would add that cost again, and holds nothing the
-    refit lacks).
+    kernel SVM's support vectors), so its cost grows with the training rows: a refit on every row costs more per
+    row than the fold model its trial timed (``automl.search.predict_cost``).
     """
 
     key: str

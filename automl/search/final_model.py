@@ -317,13 +317,11 @@ class FinalModelBuilder:
     def member_models(self, trial_id: int) -> list:
         """The models a member's prediction averages. Holdout: the refit on every row when there is one, else
         the holdout model. CV: the fold models, plus the refit as one more of equal weight (the bag with the refit
-        beat the bag of fold models in ``benchmarks/bench_refit.py``; figures in ``docs/search-status.md``), or
-        the refit alone for a family whose prediction cost grows with its training rows
-        (``Family.predict_cost_grows_with_rows``: k-NN)."""
+        beat the bag of fold models in ``benchmarks/bench_refit.py``, and the refit alone lost to it, k-NN's too;
+        figures in ``docs/search-status.md`` and ``docs/performance.md``)."""
         kept = self.kept[trial_id]
         refit = joblib.load(kept.refit_path) if kept.refit_path else []
-        if refit and (len(self.splits) == 1 or self.p.compact
-                      or REGISTRY.get(self.by_id[trial_id].family).predict_cost_grows_with_rows):
+        if refit and (len(self.splits) == 1 or self.p.compact):
             return refit  # (the holdout model is not loaded; compact: one model instead of the bag)
         return joblib.load(kept.models_path) + refit
 

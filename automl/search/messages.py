@@ -71,7 +71,7 @@ class TrialDetails:
     """What a worker reports about a trial beyond its score (kept on the ``Trial``): ``fold_losses`` (per fold
     run), ``raced_out`` (the folds run before racing stopped it), a boosting family's early-stopped ``rounds`` per
     fold and its first fold's validation ``curve`` (``(round, value)`` pairs), ``truncated`` (it kept the rounds
-    done when its share of the trial's time ran out), ``predict_seconds_per_row`` (wall seconds per row of one fold
+    done when its share of the trial's time ran out), ``predict_seconds_per_row`` (CPU seconds per row of one fold
     model predicting its validation rows in one batch, the cleaned table in; None: not measured) and ``fit_rows``
     (the fold models' mean training rows: what a k-NN model compares each row with)."""
 

@@ -1,7 +1,8 @@
 """What a member of the final model costs to predict, estimated from its trial, and the ensemble selection's limit on
 the sum (``infer_limit``: seconds per row, as AutoGluon's). The estimate comes from the trial's own prediction of its
-validation rows (``TrialDetails.predict_seconds_per_row``, one batch per fold, the encoder left out): rough, it
-varies with the machine's load and with the batch size (fixed costs per call weigh more in a small batch)."""
+validation rows (``TrialDetails.predict_seconds_per_row``: CPU seconds on one thread, one batch per fold, the encoder
+left out): rough, as fixed costs per call weigh more in a small batch, and a model predicting on several threads
+(``Family.predict_threads``) takes less wall time than its CPU seconds."""
 from __future__ import annotations
 
 import logging
@@ -14,19 +15,20 @@ log = logging.getLogger("automl")
 
 
 def member_seconds_per_row(trial: Trial, family: Family, n_rows: int, n_splits: int, refit: bool) -> float:
-    """Estimated seconds per row the member adds to the final model's prediction: the trial's seconds per row of one
-    model times the models ``FinalModelBuilder.member_models`` will average (holdout: one; CV: the fold models,
-    and the refit when ``refit`` is expected; a family whose cost grows with its training rows: the refit alone,
-    its cost scaled from the fold models' training rows to ``n_rows``). 0.0 when the trial measured nothing."""
+    """Estimated seconds per row the member adds to the final model's prediction, its models as
+    ``FinalModelBuilder.member_models`` deploys them: holdout, one model (the refit when ``refit`` is expected);
+    CV, the fold models and the refit. Each fold model costs what the trial measured; the refit as much, or for a
+    family whose cost grows with its training rows (``Family.predict_cost_grows_with_rows``) that scaled from the
+    fold models' training rows to ``n_rows``. 0.0 when the trial measured nothing."""
     details = trial.details
     per_model = details.predict_seconds_per_row
     if per_model is None:
         return 0.0
-    alone = refit and family.predict_cost_grows_with_rows
-    if alone and details.fit_rows:
-        per_model *= n_rows / details.fit_rows
-    models = 1 if n_splits == 1 or alone else n_splits + int(refit)
-    return float(per_model * models)
+    grows = family.predict_cost_grows_with_rows and details.fit_rows
+    refit_cost = per_model * (n_rows / details.fit_rows if grows else 1.0) if refit else 0.0
+    if n_splits == 1:
+        return float(refit_cost or per_model)
+    return float(per_model * n_splits + refit_cost)
 
 
 @dataclass(frozen=True)
