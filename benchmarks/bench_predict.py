@@ -14,7 +14,8 @@ benchmarks/requirements.txt): ``--flaml-python`` (default ``$FLAML_PYTHON``, els
 (default ``$AUTOGLUON_PYTHON``, else this one); a peer its Python cannot import is reported as not run.
 The predictions use the fit's ``--n-jobs`` cores (ours: the model's ``n_jobs``; FLAML: ``n_jobs``; AutoGluon:
 ``num_cpus``). The table ends with same-run ratios, ours over each peer, and the compact model's score as a share of
-the full one's. ``--profile`` prints where a 1-row prediction of our model spends its time (cProfile).
+the full one's. ``--infer-limit SECONDS`` passes that option to our fits. ``--profile`` prints where a 1-row
+prediction of our model spends its time (cProfile).
 Latencies depend on the machine's load (the 1-minute load average is printed before and after).
 """
 from __future__ import annotations
@@ -41,12 +42,14 @@ PEERS = {"flaml": ("FLAML", "flaml"), "autogluon": ("AutoGluon", "autogluon.tabu
 WORKER = Path(__file__).resolve().parent / "peers" / "predict_worker.py"
 
 
-def fit_ours(train: Path, budget: float, n_jobs: int, workdir: Path, compact: bool) -> tuple[Path, float]:
+def fit_ours(train: Path, budget: float, n_jobs: int, workdir: Path, compact: bool,
+             infer_limit: float | None = None) -> tuple[Path, float]:
     """``automl fit`` in a subprocess (its own knowledge base copy); the model directory and the fit's wall seconds."""
     out = workdir / ("ours-compact" if compact else "ours")
     cmd = [sys.executable, "-c", "import cli; cli.main()", "fit", str(train), "--target", TARGET, "--time-budget",
            str(budget), "--n-jobs", str(n_jobs), "--out", str(out), "--kb", str(workdir / f"kb-{out.name}.duckdb"),
-           "--quiet", "--json", *(["--compact"] if compact else [])]
+           "--quiet", "--json", *(["--compact"] if compact else []),
+           *(["--infer-limit", str(infer_limit)] if infer_limit is not None else [])]
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     start = time.monotonic()
     fit = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -57,7 +60,7 @@ def fit_ours(train: Path, budget: float, n_jobs: int, workdir: Path, compact: bo
 
 def ours(train: Path, test: pd.DataFrame, args, workdir: Path, compact: bool = False) -> PredictionFigures:
     from automl import AutoML
-    out, fit_seconds = fit_ours(train, args.budget, args.n_jobs, workdir, compact)
+    out, fit_seconds = fit_ours(train, args.budget, args.n_jobs, workdir, compact, args.infer_limit)
     model = AutoML.load(out)
     positive = list(model.classes_).index(POSITIVE)
     X = test.drop(columns=[TARGET])
@@ -130,6 +133,8 @@ def main() -> int:
     parser.add_argument("--ag-python", "--autogluon-python", dest="ag_python",
                         default=os.environ.get("AUTOGLUON_PYTHON", sys.executable))
     parser.add_argument("--no-compact", action="store_true", help="do not fit and measure the --compact model")
+    parser.add_argument("--infer-limit", type=float, default=None,
+                        help="our fits' --infer-limit (seconds per row; default: none)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     systems = [s for s in args.peers.split(",") if s and s != "none"]
