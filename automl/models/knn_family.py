@@ -21,4 +21,5 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
 
 
 FAMILY = Family("knn", ("binary", "multiclass", "regression"), PARAMS, build, max_rows=50_000, cost=0.5,
-                steps=DENSE_STEPS, predict_threads="n_jobs", predict_cost_grows_with_rows=True)  # (each query row's neighbours on their own)
+                steps=DENSE_STEPS, predict_threads="n_jobs",  # (each query row's neighbours on their own)
+                predict_cost_grows_with_rows=True)  # (each query row is compared with every training row)
