@@ -1,8 +1,9 @@
 """What a member of the final model costs to predict, estimated from its trial, and the ensemble selection's limit on
 the sum (``infer_limit``: seconds per row, as AutoGluon's). The estimate comes from the trial's own prediction of its
-validation rows (``TrialDetails.predict_seconds_per_row``: CPU seconds on one thread, one batch per fold, the encoder
-left out): rough, as fixed costs per call weigh more in a small batch, and a model predicting on several threads
-(``Family.predict_threads``) takes less wall time than its CPU seconds."""
+validation rows (``TrialDetails.predict_seconds_per_row``: the CPU seconds of the trial's process, which predicts on
+one thread, one batch per fold, the encoder left out): rough, as fixed costs per call weigh more in a small batch, a
+process running other work beside the trial (the driver's early trial) counts that too, and a model predicting on
+several threads (``Family.predict_threads``) takes less wall time than its CPU seconds."""
 from __future__ import annotations
 
 import logging

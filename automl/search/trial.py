@@ -196,7 +196,7 @@ def _run_fold(request: TrialRequest, data: dict, fold: int, tr: np.ndarray, va: 
     Xva = Xev if categories is None else X.iloc[va]  # (the fitted model reads tables, not coded rows)
     del Xev
     folds.truncated = folds.truncated or (soft and time.monotonic() > fold_end)
-    started = time.process_time()  # (CPU seconds of this worker: other processes' load does not inflate them)
+    started = time.process_time()  # (CPU seconds of this process: other processes' load does not inflate them)
     folds.oof[va] = predict_one(model, Xva, task, n_classes)
     folds.predict_seconds += time.process_time() - started
     folds.fit_rows.append(len(tr))

@@ -59,7 +59,7 @@ def _builder(tmp_path, X, target, families, metric=None, compact=False) -> Final
                                         keep_models_dir=str(tmp_path)), data)
         assert result.status == "ok", result.error
         trial = Trial(i, config, config_id(config), key, 1.0, "default", status=result.status, score=result.score,
-                      loss=result.loss)
+                      loss=result.loss, details=result.details)
         history.add(trial)
         by_id[i], kept[i] = trial, KeptModels(result.oof, result.models_path)
     fams = [REGISTRY.get(k) for k in families]
