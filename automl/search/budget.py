@@ -137,15 +137,6 @@ class CostModel:
                 ratios.append(self._ratios[t.trial_id])
         return float(np.median(ratios)) if ratios else 1.0
 
-    def reaches_full_fidelity(self, config: dict) -> bool:
-        """``config`` can be evaluated on every row within one trial's cap (an unknown cost counts as yes; always
-        in deterministic mode). One that cannot is only ever screened on a share of the rows: its models never
-        see them all, and an ensemble of them loses to cheaper configurations evaluated on every row."""
-        if self.deterministic:
-            return True
-        estimate = self.seconds(config, 1.0)
-        return estimate is None or estimate * ESTIMATE_MARGIN <= self.trial_cap
-
     def fits_in_time(self, config: dict, fidelity: float, unit: float | None = None) -> bool:
         """``config`` at ``fidelity`` can finish in the time left (``unit``: as for ``seconds``)."""
         return self.time_allows(self.seconds(config, fidelity, unit))

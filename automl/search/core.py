@@ -152,20 +152,12 @@ class SearchCore:
         """The next configuration not yet evaluated at ``fidelity``: the initial design, then the sampler."""
         for _ in range(FRESH_DRAWS):
             if self.queue:
-                config, origin = self._next_queued()
+                config, origin = self.queue.pop(0)
             else:
                 config, origin = self.sampler.propose(self.history)
             if origin == RESUMED or not self.history.seen(config_id(config), fidelity):
                 return config, origin
         return None
-
-    def _next_queued(self) -> tuple[dict, str]:
-        """The initial design's next configuration: the first that can reach full fidelity within a trial's cap
-        (``CostModel.reaches_full_fidelity``), else the first; the others keep their order, behind."""
-        for i, (config, origin) in enumerate(self.queue):
-            if origin == RESUMED or self.cost.reaches_full_fidelity(config):
-                return self.queue.pop(i)
-        return self.queue.pop(0)
 
     def _next_job(self) -> Job | None:
         """The scheduler's next job (a promotion or a fresh configuration), or None when nothing new is found."""

@@ -3,7 +3,6 @@ through ``ask`` -> ``start`` -> ``tell`` with typed messages."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from automl.deadline import Deadline
 from automl.models import REGISTRY
@@ -68,29 +67,3 @@ def test_excluding_the_text_step_keeps_suggestions_on_a_table_without_text():
     with_text = [LINEAR.without_steps(("tfidf_svd",))]  # a text column: the suggestion's text step is TF-IDF
     design = initial_design("warm", suggestion, with_text, "binary", exclude_steps=("tfidf_svd",))
     assert all(origin != "kb" for _, origin in design)
-
-
-def test_a_suggestion_that_cannot_reach_full_fidelity_within_a_trials_cap_waits_behind_the_others(tmp_path):
-    import dataclasses
-
-    from automl.cost_prior import CostPrior
-    slow = KNN.complete({"family": "knn", "n_neighbors": 7}, "binary")
-    cheap = LINEAR.complete({"family": "linear", "C": 0.5}, "binary")
-    suggestions = [{"config": slow, "origin": "kb"}, {"config": cheap, "origin": "kb"}]
-    problem = make_problem(n=120, families=("linear", "knn"))
-    shape = SearchCore(problem, Deadline(30), "warm", str(tmp_path)).cost  # (its rows and folds)
-    # the knowledge base timed the slow one at 15 s an evaluation on these rows: within a 30 s search's time but
-    # over its trial cap (12 s)
-    prior = CostPrior(rows=shape.train_rows, family_seconds={"knn": 0.01, "linear": 0.01},
-                      config_seconds={config_id(slow): 15.0 / shape.n_folds}, exponents={"knn": 1.0, "linear": 1.0})
-    problem = dataclasses.replace(problem, cost_prior=prior)
-    core = SearchCore(problem, Deadline(30), "warm", str(tmp_path), suggestions=suggestions)
-    assert core.cost.seconds(slow, 1.0) == pytest.approx(15.0) and core.cost.trial_cap == pytest.approx(12.0)
-    assert not core.cost.reaches_full_fidelity(slow) and core.cost.reaches_full_fidelity(cheap)
-    assert core.cost.fits_in_time(slow, 1.0)
-    queued = len(core.queue)
-    order = [core.start(core.ask()).config for _ in range(queued)]
-    assert order[0] == cheap and order[-1] == slow  # behind the portfolio too, still run when time allows
-    # with max_trials (deterministic) the warm start's order stands
-    fixed = SearchCore(problem, Deadline(30), "warm", str(tmp_path), suggestions=suggestions, max_trials=4)
-    assert fixed.ask().config == slow
