@@ -90,9 +90,8 @@ class CostModel:
         """Estimated seconds of ``family``'s default configuration at ``fidelity``: from the run's trials of the
         family, else from the prior, else from the other families' trials by the relative ``costs`` hints (None:
         nothing known)."""
-        own = self.history.cost_estimate(family, fidelity, relative=self.relative)
-        if own is not None:
-            return own
+        # (the prior answers exactly when the run has timed no trial of the family: the history's own estimate
+        # then has nothing of it, and falls back to the other families' by the hints)
         prior = self.prior_seconds(family, fidelity)
         if prior is not None:
             return prior
