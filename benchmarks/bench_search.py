@@ -200,8 +200,8 @@ AUTOGLUON_PYTHON = os.environ.get("AUTOGLUON_PYTHON", sys.executable)
 _AG_WALL: list[float] = []
 
 
-def run_autogluon(X, y, Xt, task, budget, n_jobs, seed):
-    """AutoGluon ``medium_quality`` in its own interpreter (``--autogluon-python``: it pins its own
+def run_autogluon(X, y, Xt, task, budget, n_jobs, seed, presets: str = "medium_quality"):
+    """AutoGluon with ``presets`` in its own interpreter (``--autogluon-python``: it pins its own
     scikit-learn); the wall time is the fit + predict time measured inside that interpreter."""
     import json
     import subprocess
@@ -210,7 +210,7 @@ def run_autogluon(X, y, Xt, task, budget, n_jobs, seed):
         X.assign(__target__=np.asarray(y)).to_parquet(Path(d) / "train.parquet")
         Xt.to_parquet(Path(d) / "test.parquet")
         (Path(d) / "job.json").write_text(json.dumps({"task": task, "budget": budget, "n_jobs": n_jobs,
-                                                      "seed": seed}))
+                                                      "seed": seed, "presets": presets}))
         done = subprocess.run([AUTOGLUON_PYTHON, str(worker), d], capture_output=True, text=True,
                               timeout=budget * 4 + 120)
         if done.returncode != 0:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paired import compare  # noqa: E402
+from paired import compare, relative_gain  # noqa: E402
 
 KEY = ["dataset", "seed", "system"]
 
@@ -25,8 +25,7 @@ KEY = ["dataset", "seed", "system"]
 def paired_rows(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """The rows of both runs joined on (dataset, seed, system), with the relative gain of ``after``."""
     both = before.merge(after, on=KEY, suffixes=("_before", "_after"))
-    scale = both["score_before"].abs().where(both["score_before"].abs() > 0, 1.0)
-    both["gain"] = (both["score_after"] - both["score_before"]) / scale
+    both["gain"] = relative_gain(both["score_after"], both["score_before"])
     return both
 
 

@@ -117,12 +117,13 @@ def seed_store() -> Path:
     return Path(os.environ["AUTOML_KB"])
 
 
-def collect(jobs, show, out: Path | None = None) -> pd.DataFrame:
+def collect(jobs, show, out: Path | None = None, previous: list[dict] = ()) -> pd.DataFrame:
     """Run ``jobs`` (``(label, job)`` pairs, ``job()`` -> list of row dicts), print ``show(row)`` for every row as
-    it comes; a failing job is named on stderr and skipped. The rows as a frame (empty when none ran), also
-    written to ``out`` (CSV) when given."""
+    it comes; a failing job is named on stderr and skipped. The rows as a frame (empty when none ran), after the
+    ``previous`` rows (an earlier run's, kept as they are); written to ``out`` (CSV) when given, after every job,
+    so an interrupted benchmark keeps every finished job."""
     import sys
-    rows: list[dict] = []
+    rows: list[dict] = list(previous)
     for label, job in jobs:
         try:
             new = job()
@@ -132,7 +133,6 @@ def collect(jobs, show, out: Path | None = None) -> pd.DataFrame:
         for row in new:
             print(show(row), flush=True)
         rows += new
-    frame = pd.DataFrame(rows)
-    if out is not None and len(frame):
-        frame.to_csv(out, index=False)
-    return frame
+        if out is not None and rows:
+            pd.DataFrame(rows).to_csv(out, index=False)
+    return pd.DataFrame(rows)

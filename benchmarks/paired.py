@@ -38,6 +38,15 @@ class Paired:
                 f"median {gain} {self.median:+.4g} [95 % CI {self.ci[0]:+.4g}, {self.ci[1]:+.4g}]")
 
 
+def relative_gain(score, reference):
+    """(score - reference) / |reference| (|reference| = 0: the plain difference), elementwise: a gain of scores of
+    different metrics on one scale. On greater-is-better scores (minus a loss for the loss metrics), -0.01 is a
+    score 1 % lower than the reference's, or a loss 1 % higher."""
+    score, reference = np.asarray(score, dtype=float), np.asarray(reference, dtype=float)
+    scale = np.where(np.abs(reference) > 0, np.abs(reference), 1.0)
+    return (score - reference) / scale
+
+
 def bootstrap_ci(values, statistic=np.median, n: int = N_BOOTSTRAP, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic`` over ``values`` (NaN when empty)."""
