@@ -3,8 +3,9 @@
     AG_PYTHON benchmarks/peers/autogluon_worker.py JOB_DIR
 
 ``JOB_DIR`` holds ``train.parquet`` (features + ``__target__``), ``test.parquet`` and ``job.json`` (task,
-budget, n_jobs, seed, and optionally presets: AutoGluon's preset, ``medium_quality`` when absent). Writes ``pred.npy`` and ``timing.json`` (fit + predict seconds, measured here so the
-interpreter's start and AutoGluon's import are not charged to AutoGluon's budget). AutoGluon pins its own
+budget, n_jobs, seed; optionally presets, AutoGluon's preset, ``medium_quality`` when absent). Writes ``pred.npy``
+and ``timing.json`` (fit + predict seconds, measured here so the interpreter's start and AutoGluon's import are
+not charged to AutoGluon's budget). AutoGluon pins its own
 scikit-learn and NumPy, so it lives in a separate virtual environment (see benchmarks/requirements.txt).
 """
 import json
@@ -26,8 +27,12 @@ def main(job_dir: str) -> int:
     start = time.monotonic()
     predictor = TabularPredictor(label="__target__", eval_metric=metric, path=str(d / "ag"), verbosity=0,
                                  problem_type=task)
+    # raise_on_no_models_fitted=False: without ray, best_quality's dynamic-stacking sub-fit runs in this process,
+    # and one that trains nothing in its quarter of the time would leave the learner unusable (AutoGluon 1.6.3);
+    # a main fit that trains nothing still fails, at predict
     predictor.fit(train, time_limit=job["budget"], presets=job.get("presets", "medium_quality"), num_cpus=job["n_jobs"],
-                  ag_args_fit={"random_seed": job["seed"]} if job.get("seed") is not None else None)
+                  ag_args_fit={"random_seed": job["seed"]} if job.get("seed") is not None else None,
+                  raise_on_no_models_fitted=False)
     if task == "regression":
         pred = predictor.predict(test).to_numpy()
     else:
