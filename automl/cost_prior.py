@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
@@ -22,7 +23,7 @@ from .search.brackets import TWO_RUNGS_ROWS
 from .search.validation import evaluated_rows, protocol_fits
 
 if TYPE_CHECKING:
-    from knowledge_base import PriorObservation
+    from knowledge_base import KnowledgeBase, PriorObservation
 
 log = logging.getLogger("automl")
 
@@ -123,13 +124,13 @@ def _slope(logs: np.ndarray, groups: np.ndarray) -> float | None:
 
 
 def cost_prior(timed: pd.DataFrame, weights: Mapping[str, float], n_rows: int,
-               relative: Mapping[str, float]) -> CostPrior | None:
+               relative: Mapping[str, float], exponents: Mapping[str, float] | None = None) -> CostPrior | None:
     """The prior for a table of ``n_rows`` rows from the timings of its neighbours (``weights``: fingerprint ->
-    similarity): each timing brought to ``n_rows`` training rows with its family's exponent, then the
-    similarity-weighted geometric mean per configuration, and per family as its default's (over the
-    configuration's cost relative to the default, ``relative``: config id -> that cost; configurations without
-    one count for themselves only). None when no neighbour has a timing."""
-    exponents = fit_exponents(timed)
+    similarity): each timing brought to ``n_rows`` training rows with its family's exponent (``exponents``, default
+    :func:`fit_exponents` of ``timed``), then the similarity-weighted geometric mean per configuration, and per
+    family as its default's (over the configuration's cost relative to the default, ``relative``: config id -> that
+    cost; configurations without one count for themselves only). None when no neighbour has a timing."""
+    exponents = fit_exponents(timed) if exponents is None else dict(exponents)
     near = timed[timed["fingerprint"].isin(list(weights))]
     if not len(near):
         return None
@@ -149,8 +150,38 @@ def _weighted_geomean(logs: np.ndarray, weights: np.ndarray, keys: pd.Series) ->
     return {str(k): float(math.exp(wl / w)) for k, wl, w in zip(sums.index, sums["wl"], sums["w"])}
 
 
-def store_cost_prior(store, prior: Iterable[PriorObservation], n_rows: int) -> CostPrior | None:
-    """:func:`cost_prior` from ``store``'s timings (one read) for the neighbours of the retrieved ``prior``
+class StoreTimings:
+    """A store's timings (``KnowledgeBase.timings``), read on first use and once, as one fit each
+    (:func:`timed_evaluations`) with the per-family exponents fitted on them: what a fit's cost prior and the
+    estimates of its own history's seconds (``automl.trial_budget``) share."""
+
+    def __init__(self, store: KnowledgeBase) -> None:
+        self.store = store
+
+    @cached_property
+    def raw(self) -> pd.DataFrame:
+        return self.store.timings()
+
+    @cached_property
+    def timed(self) -> pd.DataFrame:
+        return timed_evaluations(self.raw)
+
+    @cached_property
+    def exponents(self) -> dict[str, float]:
+        return fit_exponents(self.timed)
+
+    def fingerprints(self, lineage: str) -> list[str]:
+        """The stored datasets of ``lineage`` that have timings."""
+        return sorted(set(self.raw.loc[self.raw["lineage"] == lineage, "fingerprint"].astype(str)))
+
+    def prior(self, weights: Mapping[str, float], n_rows: int,
+              relative: Mapping[str, float] | None = None) -> CostPrior | None:
+        """:func:`cost_prior` of these timings."""
+        return cost_prior(self.timed, weights, n_rows, relative or {}, self.exponents)
+
+
+def store_cost_prior(timings: StoreTimings, prior: Iterable[PriorObservation], n_rows: int) -> CostPrior | None:
+    """:func:`cost_prior` from a store's ``timings`` (one read) for the neighbours of the retrieved ``prior``
     observations (their similarity weights and configurations); None when it cannot be made (an empty store, no
     neighbour, a read that failed: the search then times its own trials, as without a store) or is not wanted
     (fewer than ``PRIOR_MIN_ROWS`` rows: the store is not read)."""
@@ -165,11 +196,11 @@ def store_cost_prior(store, prior: Iterable[PriorObservation], n_rows: int) -> C
     if not weights:
         return None
     try:
-        return cost_prior(timed_evaluations(store.timings()), weights, n_rows, relative)
+        return timings.prior(weights, n_rows, relative)
     except Exception as exc:  # a prior on seconds never stops a fit
         log.debug("no cost prior: %s", exc)
         return None
 
 
-__all__ = ["CostPrior", "timed_evaluations", "fit_exponents", "cost_prior", "store_cost_prior", "DEFAULT_EXPONENT",
-           "PRIOR_MIN_ROWS"]
+__all__ = ["CostPrior", "StoreTimings", "timed_evaluations", "fit_exponents", "cost_prior", "store_cost_prior",
+           "DEFAULT_EXPONENT", "PRIOR_MIN_ROWS"]

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .search import SearchProblem, SearchResult
     from .search.validation import SplitOptions
     from .table_source import TableSource
+    from .trial_budget import TrialBudget
 
 log = logging.getLogger("automl")
 
@@ -69,7 +70,8 @@ def fit(est: "AutoMLBase", X, y, *, task: str | None, deadline: Deadline | None 
     est.families_, est.excluded_steps_ = allowed_families(est.include, est.exclude)
     retrieve = bool(est.warm_start and est.strategy == "warm")
     warm = warm_start_for_fit(table, name, describe=bool(est.write_back) or retrieve, retrieve=retrieve,
-                              open_store=est._open_kb, metric=est.metric_, families=est.families_, clock=clock)
+                              open_store=est._open_kb, metric=est.metric_, families=est.families_, clock=clock,
+                              budget=trial_budget(est, len(table.y), user_rows=X_val is not None))
     suggestions = [*first_configs, *warm.search_suggestions()]  # (the search drops excluded steps)
     est.profile_ = training_profile(table, warm)
     problem = dataclasses.replace(search_problem(est, table, metric, X_val, y_val), cost_prior=warm.cost_prior)
@@ -81,6 +83,15 @@ def fit(est: "AutoMLBase", X, y, *, task: str | None, deadline: Deadline | None 
                                resume=resume, kept_previous=kept_previous, source=source)
     est.n_evaluations_written_ = write_back(est, warm, started_at) if est.write_back else 0
     return est
+
+
+def trial_budget(est: "AutoMLBase", n_rows: int, *, user_rows: bool) -> "TrialBudget | None":
+    """What one trial of this fit may take (``automl.trial_budget``), by its time budget; None in ``max_trials``
+    mode, where every trial runs whatever it costs."""
+    if est.max_trials is not None:
+        return None
+    from .trial_budget import TrialBudget
+    return TrialBudget.for_fit(float(est.time_budget), n_rows, user_rows=user_rows)
 
 
 def target_name(y) -> str | None:

@@ -18,9 +18,10 @@ from .kb_records import search_prior, search_suggestions
 if TYPE_CHECKING:  # importing knowledge_base opens DuckDB's module: only when a store is read
     from knowledge_base import KnowledgeBase, Neighbour, PriorObservation
 
-    from .cost_prior import CostPrior
+    from .cost_prior import CostPrior, StoreTimings
     from .prepare import PreparedTable
     from .timing import PhaseClock
+    from .trial_budget import TrialBudget
 
 log = logging.getLogger("automl")
 
@@ -67,17 +68,28 @@ class WarmStart:
 
 
 def warm_start(store: KnowledgeBase, metafeatures: dict, task: str, metric: str, *,
-               families: Iterable[str] | None = None, lineage: str | None = None) -> WarmStart:
+               families: Iterable[str] | None = None, lineage: str | None = None,
+               budget: "TrialBudget | None" = None, timings: "StoreTimings | None" = None) -> WarmStart:
     """Retrieve from ``store`` what a fit of this table starts from (module docstring); raises the store's
     ``KnowledgeBaseError`` when it cannot be read (the fit then starts from the hand-written list). ``families``
-    None: every family registered here (:func:`registered_families`)."""
+    None: every family registered here (:func:`registered_families`). With the fit's trial ``budget`` (a timed
+    fit), the stored configurations of ``lineage`` estimated over its cap (``automl.trial_budget.over_cap``, from
+    ``timings``: the store's, read here when not given) are passed over in its own history's picks."""
     families = registered_families(families)
+    over = frozenset()
+    if budget is not None and lineage is not None:
+        from .cost_prior import StoreTimings
+        from .trial_budget import over_cap
+        over = over_cap(timings or StoreTimings(store), lineage, budget)
     neighbours, suggestions, prior = store.retrieve(metafeatures, task, metric, n=N_SUGGESTIONS, k=RETRIEVAL_K,
                                                     neighbours_k=NEIGHBOURS_SHOWN, prior_limit=PRIOR_LIMIT,
-                                                    families=families, lineage=lineage)
+                                                    families=families, lineage=lineage, own_over_cap=over)
     points = tuple(StartPoint(s.config, s.config_id, s.origin, s.explanation) for s in suggestions)
     if points:
         note = f"{len(points)} warm-start configuration(s) from {len(neighbours)} similar dataset(s)"
+        if over:
+            note += (f"; {len(over)} configuration(s) of this table's history estimated over the "
+                     f"{budget.cap:.1f} s trial cap passed over")
     else:
         points = learned_portfolio(store, task, families)
         where = "the store's learned portfolio" if points else "the hand-written portfolio (none learned)"
@@ -88,12 +100,13 @@ def warm_start(store: KnowledgeBase, metafeatures: dict, task: str, metric: str,
 
 def warm_start_for_fit(table: "PreparedTable", target_name: str | None, *, describe: bool, retrieve: bool,
                        open_store: Callable[[], KnowledgeBase], metric: str, families: Iterable[str] | None = None,
-                       clock: "PhaseClock | None" = None) -> WarmStart:
+                       clock: "PhaseClock | None" = None, budget: "TrialBudget | None" = None) -> WarmStart:
     """With ``describe``, the fingerprint, meta-features and lineage of the prepared ``table`` (their failure
     leaves the knowledge base out of the fit, with a warning); with ``retrieve`` too, what its search starts
-    from (:func:`warm_start`; none, with the reason in ``note``, when the store cannot be read: the search
-    then starts from its hand-written list), and the search's prior on seconds from the neighbours' timings
-    (``automl.cost_prior``). ``clock`` times the phases ``metafeatures`` and ``knowledge_base``."""
+    from (:func:`warm_start`, within the trial ``budget`` of a timed fit; none, with the reason in ``note``, when
+    the store cannot be read: the search then starts from its hand-written list), and the search's prior on
+    seconds from the neighbours' timings (``automl.cost_prior``; the store's timings read once for both).
+    ``clock`` times the phases ``metafeatures`` and ``knowledge_base``."""
     found = WarmStart((), (), (), NOT_USED)
     if not describe:
         return found
@@ -111,11 +124,13 @@ def warm_start_for_fit(table: "PreparedTable", target_name: str | None, *, descr
             clock.lap("metafeatures")
     if not retrieve:
         return found
-    from .cost_prior import store_cost_prior
+    from .cost_prior import StoreTimings, store_cost_prior
     try:
         store = open_store()
-        start = warm_start(store, found.metafeatures, table.task, metric, families=families, lineage=found.lineage)
-        start = dataclasses.replace(start, cost_prior=store_cost_prior(store, start.prior, len(table.y)))
+        timings = StoreTimings(store)
+        start = warm_start(store, found.metafeatures, table.task, metric, families=families, lineage=found.lineage,
+                           budget=budget, timings=timings)
+        start = dataclasses.replace(start, cost_prior=store_cost_prior(timings, start.prior, len(table.y)))
     except KnowledgeBaseError as exc:
         log.warning("knowledge base unavailable (%s); starting from the default portfolio", exc)
         return dataclasses.replace(found, note=f"knowledge base unavailable: {exc}")

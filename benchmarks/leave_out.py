@@ -65,12 +65,13 @@ class LeaveOut(KnowledgeBase):
     def retrieve(self, metafeatures: dict, task: str, metric: str, n: int = 10, k: int = 10,
                  families: Iterable[str] | None = None, exclude_fingerprint: str | None = None, *,
                  metafeatures_version: str | None = None, exclude_names: Iterable[str] = (),
-                 neighbours_k: int | None = None, prior_limit: int | None = None, lineage: str | None = None
+                 neighbours_k: int | None = None, prior_limit: int | None = None, lineage: str | None = None,
+                 own_over_cap: frozenset[str] = frozenset()
                  ) -> tuple[list[Neighbour], list[Suggestion], list[PriorObservation]]:
         return self.store.retrieve(metafeatures, task, metric, n, k, families, exclude_fingerprint,
                                    metafeatures_version=metafeatures_version,
                                    exclude_names=self._hidden(exclude_names), neighbours_k=neighbours_k,
-                                   prior_limit=prior_limit, lineage=lineage)
+                                   prior_limit=prior_limit, lineage=lineage, own_over_cap=own_over_cap)
 
     # ------------------------------------------------------------------------------------ listings
     def dataset(self, fingerprint: str) -> DatasetRecord | None:

@@ -17,7 +17,7 @@ from .records import DatasetRecord, EvaluationRecord, Neighbour, PriorObservatio
 
 
 TIMING_COLUMNS = ("fingerprint", "name", "config_id", "family", "fidelity", "protocol", "fit_seconds", "origin",
-                  "n_rows", "n_features")
+                  "n_rows", "n_features", "lineage")
 
 
 class KnowledgeBase(ABC):
@@ -58,12 +58,15 @@ class KnowledgeBase(ABC):
     def retrieve(self, metafeatures: dict, task: str, metric: str, n: int = 10, k: int = 10,
                  families: Iterable[str] | None = None, exclude_fingerprint: str | None = None, *,
                  metafeatures_version: str | None = None, exclude_names: Iterable[str] = (),
-                 neighbours_k: int | None = None, prior_limit: int | None = None, lineage: str | None = None
+                 neighbours_k: int | None = None, prior_limit: int | None = None, lineage: str | None = None,
+                 own_over_cap: frozenset[str] = frozenset()
                  ) -> tuple[list[Neighbour], list[Suggestion], list[PriorObservation]]:
         """``(similar, suggest, prior_observations)`` for one fit (a store may do it in one connection);
         ``similar`` takes ``neighbours_k`` datasets (default ``k``). With ``lineage`` (the query's
         :func:`knowledge_base.lineage`) a store that records lineages puts the stored versions of the
-        query's own table first (suggestions with origin ``"previous version"``); this default ignores it."""
+        query's own table first (suggestions with origin ``"previous version"``), passing over the configuration
+        ids in ``own_over_cap`` (those the caller estimates cannot run at full fidelity within one of its trials)
+        unless all of its candidates are (then its best alone); this default ignores both."""
         families = set(families) if families is not None else None
         common = dict(exclude_fingerprint=exclude_fingerprint, metafeatures_version=metafeatures_version,
                       exclude_names=exclude_names)
@@ -98,12 +101,12 @@ class KnowledgeBase(ABC):
         filters."""
 
     def timings(self) -> pd.DataFrame:
-        """Every ``ok`` evaluation with recorded seconds, with the size of its dataset: ``TIMING_COLUMNS``
-        (``protocol`` says the rows a subsample evaluation was measured on), in no particular order. What a cost
-        model fits seconds against rows with; a store may answer it in one narrow read."""
+        """Every ``ok`` evaluation with recorded seconds, with the size and lineage of its dataset:
+        ``TIMING_COLUMNS`` (``protocol`` says the rows a subsample evaluation was measured on), in no particular
+        order. What a cost model fits seconds against rows with; a store may answer it in one narrow read."""
         ev = self.evaluations()
         ev = ev[(ev["status"] == "ok") & (ev["fit_seconds"] > 0)]
-        sizes = self.datasets()[["fingerprint", "n_rows", "n_features"]]
+        sizes = self.datasets()[["fingerprint", "n_rows", "n_features", "lineage"]]
         return ev.merge(sizes, on="fingerprint")[list(TIMING_COLUMNS)].reset_index(drop=True)
 
     @abstractmethod

@@ -298,7 +298,7 @@ class DuckDBStore(KnowledgeBase):
         with self._session(write=False) as con:  # (no configuration text: one narrow read)
             return con.execute(
                 "SELECT d.fingerprint, d.name, printf('%016x', e.config_key) AS config_id, e.family, e.fidelity, "
-                "e.protocol, e.fit_seconds, e.origin, d.n_rows, d.n_features "
+                "e.protocol, e.fit_seconds, e.origin, d.n_rows, d.n_features, d.lineage "
                 "FROM evaluations e JOIN datasets d USING (dataset_id) "
                 "WHERE e.status = 'ok' AND e.fit_seconds > 0").df()
 
@@ -336,13 +336,16 @@ class DuckDBStore(KnowledgeBase):
     def retrieve(self, metafeatures: dict, task: str, metric: str, n: int = 10, k: int = 10,
                  families: Iterable[str] | None = None, exclude_fingerprint: str | None = None, *,
                  metafeatures_version: str | None = None, exclude_names: Iterable[str] = (),
-                 neighbours_k: int | None = None, prior_limit: int | None = None, lineage: str | None = None
+                 neighbours_k: int | None = None, prior_limit: int | None = None, lineage: str | None = None,
+                 own_over_cap: frozenset[str] = frozenset()
                  ) -> tuple[list[Neighbour], list[Suggestion], list[PriorObservation]]:
         """What a fit needs, in one connection: ``similar`` (``neighbours_k``, default ``k``), ``suggest``
-        and ``prior_observations``, the stored versions of ``lineage`` first (see the contract)."""
+        and ``prior_observations``, the stored versions of ``lineage`` first, within ``own_over_cap`` (see the
+        contract)."""
         neighbours, plan, texts = self._planned(metafeatures, task, metric, k, neighbours_k or k, exclude_fingerprint,
                                                 metafeatures_version, exclude_names, lineage,
-                                                lambda m, own: Plan(m, n, _set(families), prior_limit, own=own))
+                                                lambda m, own: Plan(m, n, _set(families), prior_limit, own=own,
+                                                                    own_over_cap=frozenset(own_over_cap)))
         return neighbours, plan.suggestions(texts), plan.observations(texts)
 
     def _planned(self, metafeatures: dict, task: str, metric: str, k: int, k_all: int,

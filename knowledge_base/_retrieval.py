@@ -26,7 +26,9 @@ thousand rows that is faster than any data-frame machinery.
   the alternatives in leave-one-out over the seed: ``docs/knowledge-base.md`` (Measured choices).
 * The query's own lineage (the stored versions of the same table, ``Plan(own=...)``) comes first: up to
   ``OWN_HISTORY_N`` of its complementary picks (origin ``"previous version"``), then the other neighbours'
-  picks; its rows also lead the surrogate's prior.
+  picks; its rows also lead the surrogate's prior. A timed fit names the lineage's configurations it estimates
+  cannot run at full fidelity within one trial (``own_over_cap``): the picks are made among the others, and
+  only when every candidate is over, the best one alone is kept (:func:`select_within_cap`).
 """
 from __future__ import annotations
 
@@ -274,6 +276,16 @@ def select_complementary(candidates: Iterable[Candidate], n: int, weights: dict[
     return chosen
 
 
+def select_within_cap(candidates: list[Candidate], n: int, weights: dict[int, float],
+                      over_cap: frozenset[str]) -> list[Candidate]:
+    """:func:`select_complementary` among the candidates whose id is not in ``over_cap``; when every candidate's
+    is, the best one alone (a table's own best is never dropped for lack of a cheaper one)."""
+    within = [c for c in candidates if c.config_id not in over_cap]
+    if within or not candidates:
+        return select_complementary(within, n, weights)
+    return select_complementary(candidates, min(n, 1), weights)
+
+
 def load_json(text: str) -> Callable[[], dict]:
     return lambda: json.loads(text)
 
@@ -325,8 +337,9 @@ class _Ranking:
     def keys(self) -> set[int]:
         return {c for c, *_ in self.ranked}
 
-    def suggestions(self, texts: dict[int, str], n: int, origin: str, taken: set[str]) -> list[Suggestion]:
-        """Up to ``n`` complementary picks (``select_complementary``) whose ids are not in ``taken``."""
+    def suggestions(self, texts: dict[int, str], n: int, origin: str, taken: set[str],
+                    over_cap: frozenset[str] = frozenset()) -> list[Suggestion]:
+        """Up to ``n`` complementary picks (``select_within_cap``) whose ids are not in ``taken``."""
         scores: dict[int, dict[int, float]] = {}
         costs: dict[int, dict[int, float]] = {}
         for (d, c), (score, fidelity, cost) in self.pairs.items():
@@ -335,7 +348,7 @@ class _Ranking:
         candidates = [Candidate(config_id_of(c), self.family_of[c], float(expected), load_json(texts[c]),
                                 scores.get(c, {}), typical_cost(costs.get(c, {}), self.m.weights))
                       for c, expected, *_ in self.ranked if c in texts and config_id_of(c) not in taken]
-        chosen = select_complementary(candidates, n, self.m.weights)
+        chosen = select_within_cap(candidates, n, self.m.weights, over_cap)
         sources_of = self._sources({int(c.config_id, 16) for c in chosen})
         return [Suggestion(config=c.config, config_id=c.config_id, family=c.family, expected=float(c.expected),
                            explanation=self._explanation(c, sources_of[int(c.config_id, 16)], origin),
@@ -366,13 +379,15 @@ class Plan:
     take their JSON texts by key.
 
     ``own`` (the stored versions of the query's lineage) comes first: up to ``OWN_HISTORY_N`` of the ``n``
-    suggestions (origin ``"previous version"``) and the first prior rows; ``m`` (the other neighbours)
-    fills the rest.
+    suggestions (origin ``"previous version"``; none of ``own_over_cap``, unless all are: :func:`select_within_cap`)
+    and the first prior rows; ``m`` (the other neighbours) fills the rest.
     """
 
     def __init__(self, m: Material | None, n: int, families: set[str] | None, limit: int | None,
-                 suggest: bool = True, prior: bool = True, own: Material | None = None) -> None:
+                 suggest: bool = True, prior: bool = True, own: Material | None = None,
+                 own_over_cap: frozenset[str] = frozenset()) -> None:
         self.n = n
+        self.own_over_cap = own_over_cap
         self.rankings: list[tuple[_Ranking, int, str]] = []
         self.rows: list[tuple[Material, tuple]] = []
         for material, count, origin in ((own, min(n, OWN_HISTORY_N), OWN_HISTORY_ORIGIN), (m, n, "kb")):
@@ -396,7 +411,9 @@ class Plan:
         """The own lineage's picks, then the other neighbours' complementary picks, ``n`` in all."""
         out: list[Suggestion] = []
         for ranking, count, origin in self.rankings:
-            out += ranking.suggestions(texts, min(count, self.n - len(out)), origin, {s.config_id for s in out})
+            over_cap = self.own_over_cap if origin == OWN_HISTORY_ORIGIN else frozenset()
+            out += ranking.suggestions(texts, min(count, self.n - len(out)), origin, {s.config_id for s in out},
+                                       over_cap)
         return out
 
     def observations(self, texts: dict[int, str]) -> list[PriorObservation]:
@@ -417,5 +434,5 @@ class Plan:
 
 __all__ = ["similarity", "Observations", "comparable_groups", "normalise", "per_config", "relative_seconds",
            "typical_cost", "expected_scores", "prior_rows", "config_id_of", "config_distance", "Candidate",
-           "select_complementary", "Material", "Plan", "OWN_HISTORY_N", "CLIP_QUANTILE", "PRIOR_WEIGHT",
-           "DIVERSITY_EPSILON", "COST_EXPONENT"]
+           "select_complementary", "select_within_cap", "Material", "Plan", "OWN_HISTORY_N", "CLIP_QUANTILE",
+           "PRIOR_WEIGHT", "DIVERSITY_EPSILON", "COST_EXPONENT"]

@@ -121,3 +121,98 @@ def test_kb_similar_lists_what_a_fit_starts_from(first_fit, tmp_path):
     Xv, yv = split_target(load_table(data), "churned")
     model = fit(kb, Xv, yv, max_trials=6)
     assert [(t["config_id"], t["origin"]) for t in model.trials_] == [(s["config_id"], s["origin"]) for s in shown[:6]]
+
+
+# ------------------------------------------------------------------------ the own history within a trial's time
+LAST_MONTH_SECONDS = 60.0
+
+
+def phoneme(pmlb_dir) -> tuple[pd.DataFrame, pd.Series]:
+    frame = pd.read_csv(pmlb_dir / "phoneme.tsv.gz", sep="\t")  # 5,404 rows: 3-fold CV
+    return frame.drop(columns="target"), frame["target"]
+
+
+def slow_and_cheap() -> list[tuple[dict, float, float]]:
+    """Last month's trials as (configuration, validation AUC, seconds of the whole 3-fold evaluation): the two
+    best are slow boosting configurations, the next ones cheap."""
+    def config(family: str, **params) -> dict:
+        return REGISTRY.get(family).complete({**REGISTRY.get(family).default_config("binary"), **params}, "binary")
+    return [(config("lightgbm", learning_rate=0.011), 0.95, 14.0),
+            (config("catboost", learning_rate=0.013), 0.94, 12.0), (config("random_forest"), 0.93, 0.9), (config("extra_trees"), 0.92, 0.7), (config("linear"), 0.80, 0.1)]
+
+
+def write_last_month(kb, X, y) -> None:
+    """A fit of ``(X, y)`` as its write-back records it: the table and its trials (``slow_and_cheap``)."""
+    import metafeatures
+    from datetime import datetime, timezone
+
+    from automl.kb_records import evaluation_record
+    from automl.prepare import prepare
+    from automl.search.validation import choose_protocol
+    from automl.space import SPACE_VERSION
+    table = prepare(X, y)
+    dataset = knowledge_base.DatasetRecord(
+        fingerprint=table.fingerprint, name=None, source="local", task=table.task, n_rows=len(table.y),
+        n_features=table.X.shape[1], metafeatures=table.metafeatures,
+        metafeatures_version=metafeatures.METAFEATURES_VERSION,
+        lineage=knowledge_base.lineage(table.encoder.column_kinds(), "target", table.task))
+    trials = [{"config": c, "fidelity": 1.0, "status": "ok", "score": auc, "loss": -auc, "fit_seconds": seconds,
+               "origin": "bo"} for c, auc, seconds in slow_and_cheap()]
+    now = datetime.now(timezone.utc)
+    run = knowledge_base.RunRecord(run_id="last-month", kind="fit", started_at=now, finished_at=now,
+                                   budget_seconds=LAST_MONTH_SECONDS, settings={}, versions={})
+    evaluations = [evaluation_record(t, space_version=SPACE_VERSION, protocol=choose_protocol(len(table.y)),
+                                     metric="roc_auc", seed=0) for t in trials]
+    assert knowledge_base.open_store(kb).record_run(run, dataset, evaluations) == len(trials)
+
+
+@pytest.fixture(scope="module")
+def phoneme_history(tmp_path_factory):
+    """A store (the bundled seed) holding last month's fit of phoneme on 60 % of its rows."""
+    from tests.conftest import PMLB
+    if not (PMLB / "phoneme.tsv.gz").exists():
+        pytest.skip(f"PMLB datasets not found at {PMLB}")
+    kb = tmp_path_factory.mktemp("own-history") / "kb.duckdb"
+    X, y = phoneme(PMLB)
+    last_month = X.sample(frac=0.6, random_state=0).index
+    write_last_month(kb, X.loc[last_month], y.loc[last_month])
+    return kb
+
+
+def own_picks(kb, X, y, budget) -> list[str]:
+    from automl.prepare import prepare
+    from automl.warm_start import warm_start
+    table = prepare(X, y)
+    lineage = knowledge_base.lineage(table.encoder.column_kinds(), "target", table.task)
+    start = warm_start(knowledge_base.open_store(kb), table.metafeatures, table.task, "roc_auc", lineage=lineage,
+                       budget=budget)
+    return [s.config_id for s in start.suggestions if s.origin == OWN_HISTORY_ORIGIN]
+
+
+def test_a_timed_fit_starts_from_the_previous_versions_best_that_fit_in_one_trial(phoneme_history, pmlb_dir,
+                                                                                  tmp_path):
+    from automl.search.budget import fit_trial_cap
+    from automl.trial_budget import TrialBudget
+    X, y = phoneme(pmlb_dir)
+    ids = [knowledge_base.config_id(c) for c, *_ in slow_and_cheap()]
+    lightgbm, catboost, forest, trees, linear = ids
+    unlimited = own_picks(phoneme_history, X, y, None)
+    assert unlimited == [lightgbm, catboost, forest]  # without a budget (max_trials): by stored score, as before
+    # 10 s: one trial may take fit_trial_cap(10) < 4 s; the boosting ones, 12-14 s on 3,242 rows, are over it
+    assert fit_trial_cap(10) < 4
+    assert own_picks(phoneme_history, X, y, TrialBudget.for_fit(10, len(y))) == [forest, trees, linear]
+    assert own_picks(phoneme_history, X, y, TrialBudget.for_fit(300, len(y))) == unlimited  # a cap of 100+ s
+    # a timed fit starts from them (15 s: room for a trial on a busy machine; its write-back left out: the store
+    # stays as it is), and ``kb similar --time-budget`` shows exactly what it starts from
+    model = AutoMLClassifier(time_budget=15, knowledge_base=str(phoneme_history), write_back=False).fit(X, y)
+    started = [(knowledge_base.config_id(s["config"]), s["origin"]) for s in model.warm_start_configs_]
+    assert [cid for cid, origin in started if origin == OWN_HISTORY_ORIGIN] == [forest, trees, linear]
+    data = tmp_path / "phoneme.csv"
+    pd.concat([X, y], axis=1).to_csv(data, index=False)
+    command = ["kb", "similar", str(data), "--target", "target", "--kb", str(phoneme_history), "--json"]
+    for extra, expected in (([], unlimited), (["--time-budget", "15"], [forest, trees, linear])):
+        result = CliRunner().invoke(main, [*command, *extra])
+        assert result.exit_code == 0, result.output
+        shown = [(s["config_id"], s["origin"]) for s in json.loads(result.stdout)["suggestions"]]
+        assert [cid for cid, origin in shown if origin == OWN_HISTORY_ORIGIN] == expected
+    assert shown == started

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ._errors import configure_logging
-from ._options import KB_OPTION, QUIET_OPTION, evaluation_data
+from ._options import KB_OPTION, QUIET_OPTION, evaluation_data, parse_budget
 
 
 @click.group("kb")
@@ -40,23 +40,31 @@ def kb_info(kb_path, as_json):
 @click.option("--target", "-y", required=True)
 @click.option("--task", default=None)
 @click.option("--metric", default=None)
+@click.option("--time-budget", "-t", type=float, default=None,
+              help="Seconds of the fit to show: its own history's configurations that cannot run within one of "
+                   "its trials are passed over, as that fit does (default: a fit with max_trials).")
 @KB_OPTION
 @click.option("--json", "as_json", is_flag=True)
-def kb_similar(data, target, task, metric, kb_path, as_json):
+def kb_similar(data, target, task, metric, time_budget, kb_path, as_json):
     """The past datasets nearest to DATA and the configurations a fit of it would start from, in order."""
     import dataclasses
+
+    seconds = None if time_budget is None else parse_budget(time_budget)  # (bad input before reading DATA)
 
     import knowledge_base
     from automl.data import load_table, split_target
     from automl.metrics import get_metric
     from automl.prepare import prepare
+    from automl.trial_budget import TrialBudget
     from automl.warm_start import warm_start
     from knowledge_base.records import finite_or_none
     table = prepare(*split_target(load_table(data), target), task)  # what a fit of DATA sees and records
     mf = table.metafeatures
     lineage = knowledge_base.lineage(table.encoder.column_kinds(), target, table.task)
     metric_name = get_metric(metric, table.task).name
-    start = warm_start(knowledge_base.open_store(kb_path), mf, table.task, metric_name, lineage=lineage)
+    budget = None if seconds is None else TrialBudget.for_fit(seconds, len(table.y))
+    start = warm_start(knowledge_base.open_store(kb_path), mf, table.task, metric_name, lineage=lineage,
+                       budget=budget)
     if as_json:
         click.echo(json.dumps({"task": table.task, "metric": metric_name, "fingerprint": table.fingerprint,
                                "lineage": lineage, "note": start.note,

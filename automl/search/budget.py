@@ -45,6 +45,19 @@ def search_deadline(deadline: Deadline, budget: float, floor: float = 0.05) -> D
     return Deadline(max(floor, deadline.remaining() - end_reserve(budget)))
 
 
+def trial_cap(budget: float, trial_timeout: float | None = None) -> float:
+    """The seconds one trial of a search of ``budget`` seconds may take: ``trial_timeout`` when given, else
+    ``TRIAL_CAP_SHARE`` of the budget, at least ``TRIAL_CAP_MIN``."""
+    return float(trial_timeout) if trial_timeout else max(TRIAL_CAP_MIN, TRIAL_CAP_SHARE * budget)
+
+
+def fit_trial_cap(time_budget: float) -> float:
+    """The trial cap of the search of a fit of ``time_budget`` seconds, from its start: the cap of the budget
+    less ``end_reserve`` (the search's share; a function of the budget alone, so that ``automl kb similar`` and a
+    fit agree on it)."""
+    return trial_cap(max(0.0, float(time_budget) - end_reserve(float(time_budget))))
+
+
 class CostModel:
     """Seconds per configuration from the run's own history, and every reserve of the search's deadline.
 
@@ -74,7 +87,7 @@ class CostModel:
         self.stacking = not deterministic if stacking is None else bool(stacking)
         # closing the workers + ensembling (+ the stacking choice)
         self.final_reserve = CLOSING_SECONDS + (ENSEMBLE_SHARE + STACK_SHARE * self.stacking) * self.budget
-        self.trial_cap = float(trial_timeout) if trial_timeout else max(TRIAL_CAP_MIN, TRIAL_CAP_SHARE * self.budget)
+        self.trial_cap = trial_cap(self.budget, trial_timeout)
         # (deterministic mode runs every trial whatever it costs: nothing there depends on the prior)
         self.prior = None if deterministic or not train_rows else prior
         self.train_rows = float(train_rows or 0.0)
@@ -187,4 +200,5 @@ class CostModel:
         return cost if cost <= REFIT_MAX_SHARE * self.budget else 0.0
 
 
-__all__ = ["CostModel", "end_reserve", "search_deadline", "CLOSING_SECONDS", "HOLDOUT_SHARE", "MIN_TRIAL_SECONDS"]
+__all__ = ["CostModel", "end_reserve", "search_deadline", "trial_cap", "fit_trial_cap", "CLOSING_SECONDS",
+           "HOLDOUT_SHARE", "MIN_TRIAL_SECONDS"]

@@ -81,3 +81,23 @@ def test_the_stored_versions_of_the_query_lineage_come_first(store):
     assert [s.config for s in own] == [c for c, _ in mine[:OWN_HISTORY_N]]
     assert suggestions[len(own)].config == lgbm(7) and len(suggestions) <= 6
     assert prior[0].fingerprint == make_dataset("mine-v1").fingerprint
+
+
+def test_the_own_history_picks_pass_over_what_cannot_run_within_a_trial(store):
+    others(store, range(10, 20))
+    mine = [({"family": "linear", "C": 2.0}, -0.9), (lgbm(63), -0.85), (lgbm(127), -0.8), (lgbm(255), -0.75),
+            (lgbm(5), -0.1)]
+    record(store, "mine-v1", 15.5, mine, lineage="L-mine")
+    ids = [kb.config_id(c) for c, _ in mine]
+    query, kw = make_metafeatures(3.0), dict(n=6, k=3, lineage="L-mine", **Q)
+
+    def own(over: frozenset[str]) -> list[dict]:
+        _, suggestions, _ = store.retrieve(query, "binary", "roc_auc", own_over_cap=over, **kw)
+        return [s.config for s in suggestions if s.origin == kb.records.OWN_HISTORY_ORIGIN]
+
+    assert store.retrieve(query, "binary", "roc_auc", **kw) == \
+        store.retrieve(query, "binary", "roc_auc", own_over_cap=frozenset(), **kw)  # nothing over: unchanged
+    assert own(frozenset()) == [c for c, _ in mine[:OWN_HISTORY_N]]
+    assert own(frozenset(ids[:1])) == [c for c, _ in mine[1:1 + OWN_HISTORY_N]]  # the best is over: the next ones
+    assert own(frozenset(ids[:4])) == [mine[4][0]]  # only one within: that one alone
+    assert own(frozenset(ids)) == [mine[0][0]]  # every one over: the best alone
