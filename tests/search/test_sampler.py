@@ -192,6 +192,26 @@ def test_new_configurations_start_at_full_fidelity_when_no_promotion_could_be_pa
             assert job is not None and job[2] == fidelity and job[3] == (0 if fidelity < 1 else 1)
 
 
+def test_a_configuration_too_slow_to_start_at_full_fidelity_is_screened_not_dropped():
+    """Once new configurations start at full fidelity, one that cannot finish there in the time left (a
+    warm-start suggestion slower than the best so far) starts on the lowest rung; before, it was dropped and
+    the time went to whatever cheap proposal fitted (at 100,000 rows: linear models instead of the
+    knowledge base's LightGBM)."""
+    from knowledge_base.canonical import config_id
+    from tests.search.conftest import make_problem
+    lgbm = REGISTRY.get("lightgbm")
+    with _search(make_problem(n=3000, families=["lightgbm"])) as search:
+        config = lgbm.default_config()
+        search.core.history.add(Trial(0, config, config_id(config), "lightgbm", 1 / 3, "default", status="ok",
+                                      loss=0.3, fit_seconds=2.5))  # full fidelity 7.5 s: 3 x is more than is left
+        slow = {**config, "learning_rate": 0.03}  # about 3 x the default's seconds: 22 s at full fidelity
+        search.core.queue.insert(0, (slow, "kb"))
+        assert search.core._entry_rung() == 1 and not search.core.cost.fits_in_time(slow, 1.0)
+        job = search.core._next_job()
+        assert job is not None and job[0] == slow and job[1] == "kb" and job[2] == 1 / 3 and job[3] == 0
+        assert search.core.cost.fits_in_time(slow, 1 / 3)
+
+
 @contextlib.contextmanager
 def _search(problem, budget: float = 10.0):
     """A ``bo`` search over ``problem`` that is never run (its scheduling methods are called directly)."""
