@@ -183,8 +183,8 @@ class SearchCore:
             return Job(fresh[0], fresh[1], 1.0, len(self.rungs) - 1)
         if (rung > 0 and not self.cost.fits_in_time(fresh[0], self.rungs[rung])
                 and not self.history.seen(config_id(fresh[0]), self.rungs[0])):
-            # too slow to start at full fidelity: screened on the lowest rung instead of being dropped (a
-            # warm-start LightGBM was lost so, and the time went to cheap linear models)
+            # a configuration too slow to start at full fidelity is screened on the lowest rung: dropped, its
+            # slot would go to whatever cheap proposal fits, however poor its family
             rung = 0
         return Job(fresh[0], fresh[1], self.rungs[rung], rung)
 
