@@ -171,8 +171,9 @@ class StoreTimings:
         return fit_exponents(self.timed)
 
     def fingerprints(self, lineage: str) -> list[str]:
-        """The stored datasets of ``lineage`` that have timings."""
-        return sorted(set(self.raw.loc[self.raw["lineage"] == lineage, "fingerprint"].astype(str)))
+        """The stored datasets of ``lineage`` that have timings (``KnowledgeBase.lineage_fingerprints``: one
+        filtered query; the timings themselves are read only when a prior is made)."""
+        return self.store.lineage_fingerprints(lineage)
 
     def prior(self, weights: Mapping[str, float], n_rows: int,
               relative: Mapping[str, float] | None = None) -> CostPrior | None:

@@ -105,7 +105,8 @@ def warm_start_for_fit(table: "PreparedTable", target_name: str | None, *, descr
     leaves the knowledge base out of the fit, with a warning); with ``retrieve`` too, what its search starts
     from (:func:`warm_start`, within the trial ``budget`` of a timed fit; none, with the reason in ``note``, when
     the store cannot be read: the search then starts from its hand-written list), and the search's prior on
-    seconds from the neighbours' timings (``automl.cost_prior``; the store's timings read once for both).
+    seconds from the neighbours' timings (``automl.cost_prior``; the store's timings read at most once for both,
+    and only when an estimate is made from them).
     ``clock`` times the phases ``metafeatures`` and ``knowledge_base``."""
     found = WarmStart((), (), (), NOT_USED)
     if not describe:

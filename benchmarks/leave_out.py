@@ -96,6 +96,9 @@ class LeaveOut(KnowledgeBase):
         frame = self.store.timings()
         return frame[~frame["name"].isin(self.names)].reset_index(drop=True)
 
+    def lineage_fingerprints(self, lineage: str) -> list[str]:
+        return [fp for fp in self.store.lineage_fingerprints(lineage) if self.dataset(fp) is not None]
+
     def runs(self) -> pd.DataFrame:
         frame, stored = self.store.runs(), self.store.datasets()
         hidden = stored.loc[stored["name"].isin(self.names), "fingerprint"]

@@ -109,6 +109,12 @@ class KnowledgeBase(ABC):
         sizes = self.datasets()[["fingerprint", "n_rows", "n_features", "lineage"]]
         return ev.merge(sizes, on="fingerprint")[list(TIMING_COLUMNS)].reset_index(drop=True)
 
+    def lineage_fingerprints(self, lineage: str) -> list[str]:
+        """The stored datasets of ``lineage`` that have timings (rows of :meth:`timings`), sorted: whether a fit's
+        own history was timed, without reading every timing (a store may answer it in one filtered query)."""
+        timings = self.timings()
+        return sorted(set(timings.loc[timings["lineage"] == lineage, "fingerprint"].astype(str)))
+
     @abstractmethod
     def runs(self) -> pd.DataFrame:
         """All runs in the order they were recorded; ``settings`` and ``versions`` as dicts."""

@@ -302,6 +302,13 @@ class DuckDBStore(KnowledgeBase):
                 "FROM evaluations e JOIN datasets d USING (dataset_id) "
                 "WHERE e.status = 'ok' AND e.fit_seconds > 0").df()
 
+    def lineage_fingerprints(self, lineage: str) -> list[str]:
+        with self._session(write=False) as con:  # (the rows of timings() of one lineage, without reading them all)
+            rows = con.execute(
+                "SELECT DISTINCT d.fingerprint FROM datasets d JOIN evaluations e USING (dataset_id) "
+                "WHERE d.lineage = ? AND e.status = 'ok' AND e.fit_seconds > 0", [lineage]).fetchall()
+        return sorted(str(fingerprint) for fingerprint, in rows)
+
     def runs(self) -> pd.DataFrame:
         with self._session(write=False) as con:
             frame = con.execute("SELECT * FROM runs ORDER BY recorded_at, run_id").df()

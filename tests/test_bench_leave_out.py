@@ -82,6 +82,17 @@ def test_leave_out_hides_the_named_datasets_from_every_read(tmp_path):
     assert [n.name for n in store.similar(query, "binary", k=3, **Q)] == ["measured", "copy", "other"]
 
 
+def test_leave_out_hides_the_named_datasets_from_a_lineages_timed_versions(tmp_path):
+    from leave_out import LeaveOut
+    store = kb.open_store(tmp_path / "kb.duckdb", seed_dir=None)
+    record(store, "measured", 0.0, [(lgbm(7), -0.95)], lineage="L")
+    record(store, "other", 3.0, [(lgbm(15), -0.9)], lineage="L")
+    view = LeaveOut(store, ("measured",))
+    assert store.lineage_fingerprints("L") == sorted(make_dataset(n).fingerprint for n in ("measured", "other"))
+    assert view.lineage_fingerprints("L") == [make_dataset("other").fingerprint] == \
+        kb.KnowledgeBase.lineage_fingerprints(view, "L")  # as the contract reads it from the view's timings
+
+
 def test_the_estimator_takes_a_knowledge_base_object(tmp_path):
     store = kb.open_store(tmp_path / "kb.duckdb", seed_dir=None)
     model = AutoML(knowledge_base=store)

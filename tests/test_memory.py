@@ -184,8 +184,8 @@ def own_picks(kb, X, y, budget) -> list[str]:
     from automl.warm_start import warm_start
     table = prepare(X, y)
     lineage = knowledge_base.lineage(table.encoder.column_kinds(), "target", table.task)
-    start = warm_start(knowledge_base.open_store(kb), table.metafeatures, table.task, "roc_auc", lineage=lineage,
-                       budget=budget)
+    store = kb if isinstance(kb, knowledge_base.KnowledgeBase) else knowledge_base.open_store(kb)
+    start = warm_start(store, table.metafeatures, table.task, "roc_auc", lineage=lineage, budget=budget)
     return [s.config_id for s in start.suggestions if s.origin == OWN_HISTORY_ORIGIN]
 
 
@@ -216,3 +216,28 @@ def test_a_timed_fit_starts_from_the_previous_versions_best_that_fit_in_one_tria
         shown = [(s["config_id"], s["origin"]) for s in json.loads(result.stdout)["suggestions"]]
         assert [cid for cid, origin in shown if origin == OWN_HISTORY_ORIGIN] == expected
     assert shown == started
+
+
+def counted_timings(store) -> list[int]:
+    """The reads of ``store``'s every timing (``KnowledgeBase.timings``), one entry each; it answers as before."""
+    calls, read = [], store.timings
+
+    def timings():
+        calls.append(1)
+        return read()
+    store.timings = timings
+    return calls
+
+
+def test_a_timed_fit_reads_every_timing_only_when_its_lineage_has_timed_versions(phoneme_history, pmlb_dir):
+    from automl.cost_prior import PRIOR_MIN_ROWS
+    from automl.trial_budget import TrialBudget
+    store = knowledge_base.open_store(phoneme_history)
+    calls = counted_timings(store)
+    X, y = example()  # a lineage the store does not hold, too small for a cost prior: the timings are not read
+    assert len(y) < PRIOR_MIN_ROWS
+    model = AutoMLClassifier(time_budget=5, knowledge_base=store, write_back=False).fit(X, y)
+    assert model.warm_start_configs_ and calls == []
+    X, y = phoneme(pmlb_dir)  # last month's version was timed: read once, the same picks as from a fresh store
+    *_, forest, trees, linear = [knowledge_base.config_id(c) for c, *_ in slow_and_cheap()]
+    assert own_picks(store, X, y, TrialBudget.for_fit(10, len(y))) == [forest, trees, linear] and calls == [1]

@@ -2,10 +2,13 @@
 and the stored versions of the query's own table come first."""
 from __future__ import annotations
 
+import dataclasses
+
 import knowledge_base as kb
 from knowledge_base._ingest import NEAR_COPY_DISTANCE
 from knowledge_base._retrieval import OWN_HISTORY_N
-from tests.knowledge_base.factories import VERSION, lgbm, make_dataset, make_metafeatures, record
+from tests.knowledge_base.factories import (VERSION, lgbm, make_dataset, make_evaluation, make_metafeatures,
+                                            make_run, record)
 
 Q = {"metafeatures_version": VERSION}
 LINEAR = {"family": "linear", "C": 1.0}
@@ -101,3 +104,20 @@ def test_the_own_history_picks_pass_over_what_cannot_run_within_a_trial(store):
     assert own(frozenset(ids[:1])) == [c for c, _ in mine[1:1 + OWN_HISTORY_N]]  # the best is over: the next ones
     assert own(frozenset(ids[:4])) == [mine[4][0]]  # only one within: that one alone
     assert own(frozenset(ids)) == [mine[0][0]]  # every one over: the best alone
+
+
+def test_a_lineages_timed_datasets_are_its_rows_of_the_timings(store):
+    others(store, range(10, 14))
+    record(store, "mine-v1", 3.0, [(lgbm(7), -0.9)], lineage="L-mine")
+    untimed = [dataclasses.replace(make_evaluation(lgbm(7), -0.9), fit_seconds=0.0),
+               make_evaluation(lgbm(15), None, status="failed", error="boom")]
+    store.record_run(make_run("v2"), make_dataset("mine-v2", 5.0, lineage="L-mine"), untimed)  # no timing
+    store.record_run(make_run("v3"), make_dataset("mine-v3", 7.0, lineage="L-mine"),
+                     [make_evaluation(lgbm(7), -0.9, origin="openml")])  # in the timings (cost priors drop it)
+    record(store, "unversioned", 9.0, [(lgbm(7), -0.9)])  # no lineage
+    timings = store.timings()
+    for lineage in ("L-mine", "L-other0", "L-unknown"):
+        rows = sorted(set(timings.loc[timings["lineage"] == lineage, "fingerprint"].astype(str)))
+        assert store.lineage_fingerprints(lineage) == rows == kb.KnowledgeBase.lineage_fingerprints(store, lineage)
+    assert store.lineage_fingerprints("L-mine") == sorted(make_dataset(n).fingerprint for n in ("mine-v1", "mine-v3"))
+    assert store.lineage_fingerprints("L-unknown") == []
