@@ -32,6 +32,9 @@ REFIT_MAX_SHARE = 0.25  # no refit reserve when it would cost more than this sha
 TRIAL_CAP_SHARE = 0.4  # one trial may take at most this share of the budget ...
 TRIAL_CAP_MIN = 3.0  # ... but at least these seconds
 MIN_TRIAL_TIMEOUT = 0.1  # the shortest timeout a submitted trial gets
+# the machine factor is clipped to this: a machine and its load differ from the recorded timings' by a few times at
+# most; a larger miss is one family on this table (a linear model's one-hot columns), which says nothing of another's
+MACHINE_FACTOR_RANGE = (0.25, 4.0)
 POLL_SECONDS = 0.25  # the longest wait for a runner's results before the deadline is checked again
 
 
@@ -64,7 +67,8 @@ class CostModel:
     ``prior`` (``automl.cost_prior.CostPrior``: the knowledge base's neighbours' seconds brought to this table's
     rows) prices a family before the run has timed any trial of it, times ``machine_factor`` (this machine and load
     against the recorded timings); the run's own seconds win once there are any. ``train_rows``: the rows one fit
-    trains on at full fidelity (a fold's training part); not used in deterministic mode.
+    trains on at full fidelity (a fold's training part; the prior is not used in deterministic mode); ``all_rows``:
+    the rows a refit trains on (None: ``train_rows``).
 
     ``best_kept()`` returns the best trial whose models are kept (its refit sets the refit reserve);
     ``deterministic`` (``max_trials``): every trial fits, whatever the time left; ``stacking`` (the search problem's
@@ -73,8 +77,8 @@ class CostModel:
     def __init__(self, deadline: Deadline, families, history: History, n_folds: int, *, deterministic: bool,
                  refit_enabled: bool, best_kept: Callable[[], Trial | None],
                  trial_timeout: float | None = None, budget: float | None = None,
-                 stacking: bool | None = None, prior: CostPrior | None = None, train_rows: float | None = None
-                 ) -> None:
+                 stacking: bool | None = None, prior: CostPrior | None = None, train_rows: float | None = None,
+                 all_rows: float | None = None) -> None:
         self.deadline = deadline
         self.budget = deadline.remaining() if budget is None else budget  # (the search's whole budget)
         self.history = history
@@ -91,6 +95,7 @@ class CostModel:
         # (deterministic mode runs every trial whatever it costs: nothing there depends on the prior)
         self.prior = None if deterministic or not train_rows else prior
         self.train_rows = float(train_rows or 0.0)
+        self.all_rows = float(all_rows or self.train_rows)
         self._ratios: dict[int, float] = {}  # trial id -> its seconds over the prior's (``machine_factor``)
 
     def relative(self, config: dict) -> float:
@@ -137,9 +142,9 @@ class CostModel:
         return None if one_fit is None else one_fit * max(1, self.n_folds)
 
     def machine_factor(self) -> float:
-        """The median over the run's timed trials of their seconds over the prior's (1 before any): how much
-        slower (or faster) this machine, its load and this table are than the recorded timings (a timed-out
-        trial's seconds count as they are: it took at least that long)."""
+        """The median over the run's timed trials of their seconds over the prior's (1 before any), within
+        ``MACHINE_FACTOR_RANGE``: how much slower (or faster) this machine and its load are than the recorded
+        timings (a timed-out trial's seconds count as they are: it took at least that long)."""
         ratios = []
         for t in self.history.timed():
             if t.trial_id not in self._ratios:
@@ -147,7 +152,7 @@ class CostModel:
                 self._ratios[t.trial_id] = t.evaluation_seconds / raw if raw else math.nan
             if math.isfinite(self._ratios[t.trial_id]):
                 ratios.append(self._ratios[t.trial_id])
-        return float(np.median(ratios)) if ratios else 1.0
+        return float(np.clip(np.median(ratios), *MACHINE_FACTOR_RANGE)) if ratios else 1.0
 
     def fits_in_time(self, config: dict, fidelity: float, unit: float | None = None) -> bool:
         """``config`` at ``fidelity`` can finish in the time left (``unit``: as for ``seconds``)."""
@@ -172,10 +177,8 @@ class CostModel:
     def refit_seconds(self, trial: Trial) -> float:
         """Estimated seconds to fit ``trial``'s configuration once on every row: one fold's seconds (at full
         fidelity) scaled from the fold's training rows to all rows."""
-        k = self.n_folds
-        train_share = (k - 1) / k if k > 1 else 1.0 - HOLDOUT_SHARE
-        fold_seconds = trial.evaluation_seconds / max(trial.fidelity, 1e-9) / k
-        return fold_seconds / train_share
+        fold_seconds = trial.evaluation_seconds / max(trial.fidelity, 1e-9) / self.n_folds
+        return fold_seconds * (self.all_rows / self.train_rows if self.train_rows else 1.0)
 
     def final_step_seconds(self) -> float:
         """Seconds an optional step of the final model (the stacking choice) may take now: the time left before the

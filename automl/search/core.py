@@ -97,7 +97,7 @@ class SearchCore:
                               deterministic=max_trials is not None, refit_enabled=self.refit_enabled,
                               best_kept=self.kept.best, trial_timeout=trial_timeout, budget=budget,
                               stacking=problem.stacking, prior=problem.cost_prior,
-                              train_rows=float(np.mean([len(tr) for tr, _ in self.splits])))
+                              train_rows=float(np.mean([len(tr) for tr, _ in self.splits])), all_rows=float(n))
         self._prefetched: Job | None = None  # the next job, proposed ahead while the workers were busy
 
     def _replay(self, previous) -> None:

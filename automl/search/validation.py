@@ -100,17 +100,26 @@ class Validation:
 
 
 CV5_BELOW_ROWS = 1_000  # below this many rows, 5-fold CV (a single holdout's score would be too noisy) ...
-CV3_BELOW_ROWS = 10_000  # ... below this many, 3-fold; from it on, one 20 % holdout (every fold costs a fit)
+CV3_BELOW_ROWS = 10_000  # ... below this many, 3-fold; from it on, one 20 % holdout (every fold costs a fit) ...
+# ... scoring at most this many rows: more add little precision to a comparison of trials but cost every trial
+# its early stopping and predictions (as AutoGluon's ``default_holdout_frac``, which keeps a stable 2,500 rows)
+HOLDOUT_MAX_ROWS = 25_000
 MIN_SUBSAMPLE_ROWS = 20  # a low-fidelity share of a fold's training rows holds at least this many
 
 
 def choose_protocol(n_rows: int) -> str:
-    """The row-shuffled protocol for ``n_rows`` rows (``CV5_BELOW_ROWS``, ``CV3_BELOW_ROWS``)."""
+    """The row-shuffled protocol for ``n_rows`` rows (``CV5_BELOW_ROWS``, ``CV3_BELOW_ROWS``, ``holdout_share``)."""
     if n_rows < CV5_BELOW_ROWS:
         return "cv5"
     if n_rows < CV3_BELOW_ROWS:
         return "cv3"
-    return "holdout0.2"
+    return f"holdout{holdout_share(n_rows):g}"
+
+
+def holdout_share(n_rows: int) -> float:
+    """The validation share of a holdout of ``n_rows`` rows: ``HOLDOUT_SHARE``, or less where that would score more
+    than ``HOLDOUT_MAX_ROWS`` rows (two significant digits: the protocol string stays short)."""
+    return min(HOLDOUT_SHARE, float(f"{HOLDOUT_MAX_ROWS / max(1, n_rows):.2g}"))
 
 
 SUBSAMPLE_KEY = "rows"  # a protocol's suffix ``;rows=N/M;seed=S``: measured on a seeded subsample of N of M rows

@@ -121,6 +121,34 @@ def test_a_timed_out_trial_counts_for_the_machine_factor_as_a_lower_bound():
                       exponents={})
     history = History()
     cost = _model(history, prior)
-    history.add(Trial(0, lgbm, config_id(lgbm), "lightgbm", 1.0, "kb", Status.TIMEOUT, fit_seconds=15.0))
-    assert cost.machine_factor() == pytest.approx(10.0)  # 15 s where the prior said 3 x 0.5 s
-    assert cost.seconds(REGISTRY.get("random_forest").default_config(), 1.0) == pytest.approx(10.0 * 3 * 2.0)
+    history.add(Trial(0, lgbm, config_id(lgbm), "lightgbm", 1.0, "kb", Status.TIMEOUT, fit_seconds=4.5))
+    assert cost.machine_factor() == pytest.approx(3.0)  # 4.5 s where the prior said 3 x 0.5 s
+    assert cost.seconds(REGISTRY.get("random_forest").default_config(), 1.0) == pytest.approx(3.0 * 3 * 2.0)
+
+
+def test_one_familys_miss_on_this_table_moves_the_others_price_by_the_machine_factors_range_at_most():
+    # a linear model on a table of many categories takes 100 x its prior (one-hot columns): that says nothing of
+    # LightGBM's seconds, which stay within MACHINE_FACTOR_RANGE of the prior's
+    from automl.search.budget import MACHINE_FACTOR_RANGE
+    linear = REGISTRY.get("linear").default_config()
+    prior = CostPrior(rows=2_000, family_seconds={"lightgbm": 0.5, "linear": 0.05}, config_seconds={}, exponents={})
+    history = History()
+    cost = CostModel(Deadline(60.0), [REGISTRY.get("lightgbm"), REGISTRY.get("linear")], history, 3,
+                     deterministic=False, refit_enabled=False, best_kept=lambda: None, prior=prior, train_rows=2_000)
+    history.add(Trial(0, linear, config_id(linear), "linear", 1.0, "kb", Status.OK, 0.8, -0.8, fit_seconds=15.0))
+    low, high = MACHINE_FACTOR_RANGE
+    assert cost.machine_factor() == pytest.approx(high)  # (the raw median: 100)
+    assert cost.seconds(REGISTRY.get("lightgbm").default_config(), 1.0) == pytest.approx(high * 3 * 0.5)
+    history.add(Trial(1, linear, config_id(linear), "linear", 1.0, "kb", Status.OK, 0.8, -0.8, fit_seconds=0.0015))
+    history.add(Trial(2, linear, config_id(linear), "linear", 1.0, "kb", Status.OK, 0.8, -0.8, fit_seconds=0.0015))
+    assert cost.machine_factor() == pytest.approx(low)  # (the raw median: 0.01)
+
+
+def test_a_refit_is_priced_from_the_folds_training_rows_to_every_row():
+    lgbm = REGISTRY.get("lightgbm").default_config()
+    trial = Trial(0, lgbm, config_id(lgbm), "lightgbm", 0.5, "kb", Status.OK, 0.9, -0.9, fit_seconds=3.0)
+    for n_folds, train_rows, all_rows in ((1, 975_000, 1_000_000), (1, 8_000, 10_000), (3, 2_000, 3_000)):
+        cost = CostModel(Deadline(60.0), [REGISTRY.get("lightgbm")], History(), n_folds, deterministic=False,
+                         refit_enabled=True, best_kept=lambda: None, train_rows=train_rows, all_rows=all_rows)
+        # one fold's seconds at full fidelity (3 s at half the rows, over the folds), times all rows over its rows
+        assert cost.refit_seconds(trial) == pytest.approx(6.0 / n_folds * all_rows / train_rows)

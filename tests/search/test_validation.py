@@ -25,6 +25,20 @@ def test_protocol_by_size():
     assert choose_protocol(50_000) == "holdout0.2"
 
 
+def test_a_large_tables_holdout_scores_at_most_the_holdout_row_cap():
+    # beyond it, more validation rows cost every trial its predictions and early stopping for little precision
+    from automl.search.validation import HOLDOUT_MAX_ROWS, protocol_fits
+    assert choose_protocol(5 * HOLDOUT_MAX_ROWS) == "holdout0.2"  # (the share's rows reach the cap here)
+    for n in (6 * HOLDOUT_MAX_ROWS, 1_000_000, 7_654_321):
+        protocol = choose_protocol(n)
+        share = Validation.parse(protocol).share
+        assert share < 0.2 and HOLDOUT_MAX_ROWS * 0.95 < share * n <= HOLDOUT_MAX_ROWS * 1.05
+        assert protocol_fits(protocol) == (1, 1.0 - share)
+    y = np.arange(1_000_000) % 2
+    tr, va = make_splits(y, "binary", choose_protocol(len(y)), seed=0)[0]
+    assert len(va) == HOLDOUT_MAX_ROWS and len(tr) == len(y) - HOLDOUT_MAX_ROWS
+
+
 def test_splits_are_stratified_seeded_and_cover_every_row_once():
     y = np.array([0] * 90 + [1] * 10)
     splits = make_splits(y, "binary", "cv5", seed=3)
