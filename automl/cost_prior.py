@@ -63,6 +63,13 @@ class CostPrior:
         unit = self.family_seconds.get(family)
         return None if unit is None else unit * relative * scale
 
+    def evaluation_seconds(self, family: str, train_rows: float, fits: int, config_id: str | None = None,
+                           relative: float = 1.0) -> float | None:
+        """Seconds of one evaluation of ``fits`` fits on ``train_rows`` rows each: :meth:`fit_seconds` times
+        ``fits``; None when the neighbours timed nothing of the family."""
+        one_fit = self.fit_seconds(family, train_rows, config_id, relative)
+        return None if one_fit is None else one_fit * fits
+
 
 def timed_evaluations(timings: pd.DataFrame) -> pd.DataFrame:
     """A store's timings (``KnowledgeBase.timings``) as one fit each: ``fingerprint``, ``config_id``, ``family``,

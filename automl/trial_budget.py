@@ -39,8 +39,7 @@ class TrialBudget:
         """``prior``'s estimated seconds of one evaluation of ``config_id`` at full fidelity in this fit (None: not
         timed)."""
         fits, share = protocol_fits(self.protocol)
-        one_fit = prior.fit_seconds(family, self.n_rows * share, config_id)
-        return None if one_fit is None else one_fit * fits
+        return prior.evaluation_seconds(family, self.n_rows * share, fits, config_id)
 
 
 def over_cap(timings: StoreTimings, lineage: str, budget: TrialBudget) -> frozenset[str]:

@@ -138,8 +138,7 @@ class CostModel:
     def _raw_prior(self, family: str, fidelity: float, cid: str | None, config: dict | None) -> float | None:
         """The prior's seconds of an evaluation (every fold) at ``fidelity``, as recorded elsewhere."""
         relative = 1.0 if config is None else self.relative(config)
-        one_fit = self.prior.fit_seconds(family, self.train_rows * fidelity, cid, relative)
-        return None if one_fit is None else one_fit * max(1, self.n_folds)
+        return self.prior.evaluation_seconds(family, self.train_rows * fidelity, max(1, self.n_folds), cid, relative)
 
     def machine_factor(self) -> float:
         """The median over the run's timed trials of their seconds over the prior's (1 before any), within

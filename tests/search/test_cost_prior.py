@@ -65,6 +65,18 @@ def test_the_prior_orders_configurations_as_their_recorded_seconds_and_grows_wit
     assert cost_prior(seed_timings, {"not-stored": 1.0}, 1_000, relative) is None
 
 
+def test_an_evaluations_seconds_are_one_fits_on_its_training_rows_times_its_fits():
+    prior = CostPrior(rows=1_000, family_seconds={"lightgbm": 0.5}, config_seconds={"timed": 3.0},
+                      exponents={"lightgbm": 0.5})
+    # 5 folds of 4,000 training rows each: one fit's seconds scale by (4,000 / 1,000) ** 0.5 = 2
+    assert prior.evaluation_seconds("lightgbm", 4_000, 5) == pytest.approx(5 * 0.5 * 2.0)
+    assert prior.evaluation_seconds("lightgbm", 4_000, 5, "timed") == pytest.approx(5 * 3.0 * 2.0)
+    assert prior.evaluation_seconds("lightgbm", 4_000, 5, "other", relative=3.0) == pytest.approx(5 * 1.5 * 2.0)
+    # a holdout (one fit) on 250 rows: (250 / 1,000) ** 0.5 = 0.5
+    assert prior.evaluation_seconds("lightgbm", 250, 1) == pytest.approx(0.5 * 0.5)
+    assert prior.evaluation_seconds("random_forest", 4_000, 5) is None  # no neighbour timed the family
+
+
 def _model(history: History, prior: CostPrior | None, deterministic: bool = False) -> CostModel:
     families = [REGISTRY.get("lightgbm"), REGISTRY.get("random_forest")]
     return CostModel(Deadline(60.0), families, history, 3, deterministic=deterministic, refit_enabled=False,
