@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     parser.add_argument("--kb", default=None, help="knowledge-base path (default: AUTOML_KB or a temporary store)")
     parser.add_argument("--out", type=Path, default=None, help="CSV of every score")
     args = parser.parse_args(argv)
-    from sklearn.model_selection import train_test_split
+    from fits import split
 
     use_knowledge_base(args.kb)
     summary = pd.read_csv(args.pmlb_dir / "summary.csv")
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
         X, y = load(args.pmlb_dir, name)
         excluded = left_out(args.pmlb_dir, name, task_of)
         binary = len(np.unique(y)) == 2
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=args.seed, stratify=y)
+        Xtr, Xte, ytr, yte = split(X, y, "binary" if binary else "multiclass", args.seed, codes=False)
         shares = np.bincount(y) / len(y)
         line = [f"{name[:26]:26s} k={len(shares):<2d} minority={100 * shares.min():5.1f}%"]
         for system in SYSTEMS:

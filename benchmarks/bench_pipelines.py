@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--kb", default=None, help="knowledge-base path (default: AUTOML_KB or a temporary store)")
     parser.add_argument("--out", type=Path, default=None, help="CSV of every split (scores and winners)")
     args = parser.parse_args(argv)
-    from sklearn.model_selection import train_test_split
+    from fits import split
 
     from automl.metrics import get_metric
     use_knowledge_base(args.kb)
@@ -107,8 +107,7 @@ def main(argv=None) -> int:
         excluded = left_out(args.pmlb_dir, name, task_of)
         metric = get_metric(None, task)
         for seed in seeds:
-            Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.25, random_state=seed,
-                                              stratify=y if task != "regression" else None)
+            Xa, Xb, ya, yb = split(X, y, task, seed, codes=False)
             held, bests, winners = {}, {}, {}
             for system in SYSTEMS:
                 model = fit(system, Xa, ya, task, args.budget, args.n_jobs, seed, excluded)

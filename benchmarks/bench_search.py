@@ -9,7 +9,7 @@ importable (``pip install -r benchmarks/requirements.txt``; they are not product
 AutoGluon (``medium_quality``), Optuna TPE over LightGBM with the same validation protocol as ours; LightGBM
 defaults and a constant predictor always run.
 
-Each dataset is split 75/25 (stratified, seeded); every system fits on the 75 % within the budget and is
+Each dataset is split 75/25 (``fits.split``: stratified, seeded, a class of one row on the training side); every system fits on the 75 % within the budget and is
 scored on the 25 % with the task's default metric (ROC-AUC, log-loss, RMSE). Printed per system: mean
 rank, mean normalised score (s - s_constant) / (s_best - s_constant), wins/ties/losses against FLAML,
 budget overrun (wall - budget: median, max), and for our strategies the optimiser overhead (driver time
@@ -125,13 +125,12 @@ def trial_split(X, y, task: str, seed: int, protocol: str | None = None) -> tupl
     """One benchmark split (75 / 25, stratified, seeded) prepared as the search prepares it, for benchmarks
     that run trials directly: (encoded train X, test X, train y, test y, classes, ``run_trial``'s data).
     ``protocol`` as in ``automl.search.validation`` (default: the one the search chooses for the rows)."""
-    from sklearn.model_selection import train_test_split
+    from fits import split
 
     from automl.data import TableEncoder
     from automl.metrics import get_metric
     from automl.search.validation import choose_protocol, make_splits
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed,
-                                          stratify=y if task != "regression" else None)
+    Xtr, Xte, ytr, yte = split(X, y, task, seed, codes=False)
     encoder = TableEncoder()
     Xtr, Xte = encoder.fit_transform(Xtr), encoder.transform(Xte)
     ytr, yte = np.asarray(ytr), np.asarray(yte)
@@ -350,7 +349,7 @@ def main(argv=None) -> int:
     global AUTOGLUON_PYTHON
     if args.autogluon_python:
         AUTOGLUON_PYTHON = args.autogluon_python
-    from sklearn.model_selection import train_test_split
+    from fits import split
 
     use_knowledge_base(args.kb)
     ours_options = {"stacking": {"auto": None, "on": True, "off": False}[args.stacking]}
@@ -384,10 +383,7 @@ def main(argv=None) -> int:
             print(f"# skip {name}: not in summary.csv", file=sys.stderr)
             continue
         X, y, task = load(args.pmlb_dir, name, task_of)
-        if task != "regression":
-            y = pd.Series(np.unique(y, return_inverse=True)[1], name="target")
-        strat = y if task != "regression" else None
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=strat)
+        Xtr, Xte, ytr, yte = split(X, y, task, seed)
         metric, score_fn, _ = metric_of(task)
         line = [f"{name[:24]:24s} {task[:5]:5s} {metric:8s} n={len(X):<6d}" + (f" s{seed}" if len(seeds) > 1 else "")]
         if name not in excluded and capture is not None:  # one of ours runs; before the clock: in no wall time

@@ -54,13 +54,33 @@ class Fit:
                    default=math.inf)
 
 
-def split(X: pd.DataFrame, y: pd.Series, task: str, seed: int, test_size: float = 0.25):
-    """Benchmark split as ``bench_search`` makes it: class labels as codes 0..K-1, stratified, seeded."""
+def split(X, y, task: str, seed: int, test_size: float = 0.25, *, codes: bool = True):
+    """The benchmark's seeded split (``test_size`` of the rows to the test side), stratified for classification,
+    class labels as codes 0..K-1 (``codes=False``: as given). ``X`` and ``y`` are pandas or NumPy. A class of one
+    row cannot be stratified: its rows go to the training side (the model learns the label exists; the test side
+    lacks it, which ``bench_search.metric_of`` tolerates) and the other rows are split stratified. Without such a
+    class the split is ``train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)``'s, row for
+    row (earlier benchmark results stay comparable)."""
     from sklearn.model_selection import train_test_split
-    if task != "regression":
-        y = pd.Series(np.unique(y, return_inverse=True)[1], index=y.index, name=y.name)
-    return train_test_split(X, y, test_size=test_size, random_state=seed,
-                            stratify=y if task != "regression" else None)
+    classification = task != "regression"
+    if classification and codes:
+        coded = np.unique(y, return_inverse=True)[1]
+        y = pd.Series(coded, index=y.index, name=y.name) if isinstance(y, pd.Series) else coded
+    rows = np.arange(len(y))
+    alone = np.zeros(len(y), dtype=bool)
+    if classification:
+        _, inverse, counts = np.unique(np.asarray(y), return_inverse=True, return_counts=True)
+        alone = counts[inverse.ravel()] < 2
+    # splitting the row numbers draws the same permutation as splitting the table itself
+    train, test = train_test_split(rows[~alone], test_size=test_size, random_state=seed,
+                                   stratify=np.asarray(y)[~alone] if classification else None)
+    train = np.concatenate([train, rows[alone]])
+    return _rows(X, train), _rows(X, test), _rows(y, train), _rows(y, test)
+
+
+def _rows(table, rows: np.ndarray):
+    """``table``'s rows at the positions ``rows``, in that order (a frame or series keeps its index)."""
+    return table.iloc[rows] if hasattr(table, "iloc") else np.asarray(table)[rows]
 
 
 def fit_scored(X, y, Xt, yt, task: str, *, strategy: str, store, budget: float, seed: int, n_jobs: int = 2,
