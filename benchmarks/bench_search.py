@@ -9,8 +9,9 @@ importable (``pip install -r benchmarks/requirements.txt``; they are not product
 AutoGluon (``medium_quality``), Optuna TPE over LightGBM with the same validation protocol as ours; LightGBM
 defaults and a constant predictor always run.
 
-Each dataset is split 75/25 (``fits.split``: stratified, seeded, a class of one row on the training side); every system fits on the 75 % within the budget and is
-scored on the 25 % with the task's default metric (ROC-AUC, log-loss, RMSE). Printed per system: mean
+Each dataset is split 75/25 (``fits.split``: stratified, seeded, a class of one row on the training side);
+every system fits on the 75 % within the budget and is scored on the 25 % with the task's default metric
+(ROC-AUC, log-loss, RMSE). Printed per system: mean
 rank, mean normalised score (s - s_constant) / (s_best - s_constant), wins/ties/losses against FLAML,
 budget overrun (wall - budget: median, max), and for our strategies the optimiser overhead (driver time
 spent sampling, bookkeeping and ensembling, including proposals computed ahead while the workers were busy:

@@ -63,14 +63,14 @@ def split(X, y, task: str, seed: int, test_size: float = 0.25, *, codes: bool = 
     row (earlier benchmark results stay comparable)."""
     from sklearn.model_selection import train_test_split
     classification = task != "regression"
-    if classification and codes:
-        coded = np.unique(y, return_inverse=True)[1]
-        y = pd.Series(coded, index=y.index, name=y.name) if isinstance(y, pd.Series) else coded
     rows = np.arange(len(y))
     alone = np.zeros(len(y), dtype=bool)
     if classification:
-        _, inverse, counts = np.unique(np.asarray(y), return_inverse=True, return_counts=True)
-        alone = counts[inverse.ravel()] < 2
+        _, coded, counts = np.unique(np.asarray(y), return_inverse=True, return_counts=True)
+        coded = coded.ravel()
+        alone = counts[coded] < 2
+        if codes:
+            y = pd.Series(coded, index=y.index, name=y.name) if isinstance(y, pd.Series) else coded
     # splitting the row numbers draws the same permutation as splitting the table itself
     train, test = train_test_split(rows[~alone], test_size=test_size, random_state=seed,
                                    stratify=np.asarray(y)[~alone] if classification else None)

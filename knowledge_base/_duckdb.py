@@ -42,6 +42,7 @@ WRITE_PATIENCE = 1.0
 MAINTENANCE_PATIENCE = 60.0
 PREPARE_PATIENCE = 0.5
 _DEFAULT = object()
+_TIMED = "e.status = 'ok' AND e.fit_seconds > 0"  # an evaluation whose seconds tell a cost (``timings``)
 
 
 def resolve_path(path: str | os.PathLike | None = None) -> Path:
@@ -300,13 +301,13 @@ class DuckDBStore(KnowledgeBase):
                 "SELECT d.fingerprint, d.name, printf('%016x', e.config_key) AS config_id, e.family, e.fidelity, "
                 "e.protocol, e.fit_seconds, e.origin, d.n_rows, d.n_features, d.lineage "
                 "FROM evaluations e JOIN datasets d USING (dataset_id) "
-                "WHERE e.status = 'ok' AND e.fit_seconds > 0").df()
+                f"WHERE {_TIMED}").df()
 
     def lineage_fingerprints(self, lineage: str) -> list[str]:
         with self._session(write=False) as con:  # (the rows of timings() of one lineage, without reading them all)
             rows = con.execute(
                 "SELECT DISTINCT d.fingerprint FROM datasets d JOIN evaluations e USING (dataset_id) "
-                "WHERE d.lineage = ? AND e.status = 'ok' AND e.fit_seconds > 0", [lineage]).fetchall()
+                f"WHERE d.lineage = ? AND {_TIMED}", [lineage]).fetchall()
         return sorted(str(fingerprint) for fingerprint, in rows)
 
     def runs(self) -> pd.DataFrame:

@@ -22,7 +22,6 @@ END_RESERVE_MAX = 3.0  # ... and at most this (a long budget's save takes second
 CLOSING_SECONDS = 0.4  # of the final reserve: closing the workers and assembling the model (the rest: ensembling)
 ENSEMBLE_SHARE = 0.03  # of the budget, in the final reserve: the ensemble selection
 STACK_SHARE = 0.03  # ... and with stacking on, this share more: the stacking choice (about two more selections)
-HOLDOUT_SHARE = 0.2  # validation share of a holdout split (its training rows: the rest)
 MIN_TRIAL_SECONDS = 0.5  # search time left below which no trial (early or in a worker) and no worker is started
 MIN_LEFT_SECONDS = 0.2  # search time left below which no trial is submitted, whatever its estimate
 ESTIMATE_MARGIN = 1.2  # a trial fits when its estimate times this is below the time left (estimates are medians)
@@ -203,4 +202,4 @@ class CostModel:
 
 
 __all__ = ["CostModel", "end_reserve", "search_deadline", "trial_cap", "fit_trial_cap", "CLOSING_SECONDS",
-           "HOLDOUT_SHARE", "MIN_TRIAL_SECONDS"]
+           "MIN_TRIAL_SECONDS"]

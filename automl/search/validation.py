@@ -19,7 +19,6 @@ from sklearn.model_selection import (GroupKFold, GroupShuffleSplit, KFold, Strat
                                      train_test_split)
 
 from ..exceptions import InputError
-from .budget import HOLDOUT_SHARE
 
 
 class Kind(str, enum.Enum):
@@ -99,6 +98,7 @@ class Validation:
         raise ValueError(f"not a row-shuffled protocol: {protocol!r}")
 
 
+HOLDOUT_SHARE = 0.2  # validation share of a holdout split (its training rows: the rest)
 CV5_BELOW_ROWS = 1_000  # below this many rows, 5-fold CV (a single holdout's score would be too noisy) ...
 CV3_BELOW_ROWS = 10_000  # ... below this many, 3-fold; from it on, one 20 % holdout (every fold costs a fit) ...
 # ... scoring at most this many rows: more add little precision to a comparison of trials but cost every trial
