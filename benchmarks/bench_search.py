@@ -36,6 +36,8 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -320,7 +322,8 @@ def summarise(frame: pd.DataFrame, walls: dict, overheads: dict, budget: float, 
     return lines
 
 
-def main(argv=None) -> int:
+# ---------------------------------------------------------------------------------------------- run
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pmlb_dir", type=Path)
     parser.add_argument("--datasets", default=None, help="comma-separated names (default: 24 datasets)")
@@ -346,96 +349,182 @@ def main(argv=None) -> int:
                              "compare with a version that had no such families")
     parser.add_argument("--autogluon-python", default=None,
                         help="interpreter of a virtual environment with autogluon.tabular (default: this one)")
-    args = parser.parse_args(argv)
-    global AUTOGLUON_PYTHON
-    if args.autogluon_python:
-        AUTOGLUON_PYTHON = args.autogluon_python
-    from fits import split
+    return parser.parse_args(argv)
 
-    use_knowledge_base(args.kb)
-    ours_options = {"stacking": {"auto": None, "on": True, "off": False}[args.stacking]}
+
+def ours_options(args: argparse.Namespace) -> dict:
+    """The estimator parameters ``--stacking`` and ``--exclude`` give our systems."""
+    options = {"stacking": {"auto": None, "on": True, "off": False}[args.stacking]}
     if args.exclude:
-        ours_options["exclude"] = tuple(n.strip() for n in args.exclude.split(",") if n.strip())
-    summary = pd.read_csv(args.pmlb_dir / "summary.csv")
-    task_of = tasks_of(summary)
-    names = args.datasets.split(",") if args.datasets else (QUICK_DATASETS if args.quick else DEFAULT_DATASETS)
+        options["exclude"] = tuple(n.strip() for n in args.exclude.split(",") if n.strip())
+    return options
+
+
+def chosen_systems(spec: str) -> list[str]:
+    """The systems of ``--systems`` that run here, in their order: an unknown name ends the run, a peer that
+    is not installed is skipped with a note."""
     systems = []
-    for s in args.systems.split(","):
+    for s in spec.split(","):
         if s not in OURS and s not in PEERS:
             raise SystemExit(f"unknown system {s!r}; valid: {', '.join(OURS + tuple(PEERS))}")
         if available(s):
             systems.append(s)
         else:
             print(f"# {s}: not installed (pip install -r benchmarks/requirements.txt), skipped", file=sys.stderr)
-    capture = _Capture() if any(s in OURS for s in systems) else None
-    if capture is not None:
-        from automl.search.runner import warm_up
-        warm_up()  # the worker processes' imports: once per benchmark, as in a long-lived process
-    walls: dict[str, list[float]] = {s: [] for s in systems}
-    overheads: dict[str, list[float]] = {s: [] for s in systems}
-    rows = []
-    seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [args.seed]
-    print(f"# budget {args.budget:g}s, n_jobs {args.n_jobs}, seed {', '.join(map(str, seeds))}, "
-          f"systems {', '.join(systems)}", flush=True)
-    per_split: dict[str, dict[tuple[str, int], float]] = {s: {} for s in systems}
+    return systems
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every run shares: the budget and cores, our systems' estimator options and the ``optimize``
+    wrapper (None when none of ours runs), and whether leave-one-out is off (``--keep-own-dataset``)."""
+    budget: float
+    n_jobs: int
+    options: dict
+    capture: _Capture | None
+    keep_own_dataset: bool
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One dataset's split for one seed, and the task's score (greater = better)."""
+    name: str
+    seed: int
+    task: str
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
+    score: Callable[[np.ndarray, np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One system on one split: its test score and wall seconds (NaN: it failed), the machine's busy cores
+    meanwhile, and our systems' search timings."""
+    score: float
+    wall: float
+    busy_cores: float
+    timings: dict
+
+
+@dataclass
+class Runs:
+    """Every run, by system: wall seconds, driver overheads, the score per (dataset, seed); and the CSV rows."""
+    walls: dict[str, list[float]]
+    overheads: dict[str, list[float]]
+    per_split: dict[str, dict[tuple[str, int], float]]
+    rows: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, systems: list[str]) -> Runs:
+        return cls({s: [] for s in systems}, {s: [] for s in systems}, {s: {} for s in systems})
+
+    def add(self, data: Measured, system: str, run: Run) -> None:
+        self.per_split[system][(data.name, data.seed)] = run.score
+        self.walls[system].append(run.wall)
+        if "overhead_seconds" in run.timings:  # every second the driver computed, also while workers were busy
+            self.overheads[system].append(float(run.timings["overhead_seconds"])
+                                          + float(run.timings.get("prefetch_seconds", 0)))
+        self.rows.append({"dataset": data.name, "seed": data.seed, "task": data.task, "system": system,
+                          "score": run.score, "wall": run.wall, "busy_cores": run.busy_cores,
+                          **{k: v for k, v in run.timings.items() if isinstance(v, (int, float))}})
+
+
+def run_system(system: str, data: Measured, excluded: tuple[str, ...], setting: Setting) -> Run:
+    """``system`` fitted on the split's training rows and scored on its test rows; a failing system scores
+    NaN (then the constant predictor's score, in ``summarise``)."""
+    busy0, total0 = _busy_jiffies()
+    start = time.monotonic()
+    timings = {}
+    try:
+        if system in OURS:
+            pred, timings = run_ours(system, data.X_train, data.y_train, data.X_test, data.task, setting.budget,
+                                     setting.n_jobs, data.seed, excluded, setting.capture, setting.options)
+        else:
+            pred = PEERS[system](data.X_train, data.y_train, data.X_test, data.task, setting.budget, setting.n_jobs,
+                                 data.seed)
+        wall = time.monotonic() - start
+        if system == "autogluon":
+            wall = _AG_WALL.pop()  # without the interpreter's start and AutoGluon's import
+        s = float(data.score(data.y_test.to_numpy(), np.asarray(pred)))
+    except Exception as exc:  # a failing system scores as the constant predictor
+        print(f"# {system} failed on {data.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        s, wall = float("nan"), float("nan")
+    busy1, total1 = _busy_jiffies()
+    cores = (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1) if total1 > total0 else float("nan")
+    return Run(score=s, wall=wall, busy_cores=cores, timings=timings)
+
+
+def run_datasets(pmlb: Path, names: list[str], seeds: list[int], systems: list[str], task_of: dict,
+                 setting: Setting) -> Runs:
+    """Every system on every (dataset, seed) split, one printed line per split."""
+    from fits import split
+    runs = Runs.of(systems)
     excluded: dict[str, tuple[str, ...]] = {}  # dataset -> the stored datasets its leave-one-out leaves out
     for name, seed in [(n, sd) for n in names for sd in seeds]:
         if name not in task_of:
             print(f"# skip {name}: not in summary.csv", file=sys.stderr)
             continue
-        X, y, task = load(args.pmlb_dir, name, task_of)
+        X, y, task = load(pmlb, name, task_of)
         Xtr, Xte, ytr, yte = split(X, y, task, seed)
         metric, score_fn, _ = metric_of(task)
+        data = Measured(name, seed, task, Xtr, Xte, ytr, yte, score_fn)
         line = [f"{name[:24]:24s} {task[:5]:5s} {metric:8s} n={len(X):<6d}" + (f" s{seed}" if len(seeds) > 1 else "")]
-        if name not in excluded and capture is not None:  # one of ours runs; before the clock: in no wall time
-            excluded[name] = () if args.keep_own_dataset else left_out(args.pmlb_dir, name, task_of)
+        if name not in excluded and setting.capture is not None:  # one of ours runs; before the clock: in no wall time
+            excluded[name] = () if setting.keep_own_dataset else left_out(pmlb, name, task_of)
         for system in systems:
-            busy0, total0 = _busy_jiffies()
-            start = time.monotonic()
-            timings = {}
-            try:
-                if system in OURS:
-                    pred, timings = run_ours(system, Xtr, ytr, Xte, task, args.budget, args.n_jobs, seed,
-                                             excluded[name], capture, ours_options)
-                else:
-                    pred = PEERS[system](Xtr, ytr, Xte, task, args.budget, args.n_jobs, seed)
-                wall = time.monotonic() - start
-                if system == "autogluon":
-                    wall = _AG_WALL.pop()  # without the interpreter's start and AutoGluon's import
-                s = float(score_fn(yte.to_numpy(), np.asarray(pred)))
-            except Exception as exc:  # a failing system scores as the constant predictor
-                print(f"# {system} failed on {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
-                s, wall = float("nan"), float("nan")
-            busy1, total1 = _busy_jiffies()
-            cores = (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1) if total1 > total0 else float("nan")
-            per_split[system][(name, seed)] = s
-            walls[system].append(wall)
-            if "overhead_seconds" in timings:  # every second the driver computed, also while workers were busy
-                overheads[system].append(float(timings["overhead_seconds"]) + float(timings.get("prefetch_seconds", 0)))
-            rows.append({"dataset": name, "seed": seed, "task": task, "system": system, "score": s, "wall": wall,
-                         "busy_cores": cores, **{k: v for k, v in timings.items() if isinstance(v, (int, float))}})
-            extra = f",{timings.get('n_trials', 0)}t" if system in OURS else ""
-            line.append(f"{system}={s:.4f}({wall:.1f}s{extra})")
+            run = run_system(system, data, excluded.get(name, ()), setting)  # excluded: read by ours only
+            runs.add(data, system, run)
+            extra = f",{run.timings.get('n_trials', 0)}t" if system in OURS else ""
+            line.append(f"{system}={run.score:.4f}({run.wall:.1f}s{extra})")
         print(" ".join(line), flush=True)
-    split = pd.DataFrame(per_split)  # (dataset, seed) rows; a dataset's score is its mean over the seeds,
+    return runs
+
+
+def report(runs: Runs, args: argparse.Namespace, seeds: list[int], systems: list[str]) -> int:
+    """The summary printed (and every run written to ``--out``); 1 when no dataset was run."""
+    per_seed = pd.DataFrame(runs.per_split)  # (dataset, seed) rows; a dataset's score is its mean over the seeds,
     # NaN when a split failed (then the constant's score, in summarise)
-    frame = split.groupby(level=0, sort=False).agg(lambda col: col.to_numpy().mean()) if len(split) else split
+    frame = per_seed.groupby(level=0, sort=False).agg(lambda col: col.to_numpy().mean()) if len(per_seed) else per_seed
     if frame.empty:
         print("no dataset was run")
         return 1
     if args.out:
-        pd.DataFrame(rows).to_csv(args.out, index=False)
-    busy = [r["busy_cores"] for r in rows if r["busy_cores"] == r["busy_cores"]]
+        pd.DataFrame(runs.rows).to_csv(args.out, index=False)
+    busy = [r["busy_cores"] for r in runs.rows if r["busy_cores"] == r["busy_cores"]]
     print(f"\nbudget {args.budget:g}s, n_jobs {args.n_jobs}, {len(frame)} datasets; machine busy cores during runs: "
           f"median {statistics.median(busy) if busy else float('nan'):.2f} of {os.cpu_count()}")
     if len(seeds) > 1:
         print(f"(scores: mean over the {len(seeds)} splits of each dataset)")
-    for line in summarise(frame, walls, overheads, args.budget, systems):
+    for line in summarise(frame, runs.walls, runs.overheads, args.budget, systems):
         print(line)
     if len(seeds) > 1 and all(s in systems for s in ("warm", "bo", "random")):
-        better = ((split["warm"] > split["bo"]) & (split["warm"] > split["random"])).sum()
-        print(f"per split: warm beats both bo and random on {better}/{len(split)} (dataset, seed) pairs")
+        better = ((per_seed["warm"] > per_seed["bo"]) & (per_seed["warm"] > per_seed["random"])).sum()
+        print(f"per split: warm beats both bo and random on {better}/{len(per_seed)} (dataset, seed) pairs")
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    global AUTOGLUON_PYTHON
+    if args.autogluon_python:
+        AUTOGLUON_PYTHON = args.autogluon_python
+    use_knowledge_base(args.kb)
+    options = ours_options(args)
+    task_of = tasks_of(pd.read_csv(args.pmlb_dir / "summary.csv"))
+    names = args.datasets.split(",") if args.datasets else (QUICK_DATASETS if args.quick else DEFAULT_DATASETS)
+    systems = chosen_systems(args.systems)
+    capture = _Capture() if any(s in OURS for s in systems) else None
+    if capture is not None:
+        from automl.search.runner import warm_up
+        warm_up()  # the worker processes' imports: once per benchmark, as in a long-lived process
+    seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [args.seed]
+    print(f"# budget {args.budget:g}s, n_jobs {args.n_jobs}, seed {', '.join(map(str, seeds))}, "
+          f"systems {', '.join(systems)}", flush=True)
+    setting = Setting(args.budget, args.n_jobs, options, capture, args.keep_own_dataset)
+    runs = run_datasets(args.pmlb_dir, names, seeds, systems, task_of, setting)
+    return report(runs, args, seeds, systems)
 
 
 if __name__ == "__main__":
