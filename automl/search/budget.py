@@ -67,17 +67,16 @@ class CostModel:
     rows) prices a family before the run has timed any trial of it, times ``machine_factor`` (this machine and load
     against the recorded timings); the run's own seconds win once there are any. ``train_rows``: the rows one fit
     trains on at full fidelity (a fold's training part; the prior is not used in deterministic mode); ``all_rows``:
-    the rows a refit trains on (None: ``train_rows``).
+    the rows a refit trains on (required: a default of one fold's rows would price a refit as one fold's fit).
 
     ``best_kept()`` returns the best trial whose models are kept (its refit sets the refit reserve);
     ``deterministic`` (``max_trials``): every trial fits, whatever the time left; ``stacking`` (the search problem's
     flag; None: on unless deterministic) resolved as ``self.stacking``."""
 
     def __init__(self, deadline: Deadline, families, history: History, n_folds: int, *, deterministic: bool,
-                 refit_enabled: bool, best_kept: Callable[[], Trial | None],
+                 refit_enabled: bool, best_kept: Callable[[], Trial | None], all_rows: float,
                  trial_timeout: float | None = None, budget: float | None = None,
-                 stacking: bool | None = None, prior: CostPrior | None = None, train_rows: float | None = None,
-                 all_rows: float | None = None) -> None:
+                 stacking: bool | None = None, prior: CostPrior | None = None, train_rows: float | None = None) -> None:
         self.deadline = deadline
         self.budget = deadline.remaining() if budget is None else budget  # (the search's whole budget)
         self.history = history
@@ -94,7 +93,7 @@ class CostModel:
         # (deterministic mode runs every trial whatever it costs: nothing there depends on the prior)
         self.prior = None if deterministic or not train_rows else prior
         self.train_rows = float(train_rows or 0.0)
-        self.all_rows = float(all_rows or self.train_rows)
+        self.all_rows = float(all_rows)
         self._ratios: dict[int, float] = {}  # trial id -> its seconds over the prior's (``machine_factor``)
 
     def relative(self, config: dict) -> float:

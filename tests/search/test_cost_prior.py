@@ -79,8 +79,9 @@ def test_an_evaluations_seconds_are_one_fits_on_its_training_rows_times_its_fits
 
 def _model(history: History, prior: CostPrior | None, deterministic: bool = False) -> CostModel:
     families = [REGISTRY.get("lightgbm"), REGISTRY.get("random_forest")]
+    # 3 folds of 3,000 rows: each fit trains on 2,000
     return CostModel(Deadline(60.0), families, history, 3, deterministic=deterministic, refit_enabled=False,
-                     best_kept=lambda: None, prior=prior, train_rows=2_000)
+                     best_kept=lambda: None, prior=prior, train_rows=2_000, all_rows=3_000)
 
 
 def test_the_time_model_uses_the_prior_until_the_run_times_the_family_then_its_own_seconds():
@@ -146,7 +147,8 @@ def test_one_familys_miss_on_this_table_moves_the_others_price_by_the_machine_fa
     prior = CostPrior(rows=2_000, family_seconds={"lightgbm": 0.5, "linear": 0.05}, config_seconds={}, exponents={})
     history = History()
     cost = CostModel(Deadline(60.0), [REGISTRY.get("lightgbm"), REGISTRY.get("linear")], history, 3,
-                     deterministic=False, refit_enabled=False, best_kept=lambda: None, prior=prior, train_rows=2_000)
+                     deterministic=False, refit_enabled=False, best_kept=lambda: None, prior=prior, train_rows=2_000,
+                     all_rows=3_000)
     history.add(Trial(0, linear, config_id(linear), "linear", 1.0, "kb", Status.OK, 0.8, -0.8, fit_seconds=15.0))
     low, high = MACHINE_FACTOR_RANGE
     assert cost.machine_factor() == pytest.approx(high)  # (the raw median: 100)
@@ -164,3 +166,10 @@ def test_a_refit_is_priced_from_the_folds_training_rows_to_every_row():
                          refit_enabled=True, best_kept=lambda: None, train_rows=train_rows, all_rows=all_rows)
         # one fold's seconds at full fidelity (3 s at half the rows, over the folds), times all rows over its rows
         assert cost.refit_seconds(trial) == pytest.approx(6.0 / n_folds * all_rows / train_rows)
+
+
+def test_a_cost_model_needs_the_rows_a_refit_trains_on():
+    # no default: one fold's rows standing in would price every refit as one fold's fit
+    with pytest.raises(TypeError, match="all_rows"):
+        CostModel(Deadline(60.0), [REGISTRY.get("lightgbm")], History(), 3, deterministic=False, refit_enabled=True,
+                  best_kept=lambda: None, train_rows=2_000)

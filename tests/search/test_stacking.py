@@ -65,7 +65,7 @@ def _builder(tmp_path, X, target, families, metric=None, compact=False) -> Final
     fams = [REGISTRY.get(k) for k in families]
     deadline = Deadline(120)
     cost = CostModel(deadline, fams, history, len(splits), deterministic=False, refit_enabled=False,
-                     best_kept=lambda: None)
+                     best_kept=lambda: None, all_rows=len(target.y))
     n_classes = int(target.y.max()) + 1 if target.task != "regression" else 0
     return FinalModelBuilder(problem, splits, validation, kept, by_id, history, fams, deadline, cost, n_classes)
 
@@ -138,7 +138,7 @@ def test_a_single_kept_member_gives_the_caruana_ensemble(pmlb_dir, tmp_path):
 def test_stacking_off_keeps_the_caruana_ensemble(stacked_builder):
     builder, _, _ = stacked_builder
     off = CostModel(builder.deadline, builder.families, builder.history, len(builder.splits), deterministic=False,
-                    refit_enabled=False, best_kept=lambda: None, stacking=False)
+                    refit_enabled=False, best_kept=lambda: None, all_rows=len(builder.p.y), stacking=False)
     assert not off.stacking and off.final_reserve < builder.cost.final_reserve  # (no time kept for it either)
     on = builder.cost
     builder.cost = off
@@ -147,7 +147,7 @@ def test_stacking_off_keeps_the_caruana_ensemble(stacked_builder):
     finally:
         builder.cost = on
     deterministic = CostModel(builder.deadline, builder.families, builder.history, 5, deterministic=True,
-                              refit_enabled=False, best_kept=lambda: None)
+                              refit_enabled=False, best_kept=lambda: None, all_rows=len(builder.p.y))
     assert not deterministic.stacking  # (max_trials: the recorded Caruana bag, unless asked for)
 
 
