@@ -27,8 +27,13 @@ def example() -> tuple[pd.DataFrame, pd.Series]:
     return split_target(load_table(EXAMPLE), "churned")
 
 
+# the max_trials fits' budget: the tests count trials, not seconds, and a fit ends when its trials are done, so a
+# long budget costs nothing and keeps a busy machine's deadline from cutting the trials these tests compare
+TRIALS_BUDGET = 300
+
+
 def fit(kb, X, y, max_trials: int, **kw) -> AutoMLClassifier:
-    return AutoMLClassifier(time_budget=30, max_trials=max_trials, knowledge_base=str(kb), **kw).fit(X, y)
+    return AutoMLClassifier(time_budget=TRIALS_BUDGET, max_trials=max_trials, knowledge_base=str(kb), **kw).fit(X, y)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +86,7 @@ def test_cross_validation_folds_of_one_table_are_one_dataset(first_fit, tmp_path
     kb = copy_store(first_fit[0], tmp_path)
     before = knowledge_base.open_store(kb).info()
     X, y = example()
-    cross_val_score(AutoMLClassifier(time_budget=30, max_trials=2, knowledge_base=str(kb)), X, y, cv=3)
+    cross_val_score(AutoMLClassifier(time_budget=TRIALS_BUDGET, max_trials=2, knowledge_base=str(kb)), X, y, cv=3)
     after = knowledge_base.open_store(kb).info()
     assert after["n_runs"] == before["n_runs"] + 3
     assert after["n_evaluations"] == before["n_evaluations"] + 6
