@@ -50,7 +50,7 @@ class AutoMLBase(BaseEstimator):
                  time_column: str | None = None, drop_columns: tuple[str, ...] | str | None = None,
                  keep_columns: tuple[str, ...] | str | None = None, rare_classes: str = "drop",
                  compact: bool = False, stacking: bool | None = None,
-                 infer_limit: float | None = None) -> None:
+                 infer_limit: float | None = None, memory_limit: float | str | None = None) -> None:
         self.time_budget = time_budget
         self.metric = metric
         self.n_jobs = n_jobs
@@ -71,6 +71,7 @@ class AutoMLBase(BaseEstimator):
         self.compact = compact
         self.stacking = stacking
         self.infer_limit = infer_limit
+        self.memory_limit = memory_limit
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -332,13 +333,13 @@ class AutoML(AutoMLBase):
                  time_column: str | None = None, drop_columns: tuple[str, ...] | str | None = None,
                  keep_columns: tuple[str, ...] | str | None = None, rare_classes: str = "drop",
                  compact: bool = False, stacking: bool | None = None,
-                 infer_limit: float | None = None) -> None:
+                 infer_limit: float | None = None, memory_limit: float | str | None = None) -> None:
         super().__init__(time_budget=time_budget, metric=metric, n_jobs=n_jobs, seed=seed, warm_start=warm_start,
                          knowledge_base=knowledge_base, strategy=strategy, max_trials=max_trials,
                          write_back=write_back, callback=callback, include=include, exclude=exclude,
                          cluster=cluster, time_column=time_column, drop_columns=drop_columns,
                          keep_columns=keep_columns, rare_classes=rare_classes, compact=compact,
-                         stacking=stacking, infer_limit=infer_limit)
+                         stacking=stacking, infer_limit=infer_limit, memory_limit=memory_limit)
         self.task = task
 
     def _requested_task(self) -> str | None:

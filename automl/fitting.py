@@ -171,6 +171,7 @@ def search_problem(est: "AutoMLBase", table: PreparedTable, metric: Metric, X_va
     training rows (unweighted), encoded by the encoder fitted on the training rows."""
     from .search import SearchProblem
     from .search.runner import resolve_n_jobs
+    from .search.trial_memory import parse_memory_limit
     from .search.validation import SplitOptions
     split = split_options(est, table, X_val, y_val)
     X, y, weights = table.X, table.y, table.sample_weight
@@ -183,7 +184,8 @@ def search_problem(est: "AutoMLBase", table: PreparedTable, metric: Metric, X_va
                          n_jobs=resolve_n_jobs(est.n_jobs), families=est.families_,
                          exclude_steps=est.excluded_steps_, sample_weight=weights, split=split, compact=bool(est.compact),
                          stacking=None if est.stacking is None else bool(est.stacking),
-                         infer_limit=None if est.infer_limit is None else float(est.infer_limit))
+                         infer_limit=None if est.infer_limit is None else float(est.infer_limit),
+                         memory_limit=parse_memory_limit(est.memory_limit))
 
 
 def split_options(est: "AutoMLBase", table: PreparedTable, X_val, y_val) -> "SplitOptions | None":

@@ -11,6 +11,7 @@ import pandas as pd
 from . import rare_classes as rare_mod
 from .exceptions import InputError, plain_repr
 from .search.messages import STRATEGIES  # the search owns them; this module loads no model library
+from .search.trial_memory import parse_memory_limit
 
 if TYPE_CHECKING:
     from .estimator import AutoMLBase
@@ -41,6 +42,7 @@ def check_params(est: "AutoMLBase") -> None:
     integer("seed", est.seed, 0)
     integer("max_trials", est.max_trials, 1, allow_none=True)
     real("infer_limit", est.infer_limit, 0, allow_none=True)
+    parse_memory_limit(est.memory_limit, "the 'memory_limit' parameter")
     if est.strategy not in STRATEGIES:
         raise InputError(f"the 'strategy' parameter must be one of {', '.join(STRATEGIES)}; "
                          f"got {plain_repr(est.strategy)}")

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_scale.py --sizes 10000,100000,1000000 --budgets 60,300 [--cluster local]
     python benchmarks/bench_scale.py --sizes 1000000 --budgets 60 --per-process   # where the memory goes
+    python benchmarks/bench_scale.py --sizes 1000000 --budgets 60,300 --memory-limit 3x   # the fits' memory limit
 
 The tables come from ``make_scale_table.py`` (binary target, 40 numbers + 10 categories of 2 to 2,000 values,
 3 % missing cells, a held-out test split). Each fit runs as a subprocess (`automl fit --json`, ``--n-jobs``
@@ -105,11 +106,12 @@ def _sample(root_pid: int, trace: MemoryTrace, stop: threading.Event) -> None:
 
 
 def run_fit(train: Path, budget: float, out: Path, kb: Path, n_jobs: int, cluster: str | None,
-            seed: int) -> tuple[dict | None, float, MemoryTrace, str]:
-    """`automl fit` as a subprocess; (summary or None, wall seconds, memory trace, stderr tail)."""
+            seed: int, extra: tuple[str, ...] = ()) -> tuple[dict | None, float, MemoryTrace, str]:
+    """`automl fit` as a subprocess (``extra``: more of its options); (summary or None, wall seconds, memory trace,
+    stderr tail)."""
     cmd = [sys.executable, "-c", "import cli; cli.main()", "fit", str(train), "--target", TARGET,
            "--time-budget", str(budget), "--out", str(out), "--kb", str(kb), "--n-jobs", str(n_jobs),
-           "--seed", str(seed), "--json", "--quiet"]
+           "--seed", str(seed), "--json", "--quiet", *extra]
     if cluster:
         cmd += ["--cluster", cluster]
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -128,6 +130,15 @@ def run_fit(train: Path, budget: float, out: Path, kb: Path, n_jobs: int, cluste
     except json.JSONDecodeError:
         summary = None
     return summary, wall, trace, stderr[-2000:]
+
+
+def memory_option(limit: str | None, table: int) -> tuple[str, ...]:
+    """``automl fit``'s ``--memory-limit`` for ``limit``: a size as given, or ``Nx``, N times the table's bytes."""
+    if limit is None:
+        return ()
+    if limit.lower().endswith("x"):
+        return ("--memory-limit", f"{int(float(limit[:-1]) * table)}B")
+    return ("--memory-limit", limit)
 
 
 def _features(frame: pd.DataFrame, categories: dict | None = None) -> tuple[pd.DataFrame, dict]:
@@ -173,6 +184,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-process", action="store_true", help="print each process's peak PSS")
     parser.add_argument("--no-baseline", action="store_true", help="skip the test scores (ours and LightGBM's)")
+    parser.add_argument("--memory-limit", default=None, metavar="SIZE",
+                        help="the fits' --memory-limit: a size (4GB) or a multiple of the table in memory (3x)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     budgets = [float(b) for b in args.budgets.split(",")]
@@ -188,7 +201,8 @@ def main() -> int:
                     out = Path(tmp) / f"model-{n}-{budget:g}-{label.replace(':', '-')}"
                     kb = Path(tmp) / f"kb-{n}-{budget:g}-{label.replace(':', '-')}.duckdb"  # fresh, seeded store
                     load = os.getloadavg()[0]
-                    summary, wall, trace, err = run_fit(train, budget, out, kb, args.n_jobs, cluster, args.seed)
+                    summary, wall, trace, err = run_fit(train, budget, out, kb, args.n_jobs, cluster, args.seed,
+                                                        memory_option(args.memory_limit, table))
                     ours = theirs = float("nan")
                     if summary is None:  # (its memory and wall time are still measured)
                         print(f"fit failed on {n} rows, {budget:g}s ({label}): {err.strip().splitlines()[-1:]}",

@@ -47,6 +47,7 @@ class FitOptions:
     compact: bool
     stacking: bool | None
     infer_limit: float | None
+    memory_limit: str | None
     with_report: bool
     quiet: bool
     as_json: bool
@@ -113,6 +114,9 @@ class FitInputs:
 @click.option("--infer-limit", type=float, default=None, metavar="SECONDS",
               help="Seconds per row the final model's prediction may take at most (estimated from each member's "
                    "prediction of its validation rows): the ensemble leaves out members that would exceed it.")
+@click.option("--memory-limit", default=None, metavar="SIZE",
+              help="Memory the fit's processes may hold together, such as 4GB or 800MB (default: 70 % of this "
+                   "machine's): trials wait rather than run at once beyond it.")
 @click.option("--report", "with_report", is_flag=True, help="Also write MODEL_DIR/report.html.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display and no warnings.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
@@ -175,10 +179,12 @@ def _resolved(ctx: click.Context, options: FitOptions):
     from automl.exceptions import InputError
     from automl.metrics import TASKS
     from automl.persistence import check_writable_dir, check_writable_file
+    from automl.search.trial_memory import parse_memory_limit
     if options.task is not None and options.task not in TASKS:
         raise InputError(f"unknown task {options.task!r}; choose one of {', '.join(TASKS)}")
     if options.infer_limit is not None:
         positive_seconds(options.infer_limit, "--infer-limit")
+    parse_memory_limit(options.memory_limit, "--memory-limit")
     # --resume without --out saves back into the resumed model's directory (atomically: the old model stays whole
     # until the new one is complete)
     out_dir = options.out_dir or options.resume_dir or Path("models") / Path(options.data).name.split(".")[0]
@@ -214,6 +220,7 @@ _RESUMED_OPTIONS: dict[str, _Resumed] = {
     "drop_columns": _Resumed("drop_columns", _as_option_text),
     "keep_columns": _Resumed("keep_columns", _as_option_text), "rare_classes": _Resumed("rare_classes"),
     "compact": _Resumed("compact"), "stacking": _Resumed("stacking"), "infer_limit": _Resumed("infer_limit"),
+    "memory_limit": _Resumed("memory_limit"),
 }
 
 
@@ -277,4 +284,4 @@ def _new_model(options: FitOptions, progress: Progress):
                   cluster=options.cluster, time_column=options.time_column,
                   drop_columns=_names(options.drop_columns) or None, keep_columns=_names(options.keep_columns) or None,
                   rare_classes=options.rare_classes, compact=options.compact,
-                  stacking=options.stacking, infer_limit=options.infer_limit)
+                  stacking=options.stacking, infer_limit=options.infer_limit, memory_limit=options.memory_limit)

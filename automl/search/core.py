@@ -31,6 +31,7 @@ from .initial_design import RESUMED, initial_design, upgraded
 from .kept_models import KeptSet
 from .messages import STRATEGIES, Job, Status, TrialRequest, TrialResult
 from .samplers import BOSampler, RandomSampler
+from .trial_memory import UNLIMITED, MemoryPlan, TableWidths, fixed_bytes, table_bytes
 from .validation import Kind, choose_protocol, choose_validation, make_splits
 
 log = logging.getLogger("automl")
@@ -61,7 +62,7 @@ class SearchCore:
 
     def __init__(self, problem, deadline: Deadline, strategy: str, workdir: str, *, suggestions=(), prior=(),
                  max_trials: int | None = None, callback: Callable | None = None, history=(),
-                 trial_timeout: float | None = None) -> None:
+                 trial_timeout: float | None = None, memory_limit: int | None = None) -> None:
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         self.start_time = time.monotonic()
@@ -98,6 +99,10 @@ class SearchCore:
                               best_kept=self.kept.best, trial_timeout=trial_timeout, budget=budget,
                               stacking=problem.stacking, prior=problem.cost_prior,
                               train_rows=float(np.mean([len(tr) for tr, _ in self.splits])), all_rows=float(n))
+        self.memory = MemoryPlan(self.families, TableWidths.of(problem.X), train_rows=self.cost.train_rows,
+                                 valid_rows=float(np.mean([len(va) for _, va in self.splits])), all_rows=float(n),
+                                 limit=memory_limit or UNLIMITED, deterministic=max_trials is not None,
+                                 fixed=fixed_bytes(table_bytes(problem.X), max(1, int(problem.n_jobs))))
         self._prefetched: Job | None = None  # the next job, proposed ahead while the workers were busy
 
     def _replay(self, previous) -> None:
@@ -130,7 +135,7 @@ class SearchCore:
             if raw is None:
                 break
             job = Job._make(raw)
-            if self.cost.fits_in_time(job.config, job.fidelity):
+            if self._fits(job.config, job.fidelity):
                 return job
             if self.hyperband is not None and job.bracket is not None:
                 # a bracket slot that will not run: tell the bracket, so it does not wait for it
@@ -147,6 +152,24 @@ class SearchCore:
         proposal misses only the results still running, as in asynchronous BO); ``ask`` returns it next."""
         if self._prefetched is None:
             self._prefetched = self._next_job()
+
+    def _fits(self, config: dict, fidelity: float, unit: float | None = None) -> bool:
+        """Whether a trial of ``config`` at ``fidelity`` can finish in the time left and fits in the memory limit
+        alone (``unit``: the family's seconds per unit of cost, when known)."""
+        return self.cost.fits_in_time(config, fidelity, unit) and self.memory.fits(self.memory.trial_bytes(config,
+                                                                                                           fidelity))
+
+    def admits(self, job: Job) -> bool:
+        """Whether ``job`` fits in the memory limit beside the trials running (``trial_memory``; the early trial,
+        on a small share of the rows in the driver, is not counted)."""
+        running = [self.memory.trial_bytes(t.config, t.fidelity) for t in self.by_id.values()
+                   if t.status == Status.RUNNING and t.origin != EARLY]
+        return self.memory.admits(self.memory.trial_bytes(job.config, job.fidelity), running)
+
+    def defer(self, job: Job) -> None:
+        """Keep ``job`` (proposed, not started: it did not fit in memory beside the running trials) for the next
+        ``ask``."""
+        self._prefetched = job
 
     def _fresh_config(self, fidelity: float) -> tuple[dict, str] | None:
         """The next configuration not yet evaluated at ``fidelity``: the initial design, then the sampler."""
@@ -171,7 +194,7 @@ class SearchCore:
                 return None
             return Job(fresh[0], fresh[1], self.rungs[rung], rung, bracket)
         promotion = self.asha.next_promotion(
-            fits=lambda cid, rung: self.cost.fits_in_time(self.history.config(cid), self.rungs[rung]))
+            fits=lambda cid, rung: self._fits(self.history.config(cid), self.rungs[rung]))
         if promotion is not None:
             cid, rung = promotion
             return Job(self.history.config(cid), "promoted", self.rungs[rung], rung)
@@ -181,10 +204,10 @@ class SearchCore:
             return None
         if fresh[1] == RESUMED:  # the earlier best, evaluated again for its models
             return Job(fresh[0], fresh[1], 1.0, len(self.rungs) - 1)
-        if (rung > 0 and not self.cost.fits_in_time(fresh[0], self.rungs[rung])
+        if (rung > 0 and not self._fits(fresh[0], self.rungs[rung])
                 and not self.history.seen(config_id(fresh[0]), self.rungs[0])):
-            # a configuration too slow to start at full fidelity is screened on the lowest rung: dropped, its
-            # slot would go to whatever cheap proposal fits, however poor its family
+            # a configuration too slow (or too large for the memory limit) to start at full fidelity is screened on
+            # the lowest rung: dropped, its slot would go to whatever cheap proposal fits, however poor its family
             rung = 0
         return Job(fresh[0], fresh[1], self.rungs[rung], rung)
 
@@ -214,7 +237,7 @@ class SearchCore:
 
         def fits(config: dict) -> bool:
             unit = units.get(config["family"])
-            return unit is not None and self.cost.fits_in_time(config, fidelity, unit)
+            return unit is not None and self._fits(config, fidelity, unit)
 
         affordable = {f.key for f in self.families
                       if units[f.key] is not None and self.cost.time_allows(units[f.key] * f.min_relative_cost())}
@@ -269,6 +292,7 @@ class SearchCore:
         t.fit_seconds = result.fit_seconds
         t.ended = time.monotonic() - self.start_time
         t.details = result.details
+        self.memory.observe(t.config, t.fidelity, t.details.peak_bytes)
         if t.details.raced_out:  # what the full evaluation would have cost (for the time estimates)
             t.full_seconds = t.fit_seconds * len(self.splits) / t.details.raced_out
         if t.status == Status.OK:

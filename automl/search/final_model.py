@@ -26,6 +26,7 @@ from .predict_cost import CostLimit, member_seconds_per_row
 from .runner import Executor
 from .stack_choice import MIN_STACK_MEMBERS, OofRows, StackChoice, choose_stack, outer_folds, stack_members
 from .trial import fit_one, fold_rows, predict_one, refit_iterations, score_predictions
+from .trial_memory import MemoryPlan
 from .validation import Kind, Validation
 
 log = logging.getLogger("automl")
@@ -111,10 +112,11 @@ class FinalModelBuilder:
     """Selection, refit and assembly over the search's kept trials (``kept``: trial id -> ``KeptModels``)."""
 
     def __init__(self, problem, splits, validation: Validation, kept: dict[int, KeptModels], by_id: dict[int, Trial],
-                 history: History, families, deadline: Deadline, cost: CostModel, n_classes: int) -> None:
+                 history: History, families, deadline: Deadline, cost: CostModel, n_classes: int,
+                 memory: MemoryPlan) -> None:
         self.p, self.splits, self.validation = problem, splits, validation
         self.kept, self.by_id, self.history, self.families = kept, by_id, history, families
-        self.deadline, self.cost, self.n_classes = deadline, cost, n_classes
+        self.deadline, self.cost, self.n_classes, self.memory = deadline, cost, n_classes, memory
         self.selection: Selection | None = None
         self.refit_seconds = 0.0
 
@@ -242,16 +244,19 @@ class FinalModelBuilder:
         if not refit_enabled:
             order = [(best_single, 1.0)]
         pending: dict[int, int] = {}  # request id -> trial id
+        needs: dict[int, float] = {}  # request id -> its memory estimate (the refits run at once within the limit)
         for trial_id, _ in order:
             t = self.by_id[trial_id]
             left = self.deadline.remaining() - CLOSING_SECONDS
-            if executor.free_slots() == 0 or self.cost.refit_seconds(t) * REFIT_COST_MARGIN > left:
+            need = self.memory.refit_bytes(t.config)
+            if (executor.free_slots() == 0 or self.cost.refit_seconds(t) * REFIT_COST_MARGIN > left
+                    or not self.memory.fits(need) or not self.memory.admits(need, needs.values())):
                 continue
             request = TrialRequest(trial_id=REFIT_ID_OFFSET + trial_id, config=t.config, seconds=left,
                                    keep_models_dir=workdir, refit=True,
                                    iterations=refit_iterations(t.details.rounds))
             executor.submit(request, left)
-            pending[request.trial_id] = trial_id
+            pending[request.trial_id], needs[request.trial_id] = trial_id, need
         started = time.monotonic()
         while pending and self.deadline.remaining() > CLOSING_SECONDS:
             for request_id, result in executor.collect(min(POLL_SECONDS, self.deadline.remaining() - CLOSING_SECONDS)):

@@ -73,7 +73,8 @@ class TrialDetails:
     fold and its first fold's validation ``curve`` (``(round, value)`` pairs), ``truncated`` (it kept the rounds
     done when its share of the trial's time ran out), ``predict_seconds_per_row`` (CPU seconds per row of one fold
     model predicting its validation rows in one batch, the cleaned table in; None: not measured) and ``fit_rows``
-    (the fold models' mean training rows: what a k-NN model compares each row with)."""
+    (the fold models' mean training rows: what a k-NN model compares each row with) and ``peak_bytes`` (the worker's
+    peak memory over the trial above its start, ``trial_memory.PeakMeter``; None: not measured)."""
 
     fold_losses: tuple[float, ...] | None = None
     raced_out: int | None = None
@@ -82,6 +83,7 @@ class TrialDetails:
     truncated: bool = False
     predict_seconds_per_row: float | None = None
     fit_rows: int | None = None
+    peak_bytes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ from .early import EarlySlot
 from .final_model import Compaction, Fallback, FinalModelBuilder
 from .history import FAILED, OK, TIMEOUT, Trial
 from .messages import Status, TrialResult
-from .runner import Executor, LocalRunner, forkserver_cpu_seconds, load_search_data, write_search_data
+from .runner import (Executor, LocalRunner, default_memory_limit, forkserver_cpu_seconds, load_search_data,
+                     write_search_data)
 from .validation import Kind, SplitOptions, Validation
 from .workdir import make_workdir
 
@@ -63,6 +64,7 @@ class SearchProblem:
     stacking: bool | None = None  # a stack may replace the Caruana ensemble (stack_choice); None: not with max_trials
     cost_prior: CostPrior | None = None  # the store's prior on seconds (automl.cost_prior); unused with max_trials
     infer_limit: float | None = None  # the final model's estimated prediction seconds per row at most (predict_cost)
+    memory_limit: int | None = None  # bytes the fit's processes may hold (trial_memory); None: a share of the machine's
 
 
 @dataclass
@@ -90,18 +92,19 @@ class _Search:
                  max_trials: int | None, callback: Callable | None, executor_factory=None, history=(),
                  trial_timeout: float | None = None) -> None:
         self.workdir = make_workdir()
+        on_cluster = getattr(executor_factory, "cluster", None) is not None  # (dask_executor_factory's)
         try:
             self.core = SearchCore(problem, deadline, strategy, self.workdir, suggestions=suggestions, prior=prior,
                                    max_trials=max_trials, callback=callback, history=history,
-                                   trial_timeout=trial_timeout)
+                                   trial_timeout=trial_timeout, memory_limit=search_memory_limit(problem, on_cluster))
         except BaseException:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise
         self.p, self.deadline, self.max_trials = problem, deadline, max_trials
         core = self.core
         self.final = FinalModelBuilder(problem, core.splits, core.validation, core.kept.models, core.by_id,
-                                       core.history, core.families, deadline, core.cost, core.n_classes)
-        self.executor_factory = executor_factory
+                                       core.history, core.families, deadline, core.cost, core.n_classes, core.memory)
+        self.executor_factory, self.on_cluster = executor_factory, on_cluster
         self.interrupted = False
         self.overhead = 0.0  # driver seconds while a worker waits: sampling, bookkeeping, ensembling
         self.prefetch_seconds = 0.0  # driver seconds spent proposing the next job while every worker was busy
@@ -181,8 +184,7 @@ class _Search:
         mode, nor with too little time left, nor on a Dask cluster (its workers run already: the early trial covers
         the start-up of local workers)."""
         left = self.core.cost.search_left()
-        on_cluster = getattr(self.executor_factory, "cluster", None) is not None  # (dask_executor_factory's)
-        if self.max_trials is None and left >= MIN_TRIAL_SECONDS and not on_cluster:
+        if self.max_trials is None and left >= MIN_TRIAL_SECONDS and not self.on_cluster:
             self.early.start(self.core, data, left)
 
     def _collect_early(self, wait: float = 0.0, final: bool = False) -> None:
@@ -213,6 +215,9 @@ class _Search:
             while can_submit and executor.free_slots() > 0 and not (deterministic and submitted >= self.max_trials):
                 ticks = time.monotonic()
                 job = core.ask()
+                if job is not None and not core.admits(job):  # it waits for a running trial to end
+                    core.defer(job)
+                    job = None
                 if job is not None:
                     request = core.start(job)
                     executor.submit(request, request.seconds)
@@ -283,6 +288,14 @@ class _Search:
                             protocol=self.core.validation.protocol, timings=timings, validation=self.core.validation,
                             fallback=final.fallback, threshold=final.threshold, startup=tuple(self.startup),
                             compaction=final.compaction, stack=final.stack)
+
+
+def search_memory_limit(problem: SearchProblem, on_cluster: bool) -> int | None:
+    """The memory the search's processes may hold: the problem's limit, else ``MEMORY_SHARE`` of this machine's
+    memory; None (no limit) on a cluster without one (its workers' memory is the cluster's)."""
+    if problem.memory_limit is not None:
+        return int(problem.memory_limit)
+    return None if on_cluster else default_memory_limit(1)
 
 
 def optimize(problem: SearchProblem, deadline: Deadline, *, strategy: str = "warm", suggestions=(), prior=(),

@@ -19,13 +19,13 @@ from multiprocessing.connection import wait
 import joblib
 
 from .messages import Status, TrialRequest, TrialResult
+from .trial_memory import machine_memory
 
 log = logging.getLogger("automl")
 
 KILL_GRACE_SECONDS = 1.0  # a worker past its trial's timeout by this much is killed (the trial stops itself first)
 SEARCH_DATA_FILE = "data.joblib"  # in the search's work folder; uncompressed, so its arrays can be memory-mapped
 MEMORY_SHARE = 0.7  # of the machine's memory, shared among the workers (the driver and the system keep the rest)
-UNKNOWN_MEMORY = 8 << 30  # bytes assumed when the machine's memory cannot be read
 CLOSE_SECONDS = 0.3  # idle workers get this long to exit at the end before they are killed
 KILL_JOIN_SECONDS = 2.0  # the longest wait for a killed worker process to be reaped
 
@@ -78,11 +78,7 @@ class Executor(ABC):
 
 def default_memory_limit(n_workers: int) -> int:
     """``MEMORY_SHARE`` of the machine's memory shared among the workers (bytes)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        total = UNKNOWN_MEMORY
-    return int(total * MEMORY_SHARE / max(1, n_workers))
+    return int(machine_memory() * MEMORY_SHARE / max(1, n_workers))
 
 
 def resolve_n_jobs(n_jobs: int) -> int:
@@ -122,7 +118,7 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
     import warnings
     warnings.filterwarnings("ignore")
     from ..models import REGISTRY
-    from .trial import run_trial
+    from .trial import run_measured
     try:
         data = load_search_data(data_path)
     except (OSError, EOFError):  # the search ended (e.g. interrupted) while this worker started
@@ -135,7 +131,7 @@ def _worker_main(conn, data_path: str, memory_limit: int | None) -> None:
             return
         if message is None:
             return
-        result = run_trial(message, data)
+        result = run_measured(message, data)
         try:
             conn.send((message.trial_id, result))
         except (BrokenPipeError, OSError):

@@ -8,7 +8,7 @@ which a refit on every row may join: ``refit``) when the trial may enter the ens
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import joblib
@@ -20,6 +20,7 @@ from ..models import REGISTRY
 from ..models.boosting import BoostingFit, TrialTimeout, coded_rows
 from .messages import Status, TrialDetails, TrialRequest, TrialResult
 from .racing import race_out
+from .trial_memory import PeakMeter
 from .validation import subsample
 
 BOOSTING_FOLD_SHARE = 0.85  # of a fold's fair share of the trial's time, a boosting fit gets this (+ predicting)
@@ -138,6 +139,14 @@ def run_trial(request: TrialRequest, data: dict) -> TrialResult:
         return TrialResult.failed("out of memory (trial memory limit)", time.monotonic() - start)
     except Exception as exc:  # a trial never kills the search: the error becomes a status
         return TrialResult.failed(f"{type(exc).__name__}: {exc}", time.monotonic() - start)
+
+
+def run_measured(request: TrialRequest, data: dict) -> TrialResult:
+    """``run_trial`` in a worker process that runs one job at a time, with the job's peak memory
+    (``TrialDetails.peak_bytes``: the search's memory plan learns from it)."""
+    with PeakMeter() as meter:
+        result = run_trial(request, data)
+    return replace(result, details=replace(result.details, peak_bytes=meter.peak_bytes))
 
 
 def _evaluate(request: TrialRequest, data: dict, start: float) -> TrialResult:

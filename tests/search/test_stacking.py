@@ -26,6 +26,7 @@ from automl.search.history import History, Trial
 from automl.search.messages import TrialRequest
 from automl.search.stack_choice import OofRows, choose_stack, outer_folds
 from automl.search.trial import run_trial
+from automl.search.trial_memory import UNLIMITED, MemoryPlan, TableWidths
 from automl.search.validation import choose_protocol, choose_validation, make_splits
 from automl.stacking import StackedEnsemble, Stacker
 from knowledge_base.canonical import config_id
@@ -67,7 +68,10 @@ def _builder(tmp_path, X, target, families, metric=None, compact=False) -> Final
     cost = CostModel(deadline, fams, history, len(splits), deterministic=False, refit_enabled=False,
                      best_kept=lambda: None, all_rows=len(target.y))
     n_classes = int(target.y.max()) + 1 if target.task != "regression" else 0
-    return FinalModelBuilder(problem, splits, validation, kept, by_id, history, fams, deadline, cost, n_classes)
+    memory = MemoryPlan(fams, TableWidths.of(X), train_rows=float(len(splits[0][0])), valid_rows=float(len(splits[0][1])),
+                        all_rows=float(len(target.y)), limit=UNLIMITED, fixed=0, deterministic=False)
+    return FinalModelBuilder(problem, splits, validation, kept, by_id, history, fams, deadline, cost, n_classes,
+                             memory)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,188 @@
+"""What a trial costs in memory, and which trials may run at once within the fit's memory limit.
+
+The limit (``memory_limit``, as AutoGluon's) covers every process of the fit. From it the search sets aside the
+memory-mapped table (counted once: the workers share its pages) and each process's own memory; the trials running at
+once share the rest, each counted at its estimate (``MemoryPlan.trial_bytes``). A trial that would not fit beside the
+running ones waits for one of them to end; one whose estimate alone exceeds the rest is not run (as AutoGluon skips
+a model it estimates beyond its limit): the scheduler treats it as one that does not fit in the time left (a new
+configuration is screened on fewer rows; a promotion or a final refit is left out).
+
+The estimate is the family's (``Family.memory_estimate``) over the rows a trial fits on and scores and the columns
+its preprocessing makes (a dense family one-hot encodes categories and adds missing indicators). Where a worker
+measured more than its family's estimate (``peak_bytes``, the trial's peak above its start), the family's later
+estimates at that fidelity grow by that ratio; never smaller (a deterministic search uses the estimate alone).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import InputError
+
+DRIVER_BYTES = 250 << 20  # the driver's own memory during a search (its libraries, once the raw table is released)
+WORKER_BYTES = 220 << 20  # a worker's own memory (about 150 MiB) and its share of the fork server's (70 MiB)
+ONEHOT_MAX_CATEGORIES = 30  # the one-hot step's default ``max_categories`` (automl.models.steps.categorical)
+UNLIMITED = 1 << 62  # the limit of a search without one (on a cluster, without ``memory_limit``)
+MAX_CALIBRATION = 8.0  # a family's estimates grow at most this much from what its trials measured
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}  # binary units
+_SIZE = re.compile(r"^([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(?:([kmgt])(i?b)?|(b))?$")
+
+
+def parse_memory_limit(value, option: str = "memory_limit") -> int | None:
+    """Bytes from ``value``: None (the default), a positive number of GiB, or text such as ``"1.5GB"``, ``"800MiB"``,
+    ``"512M"`` or ``"2000000000B"`` (binary units). Below 1 MiB or anything else is an ``InputError`` naming
+    ``option``."""
+    if value is None:
+        return None
+    match = None if isinstance(value, bool) else _SIZE.match(str(value).strip().lower())
+    amount = float("nan")
+    if match is not None:
+        number, unit, _, plain_bytes = match.groups()
+        amount = float(number) * (_UNITS[unit] if unit else 1 if plain_bytes else _UNITS["g"])
+    if not (np.isfinite(amount) and amount >= 1 << 20):
+        raise InputError(f"{option} must be a memory size of at least 1 MiB, such as 4GB or 800MB; got {value!r}")
+    return int(amount)
+
+
+def machine_memory() -> int:
+    """The machine's memory in bytes (8 GiB assumed where it cannot be read)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+@dataclass(frozen=True)
+class TableWidths:
+    """The columns a trial's preprocessing makes of the cleaned table: ``columns`` (what the tree families read) and,
+    per one-hot ``max_categories``, what the dense families' default encoding makes (``dense``)."""
+
+    columns: int
+    numeric: int  # number columns, each with a missing indicator when it has missing values (``with_missing``)
+    with_missing: int
+    categories: tuple[int, ...]  # each category column's number of categories
+
+    @classmethod
+    def of(cls, X: pd.DataFrame) -> "TableWidths":
+        numeric, with_missing, categories = 0, 0, []
+        for name in X.columns:
+            column = X[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                categories.append(len(column.cat.categories) + 1)  # (+1: missing, a category of its own)
+            elif pd.api.types.is_numeric_dtype(column.dtype):
+                numeric += 1
+                with_missing += int(bool(np.isnan(np.asarray(column, dtype=float)).any()))
+        return cls(len(X.columns), numeric, with_missing, tuple(categories))
+
+    def dense(self, max_categories: int = ONEHOT_MAX_CATEGORIES) -> int:
+        return self.numeric + self.with_missing + sum(min(c, max_categories + 1) for c in self.categories)
+
+
+class MemoryPlan:
+    """Estimates of trials' and refits' working memory, and whether one more may start beside the running ones."""
+
+    def __init__(self, families, widths: TableWidths, *, train_rows: float, valid_rows: float, all_rows: float,
+                 limit: int, fixed: int, deterministic: bool) -> None:
+        self.families = {f.key: f for f in families}
+        self.widths, self.train_rows, self.valid_rows, self.all_rows = widths, train_rows, valid_rows, all_rows
+        self.limit, self.budget = int(limit), int(limit) - int(fixed)  # what the running trials may share
+        self.deterministic = deterministic
+        self.calibration: dict[tuple[str, float], float] = {}  # (family, fidelity) -> measured / estimated, >= 1
+
+    def _columns(self, config: dict) -> int:
+        steps = dict(self.families[config["family"]].steps)
+        if config.get("categorical_encoding", steps.get("categorical_encoding")) != "onehot":
+            return self.widths.columns
+        return self.widths.dense(int(config.get("onehot__max_categories", ONEHOT_MAX_CATEGORIES)))
+
+    def _estimate(self, config: dict, rows: float, fidelity: float) -> float:
+        family = self.families.get(config["family"])
+        if family is None:
+            return 0.0
+        ratio = self.calibration.get((family.key, round(fidelity, 6)), 1.0)
+        return family.memory_estimate(int(rows), self._columns(config)) * ratio
+
+    def trial_bytes(self, config: dict, fidelity: float) -> float:
+        """A trial's working memory: it fits a share ``fidelity`` of a fold's training rows and scores its
+        validation rows."""
+        return self._estimate(config, self.train_rows * fidelity + self.valid_rows, fidelity)
+
+    def refit_bytes(self, config: dict) -> float:
+        """A refit's working memory: it fits every row (raised as its family's full-fidelity trials measured)."""
+        return self._estimate(config, self.all_rows, 1.0)
+
+    def observe(self, config: dict, fidelity: float, peak_bytes: int | None) -> None:
+        """A finished trial's measured peak: its family's estimates at that fidelity grow to cover it (at that
+        fidelity only: a fixed cost measured on few rows says little about many). Not in a deterministic search,
+        whose choices may not depend on measurements."""
+        family = self.families.get(config["family"])
+        if self.deterministic or family is None or not peak_bytes:
+            return
+        raw = family.memory_estimate(int(self.train_rows * fidelity + self.valid_rows), self._columns(config))
+        ratio = min(MAX_CALIBRATION, peak_bytes / raw) if raw > 0 else 1.0
+        key = (family.key, round(fidelity, 6))
+        self.calibration[key] = max(self.calibration.get(key, 1.0), ratio)
+
+    def fits(self, needed: float) -> bool:
+        """Whether a job needing ``needed`` bytes fits in the limit alone (one that does not is not run)."""
+        return needed <= self.budget
+
+    def admits(self, needed: float, running: Iterable[float]) -> bool:
+        """Whether a job needing ``needed`` bytes may start beside jobs needing ``running``: always when none runs
+        (whether it fits alone is ``fits``' answer, asked when it was proposed)."""
+        running = list(running)
+        return not running or sum(running) + needed <= self.budget
+
+
+def table_bytes(X: pd.DataFrame) -> int:
+    """The cleaned table's arrays in bytes (category columns: their codes), as the workers map them."""
+    return int(X.memory_usage(index=False, deep=False).sum())
+
+
+def fixed_bytes(table_bytes: int, n_workers: int) -> int:
+    """What the fit's processes hold before any trial: the mapped table once, the driver and every worker."""
+    return int(table_bytes) + DRIVER_BYTES + int(n_workers) * WORKER_BYTES
+
+
+class PeakMeter:
+    """A worker's peak memory over one job (Linux; elsewhere ``peak_bytes`` is None): its anonymous memory at the
+    peak above the start. The peak resident size is reset at the start (``/proc/self/clear_refs``); pages of the
+    mapped table first read during the job are resident at its end, so they are taken out (they are shared)."""
+
+    def __enter__(self) -> "PeakMeter":
+        self.peak_bytes: int | None = None
+        self._start = _status("RssAnon")
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            self._start = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._start is None:
+            return
+        peak, file, shmem = _status("VmHWM"), _status("RssFile"), _status("RssShmem")
+        if None not in (peak, file, shmem):
+            self.peak_bytes = max(0, peak - file - shmem - self._start)
+
+
+def _status(field: str) -> int | None:
+    """A field of ``/proc/self/status`` in bytes (None where it cannot be read)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+__all__ = ["MemoryPlan", "TableWidths", "PeakMeter", "parse_memory_limit", "machine_memory", "fixed_bytes",
+           "table_bytes", "UNLIMITED"]
