@@ -142,6 +142,8 @@ class _Search:
                 self.interrupted = True
         finally:
             self._close(executor)
+        if core.memory.refusal():
+            log.warning(core.memory.refusal())
         if self.interrupted:
             if not core.kept:  # no model so far to keep: the interrupt stands
                 raise KeyboardInterrupt

@@ -93,6 +93,7 @@ class MemoryPlan:
         self.limit, self.budget = int(limit), int(limit) - int(fixed)  # what the running trials may share
         self.deterministic = deterministic
         self.calibration: dict[tuple[str, float], float] = {}  # (family, fidelity) -> measured / estimated, >= 1
+        self.largest_refused = 0.0  # the largest estimate ``fits`` refused (0: none)
 
     def _columns(self, config: dict) -> int:
         steps = dict(self.families[config["family"]].steps)
@@ -130,7 +131,18 @@ class MemoryPlan:
 
     def fits(self, needed: float) -> bool:
         """Whether a job needing ``needed`` bytes fits in the limit alone (one that does not is not run)."""
-        return needed <= self.budget
+        if needed <= self.budget:
+            return True
+        self.largest_refused = max(self.largest_refused, needed)
+        return False
+
+    def refusal(self) -> str | None:
+        """What the limit kept from running, for the user (None: nothing)."""
+        if not self.largest_refused:
+            return None
+        return (f"memory limit {self.limit / 2**20:,.0f} MiB: trials or refits estimated to need up to "
+                f"{self.largest_refused / 2**20:,.0f} MiB beside the table and the processes "
+                f"({(self.limit - self.budget) / 2**20:,.0f} MiB) were not run; a larger memory_limit runs them")
 
     def admits(self, needed: float, running: Iterable[float]) -> bool:
         """Whether a job needing ``needed`` bytes may start beside jobs needing ``running``: always when none runs

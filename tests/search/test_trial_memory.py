@@ -137,8 +137,10 @@ def test_a_trial_too_large_for_the_limit_alone_is_never_proposed(tmp_path):
     limited = SearchCore(problem, Deadline(60), "bo", str(tmp_path), max_trials=8, memory_limit=limit)
     assert not limited.memory.fits(limited.memory.trial_bytes(REGISTRY.get("linear").default_config("binary"), 1.0))
     assert set(proposed_families(limited, 8)) == {"lightgbm"}
+    assert "were not run; a larger memory_limit runs them" in limited.memory.refusal()
     unlimited = SearchCore(problem, Deadline(60), "bo", str(tmp_path), max_trials=8)
     assert set(proposed_families(unlimited, 8)) == {"lightgbm", "linear"}
+    assert unlimited.memory.refusal() is None
 
 
 def proposed_families(core: SearchCore, n: int) -> list[str]:
@@ -150,3 +152,14 @@ def proposed_families(core: SearchCore, n: int) -> list[str]:
             families.append(job.config["family"])
             core.start(job)
     return families
+
+
+def test_the_default_limit_is_a_share_of_this_machine_and_none_on_a_cluster():
+    from automl.search.optimizer import search_memory_limit
+    from automl.search.runner import MEMORY_SHARE
+    from automl.search.trial_memory import machine_memory
+    problem = make_problem("binary", n=200)
+    assert search_memory_limit(problem, on_cluster=False) == int(MEMORY_SHARE * machine_memory())
+    assert search_memory_limit(problem, on_cluster=True) is None
+    problem.memory_limit = 3 << 30
+    assert search_memory_limit(problem, on_cluster=True) == search_memory_limit(problem, on_cluster=False) == 3 << 30
