@@ -91,7 +91,7 @@ def build(config: dict, task: str, n_rows: int, n_classes: int, seed: int):
 
 
 FAMILY = Family("catboost", ("binary", "multiclass", "regression"), PARAMS, build, cost=4.5, iterations="n_estimators",
-                boosting=OwnBoosting(), memory_per_cell=32.0, steps=TEXT_STEPS, predict_threads="n_jobs",
+                boosting=OwnBoosting(), memory_per_cell=64.0, steps=TEXT_STEPS, predict_threads="n_jobs",
                 # seconds (one thread, PMLB phoneme and wine_quality_white: 4-5 x LightGBM's default): early
                 # stopping takes ~1/learning_rate rounds; a symmetric tree's time grows steeply with its depth
                 cost_exponents=(("learning_rate", -0.9), ("depth", 2.5)),

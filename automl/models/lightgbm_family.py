@@ -91,7 +91,7 @@ def _deadline_callback(fit: BoostingFit):
 
 
 FAMILY = Family("lightgbm", ("binary", "multiclass", "regression"), PARAMS, build, cost=1.0, iterations="n_estimators",
-                boosting=LightGBMBoosting(), memory_per_cell=16.0, steps=TEXT_STEPS, predict_threads="n_jobs",
+                boosting=LightGBMBoosting(), memory_per_cell=12.0, steps=TEXT_STEPS, predict_threads="n_jobs",
                 # seconds: early stopping takes ~1/learning_rate rounds; bagging and coarser bins are cheaper
                 cost_exponents=(("learning_rate", -0.46), ("subsample", 0.44), ("max_bin", 0.13),
                                 ("min_child_samples", -0.13)),

@@ -50,4 +50,4 @@ def upgrade(config: dict, task: str | None) -> dict:
 
 
 FAMILY = Family("linear", ("binary", "multiclass", "regression"), PARAMS, build, cost=0.3, upgrade=upgrade,
-                steps=DENSE_STEPS)
+                memory_per_cell=18.0, steps=DENSE_STEPS)

@@ -24,6 +24,7 @@ DENSE_STEPS = (("text", "tfidf_svd"), ("missing", "median_indicator"), ("categor
                ("numeric_transform", "standard"), ("selection", "none"), ("construction", "none"))
 TREE_STEPS = (("text", "tfidf_svd"), ("categorical_encoding", "ordinal"), ("selection", "none"))
 TEXT_STEPS = (("text", "tfidf_svd"),)  # (LightGBM: it reads numbers and categories itself)
+MEMORY_FIXED_BYTES = 40 << 20  # a fit's memory beyond its rows' copies (libraries' buffers, the model)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class Family:
     ``fidelity`` names what a fidelity below 1 scales: ``"rows"`` (share of the training rows) for every
     family; the boosting families (``boosting``, ``automl.models.boosting``: LightGBM, CatBoost, XGBoost) also
     early-stop their rounds (``iterations``) on the validation fold, so one training run gives its learning curve.
-    ``memory_per_cell`` (bytes per training cell) and ``cost`` (relative time) are rough hints; ``max_rows``
+    ``memory_per_cell`` (bytes per cell of the rows a fit reads, as its preprocessing makes them; measured per
+    family on the 10^6-row scale table: ``memory_estimate``) and ``cost`` (relative time) are hints; ``max_rows``
     excludes the family from larger data.
     ``cost_exponents`` (``(parameter, b)`` pairs) make the time estimate per configuration: a fit takes
     ``(value / default) ** b`` times the default configuration's seconds per parameter (log-linear, fitted
@@ -155,8 +157,9 @@ class Family:
                 yield float(v), float(d), b
 
     def memory_estimate(self, n_rows: int, n_cols: int) -> float:
-        """Rough peak bytes of one fit (the data copies the preprocessing and the model make)."""
-        return 200e6 + self.memory_per_cell * n_rows * max(1, n_cols)
+        """Peak bytes of one fit above its process's start: a fixed part and the data copies the preprocessing and
+        the model make (``n_cols``: the columns the preprocessing makes; automl.search.trial_memory)."""
+        return MEMORY_FIXED_BYTES + self.memory_per_cell * n_rows * max(1, n_cols)
 
     def default_config(self, task: str | None = None) -> dict:
         return self._stored(canonical(self.space(), {}, task))
