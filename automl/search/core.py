@@ -156,8 +156,8 @@ class SearchCore:
     def _fits(self, config: dict, fidelity: float, unit: float | None = None) -> bool:
         """Whether a trial of ``config`` at ``fidelity`` can finish in the time left and fits in the memory limit
         alone (``unit``: the family's seconds per unit of cost, when known)."""
-        return self.cost.fits_in_time(config, fidelity, unit) and self.memory.fits(self.memory.trial_bytes(config,
-                                                                                                           fidelity))
+        return (self.cost.fits_in_time(config, fidelity, unit)
+                and self.memory.fits(self.memory.trial_bytes(config, fidelity)))
 
     def admits(self, job: Job) -> bool:
         """Whether ``job`` fits in the memory limit beside the trials running (``trial_memory``; the early trial,

@@ -94,12 +94,23 @@ class MemoryPlan:
         self.deterministic = deterministic
         self.calibration: dict[tuple[str, float], float] = {}  # (family, fidelity) -> measured / estimated, >= 1
         self.largest_refused = 0.0  # the largest estimate ``fits`` refused (0: none)
+        self._columns_of: dict[tuple, int] = {}  # a configuration's items -> the columns its model reads
 
     def _columns(self, config: dict) -> int:
-        steps = dict(self.families[config["family"]].steps)
-        if config.get("categorical_encoding", steps.get("categorical_encoding")) != "onehot":
-            return self.widths.columns
-        return self.widths.dense(int(config.get("onehot__max_categories", ONEHOT_MAX_CATEGORIES)))
+        """The columns the model of ``config`` reads: the cleaned table's, one-hot encoded for a dense family, then
+        as its construction step makes them (``Step.columns``: splines multiply them, a kernel map replaces them)."""
+        from ..models.steps import NONE, STEPS  # (here: parsing a limit loads no model library)
+        key = tuple(sorted(config.items()))
+        if key not in self._columns_of:
+            full = self.families[config["family"]].expanded(config)
+            columns = self.widths.columns
+            if full.get("categorical_encoding") == "onehot":
+                columns = self.widths.dense(int(full.get("onehot__max_categories", ONEHOT_MAX_CATEGORIES)))
+            step = STEPS.get(full["construction"]) if full.get("construction", NONE) != NONE else None
+            if step is not None and step.columns is not None:
+                columns = int(step.columns(columns, step.values(full)))
+            self._columns_of[key] = max(1, columns)
+        return self._columns_of[key]
 
     def _estimate(self, config: dict, rows: float, fidelity: float) -> float:
         family = self.families.get(config["family"])

@@ -10,6 +10,7 @@ from automl import AutoMLClassifier
 from automl.deadline import Deadline
 from automl.exceptions import InputError
 from automl.models import REGISTRY
+from automl.models.registry import MEMORY_FIXED_BYTES
 from automl.search import optimize
 from automl.search.history import EARLY
 from automl.search.runner import load_search_data, write_search_data
@@ -163,3 +164,15 @@ def test_the_default_limit_is_a_share_of_this_machine_and_none_on_a_cluster():
     assert search_memory_limit(problem, on_cluster=True) is None
     problem.memory_limit = 3 << 30
     assert search_memory_limit(problem, on_cluster=True) == search_memory_limit(problem, on_cluster=False) == 3 << 30
+
+
+def test_a_construction_step_counts_the_columns_it_makes():
+    p = plan(columns=10)
+    linear = REGISTRY.get("linear").default_config("binary")
+    splines = {**linear, "construction": "splines", "splines__n_knots": 8}
+    nystroem = {**linear, "construction": "nystroem", "nystroem__n_components": 400}
+    def rows_part(config):
+        return p.trial_bytes(config, 1.0) - MEMORY_FIXED_BYTES
+
+    assert rows_part(splines) == pytest.approx(10 * rows_part(linear))  # each column as 8 + 2 splines
+    assert rows_part(nystroem) == pytest.approx(40 * rows_part(linear))  # 400 kernel features of 10 columns

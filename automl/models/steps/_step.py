@@ -30,7 +30,9 @@ class Step:
     for the other slots. ``families``: the family keys it serves (empty: every family that takes the slot);
     ``needs_imputed``: only for families whose input is imputed
     (those that take a numeric transform: the linear, k-NN, MLP and SVM families), e.g. because it cannot
-    read NaN (or, for ``missing``, because the others read NaN themselves). ``may_emit_nan``: its output can hold NaN (an imputer follows it for imputed families)."""
+    read NaN (or, for ``missing``, because the others read NaN themselves). ``may_emit_nan``: its output can hold NaN (an imputer follows it for imputed families).
+    ``columns(n, params)``: how many columns it makes of ``n`` (None: ``n``), for the memory estimate of a trial
+    (``automl.search.trial_memory``)."""
 
     key: str
     slot: str
@@ -39,6 +41,7 @@ class Step:
     families: tuple[str, ...] = ()
     needs_imputed: bool = False
     may_emit_nan: bool = False
+    columns: Callable[[int, dict], int] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key.isidentifier() or self.key == NONE:
