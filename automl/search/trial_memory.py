@@ -24,8 +24,11 @@ import pandas as pd
 
 from ..exceptions import InputError
 
-DRIVER_BYTES = 250 << 20  # the driver's own memory during a search (its libraries, once the raw table is released)
-WORKER_BYTES = 220 << 20  # a worker's own memory (about 150 MiB) and its share of the fork server's (70 MiB)
+# the processes' own memory during a search (10^6-row table at 60 s, PSS less the mapped table's share): the
+# driver's libraries, its trials' predictions and the store (about 400 MiB), the fork server, each worker at rest
+DRIVER_BYTES = 400 << 20
+FORK_SERVER_BYTES = 80 << 20
+WORKER_BYTES = 150 << 20
 ONEHOT_MAX_CATEGORIES = 30  # the one-hot step's default ``max_categories`` (automl.models.steps.categorical)
 UNLIMITED = 1 << 62  # the limit of a search without one (on a cluster, without ``memory_limit``)
 MAX_CALIBRATION = 8.0  # a family's estimates grow at most this much from what its trials measured
@@ -169,7 +172,7 @@ def table_bytes(X: pd.DataFrame) -> int:
 
 def fixed_bytes(table_bytes: int, n_workers: int) -> int:
     """What the fit's processes hold before any trial: the mapped table once, the driver and every worker."""
-    return int(table_bytes) + DRIVER_BYTES + int(n_workers) * WORKER_BYTES
+    return int(table_bytes) + DRIVER_BYTES + FORK_SERVER_BYTES + int(n_workers) * WORKER_BYTES
 
 
 class PeakMeter:
