@@ -8,7 +8,8 @@ a model it estimates beyond its limit): the scheduler treats it as one that does
 configuration is screened on fewer rows; a promotion or a final refit is left out).
 
 The estimate is the family's (``Family.memory_estimate``) over the rows a trial fits on and scores and the columns
-its preprocessing makes (a dense family one-hot encodes categories and adds missing indicators). Where a worker
+its preprocessing makes (a dense family one-hot encodes categories and adds missing indicators; a construction
+step makes its own: ``Step.columns``). Where a worker
 measured more than its family's estimate (``peak_bytes``, the trial's peak above its start), the family's later
 estimates at that fidelity grow by that ratio; never smaller (a deterministic search uses the estimate alone).
 """
@@ -29,10 +30,9 @@ from ..exceptions import InputError
 DRIVER_BYTES = 400 << 20
 FORK_SERVER_BYTES = 80 << 20
 WORKER_BYTES = 150 << 20
-ONEHOT_MAX_CATEGORIES = 30  # the one-hot step's default ``max_categories`` (automl.models.steps.categorical)
 UNLIMITED = 1 << 62  # the limit of a search without one (on a cluster, without ``memory_limit``)
 MAX_CALIBRATION = 8.0  # a family's estimates grow at most this much from what its trials measured
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}  # binary units
+_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}  # binary units
 _SIZE = re.compile(r"^([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(?:([kmgt])(i?b)?|(b))?$")
 
 
@@ -82,7 +82,7 @@ class TableWidths:
                 with_missing += int(bool(np.isnan(np.asarray(column, dtype=float)).any()))
         return cls(len(X.columns), numeric, with_missing, tuple(categories))
 
-    def dense(self, max_categories: int = ONEHOT_MAX_CATEGORIES) -> int:
+    def dense(self, max_categories: int) -> int:
         return self.numeric + self.with_missing + sum(min(c, max_categories + 1) for c in self.categories)
 
 
@@ -108,7 +108,7 @@ class MemoryPlan:
             full = self.families[config["family"]].expanded(config)
             columns = self.widths.columns
             if full.get("categorical_encoding") == "onehot":
-                columns = self.widths.dense(int(full.get("onehot__max_categories", ONEHOT_MAX_CATEGORIES)))
+                columns = self.widths.dense(int(full["onehot__max_categories"]))
             step = STEPS.get(full["construction"]) if full.get("construction", NONE) != NONE else None
             if step is not None and step.columns is not None:
                 columns = int(step.columns(columns, step.values(full)))

@@ -53,7 +53,7 @@ def make_frame(n: int = 400) -> pd.DataFrame:
 def test_the_dense_families_width_counts_one_hot_columns_and_missing_indicators():
     widths = TableWidths.of(make_frame().drop(columns="y"))
     assert (widths.columns, widths.numeric, widths.with_missing) == (3, 2, 1)
-    assert widths.dense() == 2 + 1 + 31  # 50 categories and missing, one-hot up to 30 and the rest grouped
+    assert widths.dense(30) == 2 + 1 + 31  # 50 categories and missing, one-hot up to 30 and the rest grouped
     assert widths.dense(max_categories=4) == 2 + 1 + 5
 
 
@@ -116,7 +116,7 @@ def overlapping(trials) -> int:
 def single_trial_limit(problem, families) -> int:
     """A limit in which the largest trial of ``families`` on ``problem`` fits alone and no two trials fit together."""
     widths = TableWidths.of(problem.X)
-    largest = max(REGISTRY.get(f).memory_estimate(len(problem.y), widths.dense()) for f in families)
+    largest = max(REGISTRY.get(f).memory_estimate(len(problem.y), widths.dense(30)) for f in families)
     return fixed_bytes(table_bytes(problem.X), problem.n_jobs) + int(largest)
 
 
