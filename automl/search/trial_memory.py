@@ -18,12 +18,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-import pandas as pd
 
 from ..exceptions import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # the processes' own memory during a search (10^6-row table at 60 s, PSS less the mapped table's share): the
 # driver's libraries, its trials' predictions and the store (about 400 MiB), the fork server, each worker at rest
@@ -72,6 +74,7 @@ class TableWidths:
 
     @classmethod
     def of(cls, X: pd.DataFrame) -> "TableWidths":
+        import pandas as pd  # (here: the trial runner, which imports this module, loads without pandas)
         numeric, with_missing, categories = 0, 0, []
         for name in X.columns:
             column = X[name]
