@@ -3,8 +3,8 @@
     python benchmarks/bench_repeat_fit.py ../shared/datasets/pmlb --budgets 10,20 --history-budget 60 \
         --seeds 0,1,2 [--min-rows 3000] [--datasets a,b] [--drift random|sorted]
 
-For every pool dataset of ``--min-rows`` rows or more (at most ``bench_search.MAX_ROWS``, a seeded sample) and
-every seed:
+For every pool dataset of ``--min-rows`` rows or more (at most ``--max-rows``, default ``bench_search.MAX_ROWS``, a
+seeded sample) and every seed:
 
 1. "this month": the dataset split 75 / 25 (stratified, seeded; ``fits.split``); the 25 % is the test split.
 2. "last month": 60 % of this month's training rows: a random 60 % (``--drift random``), or the first 60 %
@@ -53,7 +53,7 @@ import pandas as pd
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_search import left_out, load, tasks_of  # noqa: E402
+from bench_search import MAX_ROWS, left_out, load, tasks_of  # noqa: E402
 from fits import collect, fit_scored, pool_of, seed_store, split  # noqa: E402
 from paired import compare  # noqa: E402
 
@@ -78,7 +78,7 @@ def last_month(X: pd.DataFrame, y: pd.Series, drift: str, seed: int) -> tuple[pd
 def run_pair(pmlb: Path, name: str, task_of: dict, seed: int, args, base_store: Path) -> list[dict]:
     import knowledge_base as kb
     from leave_out import LeaveOut
-    X, y, task = load(pmlb, name, task_of)
+    X, y, task = load(pmlb, name, task_of, max_rows=args.max_rows or None)
     Xtr, Xte, ytr, yte = split(X, y, task, seed)
     Xh, yh, column = last_month(Xtr, ytr, args.drift, seed)
     hidden = left_out(pmlb, name, task_of)
@@ -138,6 +138,8 @@ def main(argv=None) -> int:
     parser.add_argument("--history-budget", type=float, default=60.0, help="last month's budget, seconds")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--min-rows", type=int, default=3000)
+    parser.add_argument("--max-rows", type=int, default=MAX_ROWS,
+                        help=f"a seeded sample of this many rows of a larger dataset (0: every row; default {MAX_ROWS})")
     parser.add_argument("--datasets", default=None, help="comma-separated names (default: every pool dataset of "
                                                          "--min-rows rows or more)")
     parser.add_argument("--drift", choices=("random", "sorted"), default="random")
