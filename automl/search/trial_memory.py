@@ -185,7 +185,7 @@ class PeakMeter:
 
     def __enter__(self) -> "PeakMeter":
         self.peak_bytes: int | None = None
-        self._start = _status("RssAnon")
+        self._start = _status("RssAnon").get("RssAnon")
         try:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")
@@ -196,21 +196,23 @@ class PeakMeter:
     def __exit__(self, *exc) -> None:
         if self._start is None:
             return
-        peak, file, shmem = _status("VmHWM"), _status("RssFile"), _status("RssShmem")
-        if None not in (peak, file, shmem):
-            self.peak_bytes = max(0, peak - file - shmem - self._start)
+        fields = _status("VmHWM", "RssFile", "RssShmem")
+        if len(fields) == 3:
+            self.peak_bytes = max(0, fields["VmHWM"] - fields["RssFile"] - fields["RssShmem"] - self._start)
 
 
-def _status(field: str) -> int | None:
-    """A field of ``/proc/self/status`` in bytes (None where it cannot be read)."""
+def _status(*fields: str) -> dict[str, int]:
+    """The ``fields`` of ``/proc/self/status`` in bytes, read in one pass (those that cannot be read are absent)."""
+    out: dict[str, int] = {}
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
+                name, _, value = line.partition(":")
+                if name in fields:
+                    out[name] = int(value.split()[0]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    return out
 
 
 __all__ = ["MemoryPlan", "TableWidths", "PeakMeter", "parse_memory_limit", "machine_memory", "fixed_bytes",
