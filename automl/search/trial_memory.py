@@ -118,33 +118,35 @@ class MemoryPlan:
             self._columns_of[key] = max(1, columns)
         return self._columns_of[key]
 
-    def _estimate(self, config: dict, rows: float, fidelity: float) -> float:
+    def _raw(self, config: dict, rows: float) -> float:
+        """The family's estimate for ``config`` on ``rows`` rows, before what trials measured (0: unknown family)."""
         family = self.families.get(config["family"])
-        if family is None:
-            return 0.0
-        ratio = self.calibration.get((family.key, round(fidelity, 6)), 1.0)
-        return family.memory_estimate(int(rows), self._columns(config)) * ratio
+        return 0.0 if family is None else family.memory_estimate(int(rows), self._columns(config))
+
+    def _trial_rows(self, fidelity: float) -> float:
+        """A trial fits a share ``fidelity`` of a fold's training rows and scores its validation rows."""
+        return self.train_rows * fidelity + self.valid_rows
+
+    def _ratio(self, config: dict, fidelity: float) -> float:
+        return self.calibration.get((config["family"], round(fidelity, 6)), 1.0)
 
     def trial_bytes(self, config: dict, fidelity: float) -> float:
-        """A trial's working memory: it fits a share ``fidelity`` of a fold's training rows and scores its
-        validation rows."""
-        return self._estimate(config, self.train_rows * fidelity + self.valid_rows, fidelity)
+        """A trial's working memory (``_trial_rows``), raised as its family's trials at that fidelity measured."""
+        return self._raw(config, self._trial_rows(fidelity)) * self._ratio(config, fidelity)
 
     def refit_bytes(self, config: dict) -> float:
         """A refit's working memory: it fits every row (raised as its family's full-fidelity trials measured)."""
-        return self._estimate(config, self.all_rows, 1.0)
+        return self._raw(config, self.all_rows) * self._ratio(config, 1.0)
 
     def observe(self, config: dict, fidelity: float, peak_bytes: int | None) -> None:
         """A finished trial's measured peak: its family's estimates at that fidelity grow to cover it (at that
         fidelity only: a fixed cost measured on few rows says little about many). Not in a deterministic search,
         whose choices may not depend on measurements."""
-        family = self.families.get(config["family"])
-        if self.deterministic or family is None or not peak_bytes:
+        if self.deterministic or config["family"] not in self.families or not peak_bytes:
             return
-        raw = family.memory_estimate(int(self.train_rows * fidelity + self.valid_rows), self._columns(config))
+        raw = self._raw(config, self._trial_rows(fidelity))
         ratio = min(MAX_CALIBRATION, peak_bytes / raw) if raw > 0 else 1.0
-        key = (family.key, round(fidelity, 6))
-        self.calibration[key] = max(self.calibration.get(key, 1.0), ratio)
+        self.calibration[(config["family"], round(fidelity, 6))] = max(self._ratio(config, fidelity), ratio)
 
     def fits(self, needed: float) -> bool:
         """Whether a job needing ``needed`` bytes fits in the limit alone (one that does not is not run)."""
