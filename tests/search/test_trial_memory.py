@@ -143,7 +143,10 @@ def test_trials_that_do_not_fit_the_memory_limit_together_run_one_after_another(
     trials = [t for t in result.trials if t.origin != EARLY]
     assert len(trials) == 6 and all(t.status == "ok" for t in trials)
     assert (overlapping(trials) > 0) is overlaps
-    assert all(t.details.peak_bytes is not None and t.details.peak_bytes > 0 for t in trials)  # measured by workers
+    # every trial measured by its worker; a worker's later trial may reuse memory an earlier one freed (a peak of 0
+    # is a true measurement), its first allocates
+    assert all(t.details.peak_bytes is not None for t in trials)
+    assert max(t.details.peak_bytes for t in trials) > MIB
 
 
 def test_a_trial_too_large_for_the_limit_alone_is_never_proposed(tmp_path):
