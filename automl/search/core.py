@@ -261,13 +261,15 @@ class SearchCore:
         self.history.add(trial)
         self.by_id[trial.trial_id] = trial
         seconds = self.cost.trial_timeout() if seconds is None else seconds
+        deterministic = self.max_trials is not None  # (its score may not depend on how fast the trial ran)
         if origin == EARLY:
             return TrialRequest(trial_id=trial.trial_id, config=config, fidelity=fidelity, seconds=seconds,
-                                keep_models_dir=self.workdir)
+                                keep_models_dir=self.workdir, deterministic=deterministic)
         race = self._race_against(fidelity) if origin != RESUMED else None
         # bounded disk: only a trial entering the kept set saves its fold models (``keep_below``)
         return TrialRequest(trial_id=trial.trial_id, config=config, fidelity=fidelity, seconds=seconds,
-                            keep_models_dir=self.workdir, keep_below=self.kept.keep_below(trial.family), race=race)
+                            keep_models_dir=self.workdir, keep_below=self.kept.keep_below(trial.family), race=race,
+                            deterministic=deterministic)
 
     def _race_against(self, fidelity: float) -> tuple[float, ...] | None:
         """The incumbent's per-fold losses (CV at full fidelity only), for racing the next trial."""

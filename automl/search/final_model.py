@@ -128,7 +128,8 @@ class FinalModelBuilder:
     def select(self, seconds: float | None = None) -> Selection | None:
         """Greedy ensemble selection over the kept out-of-fold predictions (used only when it beats the single
         best), then the decision threshold for threshold metrics. Pure: no model is loaded. ``seconds``: the
-        selection's time limit (default ``SELECTION_SHARE`` of the time left)."""
+        selection's time limit (default ``SELECTION_SHARE`` of the time left; none in deterministic mode, whose
+        members may not depend on the machine's speed: the selection's iterations bound it)."""
         candidates = sorted((i for i in self.kept if self.kept[i].models_path), key=lambda i: (self.by_id[i].loss, i))
         if not candidates:
             return None
@@ -145,8 +146,11 @@ class FinalModelBuilder:
         best_single = self.by_id[candidates[0]]
         members, weights, ensemble_loss = [candidates[0]], [1.0], best_single.loss
         started = time.monotonic()
-        if len(candidates) > 1 and self.deadline.remaining() > MIN_ENSEMBLE_SECONDS:
-            if seconds is None:
+        deterministic = self.cost.deterministic
+        if len(candidates) > 1 and (deterministic or self.deadline.remaining() > MIN_ENSEMBLE_SECONDS):
+            if deterministic:
+                seconds = None
+            elif seconds is None:
                 seconds = SELECTION_SHARE * self.deadline.remaining()
             w, loss = greedy_selection(preds, loss_fn, seconds=seconds,
                                        **({} if limit is None else {"costs": [limit.costs[i] for i in candidates],
@@ -228,7 +232,8 @@ class FinalModelBuilder:
 
     def refit(self, executor: Executor, workdir: str, refit_enabled: bool) -> None:
         """Select, then refit the selected members on every row in the workers (no trial may be running),
-        heaviest weight first, each only if it can finish in the time left; a member not refit keeps its holdout
+        heaviest weight first, each only if it can finish in the time left (estimated from its trial's seconds; in
+        deterministic mode it is tried anyway and times out past the time left); a member not refit keeps its holdout
         or fold models (``member_models``). The selection takes the ensembling share of the final reserve and
         leaves the time kept for refitting the best (``CostModel.refit_reserve``); the refits run until the
         closing share (a selection taking 0.3 x the time left refit nothing on a long run of 146 trials)."""
@@ -245,16 +250,18 @@ class FinalModelBuilder:
             order = [(best_single, 1.0)]
         pending: dict[int, int] = {}  # request id -> trial id
         needs: dict[int, float] = {}  # request id -> its memory estimate (the refits run at once within the limit)
+        deterministic = self.cost.deterministic  # (a refit is then tried whatever its trial took, and not cut short)
         for trial_id, _ in order:
             t = self.by_id[trial_id]
             left = self.deadline.remaining() - CLOSING_SECONDS
             need = self.memory.refit_bytes(t.config)
-            if (executor.free_slots() == 0 or self.cost.refit_seconds(t) * REFIT_COST_MARGIN > left
+            too_slow = not deterministic and self.cost.refit_seconds(t) * REFIT_COST_MARGIN > left
+            if (executor.free_slots() == 0 or too_slow
                     or not self.memory.fits(need) or not self.memory.admits(need, needs.values())):
                 continue
             request = TrialRequest(trial_id=REFIT_ID_OFFSET + trial_id, config=t.config, seconds=left,
                                    keep_models_dir=workdir, refit=True,
-                                   iterations=refit_iterations(t.details.rounds))
+                                   iterations=refit_iterations(t.details.rounds), deterministic=deterministic)
             executor.submit(request, left)
             pending[request.trial_id], needs[request.trial_id] = trial_id, need
         started = time.monotonic()

@@ -53,7 +53,9 @@ class TrialRequest:
 
     ``keep_below``: the loss a trial must beat to save its fold models (bounded disk; None: it saves anyway);
     ``race``: the incumbent's per-fold losses to race against (CV at full fidelity); ``iterations``: a refit's
-    early-stopped parameter (a boosting family's rounds)."""
+    early-stopped parameter (a boosting family's rounds); ``deterministic`` (``max_trials``): the result may not
+    depend on the machine's speed, so no fit keeps the rounds done when a share of its time runs out (past its
+    ``seconds`` the trial times out instead)."""
 
     trial_id: int
     config: dict
@@ -64,6 +66,7 @@ class TrialRequest:
     race: tuple[float, ...] | None = None
     refit: bool = False
     iterations: int | None = None
+    deterministic: bool = False
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,7 @@ class _Search:
                 if core.cost.search_left() >= MIN_TRIAL_SECONDS:
                     executor = self._start_executor(data)
                     self._loop(executor)
+                    self._warn_if_cut_short(executor)
                     self._collect_early(wait=max(0.0, self.deadline.remaining() - CLOSING_SECONDS), final=True)
                     if core.refit_enabled or (self.p.compact and core.validation.kind is not Kind.USER):
                         self._stop_trials_for_refit(executor)
@@ -240,6 +241,18 @@ class _Search:
             self._tell_all(self._collect(executor, deterministic))
             if core.cost.search_left() <= 0 and executor.running():
                 return
+
+    def _warn_if_cut_short(self, executor: Executor) -> None:
+        """Warn when the time budget ended a deterministic search before its ``max_trials`` trials had finished:
+        which trials ran then depends on the machine's speed."""
+        if self.max_trials is None or self.core.cost.search_left() > 0:
+            return
+        started = sum(1 for t in self.core.history.trials if not t.replayed)
+        running = len(executor.running())
+        if running or started < self.max_trials:
+            log.warning("the time budget ran out after %d of max_trials=%d trials (%d stopped running): a search "
+                        "cut short by time is not reproducible; a longer time budget gives the same trials on every "
+                        "machine", started - running, self.max_trials, running)
 
     def _collect(self, executor: Executor, deterministic: bool) -> list[tuple[int, TrialResult]]:
         """The results that arrive within a poll; deterministic mode waits for the whole batch (until the final

@@ -158,13 +158,15 @@ def _evaluate(request: TrialRequest, data: dict, start: float) -> TrialResult:
     end = start + float(request.seconds)
     n_folds = len(data["splits"])
     boosting = REGISTRY.get(request.config["family"]).boosting
+    # a boosting family gets a fair share of the trial's time per fold and keeps the rounds done by its end
+    # (a slightly under-trained model instead of a lost trial); other families stop at the trial's end, and so does
+    # every family in a deterministic trial (its score may not depend on the machine's speed)
+    soft = boosting is not None and not request.deterministic
     for fold, (tr, va) in enumerate(data["splits"]):
         if time.monotonic() > end:
             raise TrialTimeout(f"trial deadline reached after {fold} fold(s)")
-        # a boosting family gets a fair share of the trial's time per fold and keeps the rounds done by its end
-        # (a slightly under-trained model instead of a lost trial); other families stop at the trial's end
-        fold_end = start + (fold + 1) / n_folds * BOOSTING_FOLD_SHARE * (end - start) if boosting else end
-        _run_fold(request, data, fold, tr, va, folds, fold_end, boosting, n_classes)
+        fold_end = start + (fold + 1) / n_folds * BOOSTING_FOLD_SHARE * (end - start) if soft else end
+        _run_fold(request, data, fold, tr, va, folds, fold_end, boosting, soft, n_classes)
         if race_out(folds.losses, request.race):
             folds.raced_out = True
             break
@@ -189,10 +191,10 @@ def _evaluate(request: TrialRequest, data: dict, start: float) -> TrialResult:
 
 
 def _run_fold(request: TrialRequest, data: dict, fold: int, tr: np.ndarray, va: np.ndarray, folds: _Folds,
-              fold_end: float, boosting, n_classes: int) -> None:
+              fold_end: float, boosting, soft: bool, n_classes: int) -> None:
     """Fit fold ``fold`` (its training rows ``tr`` subsampled to the request's fidelity), predict its validation
-    rows ``va`` and add what it gave to ``folds``; ``boosting``: the family's ``Family.boosting`` (None: none)."""
-    soft = boosting is not None
+    rows ``va`` and add what it gave to ``folds``; ``boosting``: the family's ``Family.boosting`` (None: none);
+    ``soft``: the fit keeps the rounds done at ``fold_end`` (else it times out there)."""
     X, y, task, metric, seed = data["X"], data["y"], data["task"], data["metric"], int(data["seed"])
     w = data.get("sample_weight")
     tr = subsample(tr, float(request.fidelity), seed + fold, y if task != "regression" else None, data.get("split"))
@@ -227,8 +229,9 @@ def refit_iterations(rounds: tuple[int, ...] | None) -> int | None:
 
 def refit(request: TrialRequest, data: dict) -> TrialResult:
     """Fit ``request.config`` once on every row (a boosting family with ``request.iterations`` rounds, keeping the
-    rounds done if the time runs out) and save it to ``request.keep_models_dir``; used for the final model (it
-    replaces the holdout model, or joins the fold models). Its result holds the status, ``models_path`` and error."""
+    rounds done if the time runs out, unless ``request.deterministic``: then it times out) and save it to
+    ``request.keep_models_dir``; used for the final model (it replaces the holdout model, or joins the fold
+    models). Its result holds the status, ``models_path`` and error."""
     start = time.monotonic()
     end = start + float(request.seconds)
     X, y, task = data["X"], data["y"], data["task"]
@@ -236,7 +239,8 @@ def refit(request: TrialRequest, data: dict) -> TrialResult:
     try:
         Xfit, _, categories = fold_rows(request.config, X, None)
         model = fit_one(request.config, Xfit, y, task, n_classes, int(data["seed"]), end=end, categories=categories,
-                        sample_weight=data.get("sample_weight"), soft_deadline=True, iterations=request.iterations)
+                        sample_weight=data.get("sample_weight"), soft_deadline=not request.deterministic,
+                        iterations=request.iterations)
         del Xfit
         if time.monotonic() > end + REFIT_LATE_SECONDS:
             raise TrialTimeout("refit deadline reached")

@@ -20,10 +20,14 @@ CASES = {"binary-bo": ("binary", "bo", ("lightgbm", "linear")),
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_fixed_seed_max_trials_search_matches_the_recorded_baseline(case):
     task, strategy, families = CASES[case]
-    result = optimize(make_problem(task, n=300, families=families), Deadline(120), strategy=strategy, max_trials=6)
-    trials = [[t.config_id, t.origin, round(t.fidelity, 6), t.status, None if t.score is None else round(t.score, 9)]
-              for t in result.trials]
-    expected = BASELINE[case]
-    assert trials == expected["trials"]
-    assert round(result.best_score, 9) == expected["best_score"]
-    assert [[c, round(w, 9)] for c, w in result.ensemble] == expected["ensemble"]
+    # (a budget a loaded machine does not run out of: a search the budget cuts short is not reproducible, and warns)
+    result = optimize(make_problem(task, n=300, families=families), Deadline(600), strategy=strategy, max_trials=6)
+    assert summary(result) == BASELINE[case]
+
+
+def summary(result) -> dict:
+    """What the baseline records of a search: its trials, best score and ensemble (rounded)."""
+    return {"trials": [[t.config_id, t.origin, round(t.fidelity, 6), t.status,
+                        None if t.score is None else round(t.score, 9)] for t in result.trials],
+            "best_score": round(result.best_score, 9),
+            "ensemble": [[c, round(w, 9)] for c, w in result.ensemble]}
