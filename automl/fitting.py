@@ -252,7 +252,7 @@ def adopt_result(est: "AutoMLBase", result: "SearchResult", table: PreparedTable
     """The search's final model and findings as the estimator's attributes (``model_``, ``trials_``,
     ``leaderboard_``, ...); returns True when the model resumed from was kept instead."""
     classes = table.model_classes
-    est.model_ = result.model if classes is None else rare_mod.wrap(result.model, table.classes, classes)
+    est.model_ = result.model if classes is None else rare_mod.wrap(result.model, table.classes, classes, table.rare)
     est.trials_ = [trial_dict(t) for t in result.trials]
     est.resumed_from_ = getattr(resume, "run_id_", None)
     est.best_config_ = dict(result.best_config)

@@ -3,7 +3,8 @@
 A stratified k-fold split needs k rows of every class and a stratified holdout needs 2, so a class
 with fewer rows would abort the fit. Its rows are left out of the search (or relabelled ``other``)
 and the fit goes on; the fitted model still knows every class name: ``classes_`` lists the set-aside
-classes and ``predict_proba`` has a column for each (probability 0).
+classes and ``predict_proba`` gives each its share of the rows (never 0, so a test row of such a class costs a
+bounded log-loss); ``predict`` never answers one.
 """
 from __future__ import annotations
 
@@ -32,22 +33,26 @@ class RareClasses:
     n_rows: int
     min_rows: int
     merged_into: object | None = None
+    shares: tuple = ()  # "drop": each set-aside class's share of the rows (its probability in the fitted model)
 
     def as_dict(self) -> dict:
         return {"mode": self.mode, "classes": [plain_value(c) for c in self.classes], "n_rows": self.n_rows,
-                "min_rows": self.min_rows, "merged_into": self.merged_into}
+                "min_rows": self.min_rows, "merged_into": self.merged_into, "shares": list(self.shares)}
 
 
 class ClassSubsetModel:
     """A model fitted on some classes, answering for all: codes and probability columns of ``n_classes``.
 
-    ``columns[j]`` is the full class code of the inner model's class j; other classes get probability 0.
+    ``columns[j]`` is the full class code of the inner model's class j; ``absent[k]`` is the probability of class
+    k when it is not among ``columns`` (its share of the rows), and the inner model's probabilities are scaled to
+    the rest, so every row sums to 1 and the order of the inner classes (labels, ROC-AUC) is unchanged.
     """
 
-    def __init__(self, model, columns: np.ndarray, n_classes: int) -> None:
+    def __init__(self, model, columns: np.ndarray, n_classes: int, absent: np.ndarray | None = None) -> None:
         self.model = model
         self.columns = np.asarray(columns, dtype=np.int64)
         self.n_classes = int(n_classes)
+        self.absent = np.zeros(self.n_classes) if absent is None else np.asarray(absent, dtype=float)
 
     def predict(self, X) -> np.ndarray:
         return self.columns[np.asarray(self.model.predict(X)).astype(np.int64)]
@@ -58,8 +63,10 @@ class ClassSubsetModel:
 
     def predict_proba(self, X) -> np.ndarray:
         inner = np.asarray(self.model.predict_proba(X), dtype=float)
-        out = np.zeros((inner.shape[0], self.n_classes))
-        out[:, self.columns] = inner
+        absent = getattr(self, "absent", None)  # (models saved before it gave absent classes 0)
+        absent = np.zeros(self.n_classes) if absent is None else absent
+        out = np.tile(absent, (inner.shape[0], 1))
+        out[:, self.columns] = inner * (1.0 - absent.sum())
         return out
 
 
@@ -123,22 +130,28 @@ def handle(X: pd.DataFrame, target: Target, mode: str, per_row: tuple = (), kind
                          f"{_names(labels)} are too small to validate); a classifier needs two or more")
     check_rows(int(keep.sum()))
     log.warning("set aside %d row(s) of %d class(es) with fewer than %d rows, too few to validate: %s "
-                "(the model knows these classes but never predicts them)", int(rows.sum()), len(labels), need,
-                _names(labels))
+                "(the model gives them their share of the rows as probability but never predicts them)",
+                int(rows.sum()), len(labels), need, _names(labels))
     codes = np.searchsorted(kept, target.y[keep]).astype(np.int64)
     X = X.loc[keep].reset_index(drop=True)
     per_row = tuple(None if v is None else v[keep].reset_index(drop=True) if isinstance(v, pd.Series) else v[keep]
                     for v in per_row)
-    info = RareClasses("drop", labels, int(rows.sum()), need, None)
+    counts = np.bincount(target.y, minlength=len(classes))
+    shares = tuple(float(c) / len(target.y) for c in counts[rare])
+    info = RareClasses("drop", labels, int(rows.sum()), need, None, shares)
     return X, Target(codes, target.task, classes[kept]), per_row, info, classes
 
 
-def wrap(model, search_classes: np.ndarray, classes: np.ndarray):
-    """The search's ``model`` answering for every class of ``classes`` (itself when they are the same)."""
+def wrap(model, search_classes: np.ndarray, classes: np.ndarray, rare: RareClasses | None = None):
+    """The search's ``model`` answering for every class of ``classes`` (itself when they are the same); the
+    classes it lacks get their ``rare.shares``."""
     if len(search_classes) == len(classes):
         return model
     index = {c: i for i, c in enumerate(classes.tolist())}
-    return ClassSubsetModel(model, np.asarray([index[c] for c in search_classes.tolist()]), len(classes))
+    absent = np.zeros(len(classes))
+    if rare is not None and rare.shares:
+        absent[[index[c] for c in rare.classes]] = rare.shares
+    return ClassSubsetModel(model, np.asarray([index[c] for c in search_classes.tolist()]), len(classes), absent)
 
 
 def _names(labels: tuple) -> str:

@@ -46,10 +46,12 @@ def test_single_row_classes_are_set_aside_and_still_known(caplog, tmp_path):
     assert proba.shape == (len(X), 7)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     rare = [list(model.classes_).index(c) for c in ("enterprise", "student", "team")]
-    assert (proba[:, rare] == 0).all()
+    n = len(X)  # a set-aside class gets its share of the rows: a test row of it costs a bounded log-loss
+    np.testing.assert_allclose(proba[:, rare], np.tile([1 / n, 2 / n, 3 / n], (n, 1)))
     assert set(model.predict(X)) <= {"basic", "family", "premium", "standard"}
     assert model.fit_info_["rare_classes"] == {"mode": "drop", "classes": ["enterprise", "student", "team"],
-                                               "n_rows": 6, "min_rows": 5, "merged_into": None}
+                                               "n_rows": 6, "min_rows": 5, "merged_into": None,
+                                               "shares": [1 / len(X), 2 / len(X), 3 / len(X)]}
     assert model.fit_info_["n_rows"] == len(X) - 6
     model.save(tmp_path / "m")
     np.testing.assert_array_equal(AutoML.load(tmp_path / "m").predict_proba(X), proba)
@@ -102,3 +104,17 @@ def test_a_real_table_with_two_row_classes(pmlb_dir):
     assert sorted(model.fit_info_["rare_classes"]["classes"]) == sorted(counts.index[counts < 5])
     assert model.validation_ == "cv5"  # the rare classes no longer shrink the folds of every other class
     assert model.predict_proba(X).shape == (len(X), len(counts))
+
+
+def test_absent_classes_get_their_share_and_models_saved_before_get_zero():
+    from automl.rare_classes import ClassSubsetModel
+
+    class Inner:
+        def predict_proba(self, X):
+            return np.array([[0.9, 0.1], [0.2, 0.8]])
+
+    model = ClassSubsetModel(Inner(), np.array([0, 2]), 3, absent=np.array([0.0, 0.05, 0.0]))
+    proba = model.predict_proba(None)
+    np.testing.assert_allclose(proba, [[0.855, 0.05, 0.095], [0.19, 0.05, 0.76]])
+    del model.absent  # a model pickled before absent classes had a share
+    np.testing.assert_allclose(model.predict_proba(None), [[0.9, 0, 0.1], [0.2, 0, 0.8]])

@@ -293,7 +293,7 @@ def _data_facts(f: ModelFacts) -> list[tuple[str, Any]]:
         pairs.append(("Rare classes", f"{fmt(rare['n_rows'])} row(s) of classes with fewer than {rare['min_rows']} "
                                       f"rows ({', '.join(map(str, rare['classes']))}) "
                                       + (f"merged into {rare['merged_into']!r}" if rare["mode"] == "merge"
-                                         else "set aside (never predicted)")))
+                                         else "set aside (never predicted; probability: their share of the rows)")))
     return pairs
 
 
