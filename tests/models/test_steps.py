@@ -13,7 +13,7 @@ from automl.models import REGISTRY
 from automl.models.preprocessing import for_dense_models, for_trees
 from automl.models.steps import NONE, STEPS, Step, describe
 from automl.search.trial import fit_one, predict_one
-from tests.models.test_families import unseen_rows
+from tests.models.test_families import ROUNDS, unseen_rows
 
 EXAMPLE = "examples/customers.csv"
 
@@ -44,7 +44,7 @@ def test_each_step_fits_and_predicts_on_the_example(customers, family, slot, key
     X, y = customers
     config = REGISTRY.get(family).complete({"family": family, slot: key}, "binary")
     assert config.get(slot) == key or REGISTRY.get(family).expanded(config)[slot] == key
-    model = fit_one(config, X, y, "binary", 2, seed=0)
+    model = fit_one(config, X, y, "binary", 2, seed=0, iterations=ROUNDS)  # (a boosting family's rounds)
     pred = predict_one(model, unseen_rows(X)[list(X.columns)], "binary", 2)  # (LightGBM reads the columns as given)
     assert np.isfinite(pred).all() and pred.shape[0] == 4
 
