@@ -197,9 +197,9 @@ def test_without_the_packages_the_families_are_absent_and_named_with_how_to_inst
     from tests.conftest import EXAMPLE
     saved = tmp_path / "saved"
     if "xgboost" in REGISTRY:  # a model with an XGBoost member, loaded where xgboost is absent
-        from tests.models.test_families import messy
+        from tests.models.test_families import ROUNDS, messy
         X, y = messy("binary")
-        save_model(fit_one({"family": "xgboost"}, X, y, "binary", 2, seed=0), saved, {})
+        save_model(fit_one({"family": "xgboost"}, X, y, "binary", 2, seed=0, iterations=ROUNDS), saved, {})
     done = subprocess.run([sys.executable, "-c", ABSENT, str(EXAMPLE), str(tmp_path / "m"), str(saved)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
