@@ -67,14 +67,33 @@ def beats_a_constant(model, task: str, y_train, X_test, y_test) -> None:
         assert mean_squared_error(y_test, model.predict(X_test)) < 0.5 * constant
 
 
+def split(name: str):
+    """The table's training and test rows: ``X_train, X_test, y_train, y_test``."""
+    X, y = pmlb_table(name)
+    stratify = y if TABLES[name][0] != "regression" else None
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=stratify)
+
+
+@pytest.fixture(scope="module")
+def searched():
+    """``searched(key, name)``: the search (seed 0) of family ``key`` on table ``name``'s training rows, run once for
+    the tests that read it (the search test and the seed test); it neither reads nor writes a store."""
+    done = {}
+
+    def run(key: str, name: str):
+        if (key, name) not in done:
+            X_train, _, y_train, _ = split(name)
+            done[key, name] = search(key, X_train, y_train)
+        return done[key, name]
+    return run
+
+
 @pytest.mark.parametrize("name", sorted(TABLES))
 @pytest.mark.parametrize("key", [installed(k) for k in BOOST])
-def test_a_search_of_one_boost_family_predicts_beats_a_constant_and_reloads(key, name, tmp_path):
-    X, y = pmlb_table(name)
+def test_a_search_of_one_boost_family_predicts_beats_a_constant_and_reloads(key, name, tmp_path, searched):
+    X_train, X_test, y_train, y_test = split(name)
     task = TABLES[name][0]
-    stratify = y if task != "regression" else None
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0, stratify=stratify)
-    model = search(key, X_train, y_train)
+    model = searched(key, name)
     trials = model.leaderboard_[model.leaderboard_["kind"] != "final"]
     assert set(trials["family"]) == {key} and (trials["status"] == "ok").sum() >= 2, trials
     assert model.best_config_["family"] == key
@@ -87,9 +106,9 @@ def test_a_search_of_one_boost_family_predicts_beats_a_constant_and_reloads(key,
 
 
 @pytest.mark.parametrize("key", [installed(k) for k in BOOST])
-def test_the_seed_fixes_a_search(key):
-    X, y = pmlb_table("balance_scale")
-    first, second = search(key, X, y, seed=3), search(key, X, y, seed=3)
+def test_the_seed_fixes_a_search(key, searched):
+    X, _, y, _ = split("balance_scale")
+    first, second = searched(key, "balance_scale"), search(key, X, y)  # (the first: the search test's, seed 0)
     columns = ["config_id", "status", "score"]
     pd.testing.assert_frame_equal(first.leaderboard_[columns], second.leaderboard_[columns])
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
@@ -178,9 +197,9 @@ def test_without_the_packages_the_families_are_absent_and_named_with_how_to_inst
     from tests.conftest import EXAMPLE
     saved = tmp_path / "saved"
     if "xgboost" in REGISTRY:  # a model with an XGBoost member, loaded where xgboost is absent
-        from tests.models.test_families import messy
+        from tests.models.test_families import ROUNDS, messy
         X, y = messy("binary")
-        save_model(fit_one({"family": "xgboost"}, X, y, "binary", 2, seed=0), saved, {})
+        save_model(fit_one({"family": "xgboost"}, X, y, "binary", 2, seed=0, iterations=ROUNDS), saved, {})
     done = subprocess.run([sys.executable, "-c", ABSENT, str(EXAMPLE), str(tmp_path / "m"), str(saved)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

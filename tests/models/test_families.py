@@ -11,6 +11,10 @@ from automl.search.trial import fit_one, predict_one
 
 BUILTIN = ["lightgbm", "linear", "extra_trees", "random_forest", "knn", "mlp", "svm"]
 OPTIONAL = [key for key in ("catboost", "xgboost") if key in REGISTRY]  # (`automl-meta[boost]`, in the test extra)
+# the most boosting rounds of a fit here (``fit_one``'s ``iterations``; other families ignore it): these tests are
+# about the input a model takes, not its quality; the validation rows below are training rows, so early stopping
+# rarely stops a fit, and CatBoost's sampled depth-10 configuration took 32 s for 2,000 rounds on three classes
+ROUNDS = 50
 
 
 def messy(task: str, n: int = 150, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -51,7 +55,7 @@ def test_family_fits_and_predicts_messy_data(key, task):
     X, y = messy(task)
     n_classes = int(y.max()) + 1 if task != "regression" else 0
     for config in (family.default_config(), family.sample(np.random.default_rng(1))):
-        model = fit_one(config, X, y, task, n_classes, seed=0, eval_set=(X.iloc[:30], y[:30]))
+        model = fit_one(config, X, y, task, n_classes, seed=0, eval_set=(X.iloc[:30], y[:30]), iterations=ROUNDS)
         pred = predict_one(model, unseen_rows(X), task, n_classes)
         if task == "regression":
             assert pred.shape == (4,) and np.all(np.isfinite(pred))
@@ -89,6 +93,6 @@ def test_classifier_fits_when_a_class_has_one_or_two_training_rows(key, rare):
     y[:rare] = 2
     n_classes = 3
     model = fit_one(REGISTRY.get(key).default_config(), X, y, "multiclass", n_classes, seed=0,
-                    eval_set=(X.iloc[:30], y[:30]))
+                    eval_set=(X.iloc[:30], y[:30]), iterations=ROUNDS)
     pred = predict_one(model, unseen_rows(X), "multiclass", n_classes)
     assert pred.shape == (4, n_classes) and np.allclose(pred.sum(axis=1), 1.0) and np.all(np.isfinite(pred))
