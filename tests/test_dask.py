@@ -73,9 +73,15 @@ def test_missing_dask_is_a_clear_input_error(monkeypatch):
         dask_executor_factory("local")
 
 
+# max_trials where a test is not about the budget: its trials, then the search ends (the long deadline only bounds
+# a busy machine); the timed loop on a cluster is the lost scheduler's
+TRIALS_DEADLINE = 60
+
+
 def test_fit_on_a_local_cluster(dask_runner):
     p = problem()
-    result = optimize(p, Deadline(12), strategy="bo", executor_factory=dask_runner.dask_executor_factory("local"))
+    result = optimize(p, Deadline(TRIALS_DEADLINE), strategy="bo", max_trials=4,
+                      executor_factory=dask_runner.dask_executor_factory("local"))
     ok = [t for t in result.trials if t.status == "ok"]
     assert len(ok) >= 2, [(t.status, t.error) for t in result.trials]
     assert any(t.fidelity == 1.0 for t in ok)
@@ -124,7 +130,8 @@ def test_attach_by_address_then_lose_the_scheduler(dask_runner, faulty_family):
             client.run(__import__, "automl.search.trial")
         # 1. a normal search attached by address
         p = problem(families=("lightgbm", "extra_trees", "linear"))
-        result = optimize(p, Deadline(10), strategy="bo", executor_factory=dask_runner.dask_executor_factory(address))
+        result = optimize(p, Deadline(TRIALS_DEADLINE), strategy="bo", max_trials=4,
+                          executor_factory=dask_runner.dask_executor_factory(address))
         assert any(t.status == "ok" and t.fidelity == 1.0 for t in result.trials), \
             [(t.status, t.error) for t in result.trials]
         assert_working_model(result, p)
@@ -185,7 +192,8 @@ def test_a_worker_killed_mid_trial_fails_that_trial_only(dask_runner, faulty_fam
     try:
         p = problem(families=("faulty_test", "lightgbm"))
         killer.start()
-        result = optimize(p, Deadline(12), strategy="warm", executor_factory=dask_runner.dask_executor_factory(client),
+        result = optimize(p, Deadline(TRIALS_DEADLINE), strategy="warm", max_trials=4,
+                          executor_factory=dask_runner.dask_executor_factory(client),
                           suggestions=[{"config": {"family": "faulty_test", "mode": "hang"}, "origin": "kb"}])
         killer.join(timeout=1)
         assert killed, "the hanging trial was never seen running"

@@ -60,6 +60,22 @@ def _interrupt_when(proc: subprocess.Popen, ready, settle: float = 0.0) -> tuple
             proc.kill()
 
 
+def _run_side_by_side(commands: list[list[str]], env: dict) -> list[subprocess.CompletedProcess]:
+    """Run ``commands`` as processes at the same time; each one's outcome (any still running after 120 s is
+    killed, and the test fails)."""
+    procs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for command in commands]
+    try:
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+        return [subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+                for proc, (stdout, stderr) in zip(procs, outputs)]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
 def test_ctrl_c_keeps_the_best_model_so_far_and_writes_back(tmp_path):
     tmp, kb, out = tmp_path / "tmp", tmp_path / "kb.duckdb", tmp_path / "model"
     tmp.mkdir()
@@ -77,12 +93,11 @@ def test_ctrl_c_keeps_the_best_model_so_far_and_writes_back(tmp_path):
     assert (out / "manifest.json").is_file()
     assert not list(tmp.glob("automl-search-*"))  # the search's work directory is gone
     preds = tmp_path / "preds.csv"
-    done = subprocess.run(CLI + ["predict", str(out), str(EXAMPLE), "--out", str(preds)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    # the saved model predicts and the store opens: two processes at once (they read different files)
+    done, info = _run_side_by_side([CLI + ["predict", str(out), str(EXAMPLE), "--out", str(preds)],
+                                    CLI + ["kb", "info", "--kb", str(kb), "--json"]], env)
     assert done.returncode == 0, done.stderr
     assert set(pd.read_csv(preds)["prediction"]) <= {"yes", "no"}
-    info = subprocess.run(CLI + ["kb", "info", "--kb", str(kb), "--json"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
     assert info.returncode == 0, info.stderr
     assert json.loads(info.stdout)["n_evaluations"] >= summary["n_evaluations_written"]
 

@@ -194,6 +194,19 @@ def own_picks(kb, X, y, budget) -> list[str]:
     return [s.config_id for s in start.suggestions if s.origin == OWN_HISTORY_ORIGIN]
 
 
+class StopAfterATrial:
+    """A fit's progress callback that stops it as Ctrl-C would once a trial succeeded (the best model so far is
+    kept). Once only: results that arrive while the search stops reach the callback too."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def __call__(self, event: dict) -> None:
+        if not self.stopped and event["trial"].status == "ok":
+            self.stopped = True
+            raise KeyboardInterrupt
+
+
 def test_a_timed_fit_starts_from_the_previous_versions_best_that_fit_in_one_trial(phoneme_history, pmlb_dir,
                                                                                   tmp_path):
     from automl.search.budget import fit_trial_cap
@@ -208,8 +221,10 @@ def test_a_timed_fit_starts_from_the_previous_versions_best_that_fit_in_one_tria
     assert own_picks(phoneme_history, X, y, TrialBudget.for_fit(10, len(y))) == [forest, trees, linear]
     assert own_picks(phoneme_history, X, y, TrialBudget.for_fit(300, len(y))) == unlimited  # a cap of 100+ s
     # a timed fit starts from them (15 s: room for a trial on a busy machine; its write-back left out: the store
-    # stays as it is), and ``kb similar --time-budget`` shows exactly what it starts from
-    model = AutoMLClassifier(time_budget=15, knowledge_base=str(phoneme_history), write_back=False).fit(X, y)
+    # stays as it is; stopped as by Ctrl-C once a trial is done: its start is what is checked here), and
+    # ``kb similar --time-budget`` shows exactly what it starts from
+    model = AutoMLClassifier(time_budget=15, knowledge_base=str(phoneme_history), write_back=False,
+                             callback=StopAfterATrial()).fit(X, y)
     started = [(knowledge_base.config_id(s["config"]), s["origin"]) for s in model.warm_start_configs_]
     assert [cid for cid, origin in started if origin == OWN_HISTORY_ORIGIN] == [forest, trees, linear]
     data = tmp_path / "phoneme.csv"
@@ -241,7 +256,9 @@ def test_a_timed_fit_reads_every_timing_only_when_its_lineage_has_timed_versions
     calls = counted_timings(store)
     X, y = example()  # a lineage the store does not hold, too small for a cost prior: the timings are not read
     assert len(y) < PRIOR_MIN_ROWS
-    model = AutoMLClassifier(time_budget=5, knowledge_base=store, write_back=False).fit(X, y)
+    # (the timings are read in the warm start, if at all: the fit stops once a trial is done)
+    model = AutoMLClassifier(time_budget=5, knowledge_base=store, write_back=False,
+                             callback=StopAfterATrial()).fit(X, y)
     assert model.warm_start_configs_ and calls == []
     X, y = phoneme(pmlb_dir)  # last month's version was timed: read once, the same picks as from a fresh store
     *_, forest, trees, linear = [knowledge_base.config_id(c) for c, *_ in slow_and_cheap()]

@@ -60,11 +60,14 @@ def test_unknown_family_is_bad_input_that_lists_the_valid_ones(tmp_path):
 
 def test_include_limits_the_search_and_the_warm_start_skips_other_families():
     X, y = customers()
-    model = AutoMLClassifier(include=("linear", "extra_trees"), time_budget=8, n_jobs=2, write_back=False).fit(X, y)
+    # max_trials: the same trials on any machine (the budget only bounds a busy machine); without include or
+    # exclude, the first 4 are lightgbm, linear, svm and lightgbm
+    model = AutoMLClassifier(include=("linear", "extra_trees"), time_budget=60, max_trials=6, n_jobs=2,
+                             write_back=False).fit(X, y)
     assert set(trial_rows(model)["family"]) <= {"linear", "extra_trees"}
     assert model.warm_start_configs_, "the bundled knowledge base has linear and extra-trees configurations"
     assert {s["config"]["family"] for s in model.warm_start_configs_} <= {"linear", "extra_trees"}
-    excluded = AutoMLClassifier(exclude=("lightgbm",), time_budget=6, write_back=False).fit(X, y)
+    excluded = AutoMLClassifier(exclude=("lightgbm",), time_budget=60, max_trials=4, write_back=False).fit(X, y)
     assert "lightgbm" not in set(trial_rows(excluded)["family"])
 
 
@@ -75,7 +78,7 @@ def test_a_registered_user_family_is_searched_saved_and_stored(tmp_path):
         X, y = customers()
         # bo with max_trials: the same trials on any machine (each family's defaults first); a timed warm search
         # starts with the store's linear suggestions and reached the user's family once or not at all when busy
-        model = AutoMLClassifier(include=("hist_gb", "linear"), time_budget=60, max_trials=10, strategy="bo",
+        model = AutoMLClassifier(include=("hist_gb", "linear"), time_budget=60, max_trials=6, strategy="bo",
                                  n_jobs=2, seed=1).fit(X, y)
         board = trial_rows(model)
         mine = board[board["family"] == "hist_gb"]
@@ -118,9 +121,11 @@ def test_custom_metrics_are_optimised_shown_and_stored_under_their_name(metric, 
 def test_imbalanced_classes_shown_threshold_saved_options_kept_and_resumed(tmp_path):
     frame = imbalanced_csv(tmp_path / "fraud.csv")
     out = tmp_path / "m"
+    # --max-trials: the same trials on any machine, ended when they are done (the budget only bounds a busy
+    # machine); --resume carries it over with the other options
     first = invoke("fit", tmp_path / "fraud.csv", "--target", "label", "--metric", "f1", "--include",
-                   "lightgbm,linear", "--weight-column", "w", "--time-budget", 10, "--n-jobs", 2, "--out", out,
-                   "--json", "--quiet")
+                   "lightgbm,linear", "--weight-column", "w", "--time-budget", 60, "--max-trials", 4, "--n-jobs", 2,
+                   "--out", out, "--json", "--quiet")
     assert first.exit_code == 0, first.output
     s1 = json.loads(first.output)
     counts = frame["label"].value_counts()
@@ -140,11 +145,11 @@ def test_imbalanced_classes_shown_threshold_saved_options_kept_and_resumed(tmp_p
     assert run["settings"]["options"]["include"] == ["lightgbm", "linear"]
     assert run["settings"]["class_distribution"] == s1["class_distribution"]
     # the printed leaderboard shows the class distribution
-    shown = invoke("fit", tmp_path / "fraud.csv", "--target", "label", "--time-budget", 4, "--out",
+    shown = invoke("fit", tmp_path / "fraud.csv", "--target", "label", "--time-budget", 60, "--out",
                    tmp_path / "plain", "--max-trials", 2)
     assert "classes: fraud" in shown.output and "ok " in shown.output
     # --resume without repeating the options: target, metric, families and weights carry over
-    second = invoke("fit", tmp_path / "fraud.csv", "--resume", out, "--time-budget", 8, "--n-jobs", 2, "--out",
+    second = invoke("fit", tmp_path / "fraud.csv", "--resume", out, "--time-budget", 60, "--n-jobs", 2, "--out",
                     tmp_path / "m2", "--json", "--quiet")
     assert second.exit_code == 0, second.output
     s2 = json.loads(second.output)
@@ -154,5 +159,5 @@ def test_imbalanced_classes_shown_threshold_saved_options_kept_and_resumed(tmp_p
     assert {row["family"] for row in s2["leaderboard"] if row["kind"] != "final"} <= {"lightgbm", "linear"}
     # an option given again on the command line wins over the stored one
     third = invoke("fit", tmp_path / "fraud.csv", "--resume", out, "--metric", "f1", "--include", "linear",
-                   "--time-budget", 6, "--out", tmp_path / "m3", "--json", "--quiet")
+                   "--time-budget", 60, "--out", tmp_path / "m3", "--json", "--quiet")
     assert json.loads(third.output)["options"]["include"] == ["linear"]
