@@ -1,13 +1,18 @@
 """Fixtures for the search tests: small cleaned problems and a batch of trials run on an executor."""
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import time
+
+import pytest
 
 from automl.data import TableEncoder, encode_target
 from automl.metrics import get_metric
 from automl.models import REGISTRY
 from automl.search import SearchProblem
 from automl.search.messages import TrialRequest
+from automl.search.runner import warm_up
 from tests.fixtures.tables import make_dataset
 
 
@@ -32,3 +37,14 @@ def run_linear_trials(executor, n: int, seconds: float = 60.0) -> list[str]:
     while executor.running() and time.monotonic() < stop:
         results.update(dict(executor.collect(0.2)))
     return [results[i].status if i in results else "missing" for i in range(n)]
+
+
+@pytest.fixture
+def started_fork_server() -> None:
+    """The workers' fork server running with the model libraries imported (as a fit's ``warm_up`` starts it early
+    on): a short budget then pays for the search, not for this test process's first import of those libraries."""
+    warm_up()
+    if "forkserver" in mp.get_all_start_methods():
+        child = mp.get_context("forkserver").Process(target=os.getpid)  # forked once the server's imports are done
+        child.start()
+        child.join()
