@@ -1,4 +1,5 @@
-"""Fixtures for the search tests: small cleaned problems and a batch of trials run on an executor."""
+"""Fixtures for the search tests: small cleaned problems, a batch of trials run on an executor, the workers' fork
+server started, and the stacking tests' real trials shared by the session."""
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -48,3 +49,11 @@ def started_fork_server() -> None:
         child = mp.get_context("forkserver").Process(target=os.getpid)  # forked once the server's imports are done
         child.start()
         child.join()
+
+
+@pytest.fixture(scope="session")
+def diverse_trials(tmp_path_factory):
+    """The stacking tests' real trials of four diverse families (``test_stacking.run_diverse_trials``), run once:
+    the stacking and prediction-cost tests build their own final-model builders over them."""
+    from tests.search.test_stacking import run_diverse_trials
+    return run_diverse_trials(tmp_path_factory.mktemp("diverse"))
