@@ -12,7 +12,7 @@ from automl.data import TableEncoder, encode_target
 from automl.metrics import get_metric
 from automl.models import REGISTRY
 from automl.search import SearchProblem
-from automl.search.messages import TrialRequest
+from automl.search.messages import TrialRequest, TrialResult
 from automl.search.runner import warm_up
 from tests.fixtures.tables import make_dataset
 
@@ -24,6 +24,19 @@ def make_problem(task: str = "binary", n: int = 200, seed: int = 0, n_jobs: int 
     target = encode_target(frame["y"], None)
     return SearchProblem(X, target.y, target.task, get_metric(metric, target.task), seed=seed, n_jobs=n_jobs,
                          families=families)
+
+
+def run_requests(executor, requests: list[TrialRequest], seconds: float = 60.0) -> dict[int, TrialResult]:
+    """Run ``requests`` on ``executor``, each submitted once a worker is free (a local runner takes no more), and
+    wait for them all (at most ``seconds``): trial id -> result."""
+    pending = list(requests)
+    results: dict[int, TrialResult] = {}
+    stop = time.monotonic() + seconds
+    while (pending or executor.running()) and time.monotonic() < stop:
+        while pending and executor.free_slots() > 0:
+            executor.submit(pending.pop(0), seconds)
+        results.update(dict(executor.collect(0.2)))
+    return results
 
 
 def run_linear_trials(executor, n: int, seconds: float = 60.0) -> list[str]:

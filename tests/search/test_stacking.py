@@ -1,6 +1,6 @@
 """Stacking (issue #30): a second layer over the kept trials' out-of-fold predictions replaces the Caruana ensemble
 only when it wins on rows neither was fitted on; the stacked model predicts, saves and loads, and a fit with it stays
-inside its budget. Real PMLB tables, real trials (``run_trial``), the real builder."""
+inside its budget. Real PMLB tables, real trials (``run_trial``, in worker processes), the real builder."""
 from __future__ import annotations
 
 import time
@@ -26,12 +26,13 @@ from automl.search.final_model import FinalModelBuilder, KeptModels
 from automl.search.history import History, Trial
 from automl.search.messages import TrialRequest
 from automl.search.stack_choice import OofRows, choose_stack, outer_folds
-from automl.search.trial import run_trial
+from automl.search.runner import LocalRunner
 from automl.search.trial_memory import UNLIMITED, MemoryPlan, TableWidths
 from automl.search.validation import Validation, choose_protocol, choose_validation, make_splits
 from automl.stacking import StackedEnsemble, Stacker
 from knowledge_base.canonical import config_id
 from tests.conftest import PMLB
+from tests.search.conftest import run_requests
 
 DIVERSE = ("lightgbm", "linear", "knn", "random_forest")
 DATASET = "mfeat_fourier"  # multiclass (10 classes, log loss): the pool of these four beats their Caruana ensemble
@@ -70,12 +71,17 @@ def _default_trials(tmp_path, X, target, families, metric=None) -> DefaultTrials
     validation = choose_validation(choose_protocol(len(target.y)))
     splits = make_splits(target.y, target.task, validation, 0)
     data = {"X": X, "y": target.y, "task": target.task, "metric": metric, "splits": splits, "seed": 0}
+    requests = [TrialRequest(trial_id=i, config=REGISTRY.get(key).default_config(target.task), fidelity=1.0,
+                             seconds=120, keep_models_dir=str(tmp_path)) for i, key in enumerate(families)]
+    runner = LocalRunner(data, min(2, len(families)), str(tmp_path))  # (two at a time, as a search's two workers)
+    try:
+        results = run_requests(runner, requests, 120)
+    finally:
+        runner.close()
     history, by_id, kept = History(), {}, {}
-    for i, key in enumerate(families):
-        config = REGISTRY.get(key).default_config(target.task)
-        result = run_trial(TrialRequest(trial_id=i, config=config, fidelity=1.0, seconds=120,
-                                        keep_models_dir=str(tmp_path)), data)
-        assert result.status == "ok", result.error
+    for request, key in zip(requests, families):
+        i, config, result = request.trial_id, request.config, results.get(request.trial_id)
+        assert result is not None and result.status == "ok", result
         trial = Trial(i, config, config_id(config), key, 1.0, "default", status=result.status, score=result.score,
                       loss=result.loss, details=result.details)
         history.add(trial)
