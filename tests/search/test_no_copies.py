@@ -37,7 +37,8 @@ def _assert_no_copies_of(trials: list[dict], task: str) -> None:
 def test_a_fit_on_the_bundled_example_tries_no_pipeline_twice():
     frame = pd.read_csv(EXAMPLE)
     X, y = frame.drop(columns=["churned"]), frame["churned"]
-    model = AutoML(time_budget=120, seed=0, max_trials=32, include=INCLUDE, write_back=False).fit(
+    # (two workers: batches of two proposals, each of which must also differ from the one running beside it)
+    model = AutoML(time_budget=120, seed=0, max_trials=32, include=INCLUDE, n_jobs=2, write_back=False).fit(
         X.iloc[:400], y.iloc[:400])
     assert model.task_ == "binary"
     _assert_no_copies(model, "binary")
@@ -46,7 +47,7 @@ def test_a_fit_on_the_bundled_example_tries_no_pipeline_twice():
 
 def test_a_fit_on_a_regression_table_tries_no_pipeline_twice():
     frame = make_dataset("regression", n=400, seed=2)
-    model = AutoML(time_budget=120, seed=0, max_trials=32, include=INCLUDE, write_back=False).fit(
+    model = AutoML(time_budget=120, seed=0, max_trials=32, include=INCLUDE, n_jobs=2, write_back=False).fit(
         frame.drop(columns=["y"]), frame["y"])
     assert model.task_ == "regression"
     _assert_no_copies(model, "regression")
@@ -84,7 +85,7 @@ def test_a_store_with_space_version_1_rows_warm_starts_in_the_current_space(tmp_
 
 def test_a_time_budgeted_regression_fit_keeps_every_trial_canonical_also_the_early_one():
     frame = make_dataset("regression", n=300, seed=5)
-    model = AutoML(time_budget=8, seed=0, include=("lightgbm", "linear"), write_back=False).fit(
+    model = AutoML(time_budget=4, seed=0, include=("lightgbm", "linear"), write_back=False).fit(
         frame.drop(columns=["y"]), frame["y"])
     assert "early" in {t["origin"] for t in model.trials_}
     _assert_no_copies_of(model.trials_, "regression")  # the early LightGBM holds no class_weight

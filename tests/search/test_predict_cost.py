@@ -13,9 +13,8 @@ from automl.exceptions import InputError
 from automl.models import REGISTRY
 from automl.search import optimize
 from automl.search.predict_cost import member_seconds_per_row
-from tests.conftest import PMLB
 from tests.fixtures.tables import make_dataset
-from tests.search.test_stacking import DATASET, DIVERSE, _builder, _table
+from tests.search.test_stacking import _builder_over
 from tests.search.conftest import make_problem
 
 FAMILIES = ("lightgbm", "knn", "linear")
@@ -49,13 +48,10 @@ def test_an_infer_limit_no_member_meets_keeps_the_fastest_member_alone(caplog):
     assert any("infer_limit" in m and "fastest" in m for m in caplog.messages), caplog.messages
 
 
-def test_the_selection_stays_within_an_infer_limit_below_the_free_ensembles_cost(tmp_path):
-    """Real trials of four families on a PMLB table: with a limit under the unlimited ensemble's estimated cost
-    (and above its cheapest member's), the selection's members together stay within it."""
-    if not (PMLB / f"{DATASET}.tsv.gz").exists():
-        pytest.skip(f"PMLB datasets not found at {PMLB}")
-    X, target, _, _ = _table(PMLB, DATASET, 450)
-    builder = _builder(tmp_path, X, target, DIVERSE)
+def test_the_selection_stays_within_an_infer_limit_below_the_free_ensembles_cost(diverse_trials):
+    """Real trials of four families on a PMLB table (shared with the stacking tests): with a limit under the unlimited
+    ensemble's estimated cost (and above its cheapest member's), the selection's members together stay within it."""
+    builder = _builder_over(diverse_trials[0])
     free = builder.select()
     builder.p.infer_limit = float("inf")
     costs = builder.cost_limit(sorted(builder.kept)).costs

@@ -1,9 +1,10 @@
 """Stacking (issue #30): a second layer over the kept trials' out-of-fold predictions replaces the Caruana ensemble
 only when it wins on rows neither was fitted on; the stacked model predicts, saves and loads, and a fit with it stays
-inside its budget. Real PMLB tables, real trials (``run_trial``), the real builder."""
+inside its budget. Real PMLB tables, real trials (``run_trial``, in worker processes), the real builder."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,11 +13,11 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from automl import AutoMLClassifier
-from automl.data import TableEncoder, encode_target
+from automl.data import TableEncoder, Target, encode_target
 from automl.deadline import Deadline
 from automl.ensembling import BaggedEnsemble, greedy_selection
 from automl.leaderboard import final_model, leaderboard
-from automl.metrics import get_metric
+from automl.metrics import Metric, get_metric
 from automl.models import REGISTRY
 from automl.persistence import load_model, save_model
 from automl.search import SearchProblem, optimize
@@ -25,12 +26,13 @@ from automl.search.final_model import FinalModelBuilder, KeptModels
 from automl.search.history import History, Trial
 from automl.search.messages import TrialRequest
 from automl.search.stack_choice import OofRows, choose_stack, outer_folds
-from automl.search.trial import run_trial
+from automl.search.runner import LocalRunner
 from automl.search.trial_memory import UNLIMITED, MemoryPlan, TableWidths
-from automl.search.validation import choose_protocol, choose_validation, make_splits
+from automl.search.validation import Validation, choose_protocol, choose_validation, make_splits
 from automl.stacking import StackedEnsemble, Stacker
 from knowledge_base.canonical import config_id
 from tests.conftest import PMLB
+from tests.search.conftest import run_requests
 
 DIVERSE = ("lightgbm", "linear", "knn", "random_forest")
 DATASET = "mfeat_fourier"  # multiclass (10 classes, log loss): the pool of these four beats their Caruana ensemble
@@ -47,40 +49,81 @@ def _table(pmlb_dir, name: str, n: int, n_test: int = 0):
     return X, target, encoder.transform(test.drop(columns=["target"])), codes
 
 
-def _builder(tmp_path, X, target, families, metric=None, compact=False) -> FinalModelBuilder:
-    """The final-model builder over real trials of ``families``' defaults, kept as the search keeps them."""
-    problem = SearchProblem(X, target.y, target.task, get_metric(metric, target.task), seed=0, compact=compact)
+@dataclass(frozen=True)
+class DefaultTrials:
+    """Real trials (``run_trial``) of some families' defaults on one cleaned table, kept as the search keeps them:
+    what a final-model builder reads (only a refit would change them: builders that never refit may share them)."""
+
+    X: pd.DataFrame
+    target: Target
+    metric: Metric
+    validation: Validation
+    splits: list
+    history: History
+    by_id: dict[int, Trial]
+    kept: dict[int, KeptModels]
+    families: tuple[str, ...]
+
+
+def _default_trials(tmp_path, X, target, families, metric=None) -> DefaultTrials:
+    """``families``' defaults run as trials on ``X``, their fold models saved in ``tmp_path``."""
+    metric = get_metric(metric, target.task)
     validation = choose_validation(choose_protocol(len(target.y)))
     splits = make_splits(target.y, target.task, validation, 0)
-    data = {"X": X, "y": target.y, "task": target.task, "metric": problem.metric, "splits": splits, "seed": 0}
+    data = {"X": X, "y": target.y, "task": target.task, "metric": metric, "splits": splits, "seed": 0}
+    requests = [TrialRequest(trial_id=i, config=REGISTRY.get(key).default_config(target.task), fidelity=1.0,
+                             seconds=120, keep_models_dir=str(tmp_path)) for i, key in enumerate(families)]
+    runner = LocalRunner(data, min(2, len(families)), str(tmp_path))  # (two at a time, as a search's two workers)
+    try:
+        results = run_requests(runner, requests, 120)
+    finally:
+        runner.close()
     history, by_id, kept = History(), {}, {}
-    for i, key in enumerate(families):
-        config = REGISTRY.get(key).default_config(target.task)
-        result = run_trial(TrialRequest(trial_id=i, config=config, fidelity=1.0, seconds=120,
-                                        keep_models_dir=str(tmp_path)), data)
-        assert result.status == "ok", result.error
+    for request, key in zip(requests, families):
+        i, config, result = request.trial_id, request.config, results.get(request.trial_id)
+        assert result is not None and result.status == "ok", result
         trial = Trial(i, config, config_id(config), key, 1.0, "default", status=result.status, score=result.score,
                       loss=result.loss, details=result.details)
         history.add(trial)
         by_id[i], kept[i] = trial, KeptModels(result.oof, result.models_path)
-    fams = [REGISTRY.get(k) for k in families]
+    return DefaultTrials(X, target, metric, validation, splits, history, by_id, kept, tuple(families))
+
+
+def _builder_over(trials: DefaultTrials, compact=False) -> FinalModelBuilder:
+    """The final-model builder over ``trials``, with its own problem, deadline and cost model (tests change them)."""
+    X, target, splits = trials.X, trials.target, trials.splits
+    problem = SearchProblem(X, target.y, target.task, trials.metric, seed=0, compact=compact)
+    fams = [REGISTRY.get(k) for k in trials.families]
     deadline = Deadline(120)
-    cost = CostModel(deadline, fams, history, len(splits), deterministic=False, refit_enabled=False,
+    cost = CostModel(deadline, fams, trials.history, len(splits), deterministic=False, refit_enabled=False,
                      best_kept=lambda: None, all_rows=len(target.y))
     n_classes = int(target.y.max()) + 1 if target.task != "regression" else 0
     memory = MemoryPlan(fams, TableWidths.of(X), train_rows=float(len(splits[0][0])), valid_rows=float(len(splits[0][1])),
                         all_rows=float(len(target.y)), limit=UNLIMITED, fixed=0, deterministic=False)
-    return FinalModelBuilder(problem, splits, validation, kept, by_id, history, fams, deadline, cost, n_classes,
-                             memory)
+    return FinalModelBuilder(problem, splits, trials.validation, trials.kept, trials.by_id, trials.history, fams,
+                             deadline, cost, n_classes, memory)
 
 
-@pytest.fixture(scope="module")
-def stacked_builder(tmp_path_factory):
-    """A multiclass table (log loss) on which several diverse families are kept and the stack wins."""
+def _builder(tmp_path, X, target, families, metric=None, compact=False) -> FinalModelBuilder:
+    """The final-model builder over real trials of ``families``' defaults, kept as the search keeps them."""
+    return _builder_over(_default_trials(tmp_path, X, target, families, metric), compact)
+
+
+def run_diverse_trials(tmp_path) -> tuple[DefaultTrials, pd.DataFrame, np.ndarray]:
+    """The ``DIVERSE`` families' default trials on 450 rows of ``DATASET`` (multiclass, log loss: the stack wins), and
+    150 test rows with their class codes; run once per session (the ``diverse_trials`` fixture, conftest.py)."""
     if not (PMLB / f"{DATASET}.tsv.gz").exists():
         pytest.skip(f"PMLB datasets not found at {PMLB}")
     X, target, X_test, y_test = _table(PMLB, DATASET, 450, n_test=150)
-    return _builder(tmp_path_factory.mktemp("stack"), X, target, DIVERSE), X_test, y_test
+    return _default_trials(tmp_path, X, target, DIVERSE), X_test, y_test
+
+
+@pytest.fixture
+def stacked_builder(diverse_trials):
+    """A multiclass table (log loss) on which several diverse families are kept and the stack wins: a fresh builder
+    over the session's shared trials."""
+    trials, X_test, y_test = diverse_trials
+    return _builder_over(trials), X_test, y_test
 
 
 def test_the_stack_is_chosen_on_held_back_rows(stacked_builder):
