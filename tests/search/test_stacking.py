@@ -34,7 +34,7 @@ from knowledge_base.canonical import config_id
 from tests.conftest import PMLB
 from tests.search.conftest import run_requests
 
-DIVERSE = ("lightgbm", "linear", "knn", "random_forest")
+DIVERSE = ("lightgbm", "linear", "knn", "extra_trees")
 DATASET = "mfeat_fourier"  # multiclass (10 classes, log loss): the pool of these four beats their Caruana ensemble
 
 
@@ -200,7 +200,9 @@ def test_stacking_off_keeps_the_caruana_ensemble(stacked_builder):
 
 def test_threshold_and_compact_work_with_a_stack(pmlb_dir, tmp_path):
     X, target, X_test, _ = _table(pmlb_dir, "phoneme", 600, n_test=100)
-    builder = _builder(tmp_path, X, target, DIVERSE, metric="accuracy", compact=True)
+    # (with the random forest: on phoneme the stack of these four wins; with the extra trees it does not)
+    builder = _builder(tmp_path, X, target, ("lightgbm", "linear", "knn", "random_forest"), metric="accuracy",
+                       compact=True)
     selection = builder.select()
     assert selection.stack is not None and selection.threshold is not None  # (accuracy: a threshold metric)
     # the threshold is tuned on the stack's out-of-fold probabilities, and the model applies it
@@ -218,7 +220,7 @@ def test_threshold_and_compact_work_with_a_stack(pmlb_dir, tmp_path):
 
 def test_a_short_fit_with_stacking_stays_inside_its_budget(pmlb_dir):
     X, target, _, _ = _table(pmlb_dir, DATASET, 800)
-    budget = 8.0
+    budget = 5.0
     start = time.monotonic()
     model = AutoMLClassifier(time_budget=budget, seed=0, n_jobs=2, write_back=False).fit(X, target.y)
     elapsed = time.monotonic() - start
