@@ -11,12 +11,12 @@ from automl.search.workdir import WORKDIR_PREFIX
 from tests.search.conftest import make_problem
 
 FAMILIES = ("linear", "knn", "lightgbm")  # (three cheap families: the bound is about families, not which)
-KEEP_TOP = 3
+KEEP_TOP = 2
 
 
 def test_only_the_best_and_each_familys_best_keep_their_models(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(kept_models, "KEEP_TOP", KEEP_TOP)  # small, so that 40 trials overflow it
+    monkeypatch.setattr(kept_models, "KEEP_TOP", KEEP_TOP)  # small, so that 24 trials overflow it
     p = make_problem(n=150, families=FAMILIES)
     seen: list[tuple[int, set[str]]] = []
 
@@ -24,7 +24,7 @@ def test_only_the_best_and_each_familys_best_keep_their_models(tmp_path, monkeyp
         files = glob.glob(os.path.join(str(tmp_path), f"{WORKDIR_PREFIX}{os.getpid()}-*", "trial-*.joblib"))
         seen.append((len(files), {os.path.basename(f) for f in files}))
 
-    result = optimize(p, Deadline(120), strategy="random", max_trials=40, callback=on_trial)
+    result = optimize(p, Deadline(120), strategy="random", max_trials=24, callback=on_trial)
 
     ok = [t for t in result.trials if t.status == "ok" and not t.details.raced_out]  # (raced out: no models)
     ever = set().union(*(names for _, names in seen))
