@@ -17,9 +17,9 @@ from cli import main
 from tests.conftest import EXAMPLE
 from tests.fixtures.tables import make_dataset
 
-# max_trials ends a fit after 3 trials; the budget only bounds a busy machine's worker start-up
-QUICK = dict(time_budget=8, seed=0, warm_start=False, strategy="bo", max_trials=3)
-QUICK_CLI = ["--time-budget", 8, "--max-trials", 3, "--strategy", "bo", "--no-warm-start", "--json", "-q"]
+# max_trials ends a fit after 2 trials; the budget only bounds a busy machine's worker start-up
+QUICK = dict(time_budget=8, seed=0, warm_start=False, strategy="bo", max_trials=2)
+QUICK_CLI = ["--time-budget", 8, "--max-trials", 2, "--strategy", "bo", "--no-warm-start", "--json", "-q"]
 
 
 def invoke(*args):
