@@ -20,6 +20,8 @@ TINY_POOL = [
      "colsample_bytree": 1.0, "reg_lambda": 0.001, "reg_alpha": 0.001, "max_bin": 63, "class_weight": "none"},
     {"family": "knn", "n_neighbors": 5, "weights": "distance", "p": 2},
 ]
+# the cheapest of them alone (k-NN): for the tests that follow which datasets a refresh evaluates, not with what
+ONE_CANDIDATE = TINY_POOL[2:]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import metafeatures
 from automl import refresh as refresh_mod
 from automl.refresh import refresh_from_dir, store_tables
 from automl.refresh.candidates import pool_growth
-from tests.refresh.conftest import TINY_POOL
+from tests.refresh.conftest import ONE_CANDIDATE, TINY_POOL
 
 
 def _by_status(summary):
@@ -54,28 +54,28 @@ def test_refresh_resumes_after_an_interrupted_run(data_folder, store, options):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        refresh_from_dir(data_folder, store=store, options=options(), callback=stop_after_first)
+        refresh_from_dir(data_folder, store=store, options=options(pool=ONE_CANDIDATE), callback=stop_after_first)
     assert store.info()["n_datasets"] == 1  # the finished dataset was written before the interruption
-    resumed = refresh_from_dir(data_folder, store=store, options=options())
+    resumed = refresh_from_dir(data_folder, store=store, options=options(pool=ONE_CANDIDATE))
     assert resumed.count("skipped") == 1 and resumed.count("added") == 3 and not resumed.failed
     assert store.info()["n_datasets"] == 4
 
 
 def test_limit_processes_chunks(data_folder, store, options):
     (data_folder / "broken.tsv.gz").unlink()
-    first = refresh_from_dir(data_folder, store=store, options=options(limit=2))
+    first = refresh_from_dir(data_folder, store=store, options=options(limit=2, pool=ONE_CANDIDATE))
     assert first.count("added") == 2 and first.not_reached == 2
-    second = refresh_from_dir(data_folder, store=store, options=options(limit=2))
+    second = refresh_from_dir(data_folder, store=store, options=options(limit=2, pool=ONE_CANDIDATE))
     assert second.count("skipped") == 2 and second.count("added") == 2 and second.not_reached == 0
 
 
 def test_version_changes_recompute_without_losing_evaluations(data_folder, store, options, monkeypatch):
     (data_folder / "broken.tsv.gz").unlink()
-    refresh_from_dir(data_folder, store=store, options=options(limit=2))
+    refresh_from_dir(data_folder, store=store, options=options(limit=2, pool=ONE_CANDIDATE))
     before = store.info()["n_evaluations"]
 
     monkeypatch.setattr(metafeatures, "METAFEATURES_VERSION", "999-test")
-    bumped = refresh_from_dir(data_folder, store=store, options=options(limit=4))
+    bumped = refresh_from_dir(data_folder, store=store, options=options(limit=4, pool=ONE_CANDIDATE))
     status = _by_status(bumped)
     assert len(status["updated"]) == 2 and len(status["added"]) == 2
     tables = store_tables(store)
@@ -83,13 +83,13 @@ def test_version_changes_recompute_without_losing_evaluations(data_folder, store
     updated_fps = {o.fingerprint for o in bumped.outcomes if o.status == "updated"}
     kept = tables["evaluations"][tables["evaluations"]["fingerprint"].isin(updated_fps)]
     assert len(kept) == before  # every evaluation of the re-described datasets is still there
-    assert refresh_from_dir(data_folder, store=store, options=options()).count("skipped") == 4
+    assert refresh_from_dir(data_folder, store=store, options=options(pool=ONE_CANDIDATE)).count("skipped") == 4
 
     # a new search-space version: the candidates are evaluated again, the old evaluations stay
     import automl.space
     monkeypatch.setattr(automl.space, "SPACE_VERSION", "999-space")
     n_before = store.info()["n_evaluations"]
-    again = refresh_from_dir(data_folder, store=store, options=options(limit=1))
+    again = refresh_from_dir(data_folder, store=store, options=options(limit=1, pool=ONE_CANDIDATE))
     assert again.count("added") == 1
     assert store.info()["n_evaluations"] == n_before + again.outcomes[-1].n_evaluations
 
@@ -131,12 +131,13 @@ def test_more_extra_samples_append_to_the_pool_and_keep_every_earlier_candidate(
 
 def test_a_grown_pool_is_evaluated_on_the_stored_datasets_without_a_new_search(data_folder, store, options):
     (data_folder / "broken.tsv.gz").unlink()
-    first = refresh_from_dir(data_folder, store=store, options=options(pool=TINY_POOL[:2]))
+    first = refresh_from_dir(data_folder, store=store, options=options(pool=TINY_POOL[1:]))  # (cheap: no linear)
     assert first.count("added") == 4
     n_runs = store.info()["n_runs"]
 
     # the pool grows by one configuration, and by one of a family no dataset allows (never "missing")
-    grown = TINY_POOL + [{"family": "no_such_family", "x": 1}]
+    grown = TINY_POOL[1:] + [{"family": "knn", "n_neighbors": 3, "weights": "uniform", "p": 1},
+                             {"family": "no_such_family", "x": 1}]
     topped = refresh_from_dir(data_folder, store=store, options=options(pool=grown, budget=30.0, search_trials=1))
     assert topped.count("updated") == 4 and not topped.failed, topped.outcomes
     assert all(o.n_evaluations == 1 and refresh_mod.TOP_UP_NOTE in o.reason for o in topped.outcomes)

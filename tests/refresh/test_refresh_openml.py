@@ -9,6 +9,7 @@ import pytest
 
 from automl.refresh import refresh_from_openml
 from tests.fixtures.openml_server import OpenMLStandIn
+from tests.refresh.conftest import ONE_CANDIDATE
 from tests.fixtures.tables import make_dataset
 
 RF = "sklearn.ensemble._forest.RandomForestClassifier"
@@ -42,7 +43,7 @@ def server():
 
 def test_openml_refresh_imports_tasks_qualities_and_prior_runs(server, store, options, tmp_path):
     before = (openml.config.server, openml.config.apikey)
-    kwargs = dict(store=store, options=options(), server=server.api_url, apikey="",
+    kwargs = dict(store=store, options=options(pool=ONE_CANDIDATE), server=server.api_url, apikey="",
                   cache_dir=tmp_path / "openml-cache", timeout=0.5, n_retries=1)
     start = time.monotonic()
     summary = refresh_from_openml(suite=271, **kwargs)
