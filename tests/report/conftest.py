@@ -12,7 +12,7 @@ N_TRAIN = 180
 def _fit(task: str, tmp_path_factory, seed: int = 0):
     table = make_dataset(task, n=260, seed=seed)
     X, y = table.drop(columns="y"), table["y"]
-    model = AutoML(time_budget=10, warm_start=False, write_back=False, max_trials=6, seed=seed)
+    model = AutoML(time_budget=10, warm_start=False, write_back=False, max_trials=3, seed=seed)
     model.fit(X.iloc[:N_TRAIN], y.iloc[:N_TRAIN])
     directory = tmp_path_factory.mktemp(f"model-{task}") / "model"
     model.save(directory)
@@ -93,6 +93,6 @@ def warm_model(kb_store, tmp_path_factory):
     """A model warm-started from ``kb_store`` (its trials come from the knowledge base, its neighbours recorded)."""
     table = make_dataset("binary", n=260, seed=5)
     X, y = table.drop(columns="y"), table["y"]
-    model = AutoML(time_budget=10, knowledge_base=str(kb_store.path), write_back=False, max_trials=6)
+    model = AutoML(time_budget=10, knowledge_base=str(kb_store.path), write_back=False, max_trials=3)
     model.fit(X.iloc[:N_TRAIN], y.iloc[:N_TRAIN])
     return {"model": model, "X": X.iloc[N_TRAIN:], "y": y.iloc[N_TRAIN:]}

@@ -61,17 +61,18 @@ def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def render(page: Path, tmp: Path, name: str) -> tuple[dict, Path]:
-    """(probe result, screenshot path) for ``page``."""
+    """(probe result, screenshot path) for ``page``: one Chromium run loads a probed copy of it, dumps its DOM
+    and takes the screenshot (the probe adds one line of text at the foot of the page)."""
     html = page.read_text(encoding="utf-8")
     probed = tmp / f"{name}-probed.html"
     probed.write_text(html.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
-    dom = chromium(tmp, "--virtual-time-budget=10000", "--dump-dom", probed.as_uri())
-    found = re.search(r"PROBE(\{.*?\})PROBE", dom.stdout, re.S)
-    assert found, f"no probe result in the dumped DOM (exit {dom.returncode}): {dom.stderr[-2000:]}"
     shot = Path(SCREENSHOT_DIR or tmp) / f"{name}.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     shot.unlink(missing_ok=True)
-    result = chromium(tmp, f"--screenshot={shot}", "--window-size=1280,4000", page.as_uri())
+    result = chromium(tmp, "--virtual-time-budget=10000", "--dump-dom", f"--screenshot={shot}",
+                      "--window-size=1280,4000", probed.as_uri())
+    found = re.search(r"PROBE(\{.*?\})PROBE", result.stdout, re.S)
+    assert found, f"no probe result in the dumped DOM (exit {result.returncode}): {result.stderr[-2000:]}"
     assert shot.exists(), f"no screenshot (exit {result.returncode}): {result.stderr[-2000:]}"
     return json.loads(found.group(1)), shot
 

@@ -14,7 +14,7 @@ from tests.report.pages import assert_valid_page, images
 
 def test_binary_report_with_evaluation_data(binary_model, tmp_path):
     out = write_fit_report(binary_model["dir"], tmp_path / "r.html", X=binary_model["X"], y=binary_model["y"],
-                           importance_seconds=10)
+                           importance_seconds=10, n_repeats=1)
     page = out.read_text(encoding="utf-8")
     assert_valid_page(page)
     assert len(images(page)) == 4  # anytime, families, importance, confusion + calibration
@@ -29,7 +29,7 @@ def test_binary_report_with_evaluation_data(binary_model, tmp_path):
 
 def test_regression_report_shows_residuals(regression_model):
     page = fit_report_html(regression_model["model"], X=regression_model["X"], y=regression_model["y"],
-                           importance_seconds=10)
+                           importance_seconds=10, n_repeats=1)
     assert_valid_page(page)
     assert "Diagnostics: residuals" in page and "RMSE" in page and "Calibration" not in page
     assert "Increase in rmse" in page
