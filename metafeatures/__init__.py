@@ -14,6 +14,7 @@ sample is drawn with a fixed seed, and compute runs BLAS/OpenMP pools on one thr
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import math
 import time
@@ -21,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _context, information, landmarkers, simple, statistical
+from . import _context
 from ._context import TASKS
 from .scaling import CLIP, RobustScaler, distance, distances, nearest
 
@@ -116,7 +117,9 @@ COST_CLASSES = {
     "landmark": f"3-fold fits on at most {_context.LANDMARK_ROWS:,} sample rows with a known target",
 }
 GROUPS: tuple[str, ...] = ("simple", "statistical", "information", "landmarker")
-_MODULES = {"simple": simple, "statistical": statistical, "information": information, "landmarker": landmarkers}
+# each group's module, imported on first use: the landmarkers import scikit-learn (about 1 s), which reading the
+# names and versions (``import knowledge_base``, every ``automl kb`` command) does not need
+_MODULES = {"simple": "simple", "statistical": "statistical", "information": "information", "landmarker": "landmarkers"}
 
 _SCORES = ("Scores: classification = balanced accuracy of pooled out-of-fold predictions (chance = "
            "1/n_classes); regression = R^2 clipped to [-1, 1].")
@@ -173,7 +176,7 @@ def compute_with_timings(X, y, task: str) -> tuple[dict[str, float], dict[str, f
             t0 = time.perf_counter()
             if ctx is not None:
                 try:
-                    for k, v in _MODULES[group].compute(ctx).items():
+                    for k, v in importlib.import_module(f".{_MODULES[group]}", __name__).compute(ctx).items():
                         if k in values:
                             values[k] = v
                 except Exception as exc:

@@ -21,6 +21,15 @@ def test_knowledge_base_never_imports_automl():
         assert "import automl" not in text and "from automl" not in text, path
 
 
+def test_knowledge_base_loads_without_the_model_libraries():
+    """Opening and reading a store (every ``automl kb`` command) does not pay for scikit-learn and scipy (about
+    1 CPU s a process): the meta-features' landmarkers are imported when meta-features are computed."""
+    code = ("import sys, knowledge_base as kb; s = kb.MemoryStore(); s.info(); "
+            "print(sorted(m for m in ('sklearn', 'scipy', 'lightgbm') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
 def test_public_api():
     for name in ("open_store", "resolve_path", "fingerprint", "records", "KnowledgeBase", "DuckDBStore", "MemoryStore",
                  "KnowledgeBaseError", "SchemaVersionError", "NotAKnowledgeBaseError", "StoreBusyError",
