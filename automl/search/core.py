@@ -104,6 +104,7 @@ class SearchCore:
                                  limit=memory_limit or UNLIMITED, deterministic=max_trials is not None,
                                  fixed=fixed_bytes(table_bytes(problem.X), max(1, int(problem.n_jobs))))
         self._prefetched: Job | None = None  # the next job, proposed ahead while the workers were busy
+        self.stop_requested = False  # the progress callback raised KeyboardInterrupt: the search stops as by Ctrl-C
 
     def _replay(self, previous) -> None:
         """Resume: earlier trials inform the sampler; the earlier best is evaluated again first (for its models)."""
@@ -319,6 +320,8 @@ class SearchCore:
                  "best_loss": best.loss if best else None, "trial": trial}
         try:
             self.callback(event)
+        except KeyboardInterrupt:  # a request to stop, acted on by the optimiser once every result at hand is told
+            self.stop_requested = True
         except Exception as exc:  # a display problem never stops the search
             log.debug("progress callback failed: %s", exc)
 

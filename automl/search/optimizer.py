@@ -134,8 +134,10 @@ class _Search:
                 if core.cost.search_left() >= MIN_TRIAL_SECONDS:
                     executor = self._start_executor(data)
                     self._loop(executor)
+                    self._stop_if_requested()
                     self._warn_if_cut_short(executor)
                     self._collect_early(wait=max(0.0, self.deadline.remaining() - CLOSING_SECONDS), final=True)
+                    self._stop_if_requested()
                     if core.refit_enabled or (self.p.compact and core.validation.kind is not Kind.USER):
                         self._stop_trials_for_refit(executor)
                         self.final.refit(executor, self.workdir, core.refit_enabled)
@@ -143,6 +145,7 @@ class _Search:
                 self.interrupted = True
         finally:
             self._close(executor)
+        self.interrupted = self.interrupted or core.stop_requested
         if core.memory.refusal():
             log.warning(core.memory.refusal())
         if self.interrupted:
@@ -154,6 +157,12 @@ class _Search:
         self.overhead += time.monotonic() - started
         result.timings.update(self._timings(assemble=time.monotonic() - started))
         return result
+
+    def _stop_if_requested(self) -> None:
+        """Stop as Ctrl-C does when the progress callback asked to (``SearchCore.stop_requested``): the callback's
+        KeyboardInterrupt is held until every result at hand is told, so none of them is lost."""
+        if self.core.stop_requested:
+            raise KeyboardInterrupt
 
     def _start_executor(self, data: dict) -> Executor:
         """The executor's workers (local processes by default), their start-up timed as a phase."""
@@ -212,6 +221,7 @@ class _Search:
         submitted = 0
         while True:
             self._collect_early()
+            self._stop_if_requested()
             can_submit = core.cost.search_left() > 0 and not (deterministic and submitted >= self.max_trials)
             if deterministic and executor.running():
                 can_submit = False

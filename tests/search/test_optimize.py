@@ -13,6 +13,9 @@ from automl.deadline import Deadline
 from automl.metrics import get_metric
 from automl.models import REGISTRY
 from automl.search import SearchProblem, optimize
+from automl.search.messages import TrialRequest, TrialResult
+from automl.search.runner import Executor
+from automl.search.trial import run_trial
 from knowledge_base.canonical import config_id
 from tests.search.conftest import make_problem
 
@@ -121,7 +124,57 @@ def test_interrupt_returns_the_best_so_far():
     r = optimize(p, Deadline(60), strategy="warm", callback=stop_after_two)
     assert time.monotonic() - start < 30
     assert r.timings["interrupted"] is True
-    assert len([t for t in r.trials if t.status == "ok"]) == 2
+    # (a result that arrives while the search stops is recorded too)
+    assert len([t for t in r.trials if t.status == "ok"]) >= 2
+    _check_model(r, p)
+
+
+class _OneResultPerPoll(Executor):
+    """Two slots; the trials run in this process, and each ``collect`` hands out one result: the second of two
+    trials finishes while the search stops. ``told`` records what was handed out, ``closed`` the close."""
+
+    def __init__(self, data: dict) -> None:
+        self.data, self.pending, self.told, self.closed = data, [], {}, False
+
+    def free_slots(self) -> int:
+        return 2 - len(self.pending)
+
+    def running(self) -> list[int]:
+        return [r.trial_id for r in self.pending]
+
+    def submit(self, request: TrialRequest, timeout: float) -> None:
+        self.pending.append(request)
+
+    def collect(self, wait_seconds: float) -> list[tuple[int, TrialResult]]:
+        if not self.pending:
+            return []
+        request = self.pending.pop(0)
+        self.told[request.trial_id] = run_trial(request, self.data)
+        return [(request.trial_id, self.told[request.trial_id])]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_callback_that_stops_on_every_result_loses_none_and_closes_the_workers():
+    """The callback raises KeyboardInterrupt on every trial, so also on the result that arrives while the search
+    stops: the search still returns the best so far, records every result its workers handed over and closes them."""
+    runners = []
+
+    def factory(data, n_workers, workdir):
+        runners.append(_OneResultPerPoll(data))
+        return runners[-1]
+
+    def always_stop(event):
+        raise KeyboardInterrupt
+
+    p = make_problem(n=150)
+    r = optimize(p, Deadline(60), strategy="bo", callback=always_stop, executor_factory=factory)
+    assert r.timings["interrupted"] is True and runners[0].closed
+    by_id = {t.trial_id: t for t in r.trials}
+    assert len(runners[0].told) == 2  # the second arrived as the search stopped
+    assert all(by_id[i].status == result.status for i, result in runners[0].told.items())
+    assert all(t.status.finished for t in r.trials)
     _check_model(r, p)
 
 
