@@ -336,7 +336,8 @@ def optimize(problem: SearchProblem, deadline: Deadline, *, strategy: str = "war
     ``trial_timeout``: seconds one trial may take (default 40 % of the budget, at least 3 s).
     ``problem.X`` is replaced by the workers' memory-mapped copy (same values, read-only) before any trial runs.
     ``callback(event)`` runs in the driver after every trial: elapsed, remaining, n_trials, best_score,
-    best_loss, trial. Ctrl-C (KeyboardInterrupt) stops the search and returns the best model so far.
+    best_loss, trial. Ctrl-C (KeyboardInterrupt) stops the search and returns the best model so far; a callback
+    that raises KeyboardInterrupt stops it the same way once the results at hand are recorded.
     """
     return _Search(problem, deadline, strategy, list(suggestions), list(prior), max_trials, callback,
                    executor_factory, list(history), trial_timeout).run()
