@@ -82,10 +82,20 @@ class LightGBMBoosting(Boosting):
 
 
 def _deadline_callback(fit: BoostingFit):
-    """Stop boosting at ``fit.end``: a trial times out; a soft deadline keeps the rounds done so far."""
+    """Stop boosting at ``fit.end``: a trial times out; a soft deadline keeps the rounds done so far, and with
+    validation rows the model predicts with the best of them on those rows (as XGBoost's and CatBoost's early
+    stopping do): the rounds past it overfit, on noisy data below a constant predictor."""
+    best: list = []  # [iteration, value, evaluation results] of the best round so far on the first metric
+
     def callback(env):
+        results = env.evaluation_result_list or []
+        if results:
+            value, higher_is_better = results[0][2], results[0][3]
+            if not best or (value > best[1] if higher_is_better else value < best[1]):
+                best[:] = [env.iteration, value, list(results)]
         if fit.stop_now(env.iteration):
-            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
+            iteration, kept = (best[0], best[2]) if best else (env.iteration, results)
+            raise lgb.callback.EarlyStopException(iteration, kept)
     callback.order = 100
     return callback
 

@@ -70,6 +70,34 @@ def test_lightgbm_early_stops_on_the_validation_fold():
     assert 0 < model[-1].best_iteration_ < 2000  # (the model behind the text step)
 
 
+def test_lightgbm_stopped_by_a_soft_deadline_keeps_its_best_validation_round(monkeypatch):
+    """Noise labels: the validation loss is lowest after a few rounds and grows after. The deadline comes after
+    round 40 of 2,000 (before early stopping's patience of 50 runs out): the model predicts with the best round so
+    far, not with all 40 (which score below a constant predictor here)."""
+    from sklearn.metrics import log_loss
+
+    from automl.models import boosting
+    X, y = messy("binary", n=600)
+    y = np.random.default_rng(1).integers(0, 2, len(y))
+
+    class Clock:  # the deadline check after each round reads the clock once: it passes the deadline at round 40
+        reads = 0
+
+        @classmethod
+        def monotonic(cls):
+            cls.reads += 1
+            return 2.0 if cls.reads >= 40 else 0.0
+
+    monkeypatch.setattr(boosting, "time", Clock)
+    model = fit_one({"family": "lightgbm", "learning_rate": 0.3, "num_leaves": 63, "min_child_samples": 2},
+                    X.iloc[:400], y[:400], "binary", 2, seed=0, eval_set=(X.iloc[400:], y[400:]), end=1.0,
+                    soft_deadline=True)
+    curve = model[-1].evals_result_["valid_0"]["binary_logloss"]
+    assert len(curve) == 40  # stopped by the deadline, not by early stopping
+    assert model[-1].best_iteration_ == int(np.argmin(curve)) + 1 < 40
+    assert log_loss(y[400:], predict_one(model, X.iloc[400:], "binary", 2)) == pytest.approx(min(curve), rel=1e-6)
+
+
 def test_one_thread_per_trial():
     X, y = messy("binary")
     for key in BUILTIN:
